@@ -1,0 +1,143 @@
+"""Shared test fixtures: real servers on loopback ports and an independent client (skopeo)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "fixtures"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    """Block until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+class Skopeo:
+    """Runs Debian's skopeo with a permissive private policy and no TLS on loopback."""
+
+    def __init__(self, tmp: Path):
+        self.policy = tmp / "policy.json"
+        self.policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = ["skopeo", "--policy", str(self.policy), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed: {proc.stderr}")
+        return proc
+
+    def pull_oci(self, ref: str, dest: Path, all_images: bool = True) -> Path:
+        """`skopeo copy docker://REF oci:DEST:latest`; returns DEST."""
+        args = ["copy", "-q", "--src-tls-verify=false"]
+        if all_images:
+            args.append("--all")
+        self.run(*args, f"docker://{ref}", f"oci:{dest}:latest")
+        return dest
+
+    def inspect_raw(self, ref: str) -> bytes:
+        """The exact manifest bytes a registry serves for REF."""
+        cmd = ["skopeo", "--policy", str(self.policy), "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"]
+        return subprocess.run(cmd, capture_output=True, check=True, timeout=120).stdout
+
+
+@pytest.fixture(scope="session")
+def skopeo(tmp_path_factory) -> Skopeo:
+    if not shutil.which("skopeo"):
+        pytest.fail("skopeo is not installed (apt-get install -y skopeo); .ci/run installs it")
+    # A cold blob-info cache keeps skopeo from trusting earlier runs.
+    for p in ("/var/lib/containers/cache/blob-info-cache-v1.boltdb",):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+    return Skopeo(tmp_path_factory.mktemp("skopeo"))
+
+
+class DockerRegistry:
+    """Debian's docker-registry (the reference distribution registry) on a loopback port."""
+
+    def __init__(self, root: Path, extra_config: str = ""):
+        self.root = root
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        config = root / "config.yml"
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            "version: 0.1\n"
+            "log: {level: error}\n"
+            f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
+            f"http: {{addr: 127.0.0.1:{self.port}}}\n" + extra_config
+        )
+        self.log = open(root / "registry.log", "wb")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self.log, stderr=self.log)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def start_docker_registry(tmp: Path, extra_config: str = "") -> DockerRegistry:
+    """Start a registry; the caller stops it. Fails (not skips) when the package is missing."""
+    if not shutil.which("docker-registry"):
+        pytest.fail("docker-registry is not installed (apt-get install -y docker-registry); .ci/run installs it")
+    return DockerRegistry(tmp, extra_config)
+
+
+@pytest.fixture
+def docker_registry(tmp_path) -> Iterator[DockerRegistry]:
+    reg = start_docker_registry(tmp_path / "registry")
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+def oci_blob_path(layout: Path, digest: str) -> Path:
+    algo, _, hexd = digest.partition(":")
+    return layout / "blobs" / algo / hexd
+
+
+def oci_manifests(layout: Path) -> List[dict]:
+    """Descriptors of index.json of an OCI layout."""
+    return json.loads((layout / "index.json").read_text())["manifests"]
+
+
+@pytest.fixture
+def endpoint(tmp_path):
+    """The project's own local ECR Public endpoint, in a background thread on an ephemeral port."""
+    from pypush.server import LocalEndpoint
+
+    with LocalEndpoint(data_dir=tmp_path / "ecr-data") as ep:
+        yield ep
