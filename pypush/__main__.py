@@ -1,0 +1,4 @@
+"""``python -m pypush``."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""The copy engine: what must move, in which order, how many at once; one for every transport."""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from .errors import DigestMismatchError, Interrupted
+from .model import Blob, Descriptor, ImageIndex, Node, render_manifest, sha256_digest, walk
+from .progress import Subscriber
+from .transports.base import Transport
+
+log = logging.getLogger("pypush")
+
+
+@dataclass
+class PushResult:
+    """What a push did. ``digest`` is the top manifest's; ``reference`` is ``REPO@DIGEST``."""
+
+    repository: str
+    digest: str
+    media_type: str
+    size: int
+    tags: List[str]
+    blobs_pushed: int = 0
+    blobs_skipped: int = 0
+    bytes_pushed: int = 0
+    manifests: int = 0
+    children: List[str] = field(default_factory=list)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+    def to_json(self) -> Dict[str, object]:
+        out = asdict(self)
+        out["reference"] = self.reference
+        return out
+
+
+def _blob_key(blob: Blob) -> str:
+    return blob.descriptor.digest or "pending:" + (blob.original.digest if blob.original else str(id(blob)))
+
+
+def unique_blobs(root: Node) -> List[Blob]:
+    """Every blob the image needs, once each, in manifest order."""
+    seen: Dict[str, Blob] = {}
+    for node in walk(root):
+        if not isinstance(node, ImageIndex):
+            for blob in node.blobs:
+                seen.setdefault(_blob_key(blob), blob)
+    return list(seen.values())
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.bytes = 0
+
+
+def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: str = "", jobs: int = 4,
+         subscriber: Optional[Subscriber] = None) -> PushResult:
+    """Push ``root`` (a manifest or an index with its children) through ``transport``.
+
+    Blobs absent from the destination upload concurrently (``jobs`` at a time, largest first); only
+    when every blob is stored are manifests put, children by digest before their parents, the root
+    once under each tag (or by digest only when ``tags`` is empty).
+    """
+    subscriber = subscriber or Subscriber()
+    blobs = unique_blobs(root)
+    known = [b.descriptor.digest for b in blobs if b.descriptor.digest]
+    missing = transport.missing(known) if known else set()
+    todo = [b for b in blobs if not b.descriptor.digest or b.descriptor.digest in missing]
+    todo.sort(key=lambda b: -(b.original.size if b.original else b.descriptor.size))
+    subscriber.on_plan(len(blobs), sum(b.descriptor.size for b in blobs), len(todo),
+                       sum(b.descriptor.size or (b.original.size if b.original else 0) for b in todo))
+    stored: Dict[str, Descriptor] = {}  # original digest -> stored descriptor, for transformed blobs
+    for blob in blobs:
+        if blob not in todo:
+            if blob.original is not None:
+                stored[blob.original.digest] = blob.descriptor
+            subscriber.on_blob_done(blob, False)
+    counter = _Counter()
+    _upload_all(todo, transport, jobs, subscriber, stored, counter)
+
+    result = PushResult(repository=repository, digest="", media_type="", size=0, tags=list(tags),
+                        blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo), bytes_pushed=counter.bytes)
+    for node in walk(root):
+        raw = render_manifest(node.raw, stored)
+        desc = node.descriptor
+        digest = sha256_digest(raw) if raw is not node.raw else desc.digest
+        if digest != desc.digest or len(raw) != desc.size:
+            stored[desc.digest] = Descriptor(desc.media_type, digest, len(raw), desc.annotations, desc.platform,
+                                             desc.artifact_type)
+        is_root = node is root
+        node_tags = list(tags) if is_root else []
+        transport.put_manifest(raw, desc.media_type, digest, node_tags)
+        subscriber.on_manifest(digest, node_tags)
+        result.manifests += 1
+        if is_root:
+            result.digest, result.media_type, result.size = digest, desc.media_type, len(raw)
+        else:
+            result.children.append(digest)
+    return result
+
+
+def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: Subscriber,
+                stored: Dict[str, Descriptor], counter: _Counter) -> None:
+    if not todo:
+        return
+
+    def one(blob: Blob) -> None:
+        sent = [0]
+
+        def progress(n: int) -> None:
+            sent[0] += n
+            subscriber.on_bytes(blob, n)
+
+        try:
+            desc = transport.upload(blob, progress)
+        except DigestMismatchError:
+            if not (blob.original is not None and blob.descriptor.digest):
+                raise
+            # A predicted digest (layer cache) was wrong: upload again computing the digest.
+            log.info("predicted digest of %s was stale; recomputing", blob.name or blob.original.digest)
+            progress(-sent[0])
+            blob.descriptor = Descriptor(blob.descriptor.media_type, "", 0)
+            desc = transport.upload(blob, progress)
+        with counter.lock:
+            counter.bytes += desc.size
+            if blob.original is not None:
+                stored[blob.original.digest] = desc
+        if blob.on_stored is not None:
+            blob.on_stored(desc)
+        subscriber.on_blob_done(blob, True)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="pypush-upload")
+    futures: List[Future] = []
+    try:
+        futures = [pool.submit(one, b) for b in todo]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in pending:
+            f.cancel()
+        for f in futures:
+            if f.done() and not f.cancelled() and f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]
+    except KeyboardInterrupt:
+        for f in futures:
+            f.cancel()
+        raise Interrupted("interrupted: no manifest was written; rerun to resume (stored blobs are kept)")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

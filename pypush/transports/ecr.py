@@ -1,0 +1,315 @@
+"""The ECR transport: ECR Public and private ECR through their JSON APIs, via botocore.
+
+Every call but UploadLayerPart goes through a stock botocore client. UploadLayerPart is the hot
+path: its ~14 MB JSON body (a base64 string) is built as bytes by hand, hashed once, signed with
+botocore's own SigV4 signer and streamed over a per-thread keep-alive connection.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import logging
+import random
+import socket
+import ssl
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from urllib.parse import urlsplit
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .. import aws
+from ..digest import VerifyingReader
+from ..errors import RegistryError, SourceError, TransientError
+from ..model import Blob, Descriptor
+from ..reference import ECR_PUBLIC, Destination
+from .base import ProgressFn
+
+log = logging.getLogger("pypush")
+
+_TARGET = {"ecr-public": "SpencerFrontendService", "ecr": "AmazonEC2ContainerRegistry_V20150921"}
+_ENCODE_CHUNK = 3 << 20  # raw bytes per base64 piece (a multiple of 3, so pieces concatenate)
+_PART_RETRIES = 8
+_BLOB_RESTARTS = 3
+
+
+class _PrehashedSigV4(SigV4Auth):
+    """SigV4 with the payload hash computed by the caller while building the body."""
+
+    def payload(self, request: AWSRequest) -> str:
+        return request.context["payload_sha256"]
+
+
+class _PartError(Exception):
+    def __init__(self, status: int, code: str, message: str, body: Dict[str, Any]):
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message, self.body = status, code, message, body
+
+
+class EcrTransport:
+    """Push to one repository of ECR Public (``kind == "ecr-public"``) or private ECR (``"ecr"``)."""
+
+    def __init__(self, destination: Destination, endpoint_url: Optional[str] = None, profile: Optional[str] = None,
+                 max_attempts: int = 6):
+        self.destination = destination
+        self.repository = destination.repository
+        self.service = "ecr-public" if destination.kind == ECR_PUBLIC else "ecr"
+        self.region = destination.region or aws.ECR_PUBLIC_REGION
+        session = aws.make_session(profile)
+        self._credentials = aws.resolve_credentials(session, endpoint_url)
+        self.client = aws.make_client(self.service, self.region, endpoint_url, session, max_attempts,
+                                      credentials=self._credentials)
+        self._url = urlsplit(self.client.meta.endpoint_url)
+        self._local = threading.local()
+        self._registry_id = destination.registry_id
+
+    # -- botocore calls ---------------------------------------------------------------------------
+    def _ids(self) -> Dict[str, str]:
+        ids = {"repositoryName": self.repository}
+        if self._registry_id:
+            ids["registryId"] = self._registry_id
+        return ids
+
+    def _call(self, operation: str, what: str, **params: Any) -> Dict[str, Any]:
+        try:
+            return getattr(self.client, operation)(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise aws.translate(exc, what) from None
+
+    def prepare(self, create_repository: bool = False) -> None:
+        """Check the repository exists; create it when asked."""
+        try:
+            self.client.describe_repositories(repositoryNames=[self.repository])
+            return
+        except ClientError as exc:
+            if aws.error_code(exc) != "RepositoryNotFoundException" or not create_repository:
+                raise aws.translate(exc, f"repository {self.destination.name}") from None
+        except BotoCoreError as exc:
+            raise aws.translate(exc, f"repository {self.destination.name}") from None
+        try:
+            self.client.create_repository(repositoryName=self.repository)
+            log.info("created repository %s", self.destination.name)
+        except ClientError as exc:
+            if aws.error_code(exc) != "RepositoryAlreadyExistsException":
+                raise aws.translate(exc, f"creating repository {self.destination.name}") from None
+
+    def missing(self, digests: Sequence[str]) -> Set[str]:
+        """BatchCheckLayerAvailability in batches of 100."""
+        unique = list(dict.fromkeys(digests))
+        absent: Set[str] = set()
+        for i in range(0, len(unique), 100):
+            batch = unique[i:i + 100]
+            resp = self._call("batch_check_layer_availability", f"checking blobs in {self.destination.name}",
+                              layerDigests=batch, **self._ids())
+            present = {layer["layerDigest"] for layer in resp.get("layers", [])
+                       if layer.get("layerAvailability") == "AVAILABLE"}
+            for failure in resp.get("failures", []):
+                if failure.get("failureCode") == "InvalidLayerDigest":
+                    raise RegistryError(f"registry refused digest {failure.get('layerDigest')}: "
+                                        f"{failure.get('failureReason', 'InvalidLayerDigest')}", "InvalidLayerDigest")
+            absent.update(d for d in batch if d not in present)
+        return absent
+
+    def put_manifest(self, raw: bytes, media_type: str, digest: str, tags: Sequence[str]) -> None:
+        """PutImage once per tag (or once untagged); identical re-puts count as success."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(f"manifest {digest} is not UTF-8 text") from None
+        for tag in list(tags) or [None]:
+            params = dict(self._ids(), imageManifest=text, imageManifestMediaType=media_type, imageDigest=digest)
+            if tag:
+                params["imageTag"] = tag
+            try:
+                resp = self.client.put_image(**params)
+            except ClientError as exc:
+                if aws.error_code(exc) == "ImageAlreadyExistsException":
+                    continue
+                raise aws.translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
+            except BotoCoreError as exc:
+                raise aws.translate(exc, f"PutImage {self.destination.name}") from None
+            got = resp.get("image", {}).get("imageId", {}).get("imageDigest")
+            if got and got != digest:
+                raise RegistryError(f"PutImage {self.destination.name}: registry stored digest {got}, expected {digest}")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+    # -- blob upload ------------------------------------------------------------------------------
+    def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
+        """Initiate → UploadLayerPart… → Complete; restarts the blob if the upload is lost."""
+        for restart in range(_BLOB_RESTARTS + 1):
+            try:
+                return self._upload_once(blob, progress)
+            except _UploadLost as lost:
+                progress(-lost.sent)
+                if restart == _BLOB_RESTARTS:
+                    raise TransientError(f"uploading {blob.name or blob.descriptor.digest}: the upload was lost "
+                                         f"{restart + 1} times (UploadNotFoundException)", "UploadNotFoundException")
+                log.info("upload of %s lost; restarting it", blob.descriptor.digest)
+        raise AssertionError("unreachable")
+
+    def _upload_once(self, blob: Blob, progress: ProgressFn) -> Descriptor:
+        desc = blob.descriptor
+        name = blob.name or desc.digest
+        resp = self._call("initiate_layer_upload", f"InitiateLayerUpload for {name}", **self._ids())
+        upload_id, part_size = resp["uploadId"], int(resp.get("partSize") or 10 << 20)
+        expected_size = desc.size if desc.digest else None
+        reader = VerifyingReader(blob.open(), desc.digest, expected_size, name)
+        sent = 0
+        try:
+            while True:
+                pieces, body_hash, n = self._encode_part(reader, part_size, upload_id, sent)
+                if n == 0:
+                    break
+                sent = self._send_part(pieces, body_hash, upload_id, sent, n, name, progress, blob, reader)
+            if sent == 0:
+                raise SourceError(f"blob {name} is empty: ECR cannot store a 0-byte layer")
+        except _UploadLost as lost:
+            lost.sent = sent
+            raise
+        finally:
+            reader.close()
+        digest = reader.digest
+        try:
+            resp = self.client.complete_layer_upload(uploadId=upload_id, layerDigests=[digest], **self._ids())
+            stored = resp.get("layerDigest", digest)
+            if stored != digest:
+                raise RegistryError(f"CompleteLayerUpload for {name}: registry computed {stored}, pypush sent {digest}")
+        except ClientError as exc:
+            code = aws.error_code(exc)
+            if code == "UploadNotFoundException":
+                raise _UploadLost(sent) from None
+            if code != "LayerAlreadyExistsException":
+                raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
+        except BotoCoreError as exc:
+            raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
+        return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
+
+    def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str,
+                     first: int) -> Tuple[List[bytes], str, int]:
+        """Read up to ``part_size`` bytes and build the UploadLayerPart JSON body as pieces."""
+        b64: List[bytes] = []
+        n = 0
+        while n < part_size:
+            raw = reader.read_exactly(min(_ENCODE_CHUNK, part_size - n))
+            if not raw:
+                break
+            n += len(raw)
+            b64.append(base64.b64encode(raw))
+        if n == 0:
+            return [], "", 0
+        ids = self._ids()
+        head = json.dumps(dict(ids, uploadId=upload_id, partFirstByte=first, partLastByte=first + n - 1))
+        pieces = [head[:-1].encode() + b', "layerPartBlob": "', *b64, b'"}']
+        h = hashlib.sha256()
+        for p in pieces:
+            h.update(p)
+        return pieces, h.hexdigest(), n
+
+    def _send_part(self, pieces: List[bytes], body_hash: str, upload_id: str, first: int, n: int, name: str,
+                   progress: ProgressFn, blob: Blob, reader: VerifyingReader) -> int:
+        """Send one part with retries; returns the next byte offset the service expects."""
+        for attempt in range(_PART_RETRIES + 1):
+            try:
+                self._post("UploadLayerPart", pieces, body_hash)
+                progress(n)
+                return first + n
+            except _PartError as err:
+                if err.code == "InvalidLayerPartException" and "lastValidByteReceived" in err.body:
+                    last = int(err.body["lastValidByteReceived"])
+                    if last >= first + n - 1:  # the part arrived; the reply was lost
+                        progress(n)
+                        return first + n
+                    if last + 1 != first:
+                        raise RegistryError(f"UploadLayerPart for {name}: service holds bytes up to {last}, "
+                                            f"pypush was at {first}; rerun to restart this blob",
+                                            err.code) from None
+                    err_to_raise: Exception = RegistryError(f"UploadLayerPart for {name}: {err}", err.code)
+                elif err.code == "UploadNotFoundException":
+                    raise _UploadLost(first) from None
+                elif err.status >= 500 or err.code in ("ThrottlingException", "LimitExceededException",
+                                                       "ServerException"):
+                    err_to_raise = TransientError(f"UploadLayerPart for {name}: {err}", err.code)
+                else:
+                    raise aws_part_error(err, name) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_connection()
+                err_to_raise = TransientError(f"UploadLayerPart for {name}: connection failed ({type(exc).__name__})")
+            if attempt == _PART_RETRIES:
+                raise err_to_raise
+            delay = min(20.0, 0.2 * 2 ** attempt) * random.uniform(0.5, 1.0)
+            log.info("UploadLayerPart for %s failed (%s); retry %d in %.1fs", name, err_to_raise, attempt + 1, delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            host, port = self._url.hostname or "", self._url.port
+            if self._url.scheme == "https":
+                conn = http.client.HTTPSConnection(host, port, timeout=120, context=ssl.create_default_context())
+            else:
+                conn = http.client.HTTPConnection(host, port, timeout=120)
+            self._local.conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _post(self, operation: str, pieces: List[bytes], body_hash: str) -> Dict[str, Any]:
+        """POST a hand-built JSON body, signed with SigV4; raise _PartError on an error reply."""
+        length = sum(len(p) for p in pieces)
+        host = self._url.netloc
+        request = AWSRequest(method="POST", url=f"{self._url.scheme}://{host}/", headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"{_TARGET[self.service]}.{operation}",
+            "Content-Length": str(length),
+            "Host": host,
+        })
+        request.context["payload_sha256"] = body_hash
+        creds = self._credentials.get_frozen_credentials() if hasattr(self._credentials, "get_frozen_credentials") \
+            else self._credentials
+        _PrehashedSigV4(creds, self.service, self.region).add_auth(request)
+        conn = self._connection()
+        conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
+        for key, value in request.headers.items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        for piece in pieces:
+            conn.send(piece)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.will_close:
+            self._drop_connection()
+        try:
+            body = json.loads(data) if data else {}
+        except ValueError:
+            body = {}
+        if resp.status == 200:
+            return body
+        code = str(body.get("__type") or resp.getheader("x-amzn-ErrorType") or f"HTTP{resp.status}")
+        code = code.split("#")[-1].split(":")[0]
+        raise _PartError(resp.status, code, str(body.get("message") or body.get("Message") or ""), body)
+
+
+class _UploadLost(Exception):
+    def __init__(self, sent: int):
+        super().__init__("upload lost")
+        self.sent = sent
+
+
+def aws_part_error(err: _PartError, name: str) -> Exception:
+    """Map an UploadLayerPart error reply the same way botocore errors are mapped."""
+    fake = ClientError({"Error": {"Code": err.code, "Message": err.message}}, "UploadLayerPart")
+    return aws.translate(fake, f"UploadLayerPart for {name}")
