@@ -1,0 +1,123 @@
+"""Image sources: open an image on disk (OCI layout, OCI archive, docker save) as manifests and blob openers.
+
+Spec forms (PATH may contain ':'; the longest prefix that exists on disk is the path):
+
+- ``PATH[:REF]``                 format detected: a directory with index.json/oci-layout is an OCI
+                                 layout (with only manifest.json: an unpacked docker save); a tar
+                                 with manifest.json is a docker save, one with index.json an OCI archive
+- ``oci:PATH[:REF]``, ``oci-archive:PATH[:REF]``   read as an OCI layout (directory or tar)
+- ``docker-archive:PATH[:REF]``  read as a docker save (directory or tar)
+
+REF is a tag, a full image name, a digest ``sha256:…`` or a position ``@N``; without it the
+source must hold exactly one image.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from ..errors import SourceError
+from ..model import Node
+from .docker_save import read_docker_save
+from .fs import DirTree, Tree
+from .oci_layout import OciLayout
+from .tarfs import TarTree, is_tar
+
+SCHEMES = ("oci", "oci-archive", "docker-archive")
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+_UNPACK_HINT = {"gzip": "gunzip", "zstd": "unzstd", "bzip2": "bunzip2", "xz": "unxz"}
+
+
+@dataclass
+class Source:
+    """An opened image: ``root`` (manifest or index, children resolved), ``name`` for messages,
+    ``tags`` the source suggests (may be empty) and ``format`` (oci, oci-archive or docker-archive)."""
+
+    root: Node
+    name: str
+    tags: List[str] = field(default_factory=list)
+    format: str = ""
+
+    def close(self) -> None:
+        """Nothing to release: every blob opener opens (and its caller closes) its own file handle."""
+
+    def __enter__(self) -> "Source":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
+    """``(scheme or None, path, ref or None)`` of a source spec; the path must exist."""
+    scheme, sep, rest = spec.partition(":")
+    if sep and scheme in SCHEMES:
+        body = rest
+    else:
+        scheme, body = None, spec
+    if not body:
+        raise SourceError(f"{spec}: no path given")
+    if os.path.lexists(body):
+        return scheme, body, None
+    for i in range(len(body) - 1, 0, -1):
+        if body[i] == ":" and os.path.lexists(body[:i]):
+            return scheme, body[:i], body[i + 1:] or None
+    raise SourceError(f"{body}: no such file or directory")
+
+
+def open_source(spec: str) -> Source:
+    """Open the image ``spec`` names; every manifest is read, verified and resolved, every blob checked present."""
+    scheme, path, ref = parse_spec(spec)
+    tree, detected = _open_tree(path, scheme)
+    if detected == "docker-archive":
+        root, tags = read_docker_save(tree, ref)
+    else:
+        layout = OciLayout(tree)
+        layout.check()
+        root, tags = layout.select(ref)
+    return Source(root=root, name=spec, tags=tags, format=detected)
+
+
+def _open_tree(path: str, scheme: Optional[str]) -> Tuple[Tree, str]:
+    """The tree at ``path`` and its format: the scheme's, else detected from what it holds."""
+    tree: Tree
+    if os.path.isdir(path):
+        tree = DirTree(path)
+        oci_format = "oci"
+    elif os.path.isfile(path):
+        _check_archive(path)
+        tree = TarTree(path)
+        oci_format = "oci-archive"
+    else:
+        raise SourceError(f"not an image: {path} (neither a directory nor a regular file)")
+    if scheme == "docker-archive":
+        return tree, scheme
+    if scheme in ("oci", "oci-archive"):
+        return tree, oci_format
+    has = {name: tree.size(name) is not None for name in ("manifest.json", "index.json", "oci-layout")}
+    if has["manifest.json"]:
+        return tree, "docker-archive"
+    if has["index.json"] or has["oci-layout"]:
+        return tree, oci_format
+    what = "directory" if oci_format == "oci" else "tar"
+    raise SourceError(f"not an image: {path} ({what} holds neither index.json, oci-layout nor manifest.json)")
+
+
+def _check_archive(path: str) -> None:
+    """SourceError unless ``path`` is an uncompressed tar."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as e:
+        raise SourceError(f"not an image: {path} ({e.strerror or e})") from None
+    if not head:
+        raise SourceError(f"not an image: {path} (empty file)")
+    for magic, kind in _COMPRESSED.items():
+        if head.startswith(magic):
+            raise SourceError(f"not an image: {path} ({kind}-compressed; decompress it first: {_UNPACK_HINT[kind]})")
+    if not is_tar(path):
+        raise SourceError(f"not an image: {path} (not a tar archive)")
+
+
+__all__ = ["Source", "open_source", "parse_spec", "SCHEMES"]

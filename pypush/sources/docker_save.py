@@ -1,0 +1,172 @@
+"""`docker save` tarballs: the legacy layout and the Docker 25+ layout (an OCI layout plus manifest.json).
+
+manifest.json lists images as {Config, RepoTags, Layers}. An image is chosen by RepoTag
+(``name:tag``, ``docker.io/library/`` implied), by position (``@N``) or as the only one.
+
+When the archive also holds an OCI layout (Docker 25+) whose index.json has a complete image with
+the chosen config, that image is used with its exact manifest bytes. Otherwise (legacy layout, or a
+containerd-store save whose index lacks the other platforms' blobs) a Docker schema 2 manifest is
+generated: ``json.dumps(doc, indent=3)`` with members in the order schemaVersion, mediaType,
+config, layers and mediaType, size, digest inside descriptors (the format `docker push` uses).
+Plain layers get the plain media type and their diff_id as digest; gzip or zstd layers get the
+compressed media type and the sha256 of the member, computed by streaming it once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..errors import SourceError
+from ..model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_LAYER_ZSTD, Blob,
+                     Descriptor, ImageIndex, ImageManifest, Node, sha256_digest, walk)
+from .fs import Tree
+from .oci_layout import OciLayout, normalize_name
+from .parse import MissingError, check_digest, is_digest, load_json, tag_of
+
+MAX_MANIFEST_JSON = 64 * 1024 * 1024
+MAX_CONFIG = 16 * 1024 * 1024
+_NAMED_BLOB = re.compile(r"^(?:.*/)?blobs/sha256/([a-f0-9]{64})$")
+_NAMED_CONFIG = re.compile(r"^(?:.*/)?(?:blobs/sha256/)?([a-f0-9]{64})(?:\.json)?$")
+_GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+_UNSUPPORTED = {b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+
+
+class _Entry:
+    """One validated manifest.json item."""
+
+    def __init__(self, item: Any, where: str):
+        if not isinstance(item, dict):
+            raise SourceError(f"{where}: not a JSON object")
+        self.where = where
+        self.config = item.get("Config")
+        if not isinstance(self.config, str) or not self.config:
+            raise SourceError(f"{where}.Config: missing or not a string")
+        self.layers = item.get("Layers")
+        if not isinstance(self.layers, list) or not all(isinstance(x, str) and x for x in self.layers):
+            raise SourceError(f"{where}.Layers: missing or not an array of strings")
+        tags = item.get("RepoTags") or []
+        if not isinstance(tags, list) or not all(isinstance(x, str) for x in tags):
+            raise SourceError(f"{where}.RepoTags: not an array of strings")
+        self.repo_tags: List[str] = tags
+
+    def matches(self, ref: str) -> bool:
+        return any(t == ref or normalize_name(t) == normalize_name(ref) for t in self.repo_tags)
+
+
+def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
+    """The image ``ref`` names in the docker-save tree and the tags its RepoTags suggest."""
+    where = tree.name("manifest.json")
+    items = load_json(tree.read("manifest.json", MAX_MANIFEST_JSON, "manifest.json"), where, list)
+    entries = [_Entry(item, f"{where}[{i}]") for i, item in enumerate(items)]
+    has_oci = tree.size("index.json") is not None and tree.size("oci-layout") is not None
+    choices = ", ".join(t for e in entries for t in e.repo_tags) or f"@0..@{len(entries) - 1}"
+    if not entries:
+        raise SourceError(f"{where}: lists no images")
+    if ref is None:
+        if len(entries) > 1:
+            raise SourceError(f"{tree.label} holds {len(entries)} images; name one as PATH:NAME:TAG or PATH:@N "
+                              f"(choices: {choices})")
+        entry, tags = entries[0], entries[0].repo_tags
+    elif ref.startswith("@") and ref[1:].isdigit():
+        if int(ref[1:]) >= len(entries):
+            raise SourceError(f"{tree.label}: no image {ref}; manifest.json lists {len(entries)}")
+        entry = entries[int(ref[1:])]
+        tags = entry.repo_tags
+    else:
+        matching = [e for e in entries if e.matches(ref)]
+        if not matching:
+            if has_oci:  # a tag or digest of the OCI index.json (Docker 25+)
+                return OciLayout(tree).select(ref)
+            raise SourceError(f"{tree.label}: no image named {ref!r} (choices: {choices})")
+        entry, tags = matching[0], [ref]
+    config_raw, config_digest = _read_config(tree, entry)
+    suggested = [t for t in dict.fromkeys(tag_of(x) for x in tags) if t]
+    if has_oci:
+        node = _complete_oci_image(tree, config_digest)
+        if node is not None:
+            return node, suggested
+    return _generate(tree, entry, config_raw, config_digest), suggested
+
+
+def _read_config(tree: Tree, entry: _Entry) -> Tuple[bytes, str]:
+    raw = tree.read(entry.config, MAX_CONFIG, "image config")
+    digest = sha256_digest(raw)
+    named = _NAMED_CONFIG.match(entry.config)
+    if named and named.group(1) != digest.split(":")[1]:
+        raise SourceError(f"{tree.name(entry.config)}: content has digest {digest}, but its name says sha256:{named.group(1)}")
+    return raw, digest
+
+
+def _complete_oci_image(tree: Tree, config_digest: str) -> Optional[Node]:
+    """The index.json image whose manifests are all present and one of which has this config."""
+    layout = OciLayout(tree)
+    for i, entry in enumerate(layout.entries()):
+        try:
+            node = layout.node(entry, f"{tree.name('index.json')}.manifests[{i}]")
+        except MissingError:
+            continue  # e.g. a containerd multi-platform save holding one platform: use manifest.json
+        if any(isinstance(n, ImageManifest) and n.config.descriptor.digest == config_digest for n in walk(node)):
+            return node
+    return None
+
+
+def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str) -> ImageManifest:
+    """A Docker schema 2 manifest for a manifest.json item."""
+    cfg_name = tree.name(entry.config)
+    config = load_json(config_raw, cfg_name)
+    rootfs = config.get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list):
+        raise SourceError(f"{cfg_name}: missing rootfs.diff_ids")
+    for i, d in enumerate(diff_ids):
+        check_digest(d, f"{cfg_name}: rootfs.diff_ids[{i}]")
+    if len(diff_ids) != len(entry.layers):
+        raise SourceError(f"{entry.where}: {len(entry.layers)} Layers, but {cfg_name} has {len(diff_ids)} rootfs.diff_ids")
+    config_blob = Blob(Descriptor(DOCKER_CONFIG, config_digest, len(config_raw)), tree.opener(entry.config),
+                       name=cfg_name)
+    hashed: Dict[str, str] = {}
+    layers = [_layer(tree, rel, diff_id, f"{entry.where}.Layers[{i}]", hashed)
+              for i, (rel, diff_id) in enumerate(zip(entry.layers, diff_ids))]
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "size": len(config_raw), "digest": config_digest},
+        "layers": [{"mediaType": b.descriptor.media_type, "size": b.descriptor.size, "digest": b.descriptor.digest}
+                   for b in layers],
+    }
+    raw = json.dumps(doc, indent=3).encode()
+    return ImageManifest(Descriptor(DOCKER_MANIFEST, sha256_digest(raw), len(raw)), raw, config_blob, layers)
+
+
+def _layer(tree: Tree, rel: str, diff_id: str, where: str, hashed: Dict[str, str]) -> Blob:
+    size = tree.size(rel)
+    if size is None:
+        raise MissingError(f"{where}: layer {tree.name(rel)} is missing")
+    opener = tree.opener(rel)
+    with opener() as f:
+        magic = f.read(6)
+    for prefix, kind in _UNSUPPORTED.items():
+        if magic.startswith(prefix):
+            raise SourceError(f"{tree.name(rel)}: {kind}-compressed layer is not supported")
+    if magic.startswith(_GZIP) or magic.startswith(_ZSTD):
+        media_type = DOCKER_LAYER_GZIP if magic.startswith(_GZIP) else OCI_LAYER_ZSTD
+        named = _NAMED_BLOB.match(rel)
+        if named:
+            digest = "sha256:" + named.group(1)
+        else:
+            if rel not in hashed:
+                hashed[rel] = _hash(opener)
+            digest = hashed[rel]
+        return Blob(Descriptor(media_type, digest, size), opener, name=tree.name(rel))
+    return Blob(Descriptor(DOCKER_LAYER, diff_id, size), opener, name=tree.name(rel))
+
+
+def _hash(opener: Any) -> str:
+    h = hashlib.sha256()
+    with opener() as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+

@@ -1,0 +1,169 @@
+"""The OCI image layout (oci-layout, index.json, blobs/ALGO/HEX) in a directory or an archive.
+
+Choosing the image: by tag (``org.opencontainers.image.ref.name``; also the full name in that
+annotation or in ``io.containerd.image.name``), by digest (an index.json entry or any manifest
+below one), by position (``@N``), or the only image when no reference is given.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Dict, List, Optional, Tuple
+
+from ..errors import SourceError
+from ..model import INDEX_TYPES, Blob, Descriptor, ImageIndex, ImageManifest, Node, walk
+from .fs import Tree
+from .parse import (MAX_MANIFEST, MissingError, check_manifest_bytes, is_digest, load_json, manifest_kind,
+                    parse_descriptors, parse_index, parse_manifest, tag_of)
+
+REF_NAME = "org.opencontainers.image.ref.name"
+CONTAINERD_NAME = "io.containerd.image.name"
+MAX_INDEX_JSON = 64 * 1024 * 1024
+MAX_DEPTH = 8  # indexes nested deeper than this are refused
+
+
+class OciLayout:
+    """Reads manifests and blobs of an OCI layout held by ``tree``; manifests are verified as read."""
+
+    def __init__(self, tree: Tree):
+        self.tree = tree
+        self._nodes: Dict[str, Node] = {}
+
+    def check(self) -> None:
+        """Raise unless the tree holds a valid ``oci-layout`` file."""
+        doc = load_json(self.tree.read("oci-layout", 1 << 16, "oci-layout file"), self.tree.name("oci-layout"))
+        version = doc.get("imageLayoutVersion")
+        if not isinstance(version, str) or not version.startswith("1."):
+            raise SourceError(f"{self.tree.name('oci-layout')}: unsupported imageLayoutVersion {version!r}")
+
+    def entries(self) -> List[Descriptor]:
+        """The descriptors index.json lists."""
+        where = self.tree.name("index.json")
+        doc = load_json(self.tree.read("index.json", MAX_INDEX_JSON, "index.json"), where)
+        if doc.get("schemaVersion") != 2:
+            raise SourceError(f"{where}: schemaVersion is {doc.get('schemaVersion')!r}, want 2")
+        return parse_descriptors(doc, "manifests", where)
+
+    @staticmethod
+    def blob_path(digest: str) -> str:
+        algo, _, hexd = digest.partition(":")
+        return f"blobs/{algo}/{hexd}"
+
+    def blob(self, desc: Descriptor, where: str) -> Blob:
+        """The blob ``desc`` names; SourceError when it is missing or its size differs."""
+        rel = self.blob_path(desc.digest)
+        size = self.tree.size(rel)
+        if size is None:
+            raise MissingError(f"{where}: blob {desc.digest} is missing ({self.tree.name(rel)})")
+        if size != desc.size:
+            raise SourceError(f"{self.tree.name(rel)}: {size} bytes, but {where} declares size {desc.size}")
+        return Blob(descriptor=desc, open=self.tree.opener(rel), name=self.tree.name(rel))
+
+    def node(self, desc: Descriptor, where: str, depth: int = 0) -> Node:
+        """The manifest or index ``desc`` names, its children resolved recursively."""
+        cached = self._nodes.get(desc.digest)
+        if cached is not None:
+            return cached
+        if depth > MAX_DEPTH:
+            raise SourceError(f"{where}: indexes nested more than {MAX_DEPTH} deep")
+        rel = self.blob_path(desc.digest)
+        name = self.tree.name(rel)
+        if desc.size > MAX_MANIFEST:
+            raise SourceError(f"{where}: manifest {desc.digest} of {desc.size} bytes exceeds the 4 MiB limit")
+        if self.tree.size(rel) is None:
+            raise MissingError(f"{where}: manifest {desc.digest} is missing ({name})")
+        raw = self.tree.read(rel, MAX_MANIFEST, "manifest")
+        check_manifest_bytes(raw, desc, name)
+        doc = load_json(raw, name)
+        descriptor = replace(desc, media_type=manifest_kind(doc, desc, name))
+        node: Node
+        if descriptor.media_type in INDEX_TYPES:
+            children = [self.node(child, f"{name}.manifests[{i}]", depth + 1)
+                        for i, child in enumerate(parse_index(doc, name))]
+            node = ImageIndex(descriptor=descriptor, raw=raw, children=children)
+        else:
+            parsed = parse_manifest(doc, name)
+            node = ImageManifest(
+                descriptor=descriptor, raw=raw, config=self.blob(parsed["config"], f"{name}.config"),
+                layers=[self.blob(d, f"{name}.layers[{i}]") for i, d in enumerate(parsed["layers"])])
+        self._nodes[desc.digest] = node
+        return node
+
+    def select(self, ref: Optional[str]) -> Tuple[Node, List[str]]:
+        """The image ``ref`` names (see the module docstring) and the tags the layout gives it."""
+        entries = self.entries()
+        where = self.tree.name("index.json")
+        chosen: List[Descriptor]
+        if ref is None:
+            if not entries:
+                raise SourceError(f"{self.tree.label}: index.json lists no images")
+            if len({e.digest for e in entries}) > 1:
+                raise SourceError(f"{self.tree.label} holds {len(entries)} images; name one as PATH:REF "
+                                  f"(choices: {describe_choices(entries)})")
+            chosen = entries
+        elif ref.startswith("@") and ref[1:].isdigit():
+            n = int(ref[1:])
+            if n >= len(entries):
+                raise SourceError(f"{self.tree.label}: no image @{n}; index.json lists {len(entries)}")
+            chosen = [entries[n]]
+        elif is_digest(ref):
+            chosen = [e for e in entries if e.digest == ref]
+            if not chosen:
+                return self._find_below(entries, ref), []
+        else:
+            chosen = [e for e in entries if names_match(e, ref)]
+            if not chosen:
+                raise SourceError(f"{self.tree.label}: no image named {ref!r} (choices: {describe_choices(entries)})")
+            if len({e.digest for e in chosen}) > 1:
+                raise SourceError(f"{self.tree.label}: {ref!r} names {len(chosen)} different images")
+        index = entries.index(chosen[0])
+        node = self.node(chosen[0], f"{where}.manifests[{index}]")
+        tags = [tag_of(ref)] if ref and not ref.startswith("@") and not is_digest(ref) else tags_of(
+            [e for e in entries if e.digest == chosen[0].digest])
+        return node, [t for t in dict.fromkeys(tags) if t]
+
+    def _find_below(self, entries: List[Descriptor], digest: str) -> Node:
+        for i, entry in enumerate(entries):
+            if entry.media_type in INDEX_TYPES:
+                for node in walk(self.node(entry, f"{self.tree.name('index.json')}.manifests[{i}]")):
+                    if node.descriptor.digest == digest:
+                        return node
+        raise SourceError(f"{self.tree.label}: no manifest {digest} (choices: {describe_choices(entries)})")
+
+
+def normalize_name(name: str) -> str:
+    """A Docker image name without the implied registry and namespace (docker.io/library/)."""
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def names_match(entry: Descriptor, ref: str) -> bool:
+    """True when the annotations of ``entry`` name it ``ref`` (a tag or a full image name)."""
+    ann = entry.annotations or {}
+    if ann.get(REF_NAME) == ref:
+        return True
+    full = ann.get(CONTAINERD_NAME)
+    return bool(full) and (full == ref or normalize_name(full) == normalize_name(ref))
+
+
+def tags_of(entries: List[Descriptor]) -> List[str]:
+    """The tags the annotations of ``entries`` suggest."""
+    out: List[str] = []
+    for e in entries:
+        ann = e.annotations or {}
+        for key in (REF_NAME, CONTAINERD_NAME):
+            tag = tag_of(ann[key]) if key in ann else None
+            if tag:
+                out.append(tag)
+    return out
+
+
+def describe_choices(entries: List[Descriptor]) -> str:
+    """``tag1, tag2, sha256:…`` for the entries of an index.json, for error messages."""
+    out = []
+    for i, e in enumerate(entries):
+        ann = e.annotations or {}
+        out.append(ann.get(REF_NAME) or ann.get(CONTAINERD_NAME) or f"@{i} {e.digest}")
+    text = ", ".join(dict.fromkeys(out))
+    return text if len(text) <= 400 else text[:397] + "..."
