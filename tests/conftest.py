@@ -141,3 +141,15 @@ def endpoint(tmp_path):
 
     with LocalEndpoint(data_dir=tmp_path / "ecr-data") as ep:
         yield ep
+
+
+def run_pypush(*args: str, env: dict = None, input: str = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the CLI as users do (``python -m pypush``) in a subprocess; never raises on failure."""
+    import sys
+
+    full_env = dict(os.environ)
+    full_env.setdefault("PYPUSH_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "pypush-test-cache"))
+    full_env.pop("AWS_PROFILE", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pypush", *args], capture_output=True, text=True,
+                          env=full_env, input=input, timeout=timeout, cwd=str(REPO_ROOT))
