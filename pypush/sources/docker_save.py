@@ -20,10 +20,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
 from ..model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_LAYER_ZSTD, Blob,
-                     Descriptor, ImageIndex, ImageManifest, Node, sha256_digest, walk)
+                     Descriptor, ImageManifest, Node, sha256_digest, walk)
 from .fs import Tree
 from .oci_layout import OciLayout, normalize_name
-from .parse import MissingError, check_digest, is_digest, load_json, tag_of
+from .parse import MissingError, check_digest, load_json, tag_of
 
 MAX_MANIFEST_JSON = 64 * 1024 * 1024
 MAX_CONFIG = 16 * 1024 * 1024
