@@ -1,0 +1,79 @@
+"""Bounded retries with jittered exponential backoff that honour a server's Retry-After.
+
+Transport-neutral: the caller says which exceptions are transient and how long the server asked
+to wait; this module only decides when to try again and when to give up.
+"""
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How many attempts and how long to wait between them.
+
+    The n-th wait (n = 0, 1, ...) is uniform in ``[0, min(cap, base * 2**n)]`` ("full jitter"),
+    unless the server named a delay (Retry-After), which wins up to ``max_retry_after`` seconds.
+    """
+
+    attempts: int = 5
+    base: float = 0.25
+    cap: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(self, retry: int, retry_after: Optional[float] = None) -> float:
+        """Seconds to wait before retry number ``retry`` (0-based)."""
+        if retry_after is not None and retry_after >= 0:
+            return min(retry_after, self.max_retry_after)
+        return random.uniform(0, min(self.cap, self.base * (2 ** retry)))
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds from a Retry-After header value (delta-seconds or an HTTP date), None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def retry_call(
+    fn: Callable[[], T],
+    *,
+    is_transient: Callable[[BaseException], bool],
+    backoff: Backoff = Backoff(),
+    retry_after: Callable[[BaseException], Optional[float]] = lambda exc: getattr(exc, "retry_after", None),
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Optional[Callable[[BaseException, int, float], None]] = None,
+) -> T:
+    """Call ``fn`` until it returns, retrying transient failures at most ``backoff.attempts`` times in all.
+
+    Non-transient exceptions propagate at once; after the last attempt the last transient exception
+    propagates (callers turn it into their own "gave up" error). ``on_retry(exc, retry, delay)`` is
+    told before each wait.
+    """
+    retry = 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if not is_transient(exc) or retry + 1 >= backoff.attempts:
+                raise
+            delay = backoff.delay(retry, retry_after(exc))
+            if on_retry is not None:
+                on_retry(exc, retry, delay)
+            sleep(delay)
+            retry += 1
