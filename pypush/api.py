@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 from . import engine
 from .errors import UsageError
@@ -27,6 +27,7 @@ class PushOptions:
     password: Optional[str] = None
     profile: Optional[str] = None
     jobs: int = 4
+    rate_limits: Optional[Dict[str, float]] = None  # requests/s per ECR operation (default: the quotas)
 
 
 def open_transport(dest: Destination, options: PushOptions) -> Transport:
@@ -38,7 +39,8 @@ def open_transport(dest: Destination, options: PushOptions) -> Transport:
     if not use_v2:
         from .transports.ecr import EcrTransport
 
-        return EcrTransport(dest, endpoint_url=options.endpoint_url, profile=options.profile)
+        return EcrTransport(dest, endpoint_url=options.endpoint_url, profile=options.profile,
+                            rate_limits=options.rate_limits)
     from .auth import credentials_for
     from .transports.registry import RegistryTransport
 

@@ -47,6 +47,8 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--username", "-u", help="registry user name (v2 transport)")
     p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
     p.add_argument("--profile", help="AWS profile to use")
+    p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
+                   help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
     p.add_argument("--digest-file", help="write the pushed manifest digest to this file")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.set_defaults(run=_run_push)
@@ -62,6 +64,7 @@ def _subscriber(args: argparse.Namespace, description: str):
 
 def _run_push(args: argparse.Namespace) -> int:
     from .api import PushOptions, push
+    from .pacing import parse_rate_limits
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -72,7 +75,8 @@ def _run_push(args: argparse.Namespace) -> int:
             raise UsageError("--password-stdin needs --username")
     options = PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
                           create_repository=args.create_repository, insecure=args.insecure,
-                          username=args.username, password=password, profile=args.profile, jobs=args.jobs)
+                          username=args.username, password=password, profile=args.profile, jobs=args.jobs,
+                          rate_limits=parse_rate_limits(",".join(args.rate_limit)))
     result = push(args.source, args.destination, tags=args.tag, compression=args.compression,
                   compression_level=args.compression_level, options=options,
                   subscriber=_subscriber(args, "push"))

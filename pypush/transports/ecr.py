@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import json
 import logging
-import random
 import socket
 import ssl
 import threading
@@ -27,14 +26,16 @@ from .. import aws
 from ..digest import VerifyingReader
 from ..errors import RegistryError, SourceError, TransientError
 from ..model import Blob, Descriptor
+from ..pacing import Pacer
 from ..reference import ECR_PUBLIC, Destination
+from ..retry import Backoff
 from .base import ProgressFn
 
 log = logging.getLogger("pypush")
 
 _TARGET = {"ecr-public": "SpencerFrontendService", "ecr": "AmazonEC2ContainerRegistry_V20150921"}
 _ENCODE_CHUNK = 3 << 20  # raw bytes per base64 piece (a multiple of 3, so pieces concatenate)
-_PART_RETRIES = 8
+_PART_BACKOFF = Backoff(attempts=9, base=0.2, cap=20.0)
 _BLOB_RESTARTS = 3
 
 
@@ -55,7 +56,7 @@ class EcrTransport:
     """Push to one repository of ECR Public (``kind == "ecr-public"``) or private ECR (``"ecr"``)."""
 
     def __init__(self, destination: Destination, endpoint_url: Optional[str] = None, profile: Optional[str] = None,
-                 max_attempts: int = 6):
+                 max_attempts: int = 6, rate_limits: Optional[Dict[str, float]] = None):
         self.destination = destination
         self.repository = destination.repository
         self.service = "ecr-public" if destination.kind == ECR_PUBLIC else "ecr"
@@ -65,6 +66,8 @@ class EcrTransport:
         self.client = aws.make_client(self.service, self.region, endpoint_url, session, max_attempts,
                                       credentials=self._credentials)
         self._url = urlsplit(self.client.meta.endpoint_url)
+        self._pacer = Pacer(self.service, rate_limits)
+        self.client.meta.events.register("before-send", self._pacer.botocore_handler)
         self._local = threading.local()
         self._registry_id = destination.registry_id
 
@@ -169,7 +172,14 @@ class EcrTransport:
                 pieces, body_hash, n = self._encode_part(reader, part_size, upload_id, sent)
                 if n == 0:
                     break
-                sent = self._send_part(pieces, body_hash, upload_id, sent, n, name, progress, blob, reader)
+                try:
+                    sent = self._send_part(pieces, body_hash, upload_id, sent, n, name, progress)
+                except _Rewind as rewind:  # the service kept fewer bytes than were sent: resume there
+                    progress(rewind.offset - sent)
+                    reader.close()
+                    reader = VerifyingReader(blob.open(), desc.digest, expected_size, name)
+                    _skip(reader, rewind.offset, name)
+                    sent = rewind.offset
             if sent == 0:
                 raise SourceError(f"blob {name} is empty: ECR cannot store a 0-byte layer")
         except _UploadLost as lost:
@@ -215,9 +225,9 @@ class EcrTransport:
         return pieces, h.hexdigest(), n
 
     def _send_part(self, pieces: List[bytes], body_hash: str, upload_id: str, first: int, n: int, name: str,
-                   progress: ProgressFn, blob: Blob, reader: VerifyingReader) -> int:
+                   progress: ProgressFn) -> int:
         """Send one part with retries; returns the next byte offset the service expects."""
-        for attempt in range(_PART_RETRIES + 1):
+        for attempt in range(_PART_BACKOFF.attempts):
             try:
                 self._post("UploadLayerPart", pieces, body_hash)
                 progress(n)
@@ -229,9 +239,7 @@ class EcrTransport:
                         progress(n)
                         return first + n
                     if last + 1 != first:
-                        raise RegistryError(f"UploadLayerPart for {name}: service holds bytes up to {last}, "
-                                            f"pypush was at {first}; rerun to restart this blob",
-                                            err.code) from None
+                        raise _Rewind(last + 1) from None
                     err_to_raise: Exception = RegistryError(f"UploadLayerPart for {name}: {err}", err.code)
                 elif err.code == "UploadNotFoundException":
                     raise _UploadLost(first) from None
@@ -243,9 +251,9 @@ class EcrTransport:
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 err_to_raise = TransientError(f"UploadLayerPart for {name}: connection failed ({type(exc).__name__})")
-            if attempt == _PART_RETRIES:
+            if attempt + 1 == _PART_BACKOFF.attempts:
                 raise err_to_raise
-            delay = min(20.0, 0.2 * 2 ** attempt) * random.uniform(0.5, 1.0)
+            delay = _PART_BACKOFF.delay(attempt)
             log.info("UploadLayerPart for %s failed (%s); retry %d in %.1fs", name, err_to_raise, attempt + 1, delay)
             time.sleep(delay)
         raise AssertionError("unreachable")
@@ -281,6 +289,7 @@ class EcrTransport:
         creds = self._credentials.get_frozen_credentials() if hasattr(self._credentials, "get_frozen_credentials") \
             else self._credentials
         _PrehashedSigV4(creds, self.service, self.region).add_auth(request)
+        self._pacer.wait(operation)
         conn = self._connection()
         conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
         for key, value in request.headers.items():
@@ -301,6 +310,22 @@ class EcrTransport:
         code = str(body.get("__type") or resp.getheader("x-amzn-ErrorType") or f"HTTP{resp.status}")
         code = code.split("#")[-1].split(":")[0]
         raise _PartError(resp.status, code, str(body.get("message") or body.get("Message") or ""), body)
+
+
+class _Rewind(Exception):
+    def __init__(self, offset: int):
+        super().__init__(f"resume at byte {offset}")
+        self.offset = offset
+
+
+def _skip(reader: VerifyingReader, offset: int, name: str) -> None:
+    """Read (and hash) the first ``offset`` bytes of a fresh reader without sending them."""
+    left = offset
+    while left > 0:
+        chunk = reader.read(min(left, 1 << 22))
+        if not chunk:
+            raise SourceError(f"blob {name} is shorter than the {offset} bytes the service already holds")
+        left -= len(chunk)
 
 
 class _UploadLost(Exception):
