@@ -1,0 +1,22 @@
+"""`python -m pypush.server [options]`: the same as `pypush serve`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import PypushError
+from .command import add_arguments, run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m pypush.server", description=__doc__)
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args())
+    except PypushError as e:
+        print(f"pypush serve: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

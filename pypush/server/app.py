@@ -1,0 +1,326 @@
+"""The HTTP side: one threaded HTTP/1.1 server; POST / dispatches on X-Amz-Target, GET/HEAD /v2/ reads.
+
+``App.dispatch`` is the one place every AWS request passes through: authentication, quotas and
+fault injection hook in there.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
+
+from . import repositories  # noqa: F401  (registers the administration operations)
+from .b64 import Buffer
+from .limits import DropConnection, FaultPlan, Faults, Quotas
+from .operations import OPERATIONS, Context, Settings
+from .protocol import CONTENT_TYPE, PRIVATE, PUBLIC, ApiError, max_length, parse_body, resolve_target, response_body, validate
+from .sigv4 import Verifier, parse_authorization
+from .store import Store
+from .v2 import Reply, ReadApi
+
+log = logging.getLogger("pypush.server")
+
+LARGE_BODY = 1 << 20
+"""Bodies above this size are read under ``App.large_bodies`` so memory stays bounded."""
+CONCURRENT_LARGE_BODIES = 2
+
+
+def _max_body() -> int:
+    blob = max(max_length(PUBLIC, "LayerPartBlob"), max_length(PRIVATE, "LayerPartBlob"))
+    manifest = max(max_length(PUBLIC, "ImageManifest"), max_length(PRIVATE, "ImageManifest"))
+    return max((blob + 2) // 3 * 4, 6 * manifest) + (1 << 20)
+
+
+class App:
+    """Everything a request needs: store, settings, read API, and the optional gates."""
+
+    def __init__(self, store: Store, settings: Settings, verifier: Optional[Verifier] = None,
+                 quotas: Optional[Quotas] = None, faults: Optional[Faults] = None):
+        self.store = store
+        self.settings = settings
+        self.verifier = verifier
+        self.quotas = quotas
+        self.faults = faults
+        self.read_api = ReadApi(store, settings.alias)
+        self.max_body = _max_body()
+        self.large_bodies = threading.BoundedSemaphore(CONCURRENT_LARGE_BODIES)
+
+    def dispatch(self, handler: "Handler", body: Buffer) -> Tuple[int, bytes]:
+        """(status, JSON body) for one AWS request."""
+        headers = handler.headers
+        try:
+            service, op = resolve_target(headers.get("X-Amz-Target", ""))
+            if self.verifier is not None:
+                cred = self.verifier.verify("POST", handler.path, headers, body)
+            else:
+                cred = parse_authorization(headers)
+            if self.faults is not None:
+                self.faults.before(op.name)
+            if self.quotas is not None:
+                self.quotas.check(service, op.name)
+            fn = OPERATIONS.get((service, op.name))
+            if fn is None:
+                raise ApiError("UnsupportedCommandException", f"{op.name} is not supported by this endpoint")
+            params = parse_body(body, op)
+            validate(op.input_shape, params)
+            ctx = Context(self.store, self.settings, service, op, region=cred.region)
+            return 200, response_body(fn(ctx, params))
+        except ApiError as e:
+            return e.status, e.body()
+        except DropConnection:
+            raise
+        except Exception as e:  # a bug or an I/O failure: the service's 500
+            log.error("internal error: %s", traceback.format_exc())
+            return 500, ApiError("ServerException", f"internal error: {type(e).__name__}: {e}", status=500).body()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; keep-alive HTTP/1.1."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 300  # idle keep-alive connections are closed after this many seconds
+    server: "EndpointServer"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        log.debug("%s %s", self.address_string(), format % args)
+
+    # -- AWS JSON -------------------------------------------------------------------------------
+    def do_POST(self) -> None:  # noqa: N802 (stdlib naming)
+        app = self.server.app
+        if not self.path.startswith("/v2"):
+            body = self._read_body(app)
+            if body is None:
+                return
+            try:
+                status, payload = app.dispatch(self, body)
+            except DropConnection:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            finally:
+                del body
+                if self._holds_slot:
+                    self._holds_slot = False
+                    app.large_bodies.release()
+            self._send(status, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}, payload)
+        else:
+            self._v2()
+
+    _holds_slot = False
+
+    def _read_body(self, app: App) -> Optional[Buffer]:
+        length_header = self.headers.get("Content-Length")
+        if length_header is None or not length_header.isdigit():
+            self.close_connection = True
+            self._send(411, {"Content-Type": CONTENT_TYPE},
+                       ApiError("SerializationException", "Content-Length is required").body())
+            return None
+        length = int(length_header)
+        if length > app.max_body:
+            self._drain(length)
+            self._send(413, {"Content-Type": CONTENT_TYPE},
+                       ApiError("InvalidParameterException", f"request body of {length} bytes is too large").body())
+            return None
+        if length <= LARGE_BODY:
+            return self.rfile.read(length)
+        app.large_bodies.acquire()
+        self._holds_slot = True
+        try:
+            body = bytearray(length)
+            view = memoryview(body)
+            got = 0
+            while got < length:
+                n = self.rfile.readinto(view[got:])
+                if not n:
+                    raise ConnectionError("client closed the connection mid-body")
+                got += n
+            view.release()
+            return body
+        except BaseException:
+            self._holds_slot = False
+            app.large_bodies.release()
+            raise
+
+    def _drain(self, length: int) -> None:
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 20))
+            if not chunk:
+                break
+            length -= len(chunk)
+
+    # -- v2 ---------------------------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802
+        self._v2()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._v2()
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._v2()
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._v2()
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._v2()
+
+    def _v2(self) -> None:
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit():
+            self._drain(int(length))
+        try:
+            reply = self.server.app.read_api.handle(self.command, self.path, self.headers)
+        except Exception:
+            log.error("internal error: %s", traceback.format_exc())
+            reply = Reply(500, {"Content-Type": "application/json"}, b'{"errors":[{"code":"UNKNOWN"}]}')
+        if reply.file is None:
+            self._send(reply.status, reply.headers, reply.body)
+            return
+        self._send(reply.status, reply.headers, b"", length=reply.length)
+        if self.command == "HEAD":
+            return
+        with open(reply.file, "rb") as f:
+            self.connection.sendfile(f, reply.offset, reply.length)
+
+    # -- output -----------------------------------------------------------------------------------
+    def _send(self, status: int, headers: Dict[str, str], body: bytes, length: Optional[int] = None) -> None:
+        """Status line, headers and body in one write (no Nagle stalls on small answers)."""
+        self.log_request(status)
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+                 f"Date: {self.date_time_string()}",
+                 f"Content-Length: {len(body) if length is None else length}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + body if self.command != "HEAD" else head)
+
+
+class EndpointServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its open connections so ``stop`` can close them."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: Tuple[str, int], app: App):
+        self.app = app
+        self._connections: Set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        super().__init__(address, Handler)
+
+    def track(self, conn: socket.socket, add: bool) -> None:
+        with self._conn_lock:
+            (self._connections.add if add else self._connections.discard)(conn)
+
+    def close_connections(self) -> None:
+        with self._conn_lock:
+            conns = list(self._connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s ended: %s", client_address, traceback.format_exc(limit=1))
+
+
+class LocalEndpoint:
+    """The local ECR Public endpoint in a background thread; a context manager.
+
+    ``data_dir=None`` uses a temporary directory removed at ``stop()``. ``url``, ``port`` and
+    ``host_port`` are known after ``start()``.
+    """
+
+    def __init__(self, data_dir: Union[str, Path, None] = None, host: str = "127.0.0.1", port: int = 0,
+                 part_size: int = 10 * 1024 * 1024, enforce_quotas: bool = False,
+                 access_key: Optional[str] = None, secret_key: Optional[str] = None, alias: str = "local",
+                 registry_id: str = "123456789012", faults: Union[str, FaultPlan, None] = None):
+        if (access_key is None) != (secret_key is None):
+            raise ValueError("access_key and secret_key go together")
+        self.data_dir: Optional[Path] = Path(data_dir) if data_dir is not None else None
+        self.host = host
+        self.port = port
+        self.settings = Settings(registry_id=registry_id, alias=alias, part_size=part_size)
+        self.enforce_quotas = enforce_quotas
+        self.keys = (access_key, secret_key) if access_key is not None else None
+        self.faults = FaultPlan.parse(faults) if isinstance(faults, str) else faults
+        self._temp: Optional[str] = None
+        self._server: Optional[EndpointServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._store: Optional[Store] = None
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT``, the endpoint_url for botocore."""
+        return f"http://{self.host_port}"
+
+    @property
+    def host_port(self) -> str:
+        """``HOST:PORT``, for ``docker://HOST:PORT/REPO:TAG`` references."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def start(self) -> "LocalEndpoint":
+        if self._server is not None:
+            return self
+        if self.data_dir is None:
+            self._temp = tempfile.mkdtemp(prefix="pypush-serve-")
+            self.data_dir = Path(self._temp)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._store = Store(self.data_dir)
+        verifier = Verifier(*self.keys) if self.keys else None
+        app = App(self._store, self.settings, verifier=verifier, quotas=Quotas() if self.enforce_quotas else None,
+                  faults=Faults(self.faults) if self.faults else None)
+        self._server = EndpointServer((self.host, self.port), app)
+        self.port = self._server.server_address[1]
+        self.settings.url = self.url
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"pypush-serve-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Block until ``stop()`` is called from another thread (or a signal handler)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._store is not None:
+            self._store.close()
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)
+            self.data_dir, self._temp = None, None
+
+    def __enter__(self) -> "LocalEndpoint":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

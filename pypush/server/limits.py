@@ -1,0 +1,107 @@
+"""What may happen to a request before it reaches its operation: published rate quotas
+(``--enforce-quotas``) and deterministic fault injection (``--faults`` / PYPUSH_SERVE_FAULTS)."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+from .protocol import PRIVATE, PUBLIC, ApiError
+
+RATES: Dict[str, Dict[str, float]] = {
+    PUBLIC: {"BatchCheckLayerAvailability": 200, "InitiateLayerUpload": 10, "UploadLayerPart": 260,
+             "CompleteLayerUpload": 10, "PutImage": 10, "GetAuthorizationToken": 200},
+    PRIVATE: {"BatchCheckLayerAvailability": 1000, "InitiateLayerUpload": 100, "UploadLayerPart": 500,
+              "CompleteLayerUpload": 100, "PutImage": 10, "GetAuthorizationToken": 500},
+}
+"""Published ECR rate quotas, requests per second (not in botocore's model)."""
+
+
+class TokenBucket:
+    """``rate`` tokens a second, bursts up to ``rate``."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.tokens = rate
+        self.stamp = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+class Quotas:
+    """One token bucket per (service, operation) with a published rate."""
+
+    def __init__(self, rates: Optional[Dict[str, Dict[str, float]]] = None):
+        self.buckets: Dict[Tuple[str, str], TokenBucket] = {
+            (service, op): TokenBucket(rate) for service, ops in (rates or RATES).items() for op, rate in ops.items()
+        }
+
+    def check(self, service: str, op: str) -> None:
+        """ThrottlingException when ``op`` is over its rate."""
+        bucket = self.buckets.get((service, op))
+        if bucket is not None and not bucket.take():
+            raise ApiError("ThrottlingException", f"Rate exceeded for {op}")
+
+
+@dataclass
+class FaultPlan:
+    """Probabilities of each fault per AWS request; ``seed`` makes the sequence reproducible."""
+
+    seed: int = 0
+    error: float = 0.0
+    throttle: float = 0.0
+    drop: float = 0.0
+    delay: float = 0.0
+    delay_seconds: float = 0.5
+
+    @classmethod
+    def parse(cls, spec: str) -> "FaultPlan":
+        """``seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05[,delay_seconds=0.5]``."""
+        plan = cls()
+        for item in filter(None, (s.strip() for s in spec.split(","))):
+            key, _, value = item.partition("=")
+            if key not in cls.__dataclass_fields__:
+                raise ValueError(f"unknown fault {key!r} in {spec!r}")
+            setattr(plan, key, int(value) if key == "seed" else float(value))
+        return plan
+
+
+class DropConnection(Exception):
+    """Close the connection without answering."""
+
+
+class Faults:
+    """Draws one fault (or none) per request from a seeded generator, in request order."""
+
+    def __init__(self, plan: FaultPlan):
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        self.lock = threading.Lock()
+
+    def before(self, op: str) -> None:
+        """Called before an operation runs: may sleep, raise ApiError or DropConnection."""
+        with self.lock:
+            x = self.rng.random()
+        p = self.plan
+        if x < p.error:
+            raise ApiError("ServerException", f"injected fault in {op}", status=500)
+        x -= p.error
+        if x < p.throttle:
+            raise ApiError("ThrottlingException", f"Rate exceeded (injected) for {op}")
+        x -= p.throttle
+        if x < p.drop:
+            raise DropConnection(op)
+        x -= p.drop
+        if x < p.delay:
+            time.sleep(p.delay_seconds)

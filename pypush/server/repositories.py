@@ -1,0 +1,276 @@
+"""Repository and registry administration: repositories, policies, catalog data, resource tags,
+registries and authorization tokens."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from .operations import (
+    Context,
+    check_registry,
+    no_paging_with,
+    operation,
+    paginate,
+    repo_not_found,
+    require_repo,
+)
+from .protocol import PRIVATE, PUBLIC, ApiError, invalid
+
+MAX_RESOURCE_TAGS = 50
+"""Published quota: tags a repository may carry."""
+TOKEN_LIFETIME = 12 * 3600
+
+
+def repository(ctx: Context, row: Tuple[Any, ...]) -> Dict[str, Any]:
+    """The Repository structure of a repositories row."""
+    name, created_at, _policy, _catalog, settings = row
+    out: Dict[str, Any] = {
+        "repositoryArn": ctx.repository_arn(name),
+        "registryId": ctx.registry_id,
+        "repositoryName": name,
+        "repositoryUri": ctx.repository_uri(name),
+        "createdAt": created_at,
+    }
+    if ctx.service == PRIVATE:
+        extra = json.loads(settings or "{}")
+        out["imageTagMutability"] = extra.get("imageTagMutability", "MUTABLE")
+        out["imageScanningConfiguration"] = extra.get("imageScanningConfiguration", {"scanOnPush": False})
+        out["encryptionConfiguration"] = extra.get("encryptionConfiguration", {"encryptionType": "AES256"})
+    return out
+
+
+def _catalog_out(stored: Optional[str]) -> Dict[str, Any]:
+    """RepositoryCatalogData from the stored input (the logo becomes a data: URL)."""
+    data = json.loads(stored or "{}")
+    logo = data.pop("logoImageBlob", None)
+    if logo:
+        data["logoUrl"] = "data:image/png;base64," + logo
+    data["marketplaceCertified"] = False
+    return data
+
+
+def _catalog_in(catalog: Dict[str, Any], previous: Optional[str] = None) -> str:
+    merged = json.loads(previous or "{}")
+    merged.update(catalog)
+    return json.dumps(merged)
+
+
+def _check_tags(tags: List[Dict[str, Any]]) -> None:
+    for tag in tags:
+        if tag.get("Key") is None or tag.get("Value") is None:
+            raise ApiError("InvalidTagParameterException", "Each tag needs a Key and a Value")
+        if tag["Key"].lower().startswith("aws:"):
+            raise ApiError("InvalidTagParameterException", f"The tag key {tag['Key']!r} uses the reserved prefix aws:")
+
+
+def _put_tags(db: Any, repo: str, tags: List[Dict[str, Any]]) -> None:
+    _check_tags(tags)
+    db.executemany("INSERT OR REPLACE INTO resource_tags (repo, key, value) VALUES (?, ?, ?)",
+                   [(repo, t["Key"], t["Value"]) for t in tags])
+    count = db.execute("SELECT COUNT(*) FROM resource_tags WHERE repo=?", (repo,)).fetchone()[0]
+    if count > MAX_RESOURCE_TAGS:
+        raise ApiError("TooManyTagsException", f"A repository may have at most {MAX_RESOURCE_TAGS} tags")
+
+
+# -- repositories -----------------------------------------------------------------------------
+@operation("CreateRepository")
+def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    check_registry(ctx, p)
+    name = p["repositoryName"]
+    settings = {k: p[k] for k in ("imageTagMutability", "imageScanningConfiguration", "encryptionConfiguration")
+                if p.get(k) is not None}
+    catalog = _catalog_in(p["catalogData"]) if p.get("catalogData") is not None else None
+    with ctx.store.tx() as db:
+        if db.execute("SELECT 1 FROM repositories WHERE name=?", (name,)).fetchone():
+            raise ApiError("RepositoryAlreadyExistsException",
+                           f"The repository with name '{name}' already exists in the registry with id "
+                           f"'{ctx.registry_id}'")
+        db.execute("INSERT INTO repositories (name, created_at, catalog, settings) VALUES (?, ?, ?, ?)",
+                   (name, time.time(), catalog, json.dumps(settings)))
+        _put_tags(db, name, p.get("tags") or [])
+        row = require_repo(ctx, db, name)
+    out = {"repository": repository(ctx, row)}
+    if ctx.service == PUBLIC:
+        out["catalogData"] = _catalog_out(catalog)
+    return out
+
+
+@operation("DescribeRepositories")
+def describe_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    check_registry(ctx, p)
+    no_paging_with(p, "repositoryNames")
+    with ctx.store.read() as db:
+        if p.get("repositoryNames") is not None:
+            return {"repositories": [repository(ctx, require_repo(ctx, db, n)) for n in p["repositoryNames"]]}
+        rows = db.execute("SELECT name, created_at, policy, catalog, settings FROM repositories ORDER BY name").fetchall()
+    page, nxt = paginate(rows, p, "DescribeRepositories")
+    out: Dict[str, Any] = {"repositories": [repository(ctx, r) for r in page]}
+    if nxt:
+        out["nextToken"] = nxt
+    return out
+
+
+@operation("DeleteRepository")
+def delete_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    check_registry(ctx, p)
+    name = p["repositoryName"]
+    with ctx.store.tx() as db:
+        row = require_repo(ctx, db, name)
+        images = db.execute("SELECT COUNT(*) FROM images WHERE repo=?", (name,)).fetchone()[0]
+        if images and not p.get("force"):
+            raise ApiError("RepositoryNotEmptyException",
+                           f"The repository with name '{name}' in registry with id '{ctx.registry_id}' cannot be "
+                           "deleted because it still contains images")
+        for table in ("image_tags", "images", "image_children", "layers", "resource_tags"):
+            db.execute(f"DELETE FROM {table} WHERE repo=?", (name,))
+        db.execute("DELETE FROM repositories WHERE name=?", (name,))
+    ctx.store.drop_uploads_of(name)
+    return {"repository": repository(ctx, row)}
+
+
+# -- policies ---------------------------------------------------------------------------------
+def _policy_out(ctx: Context, name: str, text: str) -> Dict[str, Any]:
+    return {"registryId": ctx.registry_id, "repositoryName": name, "policyText": text}
+
+
+@operation("SetRepositoryPolicy", PUBLIC)
+def set_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    check_registry(ctx, p)
+    name, text = p["repositoryName"], p["policyText"]
+    try:
+        if not isinstance(json.loads(text), dict):
+            raise ValueError(text)
+    except ValueError:
+        raise invalid("Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository "
+                      "policy provided'") from None
+    with ctx.store.tx() as db:
+        require_repo(ctx, db, name)
+        db.execute("UPDATE repositories SET policy=? WHERE name=?", (text, name))
+    return _policy_out(ctx, name, text)
+
+
+def _policy(ctx: Context, db: Any, name: str) -> str:
+    text = require_repo(ctx, db, name)[2]
+    if text is None:
+        raise ApiError("RepositoryPolicyNotFoundException",
+                       f"Repository policy does not exist for the repository with name '{name}' in the registry "
+                       f"with id '{ctx.registry_id}'")
+    return text
+
+
+@operation("GetRepositoryPolicy", PUBLIC)
+def get_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    check_registry(ctx, p)
+    with ctx.store.read() as db:
+        return _policy_out(ctx, p["repositoryName"], _policy(ctx, db, p["repositoryName"]))
+
+
+@operation("DeleteRepositoryPolicy", PUBLIC)
+def delete_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    check_registry(ctx, p)
+    name = p["repositoryName"]
+    with ctx.store.tx() as db:
+        text = _policy(ctx, db, name)
+        db.execute("UPDATE repositories SET policy=NULL WHERE name=?", (name,))
+    return _policy_out(ctx, name, text)
+
+
+# -- catalog data -----------------------------------------------------------------------------
+@operation("GetRepositoryCatalogData", PUBLIC)
+def get_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    check_registry(ctx, p)
+    with ctx.store.read() as db:
+        return {"catalogData": _catalog_out(require_repo(ctx, db, p["repositoryName"])[3])}
+
+
+@operation("PutRepositoryCatalogData", PUBLIC)
+def put_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    check_registry(ctx, p)
+    name = p["repositoryName"]
+    with ctx.store.tx() as db:
+        catalog = _catalog_in(p["catalogData"], require_repo(ctx, db, name)[3])
+        db.execute("UPDATE repositories SET catalog=? WHERE name=?", (catalog, name))
+    return {"catalogData": _catalog_out(catalog)}
+
+
+@operation("GetRegistryCatalogData", PUBLIC)
+def get_registry_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    return {"registryCatalogData": {"displayName": ctx.store.meta("displayName", "") or ""}}
+
+
+@operation("PutRegistryCatalogData", PUBLIC)
+def put_registry_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    if p.get("displayName") is not None:
+        ctx.store.set_meta("displayName", p["displayName"])
+    return get_registry_catalog_data(ctx, p)
+
+
+# -- resource tags ----------------------------------------------------------------------------
+_ARN = re.compile(r"arn:aws:ecr-public::([0-9]{12}):repository/(.+)")
+
+
+def _arn_repo(ctx: Context, db: Any, arn: str) -> str:
+    m = _ARN.fullmatch(arn)
+    if not m:
+        raise invalid(f"Invalid parameter at 'resourceArn': {arn!r} is not the ARN of a repository")
+    if m.group(1) != ctx.registry_id:
+        raise repo_not_found(ctx, m.group(2))
+    require_repo(ctx, db, m.group(2))
+    return m.group(2)
+
+
+@operation("ListTagsForResource", PUBLIC)
+def list_tags_for_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    with ctx.store.read() as db:
+        repo = _arn_repo(ctx, db, p["resourceArn"])
+        rows = db.execute("SELECT key, value FROM resource_tags WHERE repo=? ORDER BY key", (repo,)).fetchall()
+    return {"tags": [{"Key": k, "Value": v} for k, v in rows]}
+
+
+@operation("TagResource", PUBLIC)
+def tag_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    with ctx.store.tx() as db:
+        _put_tags(db, _arn_repo(ctx, db, p["resourceArn"]), p["tags"])
+    return {}
+
+
+@operation("UntagResource", PUBLIC)
+def untag_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    with ctx.store.tx() as db:
+        repo = _arn_repo(ctx, db, p["resourceArn"])
+        db.executemany("DELETE FROM resource_tags WHERE repo=? AND key=?", [(repo, k) for k in p["tagKeys"]])
+    return {}
+
+
+# -- registry and auth ------------------------------------------------------------------------
+@operation("DescribeRegistries", PUBLIC)
+def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    registry = {
+        "registryId": ctx.registry_id,
+        "registryArn": f"arn:aws:ecr-public::{ctx.registry_id}:registry/{ctx.registry_id}",
+        "registryUri": f"public.ecr.aws/{ctx.settings.alias}",
+        "verified": False,
+        "aliases": [{"name": ctx.settings.alias, "status": "ACTIVE", "primaryRegistryAlias": True,
+                     "defaultRegistryAlias": True}],
+    }
+    page, nxt = paginate([registry], p, "DescribeRegistries")
+    out: Dict[str, Any] = {"registries": page}
+    if nxt:
+        out["nextToken"] = nxt
+    return out
+
+
+@operation("GetAuthorizationToken")
+def get_authorization_token(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    for rid in p.get("registryIds") or ():
+        check_registry(ctx, {"registryId": rid})
+    token = base64.b64encode(b"AWS:" + secrets.token_urlsafe(32).encode()).decode()
+    data = {"authorizationToken": token, "expiresAt": time.time() + TOKEN_LIFETIME}
+    if ctx.service == PUBLIC:
+        return {"authorizationData": data}
+    data["proxyEndpoint"] = ctx.settings.url
+    return {"authorizationData": [data]}
