@@ -45,6 +45,8 @@ def check_digest(value: Any, where: str) -> str:
 
 def check_media_type(value: Any, where: str) -> str:
     """``value`` if it is a well-formed media type, else SourceError."""
+    if value is None:
+        raise SourceError(f"{where}: missing")
     if not isinstance(value, str) or not _MEDIA_TYPE_RE.match(value):
         raise SourceError(f"{where}: malformed media type {_short(value)}")
     return value
