@@ -316,6 +316,8 @@ class _BlobUpload:
         try:
             digest, size = self.t.retrying(self._attempt, self.what)
         except BaseException:
+            # Best effort: a registry that tracks the session's offset in the URL (docker-registry's
+            # _state) refuses to delete a session whose request was cut off mid-body.
             if self.location is not None:
                 self.t.cancel(self.location)
             raise
@@ -519,13 +521,22 @@ def _oci_error(resp: requests.Response) -> Tuple[str, str]:
     """(code, message) from an OCI error body, both "" when absent; messages are kept short."""
     try:
         doc = resp.json()
-        errors = doc.get("errors") or []
-        codes = [str(e.get("code", "")) for e in errors if isinstance(e, dict)]
-        messages = [str(e.get("message", "")) for e in errors if isinstance(e, dict) and e.get("message")]
-        return ",".join(c for c in codes if c), "; ".join(messages)[:300]
+        errors = [e for e in doc.get("errors") or [] if isinstance(e, dict)]
+        codes = dict.fromkeys(str(e.get("code", "")) for e in errors if e.get("code"))
+        messages = dict.fromkeys(_error_text(e) for e in errors if e.get("message"))
+        return ",".join(codes), "; ".join(messages)[:300]
     except (ValueError, AttributeError):
         text = (resp.text or "").strip() if resp.request is not None and resp.request.method != "HEAD" else ""
         return "", text[:200]
+
+
+def _error_text(error: dict) -> str:
+    """An OCI error's message, with its detail when that is a short string (often a digest or tag)."""
+    detail = error.get("detail")
+    if isinstance(detail, dict) and len(detail) == 1:
+        detail = next(iter(detail.values()))
+    text = str(error["message"])
+    return f"{text} ({detail})" if isinstance(detail, str) and 0 < len(detail) <= 100 else text
 
 
 def _short(exc: BaseException) -> str:
