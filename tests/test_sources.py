@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -275,3 +276,50 @@ def test_index_entry_without_media_type_is_refused(tmp_path: Path) -> None:
     (layout / "index.json").write_text(json.dumps(index))
     with pytest.raises(SourceError, match=r"index.json.manifests\[0\].mediaType: missing"):
         open_source(str(layout))
+
+
+def _rewrite_docker25(out: Path, change) -> Path:
+    """docker25.tar with its OCI manifest / index.json passed through ``change(manifest, index)``."""
+    with tarfile.open(FIXTURES / "docker25.tar") as tar:
+        members = {m.name: (m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()}
+    index = json.loads(members["index.json"][1])
+    old = index["manifests"][0]["digest"]
+    manifest = json.loads(members["blobs/sha256/" + old[7:]][1])
+    change(manifest, index)
+    raw = json.dumps(manifest).encode()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    if index.get("manifests"):
+        index["manifests"][0].update(digest=digest, size=len(raw))
+    with tarfile.open(out, "w") as tar:
+        for name, (info, data) in members.items():
+            data = json.dumps(index).encode() if name == "index.json" else data
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+        info = tarfile.TarInfo("blobs/sha256/" + digest[7:])
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    return out
+
+
+@pytest.mark.parametrize("case", ["docker-25.0.0-manifest-without-layers", "save-by-digest-manifests-null",
+                                  "rc-wrong-layer-size"])
+def test_docker25_faulty_oci_part_falls_back_to_manifest_json(tmp_path: Path, case: str) -> None:
+    """Docker 25.0.0 and its release candidates wrote OCI parts that must not be pushed as they are."""
+    def change(manifest, index):
+        if case == "docker-25.0.0-manifest-without-layers":
+            manifest["layers"] = []
+        elif case == "save-by-digest-manifests-null":
+            index["manifests"] = None
+        else:
+            manifest["layers"][0]["size"] += 512
+
+    archive = _rewrite_docker25(tmp_path / "d.tar", change)
+    reference = open_source(_spec("fixtures/docker25.tar")).root
+    with open_source(str(archive)) as src:
+        assert src.root.descriptor.media_type == DOCKER_MANIFEST and src.tags == ["1"]
+        assert src.root.config.descriptor.digest == reference.config.descriptor.digest
+        assert [b.descriptor.digest for b in src.root.layers] == [b.descriptor.digest for b in reference.layers]
+        assert all(b.descriptor.media_type == DOCKER_LAYER for b in src.root.layers)
+        for blob in src.root.layers:
+            _read(blob)

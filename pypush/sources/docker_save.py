@@ -3,9 +3,10 @@
 manifest.json lists images as {Config, RepoTags, Layers}. An image is chosen by RepoTag
 (``name:tag``, ``docker.io/library/`` implied), by position (``@N``) or as the only one.
 
-When the archive also holds an OCI layout (Docker 25+) whose index.json has a complete image with
-the chosen config, that image is used with its exact manifest bytes. Otherwise (legacy layout, or a
-containerd-store save whose index lacks the other platforms' blobs) a Docker schema 2 manifest is
+When the archive also holds an OCI layout (Docker 25+) whose index.json has a complete, valid image
+with the chosen config and exactly the item's layers, that image is used with its exact manifest
+bytes. Otherwise (legacy layout, a containerd-store save whose index lacks the other platforms'
+blobs, or the faulty OCI parts some Docker 25.0 releases wrote) a Docker schema 2 manifest is
 generated: ``json.dumps(doc, indent=3)`` with members in the order schemaVersion, mediaType,
 config, layers and mediaType, size, digest inside descriptors (the format `docker push` uses).
 Plain layers get the plain media type and their diff_id as digest; gzip or zstd layers get the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -50,6 +52,7 @@ class _Entry:
         if not isinstance(tags, list) or not all(isinstance(x, str) for x in tags):
             raise SourceError(f"{where}.RepoTags: not an array of strings")
         self.repo_tags: List[str] = tags
+        self.layer_paths = [posixpath.normpath(x) for x in self.layers]
 
     def matches(self, ref: str) -> bool:
         return any(t == ref or normalize_name(t) == normalize_name(ref) for t in self.repo_tags)
@@ -84,7 +87,7 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
     config_raw, config_digest = _read_config(tree, entry)
     suggested = [t for t in dict.fromkeys(tag_of(x) for x in tags) if t]
     if has_oci:
-        node = _complete_oci_image(tree, config_digest)
+        node = _oci_image(tree, entry, config_digest)
         if node is not None:
             return node, suggested
     return _generate(tree, entry, config_raw, config_digest), suggested
@@ -99,16 +102,29 @@ def _read_config(tree: Tree, entry: _Entry) -> Tuple[bytes, str]:
     return raw, digest
 
 
-def _complete_oci_image(tree: Tree, config_digest: str) -> Optional[Node]:
-    """The index.json image whose manifests are all present and one of which has this config."""
+def _oci_image(tree: Tree, entry: _Entry, config_digest: str) -> Optional[Node]:
+    """The index.json image (Docker 25+) that holds exactly this manifest.json item, if any.
+
+    It must resolve completely (every manifest and blob present and valid) and contain a manifest
+    with the item's config and, in order, the item's layers. Anything else means the OCI part is
+    absent, partial (a containerd-store save of one platform) or wrong (Docker 25.0.0 wrote
+    manifests without layers, 25.0 release candidates wrong layer sizes, saves by digest
+    ``"manifests": null``): then manifest.json, the format's authority, is used instead.
+    """
     layout = OciLayout(tree)
-    for i, entry in enumerate(layout.entries()):
+    try:
+        entries = layout.entries()
+    except SourceError:
+        return None
+    for i, desc in enumerate(entries):
         try:
-            node = layout.node(entry, f"{tree.name('index.json')}.manifests[{i}]")
-        except MissingError:
-            continue  # e.g. a containerd multi-platform save holding one platform: use manifest.json
-        if any(isinstance(n, ImageManifest) and n.config.descriptor.digest == config_digest for n in walk(node)):
-            return node
+            node = layout.node(desc, f"{tree.name('index.json')}.manifests[{i}]")
+        except SourceError:
+            continue
+        for n in walk(node):
+            if (isinstance(n, ImageManifest) and n.config.descriptor.digest == config_digest
+                    and [layout.blob_path(b.descriptor.digest) for b in n.layers] == entry.layer_paths):
+                return node
     return None
 
 
