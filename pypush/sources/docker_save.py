@@ -5,9 +5,9 @@ manifest.json lists images as {Config, RepoTags, Layers}. An image is chosen by 
 
 When the archive also holds an OCI layout (Docker 25+) whose index.json has a complete, valid image
 with the chosen config and exactly the item's layers, that image is used with its exact manifest
-bytes. Otherwise (legacy layout, a containerd-store save whose index lacks the other platforms'
-blobs, or the faulty OCI parts some Docker 25.0 releases wrote) a Docker schema 2 manifest is
-generated: ``json.dumps(doc, indent=3)`` with members in the order schemaVersion, mediaType,
+bytes (for a containerd-store save holding one platform of a multi-platform index: that
+platform's manifest). Otherwise (legacy layout, or the faulty OCI parts some Docker 25.0 releases
+wrote) a Docker schema 2 manifest is generated: ``json.dumps(doc, indent=3)`` with members in the order schemaVersion, mediaType,
 config, layers and mediaType, size, digest inside descriptors (the format `docker push` uses).
 Plain layers get the plain media type and their diff_id as digest; gzip or zstd layers get the
 compressed media type and the sha256 of the member, computed by streaming it once.
@@ -22,10 +22,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
 from ..model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_LAYER_ZSTD, Blob,
-                     Descriptor, ImageManifest, Node, sha256_digest, walk)
+                     Descriptor, ImageManifest, INDEX_TYPES, Node, sha256_digest, walk)
 from .fs import Tree
-from .oci_layout import OciLayout, normalize_name
-from .parse import MissingError, check_digest, load_json, tag_of
+from .oci_layout import MAX_DEPTH, OciLayout, normalize_name
+from .parse import MissingError, check_digest, load_json, parse_index, tag_of
 
 MAX_MANIFEST_JSON = 64 * 1024 * 1024
 MAX_CONFIG = 16 * 1024 * 1024
@@ -103,28 +103,50 @@ def _read_config(tree: Tree, entry: _Entry) -> Tuple[bytes, str]:
 
 
 def _oci_image(tree: Tree, entry: _Entry, config_digest: str) -> Optional[Node]:
-    """The index.json image (Docker 25+) that holds exactly this manifest.json item, if any.
+    """The image of index.json (Docker 25+) that holds exactly this manifest.json item, if any.
 
-    It must resolve completely (every manifest and blob present and valid) and contain a manifest
-    with the item's config and, in order, the item's layers. Anything else means the OCI part is
-    absent, partial (a containerd-store save of one platform) or wrong (Docker 25.0.0 wrote
-    manifests without layers, 25.0 release candidates wrong layer sizes, saves by digest
-    ``"manifests": null``): then manifest.json, the format's authority, is used instead.
+    That is the first index.json entry that resolves completely (every manifest and blob present
+    and valid) and contains a manifest with the item's config and, in order, the item's layers;
+    when an index is only partly present (a containerd-store save keeps the host's platform of a
+    multi-platform image), the matching child manifest alone. Anything else means the OCI part is
+    absent or wrong (Docker 25.0.0 wrote manifests without layers, 25.0 release candidates wrong
+    layer sizes, saves by digest ``"manifests": null``): then manifest.json, the format's
+    authority, is used instead.
     """
     layout = OciLayout(tree)
+
+    def fits(node: Node) -> bool:
+        return (isinstance(node, ImageManifest) and node.config.descriptor.digest == config_digest
+                and [layout.blob_path(b.descriptor.digest) for b in node.layers] == entry.layer_paths)
+
+    def search(desc: Descriptor, where: str, depth: int) -> Optional[Node]:
+        try:
+            node = layout.node(desc, where)
+        except SourceError:
+            node = None
+        if node is not None:
+            return node if any(fits(n) for n in walk(node)) else None
+        if depth >= MAX_DEPTH or desc.media_type not in INDEX_TYPES:
+            return None
+        try:
+            _, _, doc = layout.load(desc, where)
+            children = parse_index(doc, where)
+        except SourceError:
+            return None
+        for i, child in enumerate(children):
+            found = search(child, f"{where}.manifests[{i}]", depth + 1)
+            if found is not None:
+                return found
+        return None
+
     try:
         entries = layout.entries()
     except SourceError:
         return None
     for i, desc in enumerate(entries):
-        try:
-            node = layout.node(desc, f"{tree.name('index.json')}.manifests[{i}]")
-        except SourceError:
-            continue
-        for n in walk(node):
-            if (isinstance(n, ImageManifest) and n.config.descriptor.digest == config_digest
-                    and [layout.blob_path(b.descriptor.digest) for b in n.layers] == entry.layer_paths):
-                return node
+        found = search(desc, f"{tree.name('index.json')}.manifests[{i}]", 0)
+        if found is not None:
+            return found
     return None
 
 

@@ -7,7 +7,7 @@ below one), by position (``@N``), or the only image when no reference is given.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
 from ..model import INDEX_TYPES, Blob, Descriptor, ImageIndex, ImageManifest, Node, walk
@@ -58,13 +58,11 @@ class OciLayout:
             raise SourceError(f"{self.tree.name(rel)}: {size} bytes, but {where} declares size {desc.size}")
         return Blob(descriptor=desc, open=self.tree.opener(rel), name=self.tree.name(rel))
 
-    def node(self, desc: Descriptor, where: str, depth: int = 0) -> Node:
-        """The manifest or index ``desc`` names, its children resolved recursively."""
-        cached = self._nodes.get(desc.digest)
-        if cached is not None:
-            return cached
-        if depth > MAX_DEPTH:
-            raise SourceError(f"{where}: indexes nested more than {MAX_DEPTH} deep")
+    def load(self, desc: Descriptor, where: str) -> Tuple[Descriptor, bytes, Dict[str, Any]]:
+        """Read and verify the manifest or index ``desc`` names: (its descriptor, exact bytes, parsed JSON).
+
+        The descriptor's media type is the document's own, else the referring descriptor's.
+        """
         rel = self.blob_path(desc.digest)
         name = self.tree.name(rel)
         if desc.size > MAX_MANIFEST:
@@ -74,7 +72,17 @@ class OciLayout:
         raw = self.tree.read(rel, MAX_MANIFEST, "manifest")
         check_manifest_bytes(raw, desc, name)
         doc = load_json(raw, name)
-        descriptor = replace(desc, media_type=manifest_kind(doc, desc, name))
+        return replace(desc, media_type=manifest_kind(doc, desc, name)), raw, doc
+
+    def node(self, desc: Descriptor, where: str, depth: int = 0) -> Node:
+        """The manifest or index ``desc`` names, its children resolved recursively."""
+        cached = self._nodes.get(desc.digest)
+        if cached is not None:
+            return cached
+        if depth > MAX_DEPTH:
+            raise SourceError(f"{where}: indexes nested more than {MAX_DEPTH} deep")
+        descriptor, raw, doc = self.load(desc, where)
+        name = self.tree.name(self.blob_path(desc.digest))
         node: Node
         if descriptor.media_type in INDEX_TYPES:
             children = [self.node(child, f"{name}.manifests[{i}]", depth + 1)
