@@ -1,0 +1,84 @@
+"""`python -m pypush.server` as a process: URL on the first line, clean SIGTERM, and nothing completed
+is lost after kill -9 in the middle of an upload."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+from conftest import REPO_ROOT
+from test_server_api import MiB, client, code_of, push_blob, push_image, sha
+
+
+def start_server(data: Path, *args: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "pypush.server", "--port", "0", "--data", str(data), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    return proc
+
+
+def url_of(proc: subprocess.Popen) -> str:
+    line = proc.stdout.readline().strip()
+    assert line.startswith("http://127.0.0.1:"), (line, proc.stderr.read() if proc.poll() is not None else "")
+    return line
+
+
+def test_first_line_is_the_url_and_sigterm_stops_cleanly(tmp_path):
+    proc = start_server(tmp_path / "data")
+    try:
+        url = url_of(proc)
+        with urllib.request.urlopen(url + "/v2/", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def test_kill_9_mid_upload_keeps_completed_layers_and_images(tmp_path):
+    data = tmp_path / "data"
+    proc = start_server(data)
+    ep = SimpleNamespace(url=url_of(proc))
+    c = client(ep)
+    c.create_repository(repositoryName="keep/me")
+    text = push_image(c, "keep/me", [b"first layer" * 1000], tag="v1")
+    big = os.urandom(12 * MiB)
+    layer = push_blob(c, "keep/me", big)
+    # An upload in flight: one part stored, the next part streaming when the server dies.
+    up = c.initiate_layer_upload(repositoryName="keep/me")["uploadId"]
+    c.upload_layer_part(repositoryName="keep/me", uploadId=up, partFirstByte=0, partLastByte=10 * MiB - 1,
+                        layerPartBlob=big[: 10 * MiB])
+    def send_next_part() -> None:
+        try:
+            c.upload_layer_part(repositoryName="keep/me", uploadId=up, partFirstByte=10 * MiB,
+                                partLastByte=20 * MiB - 1, layerPartBlob=os.urandom(10 * MiB))
+        except Exception:  # the server dies under it
+            pass
+
+    sender = threading.Thread(target=send_next_part, daemon=True)
+    sender.start()
+    time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=10)
+    sender.join(timeout=30)
+
+    proc = start_server(data)
+    try:
+        ep = SimpleNamespace(url=url_of(proc))
+        c = client(ep)
+        detail = c.describe_images(repositoryName="keep/me")["imageDetails"]
+        assert [(d["imageDigest"], d["imageTags"]) for d in detail] == [(sha(text.encode()), ["v1"])]
+        avail = c.batch_check_layer_availability(repositoryName="keep/me", layerDigests=[layer])["layers"]
+        assert avail[0]["layerSize"] == len(big)
+        with urllib.request.urlopen(f"{ep.url}/v2/keep/me/blobs/{layer}", timeout=30) as r:
+            assert sha(r.read()) == layer
+        assert code_of(c.complete_layer_upload, repositoryName="keep/me", uploadId=up,
+                       layerDigests=[layer]) == "UploadNotFoundException"
+        assert list((data / "uploads").iterdir()) == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
