@@ -234,6 +234,10 @@ def make_corpus(tmp: Path) -> List[Case]:
     raw[-2:-1] = b" "
     path.write_bytes(bytes(raw))
     add("manifest-content-mismatch", layout, "content has digest")
+    layout = _copy(tmp, "manifest-duplicate-key")
+    raw = _blob(layout, _index(layout)["manifests"][0]["digest"]).read_bytes()
+    _set_manifest(layout, raw.rstrip()[:-1] + b', "layers": []}')
+    add("manifest-duplicate-key", layout, "duplicate key 'layers'")
     layout = _copy(tmp, "manifest-not-json")
     _set_manifest(layout, b"this is not JSON")
     add("manifest-not-json", layout, "invalid JSON")

@@ -58,6 +58,7 @@ def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
         scheme, body = None, spec
     if not body:
         raise SourceError(f"{spec}: no path given")
+    body = os.path.expanduser(body)
     if os.path.lexists(body):
         return scheme, body, None
     for i in range(len(body) - 1, 0, -1):

@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import SourceError
 from ..model import INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, Descriptor
 
 MAX_MANIFEST = 4 * 1024 * 1024  # ECR's and the distribution registry's limit on manifest bytes
-
 
 
 class MissingError(SourceError):
@@ -52,10 +51,26 @@ def check_media_type(value: Any, where: str) -> str:
     return value
 
 
+def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        seen = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate key {dup!r}")
+    return doc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def load_json(raw: bytes, where: str, kind: type = dict) -> Any:
-    """Parse ``raw`` as UTF-8 JSON whose top level is a ``kind`` (dict or list)."""
+    """Parse ``raw`` as strict UTF-8 JSON whose top level is a ``kind`` (dict or list).
+
+    Duplicate keys (which different parsers resolve differently) and NaN/Infinity are refused.
+    """
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise SourceError(f"{where}: not UTF-8 text") from None
     except ValueError as e:
@@ -66,14 +81,11 @@ def load_json(raw: bytes, where: str, kind: type = dict) -> Any:
     return doc
 
 
-def parse_descriptor(obj: Any, where: str, default_media_type: str = "") -> Descriptor:
+def parse_descriptor(obj: Any, where: str) -> Descriptor:
     """Validate one JSON descriptor (mediaType, digest, size, annotations, platform, artifactType)."""
     if not isinstance(obj, dict):
         raise SourceError(f"{where}: descriptor is not a JSON object")
-    media_type = obj.get("mediaType")
-    if media_type is None and default_media_type:
-        media_type = default_media_type
-    check_media_type(media_type, f"{where}.mediaType")
+    check_media_type(obj.get("mediaType"), f"{where}.mediaType")
     check_digest(obj.get("digest"), f"{where}.digest")
     size = obj.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -89,7 +101,7 @@ def parse_descriptor(obj: Any, where: str, default_media_type: str = "") -> Desc
     artifact_type = obj.get("artifactType")
     if artifact_type is not None:
         check_media_type(artifact_type, f"{where}.artifactType")
-    return Descriptor.from_json({**obj, "mediaType": media_type})
+    return Descriptor.from_json(obj)
 
 
 def parse_descriptors(doc: Mapping[str, Any], key: str, where: str) -> List[Descriptor]:
