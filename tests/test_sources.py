@@ -339,3 +339,13 @@ def test_fixture_script_rebuilds_every_fixture(tmp_path: Path) -> None:
             for node in _manifests(new.root):
                 for blob in node.blobs:
                     _read(blob)
+
+
+def test_blob_vanishing_after_open_is_a_source_error(tmp_path: Path) -> None:
+    layout = tmp_path / "l.oci"
+    shutil.copytree(FIXTURES / "small.oci", layout)
+    with open_source(str(layout)) as src:
+        blob = src.root.layers[0]
+        oci_blob_path(layout, blob.descriptor.digest).unlink()
+        with pytest.raises(SourceError, match=f"{blob.descriptor.digest[7:]}: cannot open"):
+            blob.open()

@@ -73,16 +73,27 @@ class DirTree(Tree):
             raise SourceError(f"{self.name(rel)}: cannot read ({e.strerror or e})") from None
         if not stat.S_ISREG(st.st_mode):
             raise SourceError(f"{self.name(rel)}: not a regular file")
+        if not os.access(real, os.R_OK):
+            raise SourceError(f"{self.name(rel)}: permission denied")
         return st.st_size
 
     def opener(self, rel: str) -> Callable[[], IO[bytes]]:
         real = self._real(rel)
         if real is None:
             raise SourceError(f"{self.name(rel)}: file is missing")
-        return lambda: open(real, "rb")
+        name = self.name(rel)
+        return lambda: open_or_fail(lambda: open(real, "rb"), name)
 
     def name(self, rel: str) -> str:
         return f"{self.label}/{rel}"
+
+
+def open_or_fail(open_: Callable[[], IO[bytes]], name: str) -> IO[bytes]:
+    """``open_()``, with an OSError (the file vanished or became unreadable) turned into SourceError."""
+    try:
+        return open_()
+    except OSError as e:
+        raise SourceError(f"{name}: cannot open ({e.strerror or e})") from None
 
 
 def _mib(n: int) -> str:

@@ -14,7 +14,7 @@ import tarfile
 from typing import IO, Callable, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
-from .fs import Tree
+from .fs import Tree, open_or_fail
 
 _MAX_LINK_HOPS = 40
 _BLOCK = 512
@@ -102,6 +102,8 @@ class TarTree(Tree):
     def _add(self, info: tarfile.TarInfo, file_size: int) -> None:
         name = _clean(info.name, self.label)
         if info.isreg():
+            if info.issparse():
+                raise SourceError(f"{self.label}: sparse tar member {name} is not supported")
             if info.offset_data + info.size > file_size:
                 raise SourceError(f"{self.label}: truncated tar (member {name} needs {info.size} bytes "
                                   f"at byte {info.offset_data}, the file has {file_size})")
@@ -146,8 +148,8 @@ class TarTree(Tree):
         entry = self._lookup(rel)
         if entry is None:
             raise SourceError(f"{self.name(rel)}: member is missing")
-        path, (offset, size) = self._path, entry
-        return lambda: MemberReader(path, offset, size)
+        path, (offset, size), name = self._path, entry, self.name(rel)
+        return lambda: open_or_fail(lambda: MemberReader(path, offset, size), name)
 
     def name(self, rel: str) -> str:
         return f"{self.label}:{rel}"
