@@ -326,7 +326,7 @@ def test_docker25_faulty_oci_part_falls_back_to_manifest_json(tmp_path: Path, ca
 
 
 def test_fixture_script_rebuilds_every_fixture(tmp_path: Path) -> None:
-    """fixtures/make.sh (umoci + skopeo + make_extra.py, no network) rebuilds fixtures that open like the committed ones."""
+    """fixtures/make.sh (umoci, skopeo, make_extra.py; no network) rebuilds fixtures like the committed ones."""
     out = tmp_path / "fx"
     proc = subprocess.run(["bash", str(FIXTURES / "make.sh"), str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -335,7 +335,8 @@ def test_fixture_script_rebuilds_every_fixture(tmp_path: Path) -> None:
         with open_source(rebuilt) as new, open_source(_spec(spec)) as old:
             assert [type(n) for n in walk(new.root)] == [type(n) for n in walk(old.root)], spec
             assert new.tags == old.tags and new.format == old.format
-            assert [n.descriptor.media_type for n in walk(new.root)] == [n.descriptor.media_type for n in walk(old.root)]
+            types = [n.descriptor.media_type for n in walk(new.root)]
+            assert types == [n.descriptor.media_type for n in walk(old.root)]
             for node in _manifests(new.root):
                 for blob in node.blobs:
                     _read(blob)

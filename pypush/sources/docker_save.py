@@ -6,11 +6,12 @@ manifest.json lists images as {Config, RepoTags, Layers}. An image is chosen by 
 When the archive also holds an OCI layout (Docker 25+) whose index.json has a complete, valid image
 with the chosen config and exactly the item's layers, that image is used with its exact manifest
 bytes (for a containerd-store save holding one platform of a multi-platform index: that
-platform's manifest). Otherwise (legacy layout, or the faulty OCI parts some Docker 25.0 releases
-wrote) a Docker schema 2 manifest is generated: ``json.dumps(doc, indent=3)`` with members in the order schemaVersion, mediaType,
-config, layers and mediaType, size, digest inside descriptors (the format `docker push` uses).
-Plain layers get the plain media type and their diff_id as digest; gzip or zstd layers get the
-compressed media type and the sha256 of the member, computed by streaming it once.
+platform's manifest). Otherwise (legacy layout, or the faulty OCI parts some Docker 25.0
+releases wrote) a Docker schema 2 manifest is generated, as ``json.dumps(doc, indent=3)`` with
+members in the order schemaVersion, mediaType, config, layers and mediaType, size, digest inside
+descriptors (the format `docker push` uses). Plain layers get the plain media type and their
+diff_id as digest; gzip or zstd layers get the compressed media type and the sha256 of the
+member (its ``blobs/sha256/HEX`` name, else computed by streaming it once).
 """
 from __future__ import annotations
 
@@ -98,7 +99,8 @@ def _read_config(tree: Tree, entry: _Entry) -> Tuple[bytes, str]:
     digest = sha256_digest(raw)
     named = _NAMED_CONFIG.match(entry.config)
     if named and named.group(1) != digest.split(":")[1]:
-        raise SourceError(f"{tree.name(entry.config)}: content has digest {digest}, but its name says sha256:{named.group(1)}")
+        raise SourceError(f"{tree.name(entry.config)}: content has digest {digest}, "
+                          f"but its name says sha256:{named.group(1)}")
     return raw, digest
 
 
@@ -161,7 +163,8 @@ def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str) 
     for i, d in enumerate(diff_ids):
         check_digest(d, f"{cfg_name}: rootfs.diff_ids[{i}]")
     if len(diff_ids) != len(entry.layers):
-        raise SourceError(f"{entry.where}: {len(entry.layers)} Layers, but {cfg_name} has {len(diff_ids)} rootfs.diff_ids")
+        raise SourceError(f"{entry.where}: {len(entry.layers)} Layers, "
+                          f"but {cfg_name} has {len(diff_ids)} rootfs.diff_ids")
     config_blob = Blob(Descriptor(DOCKER_CONFIG, config_digest, len(config_raw)), tree.opener(entry.config),
                        name=cfg_name)
     hashed: Dict[str, str] = {}
