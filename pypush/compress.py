@@ -69,7 +69,7 @@ def compressor_id(algorithm: str) -> str:
     if algorithm == ZSTD:
         import zstandard
 
-        return f"{_ZSTD_FORMAT}/zstandard-{zstandard.__version__}/libzstd-{zstandard.ZSTD_VERSION}"
+        return f"{_ZSTD_FORMAT}/zstandard-{zstandard.__version__}/libzstd-{'.'.join(map(str, zstandard.ZSTD_VERSION))}"
     raise UsageError(f"unknown compression algorithm {algorithm!r}")
 
 

@@ -5,7 +5,6 @@ ones do, so the contract between compress_image and the engine is what is tested
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from typing import Dict, List, Sequence, Set
