@@ -6,15 +6,17 @@ fault injection hook in there.
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import socket
 import tempfile
 import threading
 import traceback
 import uuid
+from contextlib import contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Set, Tuple, Union
 
 from . import repositories  # noqa: F401  (registers the administration operations)
 from .b64 import Buffer
@@ -28,7 +30,7 @@ from .v2 import Reply, ReadApi
 log = logging.getLogger("pypush.server")
 
 LARGE_BODY = 1 << 20
-"""Bodies above this size are read under ``App.large_bodies`` so memory stays bounded."""
+"""Bodies above this size are read into ``App.bodies`` so memory stays bounded."""
 CONCURRENT_LARGE_BODIES = 2
 
 
@@ -36,6 +38,28 @@ def _max_body() -> int:
     blob = max(max_length(PUBLIC, "LayerPartBlob"), max_length(PRIVATE, "LayerPartBlob"))
     manifest = max(max_length(PUBLIC, "ImageManifest"), max_length(PRIVATE, "ImageManifest"))
     return max((blob + 2) // 3 * 4, 6 * manifest) + (1 << 20)
+
+
+class BufferPool:
+    """A few reusable request-body buffers: bounds memory and avoids re-faulting fresh pages."""
+
+    def __init__(self, count: int):
+        self._free: "queue.LifoQueue[bytearray]" = queue.LifoQueue()
+        for _ in range(count):
+            self._free.put(bytearray())
+
+    @contextmanager
+    def borrow(self, length: int) -> Iterator[bytearray]:
+        """A buffer of exactly ``length`` bytes (waits while all are lent)."""
+        buf = self._free.get()
+        try:
+            if length > len(buf):
+                buf.extend(bytes(length - len(buf)))
+            else:
+                del buf[length:]
+            yield buf
+        finally:
+            self._free.put(buf)
 
 
 class App:
@@ -50,7 +74,7 @@ class App:
         self.faults = faults
         self.read_api = ReadApi(store, settings.alias)
         self.max_body = _max_body()
-        self.large_bodies = threading.BoundedSemaphore(CONCURRENT_LARGE_BODIES)
+        self.bodies = BufferPool(CONCURRENT_LARGE_BODIES)
 
     def dispatch(self, handler: "Handler", body: Buffer) -> Tuple[int, bytes]:
         """(status, JSON body) for one AWS request."""
@@ -105,29 +129,25 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- AWS JSON -------------------------------------------------------------------------------
     def do_POST(self) -> None:  # noqa: N802 (stdlib naming)
-        app = self.server.app
-        if not self.path.startswith("/v2"):
-            body = self._read_body(app)
-            if body is None:
-                return
-            try:
-                status, payload = app.dispatch(self, body)
-            except DropConnection:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            finally:
-                del body
-                if self._holds_slot:
-                    self._holds_slot = False
-                    app.large_bodies.release()
-            self._send(status, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}, payload)
-        else:
+        if self.path.startswith("/v2"):
             self._v2()
+            return
+        app = self.server.app
+        length = self._body_length(app)
+        if length is None:
+            return
+        try:
+            with app.bodies.borrow(length) if length > LARGE_BODY else nullcontext(bytearray(length)) as body:
+                self._read_into(body)
+                status, payload = app.dispatch(self, body)
+        except DropConnection:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(status, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}, payload)
 
-    _holds_slot = False
-
-    def _read_body(self, app: App) -> Optional[Buffer]:
+    def _body_length(self, app: App) -> Optional[int]:
+        """Content-Length, or None after answering a request whose body cannot be taken."""
         length_header = self.headers.get("Content-Length")
         if length_header is None or not length_header.isdigit():
             self.close_connection = True
@@ -140,25 +160,19 @@ class Handler(BaseHTTPRequestHandler):
             self._send(413, {"Content-Type": CONTENT_TYPE},
                        ApiError("InvalidParameterException", f"request body of {length} bytes is too large").body())
             return None
-        if length <= LARGE_BODY:
-            return self.rfile.read(length)
-        app.large_bodies.acquire()
-        self._holds_slot = True
+        return length
+
+    def _read_into(self, body: bytearray) -> None:
+        view = memoryview(body)
+        got = 0
         try:
-            body = bytearray(length)
-            view = memoryview(body)
-            got = 0
-            while got < length:
+            while got < len(body):
                 n = self.rfile.readinto(view[got:])
                 if not n:
                     raise ConnectionError("client closed the connection mid-body")
                 got += n
+        finally:
             view.release()
-            return body
-        except BaseException:
-            self._holds_slot = False
-            app.large_bodies.release()
-            raise
 
     def _drain(self, length: int) -> None:
         while length > 0:
