@@ -310,6 +310,11 @@ def make_corpus(tmp: Path) -> List[Case]:
         "rootfs.diff_ids")
     add("docker-bad-diff-id", _docker_save(tmp / "dm-bad-diffid.tar", diff_ids=["sha256:nope", _sha(b"y")]),
         "invalid digest")
+    add("docker-layer-path-traversal",
+        _docker_save(tmp / "dm-traversal.tar", layer_names=["l1/layer.tar", "../../etc/passwd"]), "escapes the archive")
+    add("docker-config-absolute-path",
+        _docker_save(tmp / "dm-absolute.tar", manifest_json=b'[{"Config": "/etc/passwd", "Layers": []}]'),
+        "escapes the archive")
     add("docker-bzip2-layer", _docker_save(tmp / "dm-bzip2.tar", layers={"l1/layer.tar": b"BZh91AY&SY" + b"\0" * 100}),
         "bzip2")
     add("docker-unknown-repo-tag", "docker-archive:" + str(_docker_save(tmp / "dm-tag.tar")) + ":other:2",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from ..errors import SourceError
 from ..model import Node
@@ -67,8 +67,9 @@ def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
     raise SourceError(f"{body}: no such file or directory")
 
 
-def open_source(spec: str) -> Source:
+def open_source(spec: Union[str, "os.PathLike[str]"]) -> Source:
     """Open the image ``spec`` names; every manifest is read, verified and resolved, every blob checked present."""
+    spec = os.fspath(spec)
     scheme, path, ref = parse_spec(spec)
     tree, detected = _open_tree(path, scheme)
     if detected == "docker-archive":

@@ -53,6 +53,11 @@ class _Entry:
         if not isinstance(tags, list) or not all(isinstance(x, str) for x in tags):
             raise SourceError(f"{where}.RepoTags: not an array of strings")
         self.repo_tags: List[str] = tags
+        for i, path in enumerate([self.config, *self.layers]):
+            parts = path.split("/")
+            if path.startswith("/") or ".." in parts:
+                field = "Config" if i == 0 else f"Layers[{i - 1}]"
+                raise SourceError(f"{where}.{field}: path escapes the archive: {path!r}")
         self.layer_paths = [posixpath.normpath(x) for x in self.layers]
 
     def matches(self, ref: str) -> bool:
