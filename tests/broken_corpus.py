@@ -315,6 +315,12 @@ def make_corpus(tmp: Path) -> List[Case]:
     add("docker-config-absolute-path",
         _docker_save(tmp / "dm-absolute.tar", manifest_json=b'[{"Config": "/etc/passwd", "Layers": []}]'),
         "escapes the archive")
+    skopeo_dir = tmp / "skopeo-dir"
+    skopeo_dir.mkdir()
+    (skopeo_dir / "manifest.json").write_bytes(_blob(FIXTURES / "small.oci", _index(FIXTURES / "small.oci")[
+        "manifests"][0]["digest"]).read_bytes())
+    (skopeo_dir / "version").write_text("Directory Transport Version: 1.1\n")
+    add("skopeo-dir-layout", skopeo_dir, "not a docker save")
     add("docker-bzip2-layer", _docker_save(tmp / "dm-bzip2.tar", layers={"l1/layer.tar": b"BZh91AY&SY" + b"\0" * 100}),
         "bzip2")
     add("docker-unknown-repo-tag", "docker-archive:" + str(_docker_save(tmp / "dm-tag.tar")) + ":other:2",

@@ -67,7 +67,12 @@ class _Entry:
 def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
     """The image ``ref`` names in the docker-save tree and the tags its RepoTags suggest."""
     where = tree.name("manifest.json")
-    items = load_json(tree.read("manifest.json", MAX_MANIFEST_JSON, "manifest.json"), where, list)
+    items = load_json(tree.read("manifest.json", MAX_MANIFEST_JSON, "manifest.json"), where, object)
+    if isinstance(items, dict) and "schemaVersion" in items:
+        raise SourceError(f"{where}: a single image manifest, not a docker save (a skopeo dir: copy? "
+                          f"convert it: skopeo copy dir:{tree.label} oci:NEW_PATH:TAG)")
+    if not isinstance(items, list):
+        raise SourceError(f"{where}: JSON top level is not an array")
     entries = [_Entry(item, f"{where}[{i}]") for i, item in enumerate(items)]
     has_oci = tree.size("index.json") is not None and tree.size("oci-layout") is not None
     choices = ", ".join(t for e in entries for t in e.repo_tags) or f"@0..@{len(entries) - 1}"
