@@ -104,7 +104,7 @@ def translate(exc: BaseException, action: str) -> PypushError:
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return AuthError(f"{action}: no usable AWS credentials ({type(exc).__name__})")
     if isinstance(exc, BotoConnectionError):
-        return TransientError(f"{action}: cannot reach the endpoint ({type(exc).__name__})")
+        return TransientError(f"{action}: {' '.join(str(exc).split())} (check the network or --endpoint-url)")
     if isinstance(exc, BotoCoreError):
-        return RegistryError(f"{action}: {exc}")
-    return RegistryError(f"{action}: {type(exc).__name__}: {exc}")
+        return RegistryError(f"{action}: {' '.join(str(exc).split())}")
+    return RegistryError(f"{action}: {type(exc).__name__}: {' '.join(str(exc).split())}")

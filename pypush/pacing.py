@@ -64,7 +64,9 @@ class Pacer:
         rates = dict(QUOTAS.get(service, {}))
         rates.update(parse_rate_limits(os.environ.get(ENV_VAR, "")))
         rates.update(overrides or {})
-        self._buckets = {op: TokenBucket(rate) for op, rate in rates.items() if rate > 0}
+        # Half a second's burst: well inside the service's own bucket (a second's worth), so a
+        # paced client never sees ThrottlingException from its own traffic.
+        self._buckets = {op: TokenBucket(rate, burst=rate / 2) for op, rate in rates.items() if rate > 0}
 
     def wait(self, operation: str) -> None:
         """Block until ``operation`` may be sent."""

@@ -98,17 +98,18 @@ def parse_destination(ref: str) -> Destination:
         alias, _, repo = rest.partition("/")
         if not repo or not _ALIAS.match(alias):
             raise UsageError(f"invalid destination {original!r}: expected public.ecr.aws/ALIAS/REPOSITORY[:TAG]")
-        _check_repo(repo, original)
+        _check_repo(repo, original, ecr=True)
         return Destination(ECR_PUBLIC, host, repo, tag, digest, alias=alias, region="us-east-1")
     m = _PRIVATE_HOST.match(host)
     if m and not explicit_v2:
-        _check_repo(rest, original)
+        _check_repo(rest, original, ecr=True)
         return Destination(ECR_PRIVATE, host, rest, tag, digest, account=m["account"], region=m["region"])
     _check_repo(rest, original)
     return Destination(REGISTRY_V2, host, rest, tag, digest)
 
 
-def _check_repo(repo: str, original: str) -> None:
-    if not _REPO.match(repo) or len(repo) > 256:
+def _check_repo(repo: str, original: str, ecr: bool = False) -> None:
+    if not _REPO.match(repo) or len(repo) > (205 if ecr else 256) or (ecr and len(repo) < 2):
         raise UsageError(f"invalid repository name {repo!r} in {original!r}: lowercase letters, digits and "
-                         f"separators (. _ - /), starting and ending with a letter or digit")
+                         f"separators (. _ - /), starting and ending with a letter or digit"
+                         + (", 2 to 205 characters for ECR" if ecr else ""))
