@@ -350,3 +350,25 @@ def test_blob_vanishing_after_open_is_a_source_error(tmp_path: Path) -> None:
         oci_blob_path(layout, blob.descriptor.digest).unlink()
         with pytest.raises(SourceError, match=f"{blob.descriptor.digest[7:]}: cannot open"):
             blob.open()
+
+
+def test_tar_links_resolve_inside_the_archive(tmp_path: Path) -> None:
+    """Hard links, symlinked directories and ./-prefixed names all lead to the member's bytes."""
+    archive = tmp_path / "links.tar"
+    with tarfile.open(archive, "w", format=tarfile.GNU_FORMAT) as tar:
+        long_name = "a/" + "x" * 150  # needs a GNU long-name header
+        for name, data in (("./a/real", b"payload"), (long_name, b"long")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, kind, target in (("b/hard", tarfile.LNKTYPE, "./a/real"), ("c", tarfile.SYMTYPE, "a"),
+                                   ("d/e", tarfile.SYMTYPE, "../c/real")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tar.addfile(info)
+    tree = TarTree(str(archive))
+    for name in ("a/real", "b/hard", "c/real", "d/e", "./d/e"):
+        with tree.opener(name)() as f:
+            assert f.read() == b"payload", name
+    assert tree.size(long_name) == 4 and tree.size("c/" + "x" * 150) == 4
+    assert tree.size("a/missing") is None and tree.size("c/missing") is None
