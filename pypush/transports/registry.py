@@ -7,9 +7,10 @@ when the registry sends ``OCI-Chunk-Min-Length``), resumed from the registry's `
 failure. A blob whose digest is unknown until read (a compression stream) goes up as one streamed
 ``PATCH`` and is committed by ``PUT ?digest=<computed>``.
 
-Schemes: ``https`` with certificate verification. ``insecure`` turns verification off and, when
-https fails, falls back to plain http (like crane); loopback hosts (``localhost``, 127.0.0.0/8,
-``::1``) fall back to http even without it (like docker), and with ``insecure`` use http directly.
+Schemes: ``https`` with certificate verification (``REQUESTS_CA_BUNDLE`` names extra CAs).
+``insecure`` turns verification off and, when the server does not speak TLS, falls back to plain
+http (like crane); loopback hosts (``localhost``, 127.0.0.0/8, ``::1``) fall back to http even
+without it (like docker), but a loopback server whose certificate does not verify is an error.
 """
 from __future__ import annotations
 
@@ -160,6 +161,8 @@ class RegistryTransport:
                 self._session.get(base + "/v2/", timeout=TIMEOUT, verify=self._verify, allow_redirects=False).close()
                 return base
             except requests.ConnectionError as exc:  # includes SSLError: try the next scheme
+                if _untrusted_certificate(exc):
+                    raise self._connection_error(exc, "API check (GET /v2/)") from None  # TLS, but not trusted
                 log.debug("%s unusable: %s", base, exc.__class__.__name__)
                 last = exc
         assert last is not None
@@ -210,8 +213,9 @@ class RegistryTransport:
 
     def _connection_error(self, exc: BaseException, what: str) -> PypushError:
         if isinstance(exc, requests.exceptions.SSLError):
-            return RegistryError(f"{self.registry}: {what}: TLS failed ({_short(exc)}); for a registry with a "
-                                 f"self-signed certificate or plain HTTP use --insecure", code="TLS")
+            return RegistryError(f"{self.registry}: {what}: TLS failed ({_short(exc)}); trust its CA through "
+                                 f"REQUESTS_CA_BUNDLE, or use --insecure for a self-signed certificate or plain HTTP",
+                                 code="TLS")
         if _is_transient(exc):
             return TransientError(f"{self.registry}: {what}: {_short(exc)} (gave up after "
                                   f"{self.backoff.attempts} attempts)", code="CONNECTION")
@@ -466,12 +470,7 @@ def _new_session(pool_size: int) -> requests.Session:
 
 def _schemes(host: str, insecure: bool) -> List[str]:
     """Schemes to try, in order (see the module docstring)."""
-    loopback = _is_loopback(host)
-    if insecure and loopback:
-        return ["http"]
-    if insecure or loopback:
-        return ["https", "http"]
-    return ["https"]
+    return ["https", "http"] if insecure or _is_loopback(host) else ["https"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -491,6 +490,11 @@ def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, requests.exceptions.SSLError):
         return False
     return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """The server speaks TLS but its certificate did not verify (no point trying plain http)."""
+    return isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc).upper()
 
 
 def _skip(reader: VerifyingReader, n: int) -> None:
