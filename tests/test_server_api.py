@@ -469,3 +469,14 @@ def test_every_public_operation_is_served(endpoint):
             "ListImages", "BatchDeleteImage", "DeleteRepository", "GetAuthorizationToken"} <= private
     # An operation of the private model this endpoint does not implement.
     assert code_of(client(endpoint, "ecr").describe_registry) == "UnsupportedCommandException"
+
+
+def test_deleting_a_repository_frees_blobs_no_other_repository_has(pub, endpoint):
+    for name in ("gc1", "gc2"):
+        pub.create_repository(repositoryName=name)
+    shared, own = push_blob(pub, "gc1", b"shared"), push_blob(pub, "gc1", b"own")
+    push_blob(pub, "gc2", b"shared")
+    blobs = endpoint.data_dir / "blobs" / "sha256"
+    pub.delete_repository(repositoryName="gc1")
+    assert (blobs / shared.split(":")[1]).exists() and not (blobs / own.split(":")[1]).exists()
+    assert pub.batch_check_layer_availability(repositoryName="gc2", layerDigests=[shared])["layers"]

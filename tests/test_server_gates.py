@@ -108,3 +108,12 @@ def test_protocol_errors(endpoint, target, body, status, code):
     got_status, got = _post(endpoint, target, body)
     assert (got_status, got["__type"]) == (status, code)
     assert got["message"]
+
+
+def test_drop_after_runs_the_operation_then_loses_the_answer(tmp_path):
+    with LocalEndpoint(data_dir=tmp_path / "d", faults="seed=1,drop_after=1") as ep:
+        c = client(ep)
+        with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
+            c.create_repository(repositoryName="made")
+    with LocalEndpoint(data_dir=tmp_path / "d") as ep:
+        assert client(ep).describe_repositories()["repositories"][0]["repositoryName"] == "made"

@@ -11,6 +11,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 from contextlib import contextmanager, nullcontext
@@ -21,7 +22,7 @@ from typing import Any, Dict, Iterator, Optional, Set, Tuple, Union
 from . import repositories  # noqa: F401  (registers the administration operations)
 from .b64 import Buffer
 from .limits import DropConnection, FaultPlan, Faults, Quotas
-from .operations import OPERATIONS, Context, Settings
+from .operations import OPERATIONS, Context, Settings, check_registry
 from .protocol import CONTENT_TYPE, PRIVATE, PUBLIC, ApiError, max_length, parse_body, resolve_target, response_body, validate
 from .sigv4 import Verifier, parse_authorization
 from .store import Store
@@ -85,8 +86,7 @@ class App:
                 cred = self.verifier.verify("POST", handler.path, headers, body)
             else:
                 cred = parse_authorization(headers)
-            if self.faults is not None:
-                self.faults.before(op.name)
+            drop_after = self.faults.before(op.name) if self.faults is not None else False
             if self.quotas is not None:
                 self.quotas.check(service, op.name)
             fn = OPERATIONS.get((service, op.name))
@@ -95,7 +95,11 @@ class App:
             params = parse_body(body, op)
             validate(op.input_shape, params)
             ctx = Context(self.store, self.settings, service, op, region=cred.region)
-            return 200, response_body(fn(ctx, params))
+            check_registry(ctx, params)
+            result = fn(ctx, params)
+            if drop_after:
+                raise DropConnection(op.name)
+            return 200, response_body(result)
         except ApiError as e:
             return e.status, e.body()
         except DropConnection:
@@ -254,6 +258,15 @@ class EndpointServer(ThreadingHTTPServer):
             except OSError:
                 pass
 
+    def wait_idle(self, timeout: float) -> None:
+        """Wait (bounded) for every connection's handler to finish."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._conn_lock:
+                if not self._connections:
+                    return
+            time.sleep(0.01)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended: %s", client_address, traceback.format_exc(limit=1))
 
@@ -325,6 +338,7 @@ class LocalEndpoint:
         server.shutdown()
         server.close_connections()
         server.server_close()
+        server.wait_idle(timeout=10)
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._store is not None:

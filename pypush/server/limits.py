@@ -56,18 +56,24 @@ class Quotas:
 
 @dataclass
 class FaultPlan:
-    """Probabilities of each fault per AWS request; ``seed`` makes the sequence reproducible."""
+    """Probabilities of each fault per AWS request; ``seed`` makes the sequence reproducible.
+
+    ``error``: ServerException (500); ``throttle``: ThrottlingException; ``drop``: the connection is
+    closed before the operation runs; ``drop_after``: the operation runs, then the connection is
+    closed without an answer; ``delay``: the answer waits ``delay_seconds``.
+    """
 
     seed: int = 0
     error: float = 0.0
     throttle: float = 0.0
     drop: float = 0.0
+    drop_after: float = 0.0
     delay: float = 0.0
     delay_seconds: float = 0.5
 
     @classmethod
     def parse(cls, spec: str) -> "FaultPlan":
-        """``seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05[,delay_seconds=0.5]``."""
+        """``seed=1,error=0.05,throttle=0.02,drop=0.01,drop_after=0.01,delay=0.05[,delay_seconds=0.5]``."""
         plan = cls()
         for item in filter(None, (s.strip() for s in spec.split(","))):
             key, _, value = item.partition("=")
@@ -89,8 +95,9 @@ class Faults:
         self.rng = random.Random(plan.seed)
         self.lock = threading.Lock()
 
-    def before(self, op: str) -> None:
-        """Called before an operation runs: may sleep, raise ApiError or DropConnection."""
+    def before(self, op: str) -> bool:
+        """Called before an operation runs: may sleep, raise ApiError or DropConnection; True when
+        the connection must be dropped after the operation ran."""
         with self.lock:
             x = self.rng.random()
         p = self.plan
@@ -103,5 +110,9 @@ class Faults:
         if x < p.drop:
             raise DropConnection(op)
         x -= p.drop
+        if x < p.drop_after:
+            return True
+        x -= p.drop_after
         if x < p.delay:
             time.sleep(p.delay_seconds)
+        return False

@@ -17,7 +17,7 @@ from botocore.model import OperationModel
 
 from ..model import INDEX_TYPES, MANIFEST_TYPES
 from .b64 import Base64Error
-from .protocol import PRIVATE, PUBLIC, ApiError, invalid, service_model
+from .protocol import PRIVATE, PUBLIC, ApiError, invalid, regex, service_model
 from .store import Store
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -186,12 +186,10 @@ def image_detail(ctx: Context, db: Any, repo: str, img: ImageRow) -> Dict[str, A
 
 
 # -- layers -----------------------------------------------------------------------------------
-def _digest_pattern(ctx: Context) -> "re.Pattern[str]":
-    return re.compile(service_model(ctx.service).shape_for("LayerDigest").metadata["pattern"])
-
-
 def _valid_digest(ctx: Context, digest: str) -> bool:
-    if not _digest_pattern(ctx).fullmatch(digest):
+    """The model's LayerDigest pattern, and 64 hex digits for sha256."""
+    pattern = regex(service_model(ctx.service).shape_for("LayerDigest").metadata["pattern"])
+    if pattern is not None and not pattern.fullmatch(digest):
         return False
     algo, _, hexd = digest.partition(":")
     return algo != "sha256" or len(hexd) == 64
@@ -199,7 +197,6 @@ def _valid_digest(ctx: Context, digest: str) -> bool:
 
 @operation("BatchCheckLayerAvailability")
 def batch_check_layer_availability(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     repo = p["repositoryName"]
     layers: List[Dict[str, Any]] = []
     failures: List[Dict[str, Any]] = []
@@ -224,7 +221,6 @@ def batch_check_layer_availability(ctx: Context, p: Dict[str, Any]) -> Dict[str,
 
 @operation("InitiateLayerUpload")
 def initiate_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     with ctx.store.read() as db:
         require_repo(ctx, db, p["repositoryName"])
     upload = ctx.store.new_upload(p["repositoryName"])
@@ -242,7 +238,6 @@ def _upload_of(ctx: Context, p: Dict[str, Any]):
 
 @operation("UploadLayerPart")
 def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     upload = _upload_of(ctx, p)
     blob = p["layerPartBlob"]
     first, last = p["partFirstByte"], p["partLastByte"]
@@ -279,7 +274,6 @@ def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 @operation("CompleteLayerUpload")
 def complete_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     upload = _upload_of(ctx, p)
     repo = upload.repo
     with upload.lock:
@@ -354,7 +348,6 @@ def _parse_manifest(p: Dict[str, Any]) -> Tuple[bytes, str, Dict[str, Any], str]
 
 @operation("PutImage")
 def put_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     repo, tag = p["repositoryName"], p.get("imageTag")
     raw, digest, doc, media_type = _parse_manifest(p)
     with ctx.store.tx() as db:
@@ -440,7 +433,6 @@ def _resolve(db: Any, repo: str, image_id: Dict[str, Any]) -> Tuple[Optional[Ima
 
 @operation("BatchGetImage", PRIVATE)
 def batch_get_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     repo = p["repositoryName"]
     images, failures = [], []
     with ctx.store.read() as db:
@@ -460,7 +452,6 @@ def batch_get_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 @operation("BatchDeleteImage")
 def batch_delete_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     repo = p["repositoryName"]
     deleted, failures = [], []
     with ctx.store.tx() as db:
@@ -503,7 +494,6 @@ def _tag_filter(p: Dict[str, Any]) -> str:
 
 @operation("DescribeImages")
 def describe_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     no_paging_with(p, "imageIds")
     repo = p["repositoryName"]
     with ctx.store.read() as db:
@@ -533,7 +523,6 @@ def _with_token(out: Dict[str, Any], nxt: Optional[str]) -> Dict[str, Any]:
 
 @operation("DescribeImageTags", PUBLIC)
 def describe_image_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     repo = p["repositoryName"]
     with ctx.store.read() as db:
         require_repo(ctx, db, repo)
@@ -556,7 +545,6 @@ def describe_image_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 @operation("ListImages", PRIVATE)
 def list_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     repo = p["repositoryName"]
     status = _tag_filter(p)
     ids: List[Dict[str, str]] = []

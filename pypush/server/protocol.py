@@ -135,7 +135,8 @@ def _splice_blob(body: Buffer, name: str) -> Optional[Dict[str, Any]]:
 
 # -- validation -------------------------------------------------------------------------------
 @lru_cache(maxsize=None)
-def _regex(pattern: str) -> Optional["re.Pattern[str]"]:
+def regex(pattern: str) -> Optional["re.Pattern[str]"]:
+    """A model pattern compiled once (None if Python's re cannot read it)."""
     try:
         return re.compile(pattern)
     except re.error:
@@ -187,7 +188,7 @@ def validate(shape: Optional[Shape], value: Any, path: str = "") -> None:
         if enum and value not in enum:
             raise _fail(path, value, f"Member must satisfy enum value set: [{', '.join(enum)}]")
         pattern = meta.get("pattern")
-        rx = _regex(pattern) if pattern else None
+        rx = regex(pattern) if pattern else None
         if rx is not None and not rx.fullmatch(value):
             raise _fail(path, value, f"Member must satisfy regular expression pattern: {pattern}")
         return

@@ -11,7 +11,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .operations import (
     Context,
-    check_registry,
     no_paging_with,
     operation,
     paginate,
@@ -79,7 +78,6 @@ def _put_tags(db: Any, repo: str, tags: List[Dict[str, Any]]) -> None:
 # -- repositories -----------------------------------------------------------------------------
 @operation("CreateRepository")
 def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     name = p["repositoryName"]
     settings = {k: p[k] for k in ("imageTagMutability", "imageScanningConfiguration", "encryptionConfiguration")
                 if p.get(k) is not None}
@@ -101,7 +99,6 @@ def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 @operation("DescribeRepositories")
 def describe_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     no_paging_with(p, "repositoryNames")
     with ctx.store.read() as db:
         if p.get("repositoryNames") is not None:
@@ -116,7 +113,6 @@ def describe_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 @operation("DeleteRepository")
 def delete_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     name = p["repositoryName"]
     with ctx.store.tx() as db:
         row = require_repo(ctx, db, name)
@@ -125,9 +121,11 @@ def delete_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             raise ApiError("RepositoryNotEmptyException",
                            f"The repository with name '{name}' in registry with id '{ctx.registry_id}' cannot be "
                            "deleted because it still contains images")
+        layers = [r[0] for r in db.execute("SELECT digest FROM layers WHERE repo=?", (name,))]
         for table in ("image_tags", "images", "image_children", "layers", "resource_tags"):
             db.execute(f"DELETE FROM {table} WHERE repo=?", (name,))
         db.execute("DELETE FROM repositories WHERE name=?", (name,))
+        ctx.store.forget_orphan_blobs(db, layers)
     ctx.store.drop_uploads_of(name)
     return {"repository": repository(ctx, row)}
 
@@ -139,7 +137,6 @@ def _policy_out(ctx: Context, name: str, text: str) -> Dict[str, Any]:
 
 @operation("SetRepositoryPolicy", PUBLIC)
 def set_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     name, text = p["repositoryName"], p["policyText"]
     try:
         if not isinstance(json.loads(text), dict):
@@ -164,14 +161,12 @@ def _policy(ctx: Context, db: Any, name: str) -> str:
 
 @operation("GetRepositoryPolicy", PUBLIC)
 def get_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     with ctx.store.read() as db:
         return _policy_out(ctx, p["repositoryName"], _policy(ctx, db, p["repositoryName"]))
 
 
 @operation("DeleteRepositoryPolicy", PUBLIC)
 def delete_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     name = p["repositoryName"]
     with ctx.store.tx() as db:
         text = _policy(ctx, db, name)
@@ -182,14 +177,12 @@ def delete_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 # -- catalog data -----------------------------------------------------------------------------
 @operation("GetRepositoryCatalogData", PUBLIC)
 def get_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     with ctx.store.read() as db:
         return {"catalogData": _catalog_out(require_repo(ctx, db, p["repositoryName"])[3])}
 
 
 @operation("PutRepositoryCatalogData", PUBLIC)
 def put_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    check_registry(ctx, p)
     name = p["repositoryName"]
     with ctx.store.tx() as db:
         catalog = _catalog_in(p["catalogData"], require_repo(ctx, db, name)[3])
@@ -266,8 +259,6 @@ def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 @operation("GetAuthorizationToken")
 def get_authorization_token(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    for rid in p.get("registryIds") or ():
-        check_registry(ctx, {"registryId": rid})
     token = base64.b64encode(b"AWS:" + secrets.token_urlsafe(32).encode()).decode()
     data = {"authorizationToken": token, "expiresAt": time.time() + TOKEN_LIFETIME}
     if ctx.service == PUBLIC:

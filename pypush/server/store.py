@@ -120,6 +120,14 @@ class Store:
         else:
             os.replace(upload.path, target)
 
+    def forget_orphan_blobs(self, db: sqlite3.Connection, digests: List[str]) -> None:
+        """Inside a transaction: delete the blobs among ``digests`` that no repository has any more."""
+        for digest in digests:
+            if db.execute("SELECT 1 FROM layers WHERE digest=? LIMIT 1", (digest,)).fetchone() is None:
+                db.execute("DELETE FROM blobs WHERE digest=?", (digest,))
+                with contextlib.suppress(OSError):
+                    os.remove(self.blob_path(digest))
+
     # -- uploads ----------------------------------------------------------------------------
     def new_upload(self, repo: str) -> Upload:
         upload_id = str(uuid.uuid4())
