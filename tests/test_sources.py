@@ -372,3 +372,30 @@ def test_tar_links_resolve_inside_the_archive(tmp_path: Path) -> None:
             assert f.read() == b"payload", name
     assert tree.size(long_name) == 4 and tree.size("c/" + "x" * 150) == 4
     assert tree.size("a/missing") is None and tree.size("c/missing") is None
+
+
+def test_go_containerregistry_tarball(tmp_path: Path) -> None:
+    """crane/ggcr tarballs: config named sha256:<hex>, gzip layers named <hex>.tar.gz at the top."""
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    layer = gzip.compress(plain.getvalue(), mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(plain.getvalue()).hexdigest()]}}).encode()
+    config_name = "sha256:" + hashlib.sha256(config).hexdigest()
+    layer_name = hashlib.sha256(layer).hexdigest() + ".tar.gz"
+    files = {config_name: config, layer_name: layer, "manifest.json": json.dumps(
+        [{"Config": config_name, "RepoTags": ["ubuntu:latest"], "Layers": [layer_name]}]).encode()}
+    with tarfile.open(tmp_path / "ggcr.tar", "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with open_source(f"docker-archive:{tmp_path}/ggcr.tar:ubuntu:latest") as src:
+        assert src.tags == ["latest"]
+        assert src.root.config.descriptor.digest == config_name
+        (blob,) = src.root.layers
+        assert blob.descriptor.media_type == DOCKER_LAYER_GZIP
+        assert blob.descriptor.digest == "sha256:" + layer_name[:64] and _read(blob) == layer

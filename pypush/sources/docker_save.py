@@ -31,7 +31,8 @@ from .parse import MissingError, check_digest, load_json, parse_index, tag_of
 MAX_MANIFEST_JSON = 64 * 1024 * 1024
 MAX_CONFIG = 16 * 1024 * 1024
 _NAMED_BLOB = re.compile(r"^(?:.*/)?blobs/sha256/([a-f0-9]{64})$")
-_NAMED_CONFIG = re.compile(r"^(?:.*/)?(?:blobs/sha256/)?([a-f0-9]{64})(?:\.json)?$")
+# configs named by their digest: <hex>.json (docker), blobs/sha256/<hex> (Docker 25+), sha256:<hex> (ggcr)
+_NAMED_CONFIG = re.compile(r"^(?:.*/)?(?:blobs/sha256/|sha256:)?([a-f0-9]{64})(?:\.json)?$")
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 _UNSUPPORTED = {b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
 
