@@ -399,3 +399,16 @@ def test_go_containerregistry_tarball(tmp_path: Path) -> None:
         (blob,) = src.root.layers
         assert blob.descriptor.media_type == DOCKER_LAYER_GZIP
         assert blob.descriptor.digest == "sha256:" + layer_name[:64] and _read(blob) == layer
+
+
+def test_symlinks_inside_a_layout_are_followed(tmp_path: Path) -> None:
+    layout = tmp_path / "l.oci"
+    shutil.copytree(FIXTURES / "small.oci", layout)
+    digest = oci_manifests(layout)[0]["digest"]
+    manifest = json.loads(oci_blob_path(layout, digest).read_bytes())
+    victim = oci_blob_path(layout, manifest["layers"][0]["digest"])
+    (layout / "store").mkdir()
+    victim.rename(layout / "store" / "layer")
+    victim.symlink_to("../../store/layer")
+    with open_source(str(layout)) as src:
+        assert _read(src.root.layers[0]) == (layout / "store" / "layer").read_bytes()
