@@ -26,7 +26,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, List, Tuple
+from typing import List, Tuple
 
 import botocore.session
 from botocore.auth import SigV4Auth

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import boto3
 import pytest

@@ -17,13 +17,23 @@ import uuid
 from contextlib import contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 
 from . import repositories  # noqa: F401  (registers the administration operations)
 from .b64 import Buffer
 from .limits import DropConnection, FaultPlan, Faults, Quotas
 from .operations import OPERATIONS, Context, Settings, check_registry
-from .protocol import CONTENT_TYPE, PRIVATE, PUBLIC, ApiError, max_length, parse_body, resolve_target, response_body, validate
+from .protocol import (
+    CONTENT_TYPE,
+    PRIVATE,
+    PUBLIC,
+    ApiError,
+    max_length,
+    parse_body,
+    resolve_target,
+    response_body,
+    validate,
+)
 from .sigv4 import Verifier, parse_authorization
 from .store import Store
 from .v2 import Reply, ReadApi
@@ -77,13 +87,12 @@ class App:
         self.max_body = _max_body()
         self.bodies = BufferPool(CONCURRENT_LARGE_BODIES)
 
-    def dispatch(self, handler: "Handler", body: Buffer) -> Tuple[int, bytes]:
-        """(status, JSON body) for one AWS request."""
-        headers = handler.headers
+    def dispatch(self, path: str, headers: Mapping[str, str], body: Buffer) -> Tuple[int, bytes]:
+        """(status, JSON body) for one AWS request; raises DropConnection when a fault says so."""
         try:
             service, op = resolve_target(headers.get("X-Amz-Target", ""))
             if self.verifier is not None:
-                cred = self.verifier.verify("POST", handler.path, headers, body)
+                cred = self.verifier.verify("POST", path, headers, body)
             else:
                 cred = parse_authorization(headers)
             drop_after = self.faults.before(op.name) if self.faults is not None else False
@@ -143,7 +152,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             with app.bodies.borrow(length) if length > LARGE_BODY else nullcontext(bytearray(length)) as body:
                 self._read_into(body)
-                status, payload = app.dispatch(self, body)
+                status, payload = app.dispatch(self.path, self.headers, body)
         except DropConnection:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
