@@ -293,6 +293,18 @@ class Registry:
         self._client = client
         self._ids: Dict[str, str] = {}
 
+    def close(self) -> None:
+        """Close the client's connections (the Registry stays usable: a new client is made)."""
+        if self._client is not None and hasattr(self._client, "close"):
+            self._client.close()
+        self._client = None
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     # -- plumbing -----------------------------------------------------------------------------
     @property
     def client(self) -> Any:
@@ -517,7 +529,8 @@ class Registry:
         return read_logo_url(url) if url else None
 
     def get_registry_catalog_data(self) -> RegistryCatalogData:
-        """The caller's default registry's gallery entry."""
+        """The caller's default registry's gallery entry (the API takes no registry id; a given
+        alias is still checked to be the caller's)."""
         self.registry_id()
         resp = self._call("GetRegistryCatalogData", "", lambda: self.client.get_registry_catalog_data())
         return RegistryCatalogData((resp.get("registryCatalogData") or {}).get("displayName", ""))

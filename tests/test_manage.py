@@ -14,7 +14,6 @@ import hashlib
 import json
 import struct
 import zlib
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import boto3
