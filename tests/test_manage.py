@@ -350,3 +350,23 @@ def test_python_api_returns_frozen_data(endpoint, images):
     assert err.value.code == "RepositoryNotFoundException"
     with pytest.raises(UsageError):
         Registry("public.ecr.aws/elsewhere", endpoint_url=endpoint.url).list_repositories()
+
+
+def test_aws_credential_chain_and_profile(tmp_path, monkeypatch):
+    """With an endpoint that checks SigV4 signatures, --profile picks the shared-credentials profile."""
+    from pypush.server import LocalEndpoint
+
+    creds = tmp_path / "credentials"
+    creds.write_text("[good]\naws_access_key_id = AKIDGOOD\naws_secret_access_key = s3cret\n"
+                     "[bad]\naws_access_key_id = AKIDGOOD\naws_secret_access_key = wrong\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    with LocalEndpoint(data_dir=tmp_path / "data", access_key="AKIDGOOD", secret_key="s3cret") as ep:
+        ok = cli(ep, "repo", "create", "signed", "--profile", "good")
+        assert ok.returncode == 0, ok.stderr
+        bad = cli(ep, "repo", "list", "--profile", "bad")
+        assert bad.returncode == 5 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        monkeypatch.setenv("AWS_PROFILE", "good")
+        assert [r["name"] for r in cli_json(ep, "repo", "list")] == ["signed"]
