@@ -283,6 +283,7 @@ class Registry:
     ``endpoint_url`` points at another endpoint (``pypush serve``); ``profile`` picks an AWS profile,
     otherwise the AWS credential chain applies. Methods taking ``repository`` accept ``REPO`` or
     ``public.ecr.aws/ALIAS/REPO``; a reference's alias must be one of the caller's registries.
+    ``client`` may be a ready botocore ``ecr-public`` client (tests, custom configuration).
     """
 
     def __init__(self, alias_or_reference: Optional[str] = None, endpoint_url: Optional[str] = None,
