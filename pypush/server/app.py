@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 
 from . import repositories  # noqa: F401  (registers the administration operations)
-from .b64 import Buffer
 from .limits import DropConnection, FaultPlan, Faults, Quotas
 from .operations import OPERATIONS, Context, Settings, check_registry
 from .protocol import (
@@ -52,23 +51,26 @@ def _max_body() -> int:
 
 
 class BufferPool:
-    """A few reusable request-body buffers: bounds memory and avoids re-faulting fresh pages."""
+    """A few request-body buffers, allocated once at the largest body size and reused.
 
-    def __init__(self, count: int):
-        self._free: "queue.LifoQueue[bytearray]" = queue.LifoQueue()
+    Untouched pages cost nothing, so memory is ``count`` times the largest body received; reusing
+    them avoids re-faulting pages and malloc arenas growing under concurrent large requests.
+    """
+
+    def __init__(self, count: int, size: int):
+        self.size = size
+        self._free: "queue.LifoQueue[Optional[bytearray]]" = queue.LifoQueue()
         for _ in range(count):
-            self._free.put(bytearray())
+            self._free.put(None)
 
     @contextmanager
-    def borrow(self, length: int) -> Iterator[bytearray]:
-        """A buffer of exactly ``length`` bytes (waits while all are lent)."""
+    def borrow(self, length: int) -> Iterator[memoryview]:
+        """A view of ``length`` bytes of a free buffer (waits while all are lent)."""
         buf = self._free.get()
         try:
-            if length > len(buf):
-                buf.extend(bytes(length - len(buf)))
-            else:
-                del buf[length:]
-            yield buf
+            if buf is None:
+                buf = bytearray(self.size)
+            yield memoryview(buf)[:length]
         finally:
             self._free.put(buf)
 
@@ -85,9 +87,9 @@ class App:
         self.faults = faults
         self.read_api = ReadApi(store, settings.alias)
         self.max_body = _max_body()
-        self.bodies = BufferPool(CONCURRENT_LARGE_BODIES)
+        self.bodies = BufferPool(CONCURRENT_LARGE_BODIES, self.max_body)
 
-    def dispatch(self, path: str, headers: Mapping[str, str], body: Buffer) -> Tuple[int, bytes]:
+    def dispatch(self, path: str, headers: Mapping[str, str], body: memoryview) -> Tuple[int, bytes]:
         """(status, JSON body) for one AWS request; raises DropConnection when a fault says so."""
         try:
             service, op = resolve_target(headers.get("X-Amz-Target", ""))
@@ -150,7 +152,8 @@ class Handler(BaseHTTPRequestHandler):
         if length is None:
             return
         try:
-            with app.bodies.borrow(length) if length > LARGE_BODY else nullcontext(bytearray(length)) as body:
+            small = nullcontext(memoryview(bytearray(length)))
+            with app.bodies.borrow(length) if length > LARGE_BODY else small as body:
                 self._read_into(body)
                 status, payload = app.dispatch(self.path, self.headers, body)
         except DropConnection:
@@ -175,17 +178,13 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return length
 
-    def _read_into(self, body: bytearray) -> None:
-        view = memoryview(body)
+    def _read_into(self, body: memoryview) -> None:
         got = 0
-        try:
-            while got < len(body):
-                n = self.rfile.readinto(view[got:])
-                if not n:
-                    raise ConnectionError("client closed the connection mid-body")
-                got += n
-        finally:
-            view.release()
+        while got < len(body):
+            n = self.rfile.readinto(body[got:])
+            if not n:
+                raise ConnectionError("client closed the connection mid-body")
+            got += n
 
     def _drain(self, length: int) -> None:
         while length > 0:

@@ -68,20 +68,21 @@ def _blob_members(shape: Shape) -> Tuple[str, ...]:
     return tuple(n for n, s in shape.members.items() if s.type_name == "blob")
 
 
-def parse_body(body: Buffer, op: OperationModel) -> Dict[str, Any]:
+def parse_body(body: memoryview, op: OperationModel) -> Dict[str, Any]:
     """The request members; top-level blob members become lazily decoded ``Base64Blob``s.
 
     A large UploadLayerPart body is a short JSON object around one long base64 string: the string
     is located in place (base64 never needs JSON escapes) and only the rest goes through json.
+    ``body`` is a view of the first ``len(body)`` bytes of its buffer.
     """
     shape = op.input_shape
     blobs = _blob_members(shape) if shape is not None else ()
     params: Optional[Dict[str, Any]] = None
     if len(blobs) == 1 and len(body) > 65536:
-        params = _splice_blob(body, blobs[0])
+        params = _splice_blob(body.obj, len(body), blobs[0])
     if params is None:
         try:
-            params = json.loads(bytes(body) if body else b"{}")
+            params = json.loads(bytes(body) if len(body) else b"{}")
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError("SerializationException", f"request body is not JSON: {e}") from None
         if not isinstance(params, dict):
@@ -99,37 +100,38 @@ def parse_body(body: Buffer, op: OperationModel) -> Dict[str, Any]:
 _WS = b" \t\r\n"
 
 
-def _splice_blob(body: Buffer, name: str) -> Optional[Dict[str, Any]]:
+def _splice_blob(buf: Buffer, n: int, name: str) -> Optional[Dict[str, Any]]:
+    """Parse ``buf[:n]`` with member ``name`` located in place, or None to parse it whole."""
     key = b'"' + name.encode() + b'"'
-    i = body.find(key)
+    i = buf.find(key, 0, n)
     if i < 0:
         return None
     k = i - 1
-    while k >= 0 and body[k] in _WS:
+    while k >= 0 and buf[k] in _WS:
         k -= 1
-    if k < 0 or body[k] not in b"{,":
+    if k < 0 or buf[k] not in b"{,":
         return None
     j = i + len(key)
-    while j < len(body) and body[j] in _WS:
+    while j < n and buf[j] in _WS:
         j += 1
-    if j >= len(body) or body[j] != 0x3A:
+    if j >= n or buf[j] != 0x3A:
         return None
     j += 1
-    while j < len(body) and body[j] in _WS:
+    while j < n and buf[j] in _WS:
         j += 1
-    if j >= len(body) or body[j] != 0x22:
+    if j >= n or buf[j] != 0x22:
         return None
     start = j + 1
-    end = body.find(b'"', start)
-    if end < 0 or body.find(b"\\", start, end) >= 0:
+    end = buf.find(b'"', start, n)
+    if end < 0 or buf.find(b"\\", start, end) >= 0:
         return None
     try:
-        params = json.loads(bytes(body[:start]) + bytes(body[end:]))
+        params = json.loads(bytes(buf[:start]) + bytes(buf[end:n]))
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(params, dict) or params.get(name) != "":
         return None
-    params[name] = Base64Blob(body, start, end)
+    params[name] = Base64Blob(buf, start, end)
     return params
 
 

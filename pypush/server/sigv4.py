@@ -12,7 +12,6 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from .b64 import Buffer
 from .protocol import ApiError
 
 _AUTH = re.compile(
@@ -68,7 +67,7 @@ class Verifier:
         self.access_key = access_key
         self.secret_key = secret_key
 
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: Buffer,
+    def verify(self, method: str, path: str, headers: Mapping[str, str], body: memoryview,
                now: Optional[datetime] = None) -> Credential:
         """Raise UnrecognizedClientException / InvalidSignatureException unless the request is signed
         with this key pair."""
