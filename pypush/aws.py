@@ -17,7 +17,7 @@ ECR_PUBLIC_REGION = "us-east-1"
 _AUTH_CODES = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
                "ExpiredTokenException", "IncompleteSignature", "MissingAuthenticationTokenException",
                "InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied"}
-_TRANSIENT_CODES = {"ThrottlingException", "ServerException", "LimitExceededException",
+TRANSIENT_CODES = {"ThrottlingException", "ServerException", "LimitExceededException",
                     "ServiceUnavailableException", "InternalFailure", "RequestTimeout"}
 _HINTS = {
     "RepositoryNotFoundException": "create it first (pypush repo create, or push with --create-repository)",
@@ -31,6 +31,11 @@ _HINTS = {
     "UnrecognizedClientException": "check your AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)",
     "InvalidSignatureException": "check your AWS secret key and the machine's clock",
     "AccessDeniedException": "the caller's IAM policy does not allow this ECR action",
+    "RepositoryPolicyNotFoundException": "no policy is set: pypush policy set REPO FILE",
+    "RepositoryAlreadyExistsException": "it exists: pypush repo describe REPO",
+    "ImageNotFoundException": "see pypush images list REPO",
+    "InvalidTagParameterException": "tag keys must not start with aws:",
+    "TooManyTagsException": "a repository may carry at most 50 resource tags",
 }
 
 
@@ -98,7 +103,7 @@ def translate(exc: BaseException, action: str) -> PypushError:
         text = f"{action}: {code}: {message}".rstrip(": ") + (f" ({hint})" if hint else "")
         if code in _AUTH_CODES:
             return AuthError(text, code)
-        if code in _TRANSIENT_CODES:
+        if code in TRANSIENT_CODES:
             return TransientError(text, code)
         return RegistryError(text, code)
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from .errors import Interrupted, PypushError, UsageError
+from .manage_cli import register as _add_manage
 
 EXIT_CODES = """exit codes:
   0   success
@@ -90,11 +91,17 @@ def _run_push(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
-    from .server import command
+    from .server.command import add_arguments
 
     p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)")
-    command.add_arguments(p)
-    p.set_defaults(run=command.run)
+    add_arguments(p)
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from .server.command import run
+
+    return run(args)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -109,7 +116,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args.source, quiet=args.quiet)
 
 
-REGISTRARS: List[Callable[[argparse._SubParsersAction], None]] = [_add_push, _add_serve, _add_demo]
+REGISTRARS: List[Callable[[argparse._SubParsersAction], None]] = [_add_push, _add_serve, _add_demo, _add_manage]
 
 
 def build_parser() -> argparse.ArgumentParser:

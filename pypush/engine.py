@@ -29,6 +29,8 @@ class PushResult:
     bytes_pushed: int = 0
     manifests: int = 0
     children: List[str] = field(default_factory=list)
+    retries: int = 0  # failed requests that were retried (throttling included)
+    throttled: int = 0  # of which the service throttled
 
     @property
     def reference(self) -> str:
@@ -103,6 +105,8 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             result.digest, result.media_type, result.size = digest, desc.media_type, len(raw)
         else:
             result.children.append(digest)
+    result.retries = getattr(transport, "retries", 0)
+    result.throttled = getattr(transport, "throttled", 0)
     return result
 
 

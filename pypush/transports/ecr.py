@@ -68,10 +68,30 @@ class EcrTransport:
         self._url = urlsplit(self.client.meta.endpoint_url)
         self._pacer = Pacer(self.service, rate_limits)
         self.client.meta.events.register("before-send", self._pacer.botocore_handler)
+        self.client.meta.events.register("needs-retry", self._count_failure)
+        self.retries = 0  # failed attempts of any call (each is retried or reported)
+        self.throttled = 0  # of which ThrottlingException / LimitExceededException
+        self._stats_lock = threading.Lock()
         self._local = threading.local()
         self._registry_id = destination.registry_id
 
     # -- botocore calls ---------------------------------------------------------------------------
+    def _count(self, code: str) -> None:
+        with self._stats_lock:
+            self.retries += 1
+            if code in ("ThrottlingException", "LimitExceededException"):
+                self.throttled += 1
+
+    def _count_failure(self, response: Any = None, caught_exception: Any = None, **_: Any) -> None:
+        """botocore ``needs-retry`` hook: count failed attempts (botocore decides the retry)."""
+        if caught_exception is not None:
+            self._count("")
+        elif response is not None:
+            http, parsed = response
+            code = str((parsed or {}).get("Error", {}).get("Code", ""))
+            if http.status_code >= 500 or code in aws.TRANSIENT_CODES:
+                self._count(code)
+
     def _ids(self) -> Dict[str, str]:
         ids = {"repositoryName": self.repository}
         if self._registry_id:
@@ -196,6 +216,9 @@ class EcrTransport:
         except ClientError as exc:
             code = aws.error_code(exc)
             if code == "UploadNotFoundException":
+                if digest not in self.missing([digest]):  # an earlier attempt completed it
+                    return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform,
+                                      desc.artifact_type)
                 raise _UploadLost(sent) from None
             if code != "LayerAlreadyExistsException":
                 raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
@@ -251,6 +274,7 @@ class EcrTransport:
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 err_to_raise = TransientError(f"UploadLayerPart for {name}: connection failed ({type(exc).__name__})")
+            self._count(getattr(err_to_raise, "code", "") or "")
             if attempt + 1 == _PART_BACKOFF.attempts:
                 raise err_to_raise
             delay = _PART_BACKOFF.delay(attempt)
