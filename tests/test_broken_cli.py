@@ -1,0 +1,103 @@
+"""Issue 7: every broken input through the CLI: one line naming the problem, exit 3, nothing sent."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import boto3
+import pytest
+
+from broken_corpus import STREAM_CASES, make_corpus
+from conftest import run_pypush
+from pypush.cli import main
+
+
+class Listener:
+    """A loopback socket that counts connection attempts (the 'registry' must never be contacted)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.connections = 0
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("broken"))
+
+
+@pytest.fixture
+def listener():
+    lis = Listener()
+    yield lis
+    lis.close()
+
+
+def test_corpus_is_large_enough(corpus):
+    assert len(corpus) >= 25
+
+
+@pytest.mark.parametrize("transport", ["ecr", "v2"])
+def test_broken_inputs_fail_before_contacting_the_registry(corpus, listener, capsys, transport):
+    dest = "public.ecr.aws/local/broken:1" if transport == "ecr" else f"{listener.url[7:]}/broken:1"
+    for case, spec, expected in corpus:
+        if case in STREAM_CASES:
+            continue
+        code = main(["push", spec, dest, "--endpoint-url", listener.url, "--insecure"])
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert code == 3, f"{case}: exit {code}: {captured.err}"
+        assert len(lines) == 1 and lines[0].startswith("pypush: error: "), f"{case}: {captured.err!r}"
+        assert expected.lower() in lines[0].lower(), f"{case}: {lines[0]!r} lacks {expected!r}"
+        assert captured.out == ""
+    assert listener.connections == 0
+
+
+def test_blob_content_mismatch_never_tags_anything(corpus, endpoint):
+    client = boto3.client("ecr-public", endpoint_url=endpoint.url, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="y")
+    client.create_repository(repositoryName="mismatch")
+    cases = [c for c in corpus if c[0] in STREAM_CASES]
+    assert cases
+    for case, spec, expected in cases:
+        proc = run_pypush("push", spec, "public.ecr.aws/local/mismatch:1", "--endpoint-url", endpoint.url,
+                          "--compression", "keep")
+        assert proc.returncode == 3, f"{case}: {proc.stderr}"
+        line = proc.stderr.strip()
+        assert "\n" not in line and "digest" in line and "blob" in line, line
+        assert client.describe_images(repositoryName="mismatch")["imageDetails"] == []
+
+
+def test_invalid_references_and_tags_are_usage_errors(listener, capsys):
+    for args in (["push", "fixtures/small.oci", "public.ecr.aws/local/UPPER:1"],
+                 ["push", "fixtures/small.oci", "public.ecr.aws/local/ok:bad tag"],
+                 ["push", "fixtures/small.oci", "public.ecr.aws/local/ok:1", "--tag", "-bad"],
+                 ["push", "fixtures/small.oci", "noregistry"],
+                 ["push", "fixtures/small.oci", "public.ecr.aws/local/ok@sha256:short"],
+                 ["push", "fixtures/small.oci", "public.ecr.aws/local/ok:1", "--jobs", "0"],
+                 ["push", "fixtures/small.oci"]):
+        code = main([*args, "--endpoint-url", listener.url] if len(args) > 2 else args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2, (args, err)
+        assert len(err) == 1, err
+    assert listener.connections == 0
