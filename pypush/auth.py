@@ -268,7 +268,7 @@ class Authenticator:
                     current = self._tokens.get(scopes)
                 if current is not None and sent != "Bearer " + current.value:
                     return True  # another thread refreshed the token meanwhile: retry with it
-                extra = tuple(s for s in params.get("scope", "").split(" ") if s and s not in scopes)
+                extra = tuple(s for s in params.get("scope", "").split(" ") if s and not _covered(s, scopes))
                 self._fetch(scopes, stale=current, extra=extra)
                 return True
         for scheme, _ in challenges:
@@ -337,6 +337,17 @@ class Authenticator:
         # Refresh well before expiry: a request must not start with a token about to lapse.
         lifetime = max(0.0, min(expires_in - 10.0, expires_in * 0.8))
         return _Token(value, time.monotonic() + lifetime)
+
+
+def _covered(scope: str, scopes: Scopes) -> bool:
+    """Whether ``scopes`` already ask for ``scope`` (``type:name:actions``; actions in any order)."""
+    resource, _, actions = scope.rpartition(":")
+    wanted = set(actions.split(","))
+    for have in scopes:
+        have_resource, _, have_actions = have.rpartition(":")
+        if have_resource == resource and wanted <= set(have_actions.split(",")):
+            return True
+    return False
 
 
 def _host_of(url: str) -> str:

@@ -9,8 +9,8 @@ failure. A blob whose digest is unknown until read (a compression stream) goes u
 
 Schemes: ``https`` with certificate verification (``REQUESTS_CA_BUNDLE`` names extra CAs).
 ``insecure`` turns verification off and, when the server does not speak TLS, falls back to plain
-http (like crane); loopback hosts (``localhost``, 127.0.0.0/8, ``::1``) fall back to http even
-without it (like docker), but a loopback server whose certificate does not verify is an error.
+http (like crane). Loopback hosts (``localhost``, 127.0.0.0/8, ``::1``) need no ``insecure`` (like
+docker): plain http is tried first, then https — whose certificate must verify unless ``insecure``.
 """
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ class RegistryTransport:
         self._schemes = _schemes(host, insecure)
         self._base: Optional[str] = None if len(self._schemes) > 1 else f"{self._schemes[0]}://{host}"
         self._base_lock = threading.Lock()
+        self._open_api = False  # the probe saw GET /v2/ answer 200 without credentials
         self._stats_lock = threading.Lock()
         self.stats: Counter = Counter()  # uploaded, mounted, bytes, patches, retries
         self.push_scopes: Scopes = (f"repository:{repository}:pull,push",)
@@ -89,6 +90,9 @@ class RegistryTransport:
 
     def prepare(self, create_repository: bool = False) -> None:
         """GET /v2/: the registry answers and accepts our credentials (v2 repositories need no creating)."""
+        self._base_url()
+        if self._open_api:  # the scheme probe already had the answer
+            return
         resp = self.call("GET", "/v2/", scopes=self.push_scopes, ok=(200, 404), what="API check (GET /v2/)")
         if resp.status_code == 404:
             raise RegistryError(f"{self.registry}: GET /v2/ answered 404: not an OCI distribution registry",
@@ -153,20 +157,31 @@ class RegistryTransport:
             return self._base
 
     def _probe(self) -> str:
-        """The first scheme whose GET /v2/ gets any HTTP answer."""
+        """The first scheme whose GET /v2/ answers like a registry (else the first that answers at all)."""
+        return self.retrying(self._probe_once, "API check (GET /v2/)")
+
+    def _probe_once(self) -> str:
         last: Optional[BaseException] = None
+        answered: Optional[str] = None
         for scheme in self._schemes:
             base = f"{scheme}://{self._host}"
             try:
-                self._session.get(base + "/v2/", timeout=TIMEOUT, verify=self._verify, allow_redirects=False).close()
-                return base
+                resp = self._session.get(base + "/v2/", timeout=TIMEOUT, verify=self._verify, allow_redirects=False)
             except requests.ConnectionError as exc:  # includes SSLError: try the next scheme
                 if _untrusted_certificate(exc):
-                    raise self._connection_error(exc, "API check (GET /v2/)") from None  # TLS, but not trusted
+                    raise  # TLS, but not trusted: not a reason to try plain http
                 log.debug("%s unusable: %s", base, exc.__class__.__name__)
                 last = exc
+                continue
+            resp.close()
+            if resp.status_code in (200, 401) or resp.headers.get("Docker-Distribution-API-Version"):
+                self._open_api = resp.status_code == 200
+                return base
+            answered = answered or base  # e.g. HTTP 400 from a TLS server asked in plain http
+        if answered is not None:
+            return answered
         assert last is not None
-        raise self._connection_error(last, "API check (GET /v2/)")
+        raise last
 
     def send(self, method: str, url: str, *, scopes: Scopes, headers: Optional[dict] = None,
              data: object = None, replayable: bool = True, timeout: Tuple[float, float] = TIMEOUT) -> requests.Response:
@@ -470,7 +485,9 @@ def _new_session(pool_size: int) -> requests.Session:
 
 def _schemes(host: str, insecure: bool) -> List[str]:
     """Schemes to try, in order (see the module docstring)."""
-    return ["https", "http"] if insecure or _is_loopback(host) else ["https"]
+    if _is_loopback(host):
+        return ["http", "https"]  # nothing to protect on loopback; a TLS server answers http with 400
+    return ["https", "http"] if insecure else ["https"]
 
 
 def _is_loopback(host: str) -> bool:
