@@ -152,8 +152,8 @@ class Handler(BaseHTTPRequestHandler):
         if length is None:
             return
         try:
-            small = nullcontext(memoryview(bytearray(length)))
-            with app.bodies.borrow(length) if length > LARGE_BODY else small as body:
+            lease = app.bodies.borrow(length) if length > LARGE_BODY else nullcontext(memoryview(bytearray(length)))
+            with lease as body:
                 self._read_into(body)
                 status, payload = app.dispatch(self.path, self.headers, body)
         except DropConnection:

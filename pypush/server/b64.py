@@ -38,10 +38,11 @@ class Base64Error(ValueError):
     """The text is not canonical base64."""
 
 
-def _address(buf: Buffer) -> int:
+def _address(buf: Buffer, offset: int = 0) -> int:
+    """Address of ``buf[offset]`` (no ctypes array type per length: those are cached forever)."""
     if isinstance(buf, bytearray):
-        return ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf)) if buf else 0
-    return ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value or 0
+        return ctypes.addressof(ctypes.c_char.from_buffer(buf, offset))
+    return (ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value or 0) + offset
 
 
 class Base64Blob:
@@ -94,7 +95,7 @@ class Base64Blob:
         out = getattr(_local, "out", None)
         if out is None:
             out = _local.out = bytearray(CHUNK // 4 * 3)
-        got = _DECODE_BLOCK(_address(out), _address(self.buf) + off, stop - off)
+        got = _DECODE_BLOCK(_address(out), _address(self.buf, off), stop - off)
         if got < 0:
             raise Base64Error("invalid characters")
         return memoryview(out)[:got]
