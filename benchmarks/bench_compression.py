@@ -151,18 +151,21 @@ class Registry:
         self.log.close()
 
 
-def timed(cmd: List[str], env: Optional[Dict[str, str]] = None) -> float:
-    """Wall seconds of ``cmd``; raises when it fails."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out, err = proc.communicate(timeout=600)
-    dt = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return dt
+def timed(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, int]:
+    """Wall seconds and peak RSS (MiB) of ``cmd``; raises when it fails."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        dt = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.read().decode()[-2000:]}")
+    return dt, usage.ru_maxrss // 1024
 
 
-def push_rows(tarball: str, runs: int, tmp: Path) -> List[Tuple[str, float, float, int]]:
+def push_rows(tarball: str, runs: int, tmp: Path) -> List[Tuple[str, float, int, int]]:
     policy = tmp / "policy.json"
     policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
     size = os.path.getsize(tarball)
@@ -192,7 +195,7 @@ def push_rows(tarball: str, runs: int, tmp: Path) -> List[Tuple[str, float, floa
     ]
     rows = []
     for name, make_cmd, warm in cases:
-        times, stored = [], 0
+        times, stored, rss = [], 0, 0
         for i in range(runs):
             reg = Registry(Path(tempfile.mkdtemp(dir=tmp)))
             cache_dir = Path(tempfile.mkdtemp(dir=tmp))
@@ -201,16 +204,17 @@ def push_rows(tarball: str, runs: int, tmp: Path) -> List[Tuple[str, float, floa
                 host = f"127.0.0.1:{reg.port}"
                 if warm:
                     timed(make_cmd(host, i), run_env)
-                times.append(timed(make_cmd(host, i), run_env))
+                dt, rss = timed(make_cmd(host, i), run_env)
+                times.append(dt)
                 stored = reg.stored_bytes()
             finally:
                 reg.stop()
                 shutil.rmtree(reg.root, ignore_errors=True)
                 shutil.rmtree(cache_dir, ignore_errors=True)
         med = statistics.median(times)
-        rows.append((name, med, size / med / 1e6, stored))
+        rows.append((name, med, rss, stored))
         print(f"  {name:42} {med:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)})  "
-              f"registry holds {stored / 1e6:.1f} MB", flush=True)
+              f"{size / med / 1e6:.0f} MB/s, peak RSS {rss} MiB, registry holds {stored / 1e6:.1f} MB", flush=True)
     return rows
 
 
@@ -241,10 +245,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-compress-") as tmp:
         rows = push_rows(args.tarball, args.runs, Path(tmp))
     base = rows[0][1]
-    print(f"\n| {'case':42} | wall s | × skopeo gzip | registry MB |")
-    print(f"|{'-' * 44}|-------:|--------------:|------------:|")
-    for name, med, _, stored in rows:
-        print(f"| {name:42} | {med:6.2f} | {med / base:13.2f} | {stored / 1e6:11.1f} |")
+    print(f"\n| {'case':42} | wall s | × skopeo gzip | peak RSS MiB | registry MB |")
+    print(f"|{'-' * 44}|-------:|--------------:|-------------:|------------:|")
+    for name, med, rss, stored in rows:
+        print(f"| {name:42} | {med:6.2f} | {med / base:13.2f} | {rss:12d} | {stored / 1e6:11.1f} |")
     return 0
 
 

@@ -38,7 +38,7 @@ _WINDOW = 32768  # deflate's window: the dictionary each block is primed with
 _CHUNK = 65536  # unit of the stored-or-compressed decision inside a block
 _SAMPLE = 4096  # bytes at the start of a chunk that decide it
 _STORE_PERCENT = 95  # a sample compressing to >= this share of its size marks the chunk stored
-_GZIP_FORMAT = "pgz1"  # bump whenever the byte layout above changes
+_GZIP_FORMAT = "pgz1"  # bump whenever the layout or any constant above changes
 _ZSTD_FORMAT = "zst1"  # stream_reader, nbWorkers >= 1, checksum on, no content size
 
 
@@ -186,26 +186,23 @@ class ParallelGzipReader(_Reader):
     ``source.read`` (e.g. a digest mismatch at EOF) propagate from ``read`` before the last bytes.
     """
 
-    def __init__(self, source: IO[bytes], level: Optional[int] = None, threads: Optional[int] = None,
-                 block_size: int = GZIP_BLOCK_SIZE):
+    def __init__(self, source: IO[bytes], level: Optional[int] = None, threads: Optional[int] = None):
         super().__init__()
         self._source = source
         self._level = check_level(GZIP, level)
-        self._block_size = block_size
         threads = threads or cpu_threads()
         self._pool: Optional[ThreadPoolExecutor] = ThreadPoolExecutor(threads, thread_name_prefix="pypush-gzip")
         self._depth = 2 * threads + 1
         self._pending: Deque[Future] = deque()
         self._dictionary = b""
         self._crc = 0
-        self._isize = 0
         self._source_eof = False
         self._state = "header"
         self.bytes_in = 0  # uncompressed bytes read from the source so far
 
     def _top_up(self) -> None:
         while not self._source_eof and len(self._pending) < self._depth:
-            data = read_full(self._source, self._block_size)
+            data = read_full(self._source, GZIP_BLOCK_SIZE)
             if not data:
                 self._source_eof = True
                 return
@@ -214,7 +211,7 @@ class ParallelGzipReader(_Reader):
             assert self._pool is not None
             self._pending.append(self._pool.submit(deflate_block, data, self._dictionary, self._level))
             self._dictionary = (self._dictionary + data[-_WINDOW:])[-_WINDOW:]
-            if len(data) < self._block_size:
+            if len(data) < GZIP_BLOCK_SIZE:
                 self._source_eof = True
 
     def _next(self) -> bytes:
