@@ -217,7 +217,7 @@ class Authenticator:
     """
 
     def __init__(self, registry: str, session: "requests.Session", credentials: Optional[Credentials] = None,
-                 *, lookup: bool = True, verify: bool = True):
+                 *, lookup: bool = True, verify: Union[bool, str] = True):
         self.registry = registry
         self._session = session
         self._creds = credentials
@@ -293,6 +293,14 @@ class Authenticator:
                 self._tokens[scopes] = token
             return token
 
+    def _proxies(self) -> Dict[str, Optional[str]]:
+        """Proxies from the environment for the token service (which may be another host)."""
+        if self._session.trust_env:
+            return {}  # requests reads the environment itself
+        from requests.utils import get_environ_proxies
+
+        return get_environ_proxies(self._realm) or {"http": None, "https": None}  # None: no session proxy
+
     def _request_token(self, scopes: Sequence[str]) -> _Token:
         creds = self.credentials
         params: List[Tuple[str, str]] = []
@@ -304,14 +312,15 @@ class Authenticator:
             if creds is not None and creds.identity_token:
                 form = dict(params, grant_type="refresh_token", refresh_token=creds.identity_token,
                             client_id="pypush", scope=" ".join(scopes))
-                resp = self._session.post(self._realm, data=form, timeout=_TOKEN_TIMEOUT, verify=self._verify)
+                resp = self._session.post(self._realm, data=form, timeout=_TOKEN_TIMEOUT, verify=self._verify,
+                                          proxies=self._proxies())
             else:
                 headers = {}
                 basic = creds.basic() if creds else None
                 if basic:
                     headers["Authorization"] = basic
                 resp = self._session.get(self._realm, params=params, headers=headers, timeout=_TOKEN_TIMEOUT,
-                                         verify=self._verify)
+                                         verify=self._verify, proxies=self._proxies())
         except OSError as exc:  # requests' ConnectionError/Timeout derive from OSError
             raise TransientError(f"{self.registry}: token service unreachable ({exc.__class__.__name__})") from None
         where = _host_of(self._realm)
