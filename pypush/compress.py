@@ -189,11 +189,12 @@ class ParallelGzipReader(_Reader):
     def __init__(self, source: IO[bytes], level: Optional[int] = None, threads: Optional[int] = None):
         super().__init__()
         self._source = source
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pending: Deque[Future] = deque()
         self._level = check_level(GZIP, level)
         threads = threads or cpu_threads()
-        self._pool: Optional[ThreadPoolExecutor] = ThreadPoolExecutor(threads, thread_name_prefix="pypush-gzip")
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="pypush-gzip")
         self._depth = 2 * threads + 1
-        self._pending: Deque[Future] = deque()
         self._dictionary = b""
         self._crc = 0
         self._source_eof = False
@@ -255,21 +256,24 @@ class ZstdReader(_Reader):
     def __init__(self, source: IO[bytes], level: Optional[int] = None, threads: Optional[int] = None,
                  read_size: int = 1 << 20):
         super().__init__()
+        self._source = source
+        self._reader: Optional[IO[bytes]] = None
         import zstandard
 
         cctx = zstandard.ZstdCompressor(level=check_level(ZSTD, level), threads=max(1, threads or cpu_threads()),
                                         write_checksum=True, write_content_size=False)
-        self._source = source
         self._reader = cctx.stream_reader(source, read_size=read_size)
         self._out_size = 1 << 20
 
     def _next(self) -> bytes:
+        assert self._reader is not None
         return self._reader.read(self._out_size)
 
     def close(self) -> None:
         """Free the compression context and close the source."""
         if not self.closed:
-            self._reader.close()
+            if self._reader is not None:
+                self._reader.close()
             self._source.close()
         super().close()
 
