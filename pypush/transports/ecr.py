@@ -39,6 +39,24 @@ _PART_BACKOFF = Backoff(attempts=9, base=0.2, cap=20.0)
 _BLOB_RESTARTS = 3
 
 
+_PARTS_IN_MEMORY = threading.BoundedSemaphore(3)  # encoded parts held at once, whatever --jobs says
+
+
+def _return_big_buffers_to_the_os() -> None:
+    """Have glibc mmap every buffer of 1 MiB or more, so freed parts leave the process at once.
+
+    Without this, glibc's adaptive threshold serves later multi-MiB parts from the heap and the
+    resident size keeps the high-water mark of every part ever encoded.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 class _PrehashedSigV4(SigV4Auth):
     """SigV4 with the payload hash computed by the caller while building the body."""
 
@@ -66,6 +84,7 @@ class EcrTransport:
         self.client = aws.make_client(self.service, self.region, endpoint_url, session, max_attempts,
                                       credentials=self._credentials)
         self._url = urlsplit(self.client.meta.endpoint_url)
+        _return_big_buffers_to_the_os()
         self._pacer = Pacer(self.service, rate_limits)
         self.client.meta.events.register("before-send", self._pacer.botocore_handler)
         self.client.meta.events.register("needs-retry", self._count_failure)
@@ -189,17 +208,18 @@ class EcrTransport:
         sent = 0
         try:
             while True:
-                pieces, body_hash, n = self._encode_part(reader, part_size, upload_id, sent)
-                if n == 0:
-                    break
-                try:
-                    sent = self._send_part(pieces, body_hash, upload_id, sent, n, name, progress)
-                except _Rewind as rewind:  # the service kept fewer bytes than were sent: resume there
-                    progress(rewind.offset - sent)
+                with _PARTS_IN_MEMORY:
+                    pieces, body_hash, n = self._encode_part(reader, part_size, upload_id, sent)
+                    if n == 0:
+                        break
+                    resume_at = self._send_part(pieces, body_hash, upload_id, sent, n, name, progress)
+                    del pieces
+                if resume_at != sent + n:  # the service kept fewer bytes than were sent: resume there
+                    progress(resume_at - sent)
                     reader.close()
                     reader = VerifyingReader(blob.open(), desc.digest, expected_size, name)
-                    _skip(reader, rewind.offset, name)
-                    sent = rewind.offset
+                    _skip(reader, resume_at, name)
+                sent = resume_at
             if sent == 0:
                 raise SourceError(f"blob {name} is empty: ECR cannot store a 0-byte layer")
         except _UploadLost as lost:
@@ -249,7 +269,8 @@ class EcrTransport:
 
     def _send_part(self, pieces: List[bytes], body_hash: str, upload_id: str, first: int, n: int, name: str,
                    progress: ProgressFn) -> int:
-        """Send one part with retries; returns the next byte offset the service expects."""
+        """Send one part with retries; returns the next byte offset the service expects (``first + n``,
+        or less when the service reports it kept fewer bytes than were sent)."""
         for attempt in range(_PART_BACKOFF.attempts):
             try:
                 self._post("UploadLayerPart", pieces, body_hash)
@@ -262,7 +283,7 @@ class EcrTransport:
                         progress(n)
                         return first + n
                     if last + 1 != first:
-                        raise _Rewind(last + 1) from None
+                        return last + 1
                     err_to_raise: Exception = RegistryError(f"UploadLayerPart for {name}: {err}", err.code)
                 elif err.code == "UploadNotFoundException":
                     raise _UploadLost(first) from None
@@ -334,12 +355,6 @@ class EcrTransport:
         code = str(body.get("__type") or resp.getheader("x-amzn-ErrorType") or f"HTTP{resp.status}")
         code = code.split("#")[-1].split(":")[0]
         raise _PartError(resp.status, code, str(body.get("message") or body.get("Message") or ""), body)
-
-
-class _Rewind(Exception):
-    def __init__(self, offset: int):
-        super().__init__(f"resume at byte {offset}")
-        self.offset = offset
 
 
 def _skip(reader: VerifyingReader, offset: int, name: str) -> None:
