@@ -480,3 +480,16 @@ def test_deleting_a_repository_frees_blobs_no_other_repository_has(pub, endpoint
     pub.delete_repository(repositoryName="gc1")
     assert (blobs / shared.split(":")[1]).exists() and not (blobs / own.split(":")[1]).exists()
     assert pub.batch_check_layer_availability(repositoryName="gc2", layerDigests=[shared])["layers"]
+
+
+def test_configured_part_size(tmp_path):
+    from pypush.server import LocalEndpoint
+
+    with LocalEndpoint(data_dir=tmp_path / "d", part_size=MiB, alias="my-org", registry_id="000011112222") as ep:
+        c = client(ep)
+        assert c.create_repository(repositoryName="small")["repository"]["repositoryUri"] == \
+            "public.ecr.aws/my-org/small"
+        assert c.initiate_layer_upload(repositoryName="small")["partSize"] == MiB
+        data = bytes(3 * MiB + 5)
+        assert push_blob(c, "small", data, registryId="my-org") == sha(data)  # 1 MiB parts are not too small
+        assert c.describe_registries()["registries"][0]["registryId"] == "000011112222"

@@ -82,3 +82,11 @@ def test_kill_9_mid_upload_keeps_completed_layers_and_images(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+
+
+def test_settings_outside_the_model_are_usage_errors(tmp_path):
+    for args in (["--alias", "Not_An_Alias"], ["--registry-id", "12"], ["--part-size", "0"], ["--faults", "x=1"]):
+        proc = subprocess.run([sys.executable, "-m", "pypush.server", "--data", str(tmp_path), *args],
+                              capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+        assert proc.returncode == 2 and proc.stdout == "", (args, proc.stderr)
+        assert proc.stderr.startswith("pypush serve: ")

@@ -283,7 +283,8 @@ class LocalEndpoint:
     """The local ECR Public endpoint in a background thread; a context manager.
 
     ``data_dir=None`` uses a temporary directory removed at ``stop()``. ``url``, ``port`` and
-    ``host_port`` are known after ``start()``.
+    ``host_port`` are known after ``start()``. Raises ValueError for an alias, registry id or part
+    size the ECR Public model does not allow.
     """
 
     def __init__(self, data_dir: Union[str, Path, None] = None, host: str = "127.0.0.1", port: int = 0,
@@ -296,6 +297,7 @@ class LocalEndpoint:
         self.host = host
         self.port = port
         self.settings = Settings(registry_id=registry_id, alias=alias, part_size=part_size)
+        self.settings.check()
         self.enforce_quotas = enforce_quotas
         self.keys = (access_key, secret_key) if access_key is not None else None
         self.faults = FaultPlan.parse(faults) if isinstance(faults, str) else faults

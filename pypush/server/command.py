@@ -39,16 +39,17 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; prints the URL as the first line of stdout."""
     if (args.access_key is None) != (args.secret_key is None):
         raise UsageError("--access-key and --secret-key go together")
-    if not (len(args.registry_id) == 12 and args.registry_id.isdigit()):
-        raise UsageError(f"--registry-id must be 12 digits, not {args.registry_id!r}")
     try:
         faults = FaultPlan.parse(args.faults) if args.faults else None
     except ValueError as e:
         raise UsageError(f"--faults: {e}") from None
-    endpoint = LocalEndpoint(data_dir=args.data, host=args.host, port=args.port, part_size=args.part_size,
-                             enforce_quotas=args.enforce_quotas, access_key=args.access_key,
-                             secret_key=args.secret_key, alias=args.alias, registry_id=args.registry_id,
-                             faults=faults)
+    try:
+        endpoint = LocalEndpoint(data_dir=args.data, host=args.host, port=args.port, part_size=args.part_size,
+                                 enforce_quotas=args.enforce_quotas, access_key=args.access_key,
+                                 secret_key=args.secret_key, alias=args.alias, registry_id=args.registry_id,
+                                 faults=faults)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     try:
         endpoint.start()
     except OSError as e:

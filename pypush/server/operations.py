@@ -17,7 +17,7 @@ from botocore.model import OperationModel
 
 from ..model import INDEX_TYPES, MANIFEST_TYPES
 from .b64 import Base64Error
-from .protocol import PRIVATE, PUBLIC, ApiError, invalid, regex, service_model
+from .protocol import PRIVATE, PUBLIC, ApiError, invalid, regex, service_model, validate
 from .store import Store
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -35,6 +35,19 @@ class Settings:
     alias: str = "local"
     part_size: int = 10 * 1024 * 1024
     url: str = ""
+
+    def check(self) -> None:
+        """ValueError unless the identity and part size fit the ECR Public model's shapes."""
+        model = service_model(PUBLIC)
+        for shape, value, what in (("RegistryId", self.registry_id, "registry id"),
+                                   ("RegistryAliasName", self.alias, "alias")):
+            try:
+                validate(model.shape_for(shape), value, what)
+            except ApiError as e:
+                raise ValueError(f"invalid {what} {value!r}: {e.message}") from None
+        largest = model.shape_for("LayerPartBlob").metadata["max"]
+        if not 1 <= self.part_size <= largest:
+            raise ValueError(f"part size must be between 1 and {largest} bytes, not {self.part_size}")
 
     @property
     def min_part_size(self) -> int:
