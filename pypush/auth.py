@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -141,6 +140,8 @@ def run_credential_helper(name: str, registry: str, required: bool) -> Optional[
     A missing or failing helper is an AuthError when ``required`` (a ``credHelpers`` entry names it
     for this registry); for the catch-all ``credsStore`` it only means "no credentials from there".
     """
+    import subprocess  # only here: keeps it off the start-up path of anonymous pushes
+
     program = f"docker-credential-{name}"
     try:
         proc = subprocess.run([program, "get"], input=server_url(registry).encode(), capture_output=True,

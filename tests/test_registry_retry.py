@@ -266,3 +266,19 @@ def test_parse_retry_after():
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert 9 <= parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) <= 10
+
+
+def test_registry_without_resumable_chunks_gets_whole_blobs_and_restarts(registry, proxy):
+    """ECR-like: one PATCH per session at most; a failure restarts the upload in a new session."""
+    big = blob_of(random_bytes(3 * MiB, 37))
+    stream_data = random_bytes(2 * MiB, 38)
+    stream = Blob(Descriptor("application/octet-stream", "", 0), lambda: io.BytesIO(stream_data), name="stream")
+    proxy.rule = lambda method, path, n: ("drop",) if method == "PATCH" and n == 1 else None
+    with via(proxy, "ecrlike/a", chunk_size=MiB, resumable=False) as t:
+        assert t.upload(big, Progress()) == big.descriptor
+        assert t.stats["patches"] == 0  # above chunk_size, still one PUT
+        stored = t.upload(stream, Progress())
+        assert t.stats["resumes"] == 0 and t.stats["patches"] == 1
+    assert proxy.statuses("PATCH", "/blobs/uploads/") == [None, 202]
+    assert len(proxy.statuses("POST", "/blobs/uploads/")) == 3  # big, stream, stream again
+    assert fetch_blob(registry, "ecrlike/a", stored.digest) == stream_data

@@ -5,7 +5,9 @@ thread. Blobs stream from their source through ``VerifyingReader`` in 1 MiB piec
 memory: monolithic ``POST`` + ``PUT ?digest=`` up to ``chunk_size``, ``PATCH`` chunks above it (or
 when the registry sends ``OCI-Chunk-Min-Length``), resumed from the registry's ``Range`` after a
 failure. A blob whose digest is unknown until read (a compression stream) goes up as one streamed
-``PATCH`` and is committed by ``PUT ?digest=<computed>``.
+``PATCH`` and is committed by ``PUT ?digest=<computed>``. ECR's registry endpoints accept only one
+PATCH per session (later chunks are dropped: aws/containers-roadmap#2831), so there blobs go up whole
+and a failed upload restarts instead of resuming.
 
 Schemes: ``https`` with certificate verification (``REQUESTS_CA_BUNDLE`` names extra CAs).
 ``insecure`` turns verification off and, when the server does not speak TLS, falls back to plain
@@ -17,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -59,14 +62,17 @@ class RegistryTransport:
     def __init__(self, registry: str, repository: str, *, insecure: bool = False,
                  credentials: Optional[Credentials] = None, mount_from: Sequence[str] = (),
                  chunk_size: int = DEFAULT_CHUNK_SIZE, session: Optional[requests.Session] = None,
-                 pool_size: int = 8, backoff: Backoff = Backoff(), lookup_credentials: bool = True):
+                 pool_size: int = 8, backoff: Backoff = Backoff(), lookup_credentials: bool = True,
+                 resumable: Optional[bool] = None):
         """``registry`` is ``host[:port]``. Without ``credentials`` they are looked up in docker's
-        config.json when the registry first asks (unless ``lookup_credentials`` is False)."""
+        config.json when the registry first asks (unless ``lookup_credentials`` is False).
+        ``resumable``: the registry takes several PATCH chunks per upload (default: unless ECR)."""
         self.registry = registry
         self.repository = repository
         self.insecure = insecure
         self.mount_from = [r for r in dict.fromkeys(mount_from) if r and r != repository]
         self.chunk_size = max(1, chunk_size)
+        self.resumable = not _is_ecr(registry) if resumable is None else resumable
         self.backoff = backoff
         self._own_session = session is None
         self._session = session or _new_session(pool_size, registry)
@@ -350,8 +356,8 @@ class _BlobUpload:
     # one attempt; raises transient errors for retry_call -------------------------------------
 
     def _attempt(self) -> Tuple[str, int]:
-        if self.location is None or (not self.fresh and not self.chunked):
-            if self.location is not None:  # a failed monolithic PUT cannot resume: start over
+        if self.location is None or (not self.fresh and not (self.chunked and self.t.resumable)):
+            if self.location is not None:  # a failed PUT (or non-resumable PATCH) cannot resume: start over
                 self.t.cancel(self.location)
             self._open_session()
         elif not self.fresh:
@@ -378,7 +384,8 @@ class _BlobUpload:
         asks = min_chunk.isdigit()
         if asks:
             self.chunk = max(self.chunk, int(min_chunk))
-        self.chunked = asks or not self.known or self.size is None or self.size > self.chunk
+        big = self.size is not None and self.size > self.chunk and self.t.resumable
+        self.chunked = asks or not self.known or self.size is None or big
 
     def _resync(self) -> None:
         """Learn the registry's offset (GET the upload URL); start over if the session is gone."""
@@ -441,9 +448,9 @@ class _BlobUpload:
             resp = self._send("PATCH", self.location, body, headers)
             if resp.status_code == 416:
                 raise _Resync("the registry holds a different range")
-            if resp.status_code != 202:
+            if resp.status_code not in (201, 202, 204):  # 202 per the spec; ECR answers 201
                 raise self.t.refusal(resp, f"{self.what} (PATCH)")
-            self.location = self.t.location(resp)
+            self.location = self.t.location(resp) if resp.headers.get("Location") else self.location
             self.t.count("patches")
             end = _range_end(resp) if resp.headers.get("Range") else reader.count
             if end is None and reader.count <= 1:  # "0-0": zero or one byte
@@ -497,6 +504,14 @@ def _schemes(host: str, insecure: bool) -> List[str]:
     if _is_loopback(host):
         return ["http", "https"]  # nothing to protect on loopback; a TLS server answers http with 400
     return ["https", "http"] if insecure else ["https"]
+
+
+_ECR_HOST = re.compile(r"(^|\.)dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$|^public\.ecr\.aws$")
+
+
+def _is_ecr(registry: str) -> bool:
+    """An ECR (private or public) registry endpoint."""
+    return bool(_ECR_HOST.search(registry.lower().split(":", 1)[0]))
 
 
 def _is_loopback(host: str) -> bool:
