@@ -251,6 +251,8 @@ class EndpointServer(ThreadingHTTPServer):
         self.app = app
         self._connections: Set[socket.socket] = set()
         self._conn_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
 
     def track(self, conn: socket.socket, add: bool) -> None:

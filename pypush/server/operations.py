@@ -279,6 +279,7 @@ def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                 f.truncate(upload.size)
                 raise
         upload.hasher = hasher
+        upload.touched_at = time.time()
         upload.size += blob.size
         upload.part_sizes.append(blob.size)
     return {"registryId": ctx.registry_id, "repositoryName": upload.repo, "uploadId": upload.id,

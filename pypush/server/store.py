@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS image_children (
 """
 
 
+UPLOAD_TTL = 24 * 3600
+"""Seconds an upload may sit without a part before it is discarded."""
+
+
 @dataclass
 class Upload:
     """An unfinished layer upload: bytes appended to ``path`` and hashed as they arrive."""
@@ -47,6 +51,7 @@ class Upload:
     repo: str
     path: Path
     created_at: float
+    touched_at: float = 0.0
     size: int = 0
     hasher: "hashlib._Hash" = field(default_factory=hashlib.sha256)
     part_sizes: List[int] = field(default_factory=list)
@@ -130,11 +135,16 @@ class Store:
 
     # -- uploads ----------------------------------------------------------------------------
     def new_upload(self, repo: str) -> Upload:
+        """Start an upload (and discard those idle for longer than UPLOAD_TTL)."""
+        now = time.time()
         upload_id = str(uuid.uuid4())
-        up = Upload(id=upload_id, repo=repo, path=self.upload_dir / upload_id, created_at=time.time())
+        up = Upload(id=upload_id, repo=repo, path=self.upload_dir / upload_id, created_at=now, touched_at=now)
         up.path.touch()
         with self._uploads_lock:
             self._uploads[upload_id] = up
+            stale = [u.id for u in self._uploads.values() if u.touched_at < now - UPLOAD_TTL]
+        for old in stale:
+            self.drop_upload(old)
         return up
 
     def get_upload(self, upload_id: str) -> Optional[Upload]:
