@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -143,6 +144,29 @@ def endpoint(tmp_path):
         yield ep
 
 
+CLI_OUTPUTS: List[str] = []
+"""Everything every CLI run of the session printed (the secrets test greps it)."""
+LOG_LINES: List[str] = []
+"""Every record the ``pypush`` logger emitted in-process during the session, at DEBUG level."""
+
+
+class _Collect(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOG_LINES.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collect_pypush_logs():
+    logger = logging.getLogger("pypush")
+    handler = _Collect(logging.DEBUG)
+    old = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield
+    logger.removeHandler(handler)
+    logger.setLevel(old)
+
+
 def run_pypush(*args: str, env: dict = None, input: str = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the CLI as users do (``python -m pypush``) in a subprocess; never raises on failure."""
     import sys
@@ -151,5 +175,7 @@ def run_pypush(*args: str, env: dict = None, input: str = None, timeout: float =
     full_env.setdefault("PYPUSH_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "pypush-test-cache"))
     full_env.pop("AWS_PROFILE", None)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pypush", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "pypush", *args], capture_output=True, text=True,
                           env=full_env, input=input, timeout=timeout, cwd=str(REPO_ROOT))
+    CLI_OUTPUTS.extend([proc.stdout, proc.stderr])
+    return proc
