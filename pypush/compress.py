@@ -9,7 +9,7 @@ gzip layout (one member, RFC 1952): a fixed 10-byte header (no name, mtime 0, OS
 input cut into ``GZIP_BLOCK_SIZE`` blocks compressed independently on a thread pool. Each block is
 raw deflate primed with the 32 KiB of input before it (``zdict``), ending byte-aligned with a sync
 flush, so the pieces concatenate into one deflate stream; an empty final block and the CRC-32/ISIZE
-trailer close it. Within a block, 64 KiB chunks whose first 4 KiB do not compress to under 95 %
+trailer close it. Within a block, 64 KiB chunks whose first 2 KiB do not compress to under 95 %
 are written as stored blocks: zlib is slow on incompressible data (random or already-compressed
 files, 30 MB/s here), and storing it costs a memcpy. The bytes depend on zlib's version (the
 deflate implementation), which :func:`compressor_id` includes.
@@ -36,7 +36,7 @@ LEVEL_RANGES = {GZIP: range(0, 10), ZSTD: range(1, 20)}
 GZIP_BLOCK_SIZE = 1 << 20  # input bytes per independently compressed block
 _WINDOW = 32768  # deflate's window: the dictionary each block is primed with
 _CHUNK = 65536  # unit of the stored-or-compressed decision inside a block
-_SAMPLE = 4096  # bytes at the start of a chunk that decide it
+_SAMPLE = 2048  # bytes at the start of a chunk that decide it
 _STORE_PERCENT = 95  # a sample compressing to >= this share of its size marks the chunk stored
 _GZIP_FORMAT = "pgz1"  # bump whenever the layout or any constant above changes
 _ZSTD_FORMAT = "zst1"  # stream_reader, nbWorkers >= 1, checksum on, no content size
