@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 
-from . import repositories  # noqa: F401  (registers the administration operations)
+from . import images, layers, repositories  # noqa: F401  (each registers its operations)
 from .limits import DropConnection, FaultPlan, Faults, Quotas
 from .operations import OPERATIONS, Context, Settings, check_registry
 from .protocol import (

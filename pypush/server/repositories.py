@@ -16,6 +16,7 @@ from .operations import (
     paginate,
     repo_not_found,
     require_repo,
+    with_token,
 )
 from .protocol import PRIVATE, PUBLIC, ApiError, invalid
 
@@ -105,10 +106,7 @@ def describe_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             return {"repositories": [repository(ctx, require_repo(ctx, db, n)) for n in p["repositoryNames"]]}
         rows = db.execute("SELECT name, created_at, policy, catalog, settings FROM repositories ORDER BY name").fetchall()
     page, nxt = paginate(rows, p, "DescribeRepositories")
-    out: Dict[str, Any] = {"repositories": [repository(ctx, r) for r in page]}
-    if nxt:
-        out["nextToken"] = nxt
-    return out
+    return with_token({"repositories": [repository(ctx, r) for r in page]}, nxt)
 
 
 @operation("DeleteRepository")
@@ -251,10 +249,7 @@ def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                      "defaultRegistryAlias": True}],
     }
     page, nxt = paginate([registry], p, "DescribeRegistries")
-    out: Dict[str, Any] = {"registries": page}
-    if nxt:
-        out["nextToken"] = nxt
-    return out
+    return with_token({"registries": page}, nxt)
 
 
 @operation("GetAuthorizationToken")

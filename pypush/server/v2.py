@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-from .operations import find_image
+from .images import find_image
 from .store import Store
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
