@@ -105,6 +105,8 @@ def main() -> None:
     ap.add_argument("--layout", type=Path)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tools", default="pypush,transport,skopeo")
+    ap.add_argument("--registry-dir", type=Path, default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None,
+                    help="where the registries store blobs (default /dev/shm: no disk noise, no fsync cost)")
     ap.add_argument("--direct", nargs=3, metavar=("HOST", "REPO", "LAYOUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.direct:
@@ -120,7 +122,7 @@ def main() -> None:
     if "skopeo" in tools and not shutil.which("skopeo"):
         raise SystemExit("skopeo is not installed")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as installed: .pyc cached
-    work = Path(tempfile.mkdtemp(prefix="bench-v2-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-v2-", dir=args.registry_dir))
     policy = work / "policy.json"
     policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
     subprocess.run([sys.executable, "-m", "pypush", "--help"], env=env, cwd=ROOT, capture_output=True)  # .pyc
@@ -146,7 +148,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n{layout}: {len(descs)} blobs, {size / 1e6:.1f} MB; medians of {args.runs} runs, "
-          f"wall time including process start; peak RSS of the pushing process\n")
+          f"wall time including process start; peak RSS of the pushing process; registry data in {work.parent}\n")
     head = f"{'tool':<10} {'cold s':>8} {'MB/s':>7} {'cold RSS MiB':>13} {'re-push s':>10} {'re-push RSS MiB':>16}"
     print(head)
     print("-" * len(head))
