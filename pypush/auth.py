@@ -154,7 +154,8 @@ def run_credential_helper(name: str, registry: str, required: bool) -> Optional[
         return None
     out = proc.stdout.decode(errors="replace").strip()
     if proc.returncode != 0:
-        if "credentials not found" in out.lower() or "credentials not found" in proc.stderr.decode(errors="replace").lower():
+        said = (out + proc.stderr.decode(errors="replace")).lower()
+        if "credentials not found" in said:
             return None
         if required:
             raise AuthError(f"{registry}: credential helper {program} failed with exit status {proc.returncode}")
@@ -164,7 +165,8 @@ def run_credential_helper(name: str, registry: str, required: bool) -> Optional[
         doc = json.loads(out)
         username, secret = str(doc.get("Username") or ""), str(doc.get("Secret") or "")
     except (ValueError, AttributeError):
-        raise AuthError(f"{registry}: credential helper {program} printed something that is not its JSON answer") from None
+        raise AuthError(f"{registry}: credential helper {program} printed something that is not "
+                        f"its JSON answer") from None
     source = f"credential helper {program}"
     if not secret:
         return None

@@ -12,7 +12,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import bcrypt
@@ -28,7 +28,6 @@ from test_registry_push import Progress, blob_of, gz_layer, make_image, transpor
 from pypush.auth import Credentials
 from pypush.engine import push
 from pypush.errors import AuthError
-from pypush.model import OCI_MANIFEST
 from imagegen import random_bytes
 
 USER, PASSWORD = "alice", "s3cret-Pa55"
@@ -203,7 +202,7 @@ def test_credential_helper_from_docker_config(basic_registry, skopeo, docker_con
     asked = tmp_path / "asked"
     helper.write_text("#!/bin/sh\n"
                       f'read server; echo "$1 $server" >> {asked}\n'
-                      f"printf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"\n")
+                      f"printf '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n")
     helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     (docker_config / "config.json").write_text(json.dumps(
@@ -216,7 +215,8 @@ def test_credential_helper_from_docker_config(basic_registry, skopeo, docker_con
 
 def test_auths_entry_from_docker_config(basic_registry, docker_config):
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    (docker_config / "config.json").write_text(json.dumps({"auths": {f"http://{basic_registry.host}/v1/": {"auth": auth}}}))
+    config = {"auths": {f"http://{basic_registry.host}/v1/": {"auth": auth}}}
+    (docker_config / "config.json").write_text(json.dumps(config))
     with transport_for(basic_registry, "auths/app", lookup_credentials=True) as t:
         push_small_image(t, "auths/app", 5)
 

@@ -6,11 +6,10 @@ builders from this one.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import pytest
 import requests

@@ -130,7 +130,7 @@ class RegistryTransport:
         for ref in list(dict.fromkeys(tags)) or [digest]:
             what = f"manifest PUT {self.repository}:{ref}" if ref != digest else f"manifest PUT {self.repository}@{ref}"
             resp = self.call("PUT", f"/v2/{self.repository}/manifests/{ref}", scopes=self.push_scopes,
-                              ok=(200, 201, 202), what=what, data=raw, headers={"Content-Type": media_type})
+                             ok=(200, 201, 202), what=what, data=raw, headers={"Content-Type": media_type})
             got = resp.headers.get("Docker-Content-Digest")
             if got and digest and got != digest:
                 raise RegistryError(f"{self.registry}: {what}: the registry stored digest {got}, expected {digest}",
@@ -210,7 +210,7 @@ class RegistryTransport:
         raise AssertionError("unreachable")
 
     def call(self, method: str, path: str, *, scopes: Scopes, ok: Sequence[int], what: str,
-              headers: Optional[dict] = None, data: Optional[bytes] = None) -> requests.Response:
+             headers: Optional[dict] = None, data: Optional[bytes] = None) -> requests.Response:
         """``send`` with retries of transient failures; a status outside ``ok`` raises."""
         def once() -> requests.Response:
             resp = self.send(method, path, scopes=scopes, headers=headers, data=data)
@@ -222,8 +222,7 @@ class RegistryTransport:
     def retrying(self, fn: Callable[[], T], what: str) -> T:
         """Run ``fn`` under the retry policy; exhausted connection failures become TransientError."""
         def note(exc: BaseException, retry: int, delay: float) -> None:
-            with self._stats_lock:
-                self.stats["retries"] += 1
+            self.count("retries")
             log.info("%s: %s failed (%s), retrying in %.1fs", self.registry, what, _short(exc), delay)
         try:
             return retry_call(fn, is_transient=_is_transient, backoff=self.backoff, on_retry=note)
@@ -262,7 +261,7 @@ class RegistryTransport:
 
     def _has_blob(self, digest: str) -> bool:
         resp = self.call("HEAD", f"/v2/{self.repository}/blobs/{digest}", scopes=self.push_scopes,
-                          ok=(200, 307, 302, 404), what=f"blob HEAD {digest}")
+                         ok=(200, 307, 302, 404), what=f"blob HEAD {digest}")
         return resp.status_code != 404
 
     def _mount(self, digest: str) -> Optional[requests.Response]:
@@ -272,10 +271,9 @@ class RegistryTransport:
             scopes = self.push_scopes + (f"repository:{source}:pull",)
             query = urlencode({"mount": digest, "from": source})
             resp = self.call("POST", f"/v2/{self.repository}/blobs/uploads/?{query}", scopes=scopes,
-                              ok=(201, 202), what=f"blob mount {digest} from {source}")
+                             ok=(201, 202), what=f"blob mount {digest} from {source}")
             if resp.status_code == 201:
-                with self._stats_lock:
-                    self.stats["mounted"] += 1
+                self.count("mounted")
                 return None
             if i + 1 < len(self.mount_from):
                 self.cancel(self.location(resp))
