@@ -493,3 +493,15 @@ def test_configured_part_size(tmp_path):
         data = bytes(3 * MiB + 5)
         assert push_blob(c, "small", data, registryId="my-org") == sha(data)  # 1 MiB parts are not too small
         assert c.describe_registries()["registries"][0]["registryId"] == "000011112222"
+
+
+def test_parallel_multipart_uploads(pub):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pub.create_repository(repositoryName="parallel")
+    blobs = [hashlib.shake_256(str(i).encode()).digest(10 * MiB + 1000 * i) for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        digests = list(pool.map(lambda b: push_blob(pub, "parallel", b), blobs))
+    assert digests == [sha(b) for b in blobs]
+    layers = pub.batch_check_layer_availability(repositoryName="parallel", layerDigests=digests)["layers"]
+    assert sorted(l["layerSize"] for l in layers) == sorted(len(b) for b in blobs)
