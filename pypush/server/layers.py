@@ -55,6 +55,7 @@ def initiate_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _upload_of(ctx: Context, p: Dict[str, Any]) -> Upload:
+    """The live upload the request names (call again under its lock: a racing Complete may end it)."""
     upload = ctx.store.get_upload(p["uploadId"])
     if upload is None or upload.repo != p["repositoryName"]:
         with ctx.store.read() as db:
@@ -69,6 +70,7 @@ def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     blob = p["layerPartBlob"]
     first, last = p["partFirstByte"], p["partLastByte"]
     with upload.lock:
+        _upload_of(ctx, p)
         if first != upload.size or last < first or last - first + 1 != blob.size:
             raise ApiError(
                 "InvalidLayerPartException",
@@ -105,6 +107,7 @@ def complete_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     upload = _upload_of(ctx, p)
     repo = upload.repo
     with upload.lock:
+        _upload_of(ctx, p)
         if not upload.part_sizes:
             raise ApiError("EmptyUploadException", f"The upload '{upload.id}' has no parts")
         try:
