@@ -311,6 +311,11 @@ class Authenticator:
             params.append(("service", self._service))
         params.extend(("scope", s) for s in scopes)
         self.token_requests += 1
+        where = _host_of(self._realm)
+        if creds is not None and self._realm.lower().startswith("http://") and self._verify is not False \
+                and not is_loopback(where):
+            raise AuthError(f"{self.registry}: the token service {where} is plain http: credentials are not "
+                            f"sent there unless --insecure is given")
         try:
             if creds is not None and creds.identity_token:
                 form = dict(params, grant_type="refresh_token", refresh_token=creds.identity_token,
@@ -325,8 +330,8 @@ class Authenticator:
                 resp = self._session.get(self._realm, params=params, headers=headers, timeout=_TOKEN_TIMEOUT,
                                          verify=self._verify, proxies=self._proxies())
         except OSError as exc:  # requests' ConnectionError/Timeout derive from OSError
-            raise TransientError(f"{self.registry}: token service unreachable ({exc.__class__.__name__})") from None
-        where = _host_of(self._realm)
+            raise TransientError(f"{self.registry}: token service {where} unreachable "
+                                 f"({exc.__class__.__name__})") from None
         if resp.status_code in (401, 403):
             raise AuthError(f"{self.registry}: the token service {where} refused {self.describe()} "
                             f"(HTTP {resp.status_code}); check them (docker login {self.registry}, "
@@ -360,6 +365,20 @@ def _covered(scope: str, scopes: Scopes) -> bool:
         if have_resource == resource and wanted <= set(have_actions.split(",")):
             return True
     return False
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ``::1``, with or without a port (``[::1]:5000``)."""
+    import ipaddress
+
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _host_of(url: str) -> str:

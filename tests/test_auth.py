@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pypush.auth import Credentials, credentials_for, normalize_registry, parse_challenges, server_url
+from pypush.auth import Credentials, credentials_for, is_loopback, normalize_registry, parse_challenges, server_url
 from pypush.errors import AuthError
 
 
@@ -160,3 +160,10 @@ def test_parse_challenges():
     assert parse_challenges('basic realm=plain') == [("basic", {"realm": "plain"})]
     assert parse_challenges('Bearer realm="a\\"b"') == [("bearer", {"realm": 'a"b'})]
     assert parse_challenges("") == []
+
+
+@pytest.mark.parametrize("host, expected", [("localhost:5000", True), ("127.0.0.1", True), ("127.3.2.1:80", True),
+                                            ("[::1]:5000", True), ("::1", True), ("registry.example", False),
+                                            ("10.0.0.1:5000", False), ("localhost.example.com", False)])
+def test_is_loopback(host, expected):
+    assert is_loopback(host) is expected

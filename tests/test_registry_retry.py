@@ -16,7 +16,8 @@ from conftest import start_docker_registry
 from test_registry_push import MiB, Progress, blob_of, fetch_blob, make_image, gz_layer
 from imagegen import random_bytes
 
-from pypush.errors import RegistryError, TransientError
+from pypush.auth import Credentials
+from pypush.errors import AuthError, RegistryError, TransientError
 from pypush.model import OCI_MANIFEST, Blob, Descriptor
 from pypush.retry import Backoff, parse_retry_after, retry_call
 from pypush.transports.registry import RegistryTransport
@@ -30,12 +31,18 @@ connection without answering; the registry never sees the request)."""
 
 class FaultProxy:
     """A tiny HTTP/1.1 proxy to a registry; ``rule(method, path, n)`` picks a fault for the n-th (from 1)
-    request matching ``method path``; ``extra_headers`` are added to every answer from the registry."""
+    request matching ``method path``; ``extra_headers`` are added to every answer from the registry.
+    With ``require_auth`` set, requests without that Authorization value get a Basic challenge (and it is
+    not forwarded); ``location_host`` replaces the host of Location headers; ``authorizations`` records
+    (method, Authorization or None) of every request."""
 
     def __init__(self, upstream_port: int):
         self.upstream_port = upstream_port
         self.rule: Callable[[str, str, int], Fault] = lambda method, path, n: None
         self.extra_headers: dict = {}
+        self.require_auth: Optional[str] = None
+        self.location_host: Optional[str] = None
+        self.authorizations: List[Tuple[str, Optional[str]]] = []
         self.seen: List[Tuple[str, str, Optional[int]]] = []  # method, path, status (None: dropped)
         self._counts: dict = {}
         self._lock = threading.Lock()
@@ -53,6 +60,10 @@ class FaultProxy:
                 key = (self.command, "upload session" if re.search(r"/blobs/uploads/[^/]+$", path) else path)
                 with proxy._lock:
                     proxy._counts[key] = n = proxy._counts.get(key, 0) + 1
+                auth = self.headers.get("Authorization")
+                proxy.authorizations.append((self.command, auth))
+                if proxy.require_auth and auth != proxy.require_auth:
+                    return self.reply(401, {"WWW-Authenticate": 'Basic realm="proxy"'}, b"", path)
                 fault = proxy.rule(self.command, path, n)
                 if fault and fault[0] == "drop":
                     proxy.seen.append((self.command, path, None))
@@ -64,13 +75,15 @@ class FaultProxy:
                                                       "message": "injected fault"}]}).encode()
                     return self.reply(fault[1], {**fault[2], "Content-Type": "application/json"}, payload, path)
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP | {"authorization"}}
                 headers["Content-Length"] = str(len(body))
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
                 out = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP}
                 conn.close()
+                if proxy.location_host and "Location" in out:
+                    out["Location"] = re.sub(r"^(https?://)[^/]+", r"\g<1>" + proxy.location_host, out["Location"])
                 self.reply(resp.status, {**out, **proxy.extra_headers}, data, path)
 
             def read_body(self) -> bytes:
@@ -130,7 +143,8 @@ FAST = Backoff(attempts=4, base=0.01, cap=0.05)
 
 def via(proxy, repo: str, **kw) -> RegistryTransport:
     kw.setdefault("backoff", FAST)
-    return RegistryTransport(proxy.host, repo, insecure=True, lookup_credentials=False, **kw)
+    kw.setdefault("insecure", True)
+    return RegistryTransport(proxy.host, repo, lookup_credentials=False, **kw)
 
 
 @pytest.mark.parametrize("fault", [("drop",), ("status", 503, {"Retry-After": "0"})])
@@ -282,3 +296,28 @@ def test_registry_without_resumable_chunks_gets_whole_blobs_and_restarts(registr
     assert proxy.statuses("PATCH", "/blobs/uploads/") == [None, 202]
     assert len(proxy.statuses("POST", "/blobs/uploads/")) == 3  # big, stream, stream again
     assert fetch_blob(registry, "ecrlike/a", stored.digest) == stream_data
+
+
+def test_credentials_stay_with_the_registry_host(registry, proxy):
+    """An upload URL on another host gets no Authorization header (as docker does)."""
+    other = FaultProxy(registry.port)
+    try:
+        creds = Credentials("user", "pass-word")
+        proxy.require_auth = creds.basic()
+        proxy.location_host = other.host
+        blob = blob_of(random_bytes(100_000, 39))
+        with via(proxy, "hosts/a", credentials=creds) as t:
+            assert t.upload(blob, Progress()) == blob.descriptor
+        assert other.statuses("PUT", "/blobs/uploads/") == [201]
+        assert [a for _, a in other.authorizations] == [None]
+        assert ("POST", creds.basic()) in proxy.authorizations
+    finally:
+        other.stop()
+
+
+def test_no_credentials_to_a_plain_http_token_service(proxy):
+    challenge = 'Bearer realm="http://token.example.invalid/token",service="x"'
+    proxy.rule = lambda method, path, n: ("status", 401, {"WWW-Authenticate": challenge})
+    with via(proxy, "realm/a", credentials=Credentials("user", "pass-word"), insecure=False) as t:
+        with pytest.raises(AuthError, match="token.example.invalid is plain http"):
+            t.prepare()

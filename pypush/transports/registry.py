@@ -16,7 +16,6 @@ docker): plain http is tried first, then https — whose certificate must verify
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -30,7 +29,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..auth import Authenticator, Credentials, Scopes
+from ..auth import Authenticator, Credentials, Scopes, is_loopback
 from ..digest import VerifyingReader
 from ..errors import AuthError, PypushError, RegistryError, TransientError
 from ..model import Blob, Descriptor
@@ -194,15 +193,17 @@ class RegistryTransport:
              data: object = None, replayable: bool = True, timeout: Tuple[float, float] = TIMEOUT) -> requests.Response:
         """One request with credentials; after a 401 the challenge is answered and, if ``replayable``,
         the request sent once more. Statuses are the caller's to judge."""
+        full = self.url(url)
+        ours = _same_host(full, self._host)  # credentials go to the registry only
         for attempt in (0, 1):
-            auth = self._auth.authorization(scopes)
+            auth = self._auth.authorization(scopes) if ours else None
             hdrs = dict(headers or {})
             if auth:
                 hdrs["Authorization"] = auth
-            resp = self._session.request(method, self.url(url), headers=hdrs, data=data, timeout=timeout,
+            resp = self._session.request(method, full, headers=hdrs, data=data, timeout=timeout,
                                          verify=self._verify, allow_redirects=False)
             log.debug("%s %s -> %s", method, urlsplit(resp.url).path, resp.status_code)
-            if resp.status_code != 401 or attempt or not self._auth.challenge(resp, scopes, auth):
+            if resp.status_code != 401 or attempt or not ours or not self._auth.challenge(resp, scopes, auth):
                 return resp
             if not replayable:
                 raise _Resync("credentials refreshed")
@@ -499,7 +500,7 @@ def _ca_bundle() -> Union[bool, str]:
 
 def _schemes(host: str, insecure: bool) -> List[str]:
     """Schemes to try, in order (see the module docstring)."""
-    if _is_loopback(host):
+    if is_loopback(host):
         return ["http", "https"]  # nothing to protect on loopback; a TLS server answers http with 400
     return ["https", "http"] if insecure else ["https"]
 
@@ -512,15 +513,11 @@ def _is_ecr(registry: str) -> bool:
     return bool(_ECR_HOST.search(registry.lower().split(":", 1)[0]))
 
 
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
-    name = name.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+def _same_host(url: str, host: str) -> bool:
+    """Whether ``url`` points at ``host`` (``host[:port]``; a default port need not be spelled)."""
+    target, ours = urlsplit(url), urlsplit("//" + host)
+    default = {"https": 443, "http": 80}.get(target.scheme)
+    return target.hostname == ours.hostname and (target.port or default) == (ours.port or default)
 
 
 def _is_transient(exc: BaseException) -> bool:
