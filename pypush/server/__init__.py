@@ -9,7 +9,19 @@ private ECR push operations) plus the OCI distribution v2 read API, on one loopb
 """
 from __future__ import annotations
 
-from .app import LocalEndpoint
-from .limits import FaultPlan
+from typing import Any
 
 __all__ = ["LocalEndpoint", "FaultPlan"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the server only when it is used, so `pypush push` does not pay for it."""
+    if name == "LocalEndpoint":
+        from .app import LocalEndpoint
+
+        return LocalEndpoint
+    if name == "FaultPlan":
+        from .limits import FaultPlan
+
+        return FaultPlan
+    raise AttributeError(name)

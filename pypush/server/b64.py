@@ -8,29 +8,17 @@ from __future__ import annotations
 
 import binascii
 import ctypes
-import ctypes.util
 import sys
 import threading
 from typing import Iterator, Optional, Union
+
+from ..libcrypto import DECODE_BLOCK
 
 CHUNK = 1 << 20  # base64 characters decoded per step (a multiple of 4)
 Buffer = Union[bytes, bytearray]
 
 
-def _load_decode_block():
-    name = ctypes.util.find_library("crypto")
-    if not name:
-        return None
-    try:
-        fn = ctypes.CDLL(name).EVP_DecodeBlock
-    except (OSError, AttributeError):
-        return None
-    fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-    return fn
-
-
-_DECODE_BLOCK = _load_decode_block()
+_DECODE_BLOCK = DECODE_BLOCK
 _local = threading.local()
 
 

@@ -9,8 +9,6 @@ import threading
 from typing import Any
 
 from ..errors import UsageError
-from .app import LocalEndpoint
-from .limits import FaultPlan
 
 DEFAULT_PART_SIZE = 10 * 1024 * 1024
 
@@ -37,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; prints the URL as the first line of stdout."""
+    from .app import LocalEndpoint
+    from .limits import FaultPlan
+
     if (args.access_key is None) != (args.secret_key is None):
         raise UsageError("--access-key and --secret-key go together")
     try:

@@ -6,7 +6,6 @@ botocore's own SigV4 signer and streamed over a per-thread keep-alive connection
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.client
 import json
@@ -15,14 +14,14 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import aws
+from .. import aws, libcrypto
 from ..digest import VerifyingReader
 from ..errors import RegistryError, SourceError, TransientError
 from ..model import Blob, Descriptor
@@ -249,14 +248,14 @@ class EcrTransport:
     def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str,
                      first: int) -> Tuple[List[bytes], str, int]:
         """Read up to ``part_size`` bytes and build the UploadLayerPart JSON body as pieces."""
-        b64: List[bytes] = []
+        b64: List[Union[bytes, bytearray]] = []
         n = 0
         while n < part_size:
             raw = reader.read_exactly(min(_ENCODE_CHUNK, part_size - n))
             if not raw:
                 break
             n += len(raw)
-            b64.append(base64.b64encode(raw))
+            b64.append(libcrypto.b64encode(raw))
         if n == 0:
             return [], "", 0
         ids = self._ids()
