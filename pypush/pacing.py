@@ -30,12 +30,24 @@ class TokenBucket:
         self._stamp = clock()
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Take one token, sleeping until one is there; returns the seconds waited."""
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def try_take(self) -> bool:
+        """Take one token if one is there now (a server refusing excess requests)."""
         with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
+            self._refill()
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until one is there; returns the seconds waited (a paced client)."""
+        with self._lock:
+            self._refill()
             self._tokens -= 1.0
             wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
         if wait > 0:

@@ -8,35 +8,11 @@ import time
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from .protocol import PRIVATE, PUBLIC, ApiError
+from ..pacing import QUOTAS, TokenBucket
+from .protocol import ApiError
 
-RATES: Dict[str, Dict[str, float]] = {
-    PUBLIC: {"BatchCheckLayerAvailability": 200, "InitiateLayerUpload": 10, "UploadLayerPart": 260,
-             "CompleteLayerUpload": 10, "PutImage": 10, "GetAuthorizationToken": 200},
-    PRIVATE: {"BatchCheckLayerAvailability": 1000, "InitiateLayerUpload": 100, "UploadLayerPart": 500,
-              "CompleteLayerUpload": 100, "PutImage": 10, "GetAuthorizationToken": 500},
-}
-"""Published ECR rate quotas, requests per second (not in botocore's model)."""
-
-
-class TokenBucket:
-    """``rate`` tokens a second, bursts up to ``rate``."""
-
-    def __init__(self, rate: float):
-        self.rate = rate
-        self.tokens = rate
-        self.stamp = time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return True
-            return False
+RATES: Dict[str, Dict[str, float]] = QUOTAS
+"""Published ECR rate quotas, requests per second (not in botocore's model); the client paces at them."""
 
 
 class Quotas:
@@ -44,13 +20,14 @@ class Quotas:
 
     def __init__(self, rates: Optional[Dict[str, Dict[str, float]]] = None):
         self.buckets: Dict[Tuple[str, str], TokenBucket] = {
-            (service, op): TokenBucket(rate) for service, ops in (rates or RATES).items() for op, rate in ops.items()
+            (service, op): TokenBucket(rate, burst=rate) for service, ops in (rates or RATES).items()
+            for op, rate in ops.items()
         }
 
     def check(self, service: str, op: str) -> None:
         """ThrottlingException when ``op`` is over its rate."""
         bucket = self.buckets.get((service, op))
-        if bucket is not None and not bucket.take():
+        if bucket is not None and not bucket.try_take():
             raise ApiError("ThrottlingException", f"Rate exceeded for {op}")
 
 

@@ -1,7 +1,7 @@
 """The contract every transport fulfils; the engine owns ordering, concurrency and progress."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional, Protocol, Sequence, Set
+from typing import Callable, Protocol, Sequence, Set
 
 from ..model import Blob, Descriptor
 

@@ -10,7 +10,6 @@ import hashlib
 import http.client
 import json
 import logging
-import socket
 import ssl
 import threading
 import time
