@@ -7,7 +7,8 @@ plain-layer `docker save` tarball into a fresh docker-registry on loopback.
 The tarball comes from `ONLY=big bash /work/shared/tools/make-fixtures.sh /tmp/fixtures` (~400 MB of
 plain layers). Every push goes into a new registry (cold), with skopeo's blob-info cache deleted and
 pypush's layer cache empty; the "re-push" row pushes again into the same registry with the cache
-warm. Times are medians of --runs.
+warm. Times are medians of --runs; CPU is the pusher's user + system time (not the registry's),
+which other load on the machine disturbs less than wall time.
 """
 from __future__ import annotations
 
@@ -110,6 +111,27 @@ class _Limited:
         pass
 
 
+def cpu_idle(seconds: float = 1.0) -> float:
+    """Share of CPU time the whole machine spent idle over ``seconds`` (Linux /proc/stat)."""
+    def sample() -> List[int]:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:]]
+    a = sample()
+    time.sleep(seconds)
+    b = sample()
+    delta = [y - x for x, y in zip(a, b)]
+    return (delta[3] + delta[4]) / max(1, sum(delta))
+
+
+def wait_for_idle(threshold: float, max_wait: float) -> float:
+    """Block until the machine is at least ``threshold`` idle (or ``max_wait`` passed); the last idle share."""
+    deadline = time.monotonic() + max_wait
+    idle = cpu_idle()
+    while idle < threshold and time.monotonic() < deadline:
+        idle = cpu_idle()
+    return idle
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -151,8 +173,8 @@ class Registry:
         self.log.close()
 
 
-def timed(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of ``cmd``; raises when it fails."""
+def timed(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of ``cmd``; raises when it fails."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
@@ -162,10 +184,10 @@ def timed(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, 
         if proc.returncode != 0:
             err.seek(0)
             raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.read().decode()[-2000:]}")
-    return dt, usage.ru_maxrss // 1024
+    return dt, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
-def push_rows(tarball: str, runs: int, tmp: Path) -> List[Tuple[str, float, int, int]]:
+def push_rows(tarball: str, runs: int, tmp: Path, idle: float) -> List[Tuple[str, float, float, int, int]]:
     policy = tmp / "policy.json"
     policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
     size = os.path.getsize(tarball)
@@ -180,10 +202,10 @@ def push_rows(tarball: str, runs: int, tmp: Path) -> List[Tuple[str, float, int,
                     f"docker-archive:{tarball}", f"docker://{host}/bench/skopeo:{i}"]
         return cmd
 
-    def pypush(algo: str) -> Callable[[str, int], List[str]]:
+    def pypush(algo: str, *extra: str) -> Callable[[str, int], List[str]]:
         def cmd(host: str, i: int) -> List[str]:
             return [sys.executable, "-m", "pypush", "push", tarball, f"{host}/bench/pypush:{i}", "--insecure",
-                    "--compression", algo, "--format", "json"]
+                    "--compression", algo, "--format", "json", *extra]
         return cmd
 
     cases = [
@@ -191,11 +213,12 @@ def push_rows(tarball: str, runs: int, tmp: Path) -> List[Tuple[str, float, int,
         ("skopeo copy --dest-compress-format zstd", skopeo(["--dest-compress-format", "zstd"]), False),
         ("pypush --compression gzip", pypush("gzip"), False),
         ("pypush --compression zstd", pypush("zstd"), False),
+        ("pypush --compression zstd --compression-level 1", pypush("zstd", "--compression-level", "1"), False),
         ("pypush gzip re-push, warm cache", pypush("gzip"), True),
     ]
     rows = []
     for name, make_cmd, warm in cases:
-        times, stored, rss = [], 0, 0
+        times, cpus, stored, rss, idles = [], [], 0, 0, []
         for i in range(runs):
             reg = Registry(Path(tempfile.mkdtemp(dir=tmp)))
             cache_dir = Path(tempfile.mkdtemp(dir=tmp))
@@ -204,17 +227,22 @@ def push_rows(tarball: str, runs: int, tmp: Path) -> List[Tuple[str, float, int,
                 host = f"127.0.0.1:{reg.port}"
                 if warm:
                     timed(make_cmd(host, i), run_env)
-                dt, rss = timed(make_cmd(host, i), run_env)
+                if idle:
+                    idles.append(wait_for_idle(idle, 300))
+                dt, cpu, rss = timed(make_cmd(host, i), run_env)
                 times.append(dt)
+                cpus.append(cpu)
                 stored = reg.stored_bytes()
             finally:
                 reg.stop()
                 shutil.rmtree(reg.root, ignore_errors=True)
                 shutil.rmtree(cache_dir, ignore_errors=True)
         med = statistics.median(times)
-        rows.append((name, med, rss, stored))
-        print(f"  {name:42} {med:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)})  "
-              f"{size / med / 1e6:.0f} MB/s, peak RSS {rss} MiB, registry holds {stored / 1e6:.1f} MB", flush=True)
+        cpu = statistics.median(cpus)
+        rows.append((name, med, cpu, rss, stored))
+        print(f"  {name:48} {med:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)})  "
+              f"{size / med / 1e6:.0f} MB/s, CPU {cpu:.2f} s, peak RSS {rss} MiB, registry holds {stored / 1e6:.1f} MB"
+              + (f", machine idle before runs: {', '.join(f'{x:.0%}' for x in idles)}" if idles else ""), flush=True)
     return rows
 
 
@@ -224,6 +252,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sample-mb", type=int, default=100, help="input for the single-threaded rows")
     ap.add_argument("--skip-push", action="store_true", help="compressor throughput only")
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SHARE",
+                    help="before each push, wait (up to 5 min) until the machine is this idle, e.g. 0.9")
     args = ap.parse_args(argv)
     if not os.path.exists(args.tarball):
         print(f"{args.tarball} missing: ONLY=big bash /work/shared/tools/make-fixtures.sh /tmp/fixtures", file=sys.stderr)
@@ -243,12 +273,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"\nPush of {os.path.getsize(args.tarball) / 1e6:.1f} MB docker-archive into a fresh docker-registry "
           f"(median of {args.runs}):")
     with tempfile.TemporaryDirectory(prefix="bench-compress-") as tmp:
-        rows = push_rows(args.tarball, args.runs, Path(tmp))
+        rows = push_rows(args.tarball, args.runs, Path(tmp), args.wait_idle)
     base = rows[0][1]
-    print(f"\n| {'case':42} | wall s | × skopeo gzip | peak RSS MiB | registry MB |")
-    print(f"|{'-' * 44}|-------:|--------------:|-------------:|------------:|")
-    for name, med, rss, stored in rows:
-        print(f"| {name:42} | {med:6.2f} | {med / base:13.2f} | {rss:12d} | {stored / 1e6:11.1f} |")
+    print(f"\n| {'case':48} | wall s | × skopeo gzip | CPU s | peak RSS MiB | registry MB |")
+    print(f"|{'-' * 50}|-------:|--------------:|------:|-------------:|------------:|")
+    for name, med, cpu, rss, stored in rows:
+        print(f"| {name:48} | {med:6.2f} | {med / base:13.2f} | {cpu:5.2f} | {rss:12d} | {stored / 1e6:11.1f} |")
     return 0
 
 
