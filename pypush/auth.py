@@ -150,7 +150,8 @@ def run_credential_helper(name: str, registry: str, required: bool) -> Optional[
         if required:
             raise AuthError(f"{registry}: credential helper {program} could not run "
                             f"({exc.__class__.__name__}); install it or fix credHelpers in the docker config") from None
-        log.debug("credential store %s unavailable: %s", program, exc.__class__.__name__)
+        log.warning("docker config names credsStore %r but %s could not run (%s); going on without it",
+                    name, program, exc.__class__.__name__)
         return None
     out = proc.stdout.decode(errors="replace").strip()
     if proc.returncode != 0:
@@ -159,7 +160,7 @@ def run_credential_helper(name: str, registry: str, required: bool) -> Optional[
             return None
         if required:
             raise AuthError(f"{registry}: credential helper {program} failed with exit status {proc.returncode}")
-        log.debug("credential store %s failed with status %s", program, proc.returncode)
+        log.warning("credential store %s failed with exit status %s; going on without it", program, proc.returncode)
         return None
     try:
         doc = json.loads(out)
