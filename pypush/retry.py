@@ -5,7 +5,6 @@ to wait; this module only decides when to try again and when to give up.
 """
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # rare (an HTTP date): kept off the start-up path
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
