@@ -7,7 +7,8 @@ Cold runs push into a fresh docker-registry each (skopeo's blob-info cache delet
 push the same image again into a registry that has every blob. Each run is a separate process: wall
 time includes interpreter start, peak RSS is the child's own (os.wait4). Medians of ``--runs``.
 Tools: ``pypush`` (the CLI), ``transport`` (RegistryTransport driven directly over the layout's blobs
-with 4 threads: the transport without the engine and readers), ``skopeo``.
+with 4 threads: the transport without the engine and readers), ``skopeo``; ``pypush-j2`` etc. set
+how many blobs go up at once.
 Without ``--layout`` and no /tmp/fixtures/big.oci, it is built with shared/tools/make-fixtures.sh.
 """
 from __future__ import annotations
@@ -40,8 +41,8 @@ def layout_blobs(layout: Path) -> Tuple[dict, bytes, List[dict]]:
     return entry, raw, [doc["config"], *doc["layers"]]
 
 
-def direct_push(host: str, repo: str, layout: Path) -> None:
-    """The ``transport`` tool: RegistryTransport over the layout's blobs, 4 threads, then the manifest."""
+def direct_push(host: str, repo: str, layout: Path, jobs: int = 4) -> None:
+    """The ``transport`` tool: RegistryTransport over the layout's blobs, ``jobs`` threads, then the manifest."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pypush.model import Blob, Descriptor
@@ -59,16 +60,19 @@ def direct_push(host: str, repo: str, layout: Path) -> None:
         t.prepare()
         missing = t.missing([b.descriptor.digest for b in blobs])
         todo = sorted((b for b in blobs if b.descriptor.digest in missing), key=lambda b: -b.descriptor.size)
-        with ThreadPoolExecutor(4) as pool:
+        with ThreadPoolExecutor(jobs) as pool:
             list(pool.map(lambda b: t.upload(b, lambda n: None), todo))
         t.put_manifest(raw, entry["mediaType"], entry["digest"], ["1"])
 
 
 def command(tool: str, layout: Path, host: str, repo: str, policy: Path) -> List[str]:
+    """The command line of ``tool``; ``pypush-jN`` and ``transport-jN`` upload N blobs at once."""
+    tool, _, jobs = tool.partition("-j")
     if tool == "pypush":
-        return [sys.executable, "-m", "pypush", "push", "--insecure", f"oci:{layout}:1", f"{host}/{repo}:1"]
+        return [sys.executable, "-m", "pypush", "push", "--insecure", f"oci:{layout}:1", f"{host}/{repo}:1",
+                "--jobs", jobs or "4"]
     if tool == "transport":
-        return [sys.executable, __file__, "--direct", host, repo, str(layout)]
+        return [sys.executable, __file__, "--direct", host, repo, str(layout), jobs or "4"]
     if tool == "skopeo":
         return ["skopeo", "--policy", str(policy), "copy", "-q", "--dest-tls-verify=false",
                 f"oci:{layout}:1", f"docker://{host}/{repo}:1"]
@@ -107,11 +111,11 @@ def main() -> None:
     ap.add_argument("--tools", default="pypush,transport,skopeo")
     ap.add_argument("--registry-dir", type=Path, default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None,
                     help="where the registries store blobs (default /dev/shm: no disk noise, no fsync cost)")
-    ap.add_argument("--direct", nargs=3, metavar=("HOST", "REPO", "LAYOUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--direct", nargs=4, metavar=("HOST", "REPO", "LAYOUT", "JOBS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.direct:
-        host, repo, layout = args.direct
-        return direct_push(host, repo, Path(layout))
+        host, repo, layout, jobs = args.direct
+        return direct_push(host, repo, Path(layout), int(jobs))
 
     from conftest import DockerRegistry  # the tests' docker-registry runner (own config, loopback port)
 
@@ -149,7 +153,7 @@ def main() -> None:
 
     print(f"\n{layout}: {len(descs)} blobs, {size / 1e6:.1f} MB; medians of {args.runs} runs, "
           f"wall time including process start; peak RSS of the pushing process; registry data in {work.parent}\n")
-    head = f"{'tool':<10} {'cold s':>8} {'MB/s':>7} {'cold RSS MiB':>13} {'re-push s':>10} {'re-push RSS MiB':>16}"
+    head = f"{'tool':<12} {'cold s':>8} {'MB/s':>7} {'cold RSS MiB':>13} {'re-push s':>10} {'re-push RSS MiB':>16}"
     print(head)
     print("-" * len(head))
     med = {}
@@ -157,7 +161,7 @@ def main() -> None:
         c = statistics.median(w for w, _ in cold[tool])
         r = statistics.median(w for w, _ in warm[tool])
         med[tool] = (c, r)
-        print(f"{tool:<10} {c:>8.3f} {size / c / 1e6:>7.0f} {max(m for _, m in cold[tool]):>13.1f} "
+        print(f"{tool:<12} {c:>8.3f} {size / c / 1e6:>7.0f} {max(m for _, m in cold[tool]):>13.1f} "
               f"{r:>10.3f} {max(m for _, m in warm[tool]):>16.1f}")
     if "skopeo" in med:
         for tool in (t for t in tools if t != "skopeo"):
