@@ -321,3 +321,14 @@ def test_no_credentials_to_a_plain_http_token_service(proxy):
     with via(proxy, "realm/a", credentials=Credentials("user", "pass-word"), insecure=False) as t:
         with pytest.raises(AuthError, match="token.example.invalid is plain http"):
             t.prepare()
+
+
+def test_registry_reporting_another_digest_is_an_error(proxy):
+    image = make_image([gz_layer(50_000, 40)])
+    with via(proxy, "digest/a") as t:
+        for blob in image.blobs:
+            t.upload(blob, Progress())
+        proxy.extra_headers = {"Docker-Content-Digest": "sha256:" + "0" * 64}
+        with pytest.raises(RegistryError) as info:
+            t.put_manifest(image.raw, OCI_MANIFEST, image.descriptor.digest, ["1"])
+    assert info.value.code == "DIGEST_MISMATCH" and image.descriptor.digest in str(info.value)

@@ -469,7 +469,7 @@ class _BlobUpload:
                            replayable=isinstance(body, bytes))
 
     def _committed(self, resp: requests.Response, digest: str) -> None:
-        if resp.status_code not in (201, 204):
+        if resp.status_code not in (200, 201, 202, 204):  # 201 per the spec
             raise self.t.refusal(resp, f"{self.what} (PUT)")
         self.location = None  # nothing left to cancel
         got = resp.headers.get("Docker-Content-Digest")
