@@ -383,7 +383,9 @@ class _BlobUpload:
         asks = min_chunk.isdigit()
         if asks:
             self.chunk = max(self.chunk, int(min_chunk))
-        big = self.size is not None and self.size > self.chunk and self.t.resumable
+        if not self.t.resumable and self.size is not None:
+            self.chunk = max(self.chunk, self.size)  # one PATCH per session there
+        big = self.size is not None and self.size > self.chunk
         self.chunked = asks or not self.known or self.size is None or big
 
     def _resync(self) -> None:
