@@ -76,28 +76,35 @@ def compress_image(node: Node, algorithm: str = GZIP, level: Optional[int] = Non
     if algorithm == KEEP:
         return node
     level = check_level(algorithm, level) if algorithm in (GZIP, ZSTD) else 0
-    conv = _Converter(algorithm, level, cache, threads)
-    conv.to_oci = algorithm == ZSTD and any(
-        _oci_type(b.descriptor.media_type) in _COMPRESSED_TYPE[ZSTD]
-        for n in walk(node) if isinstance(n, ImageManifest) for b in n.layers) and any(
-        n.descriptor.media_type in (DOCKER_MANIFEST, DOCKER_LIST) for n in walk(node))
-    if conv.to_oci:
+    to_oci = algorithm == ZSTD and _has_docker_manifest_and_plain_layer(node)
+    if to_oci:
         (notify or log.warning)("note: zstd layers need OCI manifests; converting the Docker manifest(s) "
                                 "to OCI (same config and layers, new manifest digest)")
-    return conv.node(node)
+    return _Converter(algorithm, level, cache, threads, to_oci).node(node)
 
 
 def _oci_type(media_type: str) -> str:
     return _DOCKER_TO_OCI.get(media_type, media_type)
 
 
+def _has_docker_manifest_and_plain_layer(node: Node) -> bool:
+    """Whether zstd would compress some layer of a tree that holds a Docker manifest or list."""
+    nodes = walk(node)
+    return any(n.descriptor.media_type in (DOCKER_MANIFEST, DOCKER_LIST) for n in nodes) and any(
+        _oci_type(b.descriptor.media_type) in _COMPRESSED_TYPE[ZSTD]
+        for n in nodes if isinstance(n, ImageManifest) for b in n.layers)
+
+
 class _Converter:
-    def __init__(self, algorithm: str, level: int, cache: Optional[LayerCache], threads: Optional[int]):
+    """Rebuilds a tree node by node; ``to_oci`` converts its Docker manifests and lists."""
+
+    def __init__(self, algorithm: str, level: int, cache: Optional[LayerCache], threads: Optional[int],
+                 to_oci: bool):
         self.algorithm = algorithm
         self.level = level
         self.cache = cache
         self.threads = threads
-        self.to_oci = False
+        self.to_oci = to_oci
 
     def node(self, node: Node) -> Node:
         if isinstance(node, ImageIndex):
