@@ -75,12 +75,13 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
     known = [b.descriptor.digest for b in blobs if b.descriptor.digest]
     missing = transport.missing(known) if known else set()
     todo = [b for b in blobs if not b.descriptor.digest or b.descriptor.digest in missing]
+    todo_ids = {id(b) for b in todo}
     todo.sort(key=lambda b: -(b.original.size if b.original else b.descriptor.size))
     subscriber.on_plan(len(blobs), sum(b.descriptor.size for b in blobs), len(todo),
                        sum(b.descriptor.size or (b.original.size if b.original else 0) for b in todo))
     stored: Dict[str, Descriptor] = {}  # original digest -> stored descriptor, for transformed blobs
     for blob in blobs:
-        if blob not in todo:
+        if id(blob) not in todo_ids:
             if blob.original is not None:
                 stored[blob.original.digest] = blob.descriptor
             subscriber.on_blob_done(blob, False)
@@ -114,11 +115,14 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
                 stored: Dict[str, Descriptor], counter: _Counter) -> None:
     if not todo:
         return
+    cancel = threading.Event()  # set on the first failure or Ctrl-C: running uploads stop at their next part
 
     def one(blob: Blob) -> None:
         sent = [0]
 
         def progress(n: int) -> None:
+            if cancel.is_set():
+                raise _Cancelled()
             sent[0] += n
             subscriber.on_bytes(blob, n)
 
@@ -144,15 +148,18 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
     futures: List[Future] = []
     try:
         futures = [pool.submit(one, b) for b in todo]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for f in pending:
-            f.cancel()
+        wait(futures, return_when=FIRST_EXCEPTION)
+        cancel.set()
         for f in futures:
-            if f.done() and not f.cancelled() and f.exception() is not None:
+            if f.done() and not f.cancelled() and f.exception() is not None \
+                    and not isinstance(f.exception(), _Cancelled):
                 raise f.exception()  # type: ignore[misc]
     except KeyboardInterrupt:
-        for f in futures:
-            f.cancel()
-        raise Interrupted("interrupted: no manifest was written; rerun to resume (stored blobs are kept)")
+        raise Interrupted("interrupted: no manifest was written; rerun to resume (stored blobs are kept)") from None
     finally:
+        cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Cancelled(Exception):
+    """Raised inside an upload when another one failed or the user interrupted the push."""
