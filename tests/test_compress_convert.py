@@ -232,6 +232,17 @@ def test_cache_predicts_digests_so_a_second_push_compresses_and_uploads_nothing(
     assert (result2.blobs_pushed, opens.count, transport.uploads) == (0, 0, uploads_before)
 
 
+def test_a_warm_cache_and_an_empty_registry_upload_once_with_the_predicted_digest(tmp_path):
+    cache = LayerCache(tmp_path / "cache")
+    _, result = engine_push(compress_image(open_source(DOCKER_SAVE).root, "zstd", cache=cache, notify=print))
+    fresh = MemoryTransport()
+    node = compress_image(open_source(DOCKER_SAVE).root, "zstd", cache=cache, notify=print)
+    assert all(b.descriptor.digest for b in node.layers)
+    _, again = engine_push(node, fresh)
+    assert again.digest == result.digest and len(fresh.uploads) == 4  # config + 3 layers, no retry
+    fresh.check_image(again.digest)
+
+
 def test_a_stale_prediction_is_detected_and_the_cache_corrected(tmp_path):
     cache = LayerCache(tmp_path / "cache")
     t, result = engine_push(compress_image(open_source(DOCKER_SAVE).root, "gzip", cache=cache))
