@@ -28,6 +28,7 @@ class PushOptions:
     profile: Optional[str] = None
     jobs: int = 4
     rate_limits: Optional[Dict[str, float]] = None  # requests/s per ECR operation (default: the quotas)
+    mount_from: Sequence[str] = ()  # v2: repositories of the same registry that may hold the blobs
 
 
 def open_transport(dest: Destination, options: PushOptions) -> Transport:
@@ -54,7 +55,9 @@ def open_transport(dest: Destination, options: PushOptions) -> Transport:
         if username is None:
             username, password = ecr_login(dest, options.endpoint_url, options.profile)
     creds = credentials_for(registry, username=username, password=password)
-    return RegistryTransport(registry, repository, insecure=options.insecure, credentials=creds)
+    return RegistryTransport(registry, repository, insecure=options.insecure, credentials=creds,
+                             mount_from=options.mount_from, pool_size=max(8, options.jobs * 2),
+                             lookup_credentials=False)
 
 
 def push(source: Union[str, "os.PathLike[str]"], destination: Union[str, Destination], *,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable, List, Optional
 
+from . import __version__
 from .errors import Interrupted, PypushError, UsageError
 from .manage_cli import register as _add_manage
 
@@ -44,6 +45,8 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
                    help="plain layers are compressed with this (default gzip); compressed ones are kept")
     p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
     p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
+    p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
+                   help="v2: mount blobs from this repository of the same registry instead of uploading them")
     p.add_argument("--username", "-u", help="registry user name (v2 transport)")
     p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
     p.add_argument("--profile", help="AWS profile to use")
@@ -76,7 +79,7 @@ def _run_push(args: argparse.Namespace) -> int:
     options = PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
                           create_repository=args.create_repository, insecure=args.insecure,
                           username=args.username, password=password, profile=args.profile, jobs=args.jobs,
-                          rate_limits=parse_rate_limits(",".join(args.rate_limit)))
+                          rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from)
     result = push(args.source, args.destination, tags=args.tag, compression=args.compression,
                   compression_level=args.compression_level, options=options,
                   subscriber=_subscriber(args, "push"))
@@ -123,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pypush", description="Push container images to ECR Public, private ECR and OCI "
                                                  "registries, without Docker.", epilog=EXIT_CODES,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version="pypush 0.1.0")
+    parser.add_argument("--version", action="version", version=f"pypush {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress, only results and errors")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log what happens on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -24,9 +24,10 @@ class PushResult:
     media_type: str
     size: int
     tags: List[str]
-    blobs_pushed: int = 0
-    blobs_skipped: int = 0
-    bytes_pushed: int = 0
+    blobs_pushed: int = 0  # uploaded (or mounted from another repository)
+    blobs_skipped: int = 0  # already there
+    blobs_mounted: int = 0
+    bytes_pushed: int = 0  # bytes uploaded (mounted blobs move no bytes)
     manifests: int = 0
     children: List[str] = field(default_factory=list)
     retries: int = 0  # failed requests that were retried (throttling included)
@@ -106,8 +107,13 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             result.digest, result.media_type, result.size = digest, desc.media_type, len(raw)
         else:
             result.children.append(digest)
-    result.retries = getattr(transport, "retries", 0)
-    result.throttled = getattr(transport, "throttled", 0)
+    stats = getattr(transport, "stats", None)
+    if stats is not None:  # the transport knows what really moved (a mount moves no bytes)
+        result.bytes_pushed = stats.get("bytes", 0)
+    else:
+        stats = {}
+    result.blobs_mounted = stats.get("mounted", 0)
+    result.retries, result.throttled = stats.get("retries", 0), stats.get("throttled", 0)
     return result
 
 

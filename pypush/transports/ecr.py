@@ -12,6 +12,7 @@ import json
 import logging
 import ssl
 import threading
+from collections import Counter
 import time
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import urlsplit
@@ -86,8 +87,7 @@ class EcrTransport:
         self._pacer = Pacer(self.service, rate_limits)
         self.client.meta.events.register("before-send", self._pacer.botocore_handler)
         self.client.meta.events.register("needs-retry", self._count_failure)
-        self.retries = 0  # failed attempts of any call (each is retried or reported)
-        self.throttled = 0  # of which ThrottlingException / LimitExceededException
+        self.stats: Counter = Counter()  # uploaded, bytes, retries (failed attempts), throttled (of which)
         self._stats_lock = threading.Lock()
         self._local = threading.local()
         self._registry_id = destination.registry_id
@@ -95,9 +95,9 @@ class EcrTransport:
     # -- botocore calls ---------------------------------------------------------------------------
     def _count(self, code: str) -> None:
         with self._stats_lock:
-            self.retries += 1
+            self.stats["retries"] += 1
             if code in ("ThrottlingException", "LimitExceededException"):
-                self.throttled += 1
+                self.stats["throttled"] += 1
 
     def _count_failure(self, response: Any = None, caught_exception: Any = None, **_: Any) -> None:
         """botocore ``needs-retry`` hook: count failed attempts (botocore decides the retry)."""
@@ -242,6 +242,9 @@ class EcrTransport:
                 raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
         except BotoCoreError as exc:
             raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
+        with self._stats_lock:
+            self.stats["uploaded"] += 1
+            self.stats["bytes"] += sent
         return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
 
     def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str,
