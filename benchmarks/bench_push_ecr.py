@@ -60,7 +60,8 @@ def main() -> None:
         wall, rss = median_runs(args.runs, fn)
         rows.append((name, f"{wall:.2f}", f"{size / wall / 1e6:.0f}", f"{rss:.0f}"))
     print(f"machine: {machine()}")
-    print(f"image: {layout} ({size / 1e6:.1f} MB of blobs), median of {args.runs}")
+    print(f"image: {layout} ({size / 1e6:.1f} MB of blobs), median of {args.runs}; server data in /dev/shm; "
+          f"wall time includes process start; peak RSS of the pushing process (os.wait4)")
     print_table("push of the big OCI layout", rows, ("run", "wall s", "MB/s", "client peak RSS MiB"))
     print(f"\npypush serve peak RSS during cold pushes: {server_rss[0]:.0f} MiB")
     sk, cold = float(rows[0][1]), float(rows[1][1])

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = ROOT.parent / "shared" / "tools"
 FIXTURES_DIR = Path(os.environ.get("FIXTURES_DIR", "/tmp/fixtures"))
 SKOPEO_CACHE = Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb")
+# Server data in memory where possible, so that the disk of a shared machine measures nobody.
+DATA_DIR = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
 def ensure_big_fixtures() -> Path:
@@ -87,7 +89,7 @@ class Server:
 
 def docker_registry() -> Server:
     """A fresh Debian docker-registry with its own config (loopback only, filesystem storage)."""
-    work = Path(tempfile.mkdtemp(prefix="bench-registry-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-registry-", dir=DATA_DIR))
     port = free_port()
     (work / "config.yml").write_text(
         "version: 0.1\nlog: {level: error}\n"
@@ -98,7 +100,7 @@ def docker_registry() -> Server:
 
 def pypush_endpoint(*extra: str) -> Server:
     """A fresh `pypush serve` in its own process."""
-    work = Path(tempfile.mkdtemp(prefix="bench-endpoint-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-endpoint-", dir=DATA_DIR))
     port = free_port()
     return Server([sys.executable, "-m", "pypush", "serve", "--port", str(port), "--data", str(work / "data"), *extra],
                   port, work)
