@@ -120,6 +120,15 @@ def docker_registry(tmp_path) -> Iterator[DockerRegistry]:
     reg.stop()
 
 
+@pytest.fixture
+def docker_config(tmp_path, monkeypatch) -> Path:
+    """An empty private DOCKER_CONFIG directory (tests write config.json into it)."""
+    d = tmp_path / "docker-config"
+    d.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(d))
+    return d
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES

@@ -18,11 +18,8 @@ def b64(text: str) -> str:
 
 
 @pytest.fixture
-def config_dir(tmp_path, monkeypatch) -> Path:
-    d = tmp_path / "docker"
-    d.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(d))
-    return d
+def config_dir(docker_config) -> Path:
+    return docker_config
 
 
 def write_config(config_dir: Path, doc: dict) -> None:

@@ -149,15 +149,6 @@ def basic_registry(tmp_path_factory):
     reg.stop()
 
 
-@pytest.fixture
-def docker_config(tmp_path, monkeypatch) -> Path:
-    """An empty private DOCKER_CONFIG directory (tests write config.json into it)."""
-    d = tmp_path / "docker-config"
-    d.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(d))
-    return d
-
-
 def skopeo_raw(skopeo, ref: str) -> bytes:
     """The manifest bytes skopeo reads with the test user's credentials."""
     proc = skopeo.run("inspect", "--raw", "--tls-verify=false", "--creds", f"{USER}:{PASSWORD}", f"docker://{ref}")
