@@ -42,7 +42,8 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transport", choices=("auto", "ecr", "v2"), default="auto",
                    help="ECR API or OCI distribution v2 (default: by destination)")
     p.add_argument("--compression", choices=("gzip", "zstd", "none", "keep"), default="gzip",
-                   help="plain layers are compressed with this (default gzip); compressed ones are kept")
+                   help="gzip|zstd (default gzip): compress plain layers, keep compressed ones (zstd converts Docker "
+                        "manifests to OCI); none: push every layer uncompressed; keep: push every blob as stored")
     p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
     p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
     p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
