@@ -16,18 +16,18 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from common import docker_registry, measure, wait_for_idle  # noqa: E402
 
 SKOPEO_CACHES = ("/var/lib/containers/cache/blob-info-cache-v1.boltdb",
                  os.path.expanduser("~/.local/share/containers/cache/blob-info-cache-v1.boltdb"))
@@ -111,82 +111,6 @@ class _Limited:
         pass
 
 
-def cpu_idle(seconds: float = 1.0) -> float:
-    """Share of CPU time the whole machine spent idle over ``seconds`` (Linux /proc/stat)."""
-    def sample() -> List[int]:
-        with open("/proc/stat") as f:
-            return [int(x) for x in f.readline().split()[1:]]
-    a = sample()
-    time.sleep(seconds)
-    b = sample()
-    delta = [y - x for x, y in zip(a, b)]
-    return (delta[3] + delta[4]) / max(1, sum(delta))
-
-
-def wait_for_idle(threshold: float, max_wait: float) -> float:
-    """Block until the machine is at least ``threshold`` idle (or ``max_wait`` passed); the last idle share."""
-    deadline = time.monotonic() + max_wait
-    idle = cpu_idle()
-    while idle < threshold and time.monotonic() < deadline:
-        idle = cpu_idle()
-    return idle
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Registry:
-    """A fresh docker-registry on a loopback port, storage in a temp dir."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.port = _free_port()
-        (root / "data").mkdir(parents=True)
-        cfg = root / "config.yml"
-        cfg.write_text("version: 0.1\nlog: {level: error}\n"
-                       f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
-                       f"http: {{addr: 127.0.0.1:{self.port}}}\n")
-        self.log = open(root / "registry.log", "wb")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("docker-registry did not start")
-
-    def stored_bytes(self) -> int:
-        return sum(p.stat().st_size for p in (self.root / "data").rglob("data") if p.is_file())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-def timed(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of ``cmd``; raises when it fails."""
-    with tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        dt = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.read().decode()[-2000:]}")
-    return dt, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
-
-
 def push_rows(tarball: str, runs: int, tmp: Path, idle: float) -> List[Tuple[str, float, float, int, int]]:
     policy = tmp / "policy.json"
     policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
@@ -220,28 +144,27 @@ def push_rows(tarball: str, runs: int, tmp: Path, idle: float) -> List[Tuple[str
     for name, make_cmd, warm in cases:
         times, cpus, stored, rss, idles = [], [], 0, 0, []
         for i in range(runs):
-            reg = Registry(Path(tempfile.mkdtemp(dir=tmp)))
+            reg = docker_registry()
             cache_dir = Path(tempfile.mkdtemp(dir=tmp))
             run_env = dict(env, PYPUSH_CACHE_DIR=str(cache_dir))
             try:
                 host = f"127.0.0.1:{reg.port}"
                 if warm:
-                    timed(make_cmd(host, i), run_env)
+                    measure(make_cmd(host, i), run_env)
                 if idle:
                     idles.append(wait_for_idle(idle, 300))
-                dt, cpu, rss = timed(make_cmd(host, i), run_env)
+                dt, cpu, rss = measure(make_cmd(host, i), run_env)
                 times.append(dt)
                 cpus.append(cpu)
                 stored = reg.stored_bytes()
             finally:
                 reg.stop()
-                shutil.rmtree(reg.root, ignore_errors=True)
                 shutil.rmtree(cache_dir, ignore_errors=True)
         med = statistics.median(times)
         cpu = statistics.median(cpus)
         rows.append((name, med, cpu, rss, stored))
         print(f"  {name:48} {med:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)})  "
-              f"{size / med / 1e6:.0f} MB/s, CPU {cpu:.2f} s, peak RSS {rss} MiB, registry holds {stored / 1e6:.1f} MB"
+              f"{size / med / 1e6:.0f} MB/s, CPU {cpu:.2f} s, peak RSS {rss:.0f} MiB, registry holds {stored / 1e6:.1f} MB"
               + (f", machine idle before runs: {', '.join(f'{x:.0%}' for x in idles)}" if idles else ""), flush=True)
     return rows
 

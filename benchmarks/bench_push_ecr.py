@@ -57,12 +57,12 @@ def main() -> None:
     for name, fn in [("skopeo copy → docker-registry (v2), cold", skopeo_cold),
                      ("pypush push → pypush serve (ECR API), cold", pypush_cold),
                      ("pypush push → pypush serve (ECR API), all present", pypush_warm)]:
-        wall, rss = median_runs(args.runs, fn)
-        rows.append((name, f"{wall:.2f}", f"{size / wall / 1e6:.0f}", f"{rss:.0f}"))
+        run = median_runs(args.runs, fn)
+        rows.append((name, f"{run.wall:.2f}", f"{size / run.wall / 1e6:.0f}", f"{run.cpu:.2f}", f"{run.rss:.0f}"))
     print(f"machine: {machine()}")
     print(f"image: {layout} ({size / 1e6:.1f} MB of blobs), median of {args.runs}; server data in /dev/shm; "
           f"wall time includes process start; peak RSS of the pushing process (os.wait4)")
-    print_table("push of the big OCI layout", rows, ("run", "wall s", "MB/s", "client peak RSS MiB"))
+    print_table("push of the big OCI layout", rows, ("run", "wall s", "MB/s", "client CPU s", "client peak RSS MiB"))
     print(f"\npypush serve peak RSS during cold pushes: {server_rss[0]:.0f} MiB")
     sk, cold = float(rows[0][1]), float(rows[1][1])
     print(f"pypush (ECR API) / skopeo (v2) wall time: {cold / sk:.2f}x (goal <= 1.5x)")

@@ -21,13 +21,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import measure  # noqa: E402
 
 SKOPEO_CACHE = "/var/lib/containers/cache/blob-info-cache-v1.boltdb"
 DEFAULT_LAYOUT = Path("/tmp/fixtures/big.oci")
@@ -77,19 +78,6 @@ def command(tool: str, layout: Path, host: str, repo: str, policy: Path) -> List
         return ["skopeo", "--policy", str(policy), "copy", "-q", "--dest-tls-verify=false",
                 f"oci:{layout}:1", f"docker://{host}/{repo}:1"]
     raise SystemExit(f"unknown tool {tool}")
-
-
-def measure(cmd: List[str], env: Dict[str, str]) -> Tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def ensure_layout(path: Path, explicit: bool) -> Path:
@@ -143,8 +131,9 @@ def main() -> None:
                             os.remove(SKOPEO_CACHE)
                         except OSError:
                             pass
-                    cold[tool].append(measure(command(tool, layout, reg.host, "bench/app", policy), env))
-                    warm[tool].append(measure(command(tool, layout, reg.host, "bench/app", policy), env))
+                    for runs in (cold, warm):
+                        run_ = measure(command(tool, layout, reg.host, "bench/app", policy), env, cwd=ROOT)
+                        runs[tool].append((run_.wall, run_.rss))
                 finally:
                     reg.stop()
                     shutil.rmtree(reg.root, ignore_errors=True)

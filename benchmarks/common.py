@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = ROOT.parent / "shared" / "tools"
@@ -47,18 +47,48 @@ def wait_port(port: int, timeout: float = 20) -> None:
     raise RuntimeError(f"port {port} never opened")
 
 
-def measure(cmd: Sequence[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, float]:
-    """Run ``cmd``; return (wall seconds, peak RSS MiB of that process) — fails loudly on error."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, **(env or {})))
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+class Run(NamedTuple):
+    """One measured child process."""
+
+    wall: float  # seconds, including interpreter start
+    cpu: float  # user + system seconds of the child
+    rss: float  # its peak resident set, MiB
+
+
+def measure(cmd: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> Run:
+    """Run ``cmd`` as a child process and measure it (os.wait4); fails loudly on a non-zero exit."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err, cwd=cwd,
+                                env=dict(os.environ, **(env or {})))
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed ({code}): {err.read().decode(errors='replace')[-2000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def cpu_idle(seconds: float = 1.0) -> float:
+    """Share of CPU time the whole machine spent idle over ``seconds`` (Linux /proc/stat)."""
+    def sample() -> List[int]:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:]]
+    a = sample()
+    time.sleep(seconds)
+    b = sample()
+    delta = [y - x for x, y in zip(a, b)]
+    return (delta[3] + delta[4]) / max(1, sum(delta))
+
+
+def wait_for_idle(threshold: float, max_wait: float) -> float:
+    """Block until the machine is at least ``threshold`` idle (or ``max_wait`` passed); the last idle share."""
+    deadline = time.monotonic() + max_wait
+    idle = cpu_idle()
+    while idle < threshold and time.monotonic() < deadline:
+        idle = cpu_idle()
+    return idle
 
 
 class Server:
@@ -69,6 +99,11 @@ class Server:
         self.log = open(workdir / "server.log", "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
         wait_port(port)
+
+    def stored_bytes(self) -> int:
+        """Bytes of blob data the server holds (docker-registry's `data` files or pypush's blobs)."""
+        return sum(p.stat().st_size for p in (self.workdir / "data").rglob("*")
+                   if p.is_file() and (p.name == "data" or "blobs" in p.parts))
 
     def peak_rss_mib(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -120,10 +155,11 @@ def cold_skopeo() -> None:
         pass
 
 
-def median_runs(runs: int, once: Callable[[], Tuple[float, float]]) -> Tuple[float, float]:
-    """Median wall time and max peak RSS over ``runs`` calls of ``once``."""
+def median_runs(runs: int, once: Callable[[], Run]) -> Run:
+    """Median wall and CPU time and the largest peak RSS over ``runs`` calls of ``once``."""
     results = [once() for _ in range(runs)]
-    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+    return Run(statistics.median(r.wall for r in results), statistics.median(r.cpu for r in results),
+               max(r.rss for r in results))
 
 
 def print_table(title: str, rows: List[Tuple[str, ...]], header: Tuple[str, ...]) -> None:
