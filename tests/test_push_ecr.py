@@ -111,3 +111,21 @@ def test_python_api_returns_the_same_result(endpoint):
     assert result.digest == oci_top_digest(FIXTURES / "small.oci")
     assert result.tags == ["1", "extra"]
     assert result.blobs_pushed >= 3
+
+
+def test_layout_whose_index_json_lists_platforms_is_pushed_as_an_index(endpoint, skopeo, tmp_path):
+    """Some tools write a multi-arch layout as index.json listing one unnamed manifest per platform."""
+    import hashlib
+    import shutil
+
+    layout = tmp_path / "platforms.oci"
+    shutil.copytree(FIXTURES / "multiarch.oci", layout)
+    index_digest = oci_top_digest(layout)
+    index = json.loads((layout / "blobs" / "sha256" / index_digest.split(":")[1]).read_bytes())
+    raw = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                      "manifests": index["manifests"]}, indent=2).encode()
+    (layout / "index.json").write_bytes(raw)
+    result = push_json(endpoint, str(layout), "plat:1")
+    assert result["digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert len(result["children"]) == len(index["manifests"]) == 2
+    pull_and_check(skopeo, f"{endpoint.host_port}/plat:1", tmp_path / "p", expected_digest=result["digest"])

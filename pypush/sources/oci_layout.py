@@ -2,7 +2,8 @@
 
 Choosing the image: by tag (``org.opencontainers.image.ref.name``; also the full name in that
 annotation or in ``io.containerd.image.name``), by digest (an index.json entry or any manifest
-below one), by position (``@N``), or the only image when no reference is given.
+below one), by position (``@N``), or the only image when no reference is given. A layout whose
+index.json lists only unnamed per-platform manifests is one multi-platform image: index.json itself.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
-from ..model import INDEX_TYPES, Blob, Descriptor, ImageIndex, ImageManifest, Node, walk
+from ..model import INDEX_TYPES, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, sha256_digest, walk
 from .fs import Tree
 from .parse import (MAX_MANIFEST, MissingError, check_manifest_bytes, is_digest, load_json, manifest_kind,
                     parse_descriptors, parse_index, parse_manifest, tag_of)
@@ -104,6 +105,8 @@ class OciLayout:
         if ref is None:
             if not entries:
                 raise SourceError(f"{self.tree.label}: index.json lists no images")
+            if len({e.digest for e in entries}) > 1 and _is_platform_set(entries):
+                return self._index_json_as_index(entries), []
             if len({e.digest for e in entries}) > 1:
                 raise SourceError(f"{self.tree.label} holds {len(entries)} images; name one as PATH:REF "
                                   f"(choices: {describe_choices(entries)})")
@@ -129,6 +132,13 @@ class OciLayout:
             [e for e in entries if e.digest == chosen[0].digest])
         return node, [t for t in dict.fromkeys(tags) if t]
 
+    def _index_json_as_index(self, entries: List[Descriptor]) -> ImageIndex:
+        """index.json itself as a multi-platform index: its exact bytes, its entries as children."""
+        where = self.tree.name("index.json")
+        raw = self.tree.read("index.json", MAX_MANIFEST, "index.json")
+        children = [self.node(e, f"{where}.manifests[{i}]") for i, e in enumerate(entries)]
+        return ImageIndex(Descriptor(OCI_INDEX, sha256_digest(raw), len(raw)), raw, children)
+
     def _find_below(self, entries: List[Descriptor], digest: str) -> Node:
         for i, entry in enumerate(entries):
             if entry.media_type in INDEX_TYPES:
@@ -136,6 +146,13 @@ class OciLayout:
                     if node.descriptor.digest == digest:
                         return node
         raise SourceError(f"{self.tree.label}: no manifest {digest} (choices: {describe_choices(entries)})")
+
+
+def _is_platform_set(entries: List[Descriptor]) -> bool:
+    """index.json lists one unnamed image manifest per platform (as some tools write multi-arch
+    layouts, with no index blob): then the layout as a whole is one multi-platform image."""
+    return all(e.platform and e.media_type not in INDEX_TYPES and not (e.annotations or {}).get(REF_NAME)
+               for e in entries)
 
 
 def normalize_name(name: str) -> str:
