@@ -201,7 +201,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"\n| {'case':48} | wall s | × skopeo gzip | CPU s | peak RSS MiB | registry MB |")
     print(f"|{'-' * 50}|-------:|--------------:|------:|-------------:|------------:|")
     for name, med, cpu, rss, stored in rows:
-        print(f"| {name:48} | {med:6.2f} | {med / base:13.2f} | {cpu:5.2f} | {rss:12d} | {stored / 1e6:11.1f} |")
+        print(f"| {name:48} | {med:6.2f} | {med / base:13.2f} | {cpu:5.2f} | {rss:12.0f} | {stored / 1e6:11.1f} |")
     return 0
 
 
