@@ -78,8 +78,10 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
     todo = [b for b in blobs if not b.descriptor.digest or b.descriptor.digest in missing]
     todo_ids = {id(b) for b in todo}
     todo.sort(key=lambda b: -(b.original.size if b.original else b.descriptor.size))
-    subscriber.on_plan(len(blobs), sum(b.descriptor.size for b in blobs), len(todo),
-                       sum(b.descriptor.size or (b.original.size if b.original else 0) for b in todo))
+    todo_bytes = sum(b.descriptor.size or (b.original.size if b.original else 0) for b in todo)
+    log.info("%s: %d blobs, %d to upload (%.1f MB), %d already there", repository or "push", len(blobs), len(todo),
+             todo_bytes / 1e6, len(blobs) - len(todo))
+    subscriber.on_plan(len(blobs), sum(b.descriptor.size for b in blobs), len(todo), todo_bytes)
     stored: Dict[str, Descriptor] = {}  # original digest -> stored descriptor, for transformed blobs
     for blob in blobs:
         if id(blob) not in todo_ids:
@@ -101,6 +103,8 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
         is_root = node is root
         node_tags = list(tags) if is_root else []
         transport.put_manifest(raw, desc.media_type, digest, node_tags)
+        log.info("manifest %s (%s) %s", digest, desc.media_type.rsplit("/", 1)[-1],
+                 "tagged " + ", ".join(node_tags) if node_tags else "by digest")
         subscriber.on_manifest(digest, node_tags)
         result.manifests += 1
         if is_root:
@@ -142,6 +146,7 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
             progress(-sent[0])
             blob.descriptor = Descriptor(blob.descriptor.media_type, "", 0)
             desc = transport.upload(blob, progress)
+        log.info("stored %s (%.1f MB) from %s", desc.digest, desc.size / 1e6, blob.name or "source")
         with counter.lock:
             counter.bytes += desc.size
             if blob.original is not None:
