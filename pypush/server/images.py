@@ -7,7 +7,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..model import INDEX_TYPES, MANIFEST_TYPES
 from .operations import Context, no_paging_with, operation, paginate, require_repo, with_token
@@ -185,17 +185,25 @@ def _resolve(db: Any, repo: str, image_id: Dict[str, Any]) -> Tuple[Optional[Ima
     return img, None
 
 
+def _resolve_all(db: Any, repo: str, image_ids: List[Dict[str, Any]],
+                 failures: List[Dict[str, Any]]) -> Iterator[Tuple[Dict[str, Any], ImageRow]]:
+    """(image id, image) for each id that names an image; the others' failures go to ``failures``."""
+    for image_id in image_ids:
+        img, failure = _resolve(db, repo, image_id)
+        if failure:
+            failures.append(failure)
+        else:
+            yield image_id, img
+
+
 @operation("BatchGetImage", PRIVATE)
 def batch_get_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     repo = p["repositoryName"]
-    images, failures = [], []
+    images: List[Dict[str, Any]] = []
+    failures: List[Dict[str, Any]] = []
     with ctx.store.read() as db:
         require_repo(ctx, db, repo)
-        for image_id in p["imageIds"]:
-            img, failure = _resolve(db, repo, image_id)
-            if failure:
-                failures.append(failure)
-                continue
+        for image_id, img in _resolve_all(db, repo, p["imageIds"], failures):
             ident = {"imageDigest": img.digest}
             if image_id.get("imageTag"):
                 ident["imageTag"] = image_id["imageTag"]
@@ -207,14 +215,11 @@ def batch_get_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 @operation("BatchDeleteImage")
 def batch_delete_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     repo = p["repositoryName"]
-    deleted, failures = [], []
+    deleted: List[Dict[str, Any]] = []
+    failures: List[Dict[str, Any]] = []
     with ctx.store.tx() as db:
         require_repo(ctx, db, repo)
-        for image_id in p["imageIds"]:
-            img, failure = _resolve(db, repo, image_id)
-            if failure:
-                failures.append(failure)
-                continue
+        for image_id, img in _resolve_all(db, repo, p["imageIds"], failures):
             only_tag = image_id.get("imageDigest") is None
             tags = image_tags(db, repo, img.digest)
             if only_tag and len(tags) > 1:
