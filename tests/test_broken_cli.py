@@ -101,3 +101,23 @@ def test_invalid_references_and_tags_are_usage_errors(listener, capsys):
         assert code == 2, (args, err)
         assert len(err) == 1, err
     assert listener.connections == 0
+
+
+def test_image_one_directory_down_gets_a_hint(tmp_path, listener, capsys):
+    import tarfile
+
+    nested = tmp_path / "nested.tar"
+    with tarfile.open(nested, "w") as tar:
+        tar.add("fixtures/small.oci", arcname="small.oci")
+    for source in (str(nested), "fixtures"):
+        code = main(["push", source, "public.ecr.aws/local/hint:1", "--endpoint-url", listener.url])
+        err = capsys.readouterr().err.strip()
+        assert code == 3 and "\n" not in err
+        assert "not an image" in err
+    assert "tar -C small.oci -cf FILE ." in main_err(nested, listener, capsys)
+    assert listener.connections == 0
+
+
+def main_err(source, listener, capsys) -> str:
+    main(["push", str(source), "public.ecr.aws/local/hint:1", "--endpoint-url", listener.url])
+    return capsys.readouterr().err

@@ -103,7 +103,22 @@ def _open_tree(path: str, scheme: Optional[str]) -> Tuple[Tree, str]:
     if has["index.json"] or has["oci-layout"]:
         return tree, oci_format
     what = "directory" if oci_format == "oci" else "tar"
-    raise SourceError(f"not an image: {path} ({what} holds neither index.json, oci-layout nor manifest.json)")
+    raise SourceError(f"not an image: {path} ({what} holds neither index.json, oci-layout nor manifest.json"
+                      f"{_nested_hint(tree, path, what)})")
+
+
+def _nested_hint(tree: Tree, path: str, what: str) -> str:
+    """A hint when the image sits one directory down (``tar -cf x.tar layout/`` instead of ``-C layout .``)."""
+    names = list(tree.names) if isinstance(tree, TarTree) else sorted(os.listdir(path))
+    tops = {n.strip("/").split("/", 1)[0] for n in names if n.strip("/")}
+    if len(tops) != 1:
+        return ""
+    top = tops.pop()
+    if not any(tree.size(f"{top}/{name}") is not None for name in ("index.json", "manifest.json")):
+        return ""
+    if what == "tar":
+        return f"; the image is under {top}/: make the archive from inside it, e.g. tar -C {top} -cf FILE ."
+    return f"; the image is in {os.path.join(path, top)}: name that directory"
 
 
 def _check_archive(path: str) -> None:
