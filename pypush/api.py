@@ -92,11 +92,9 @@ def push(source: Union[str, "os.PathLike[str]"], destination: Union[str, Destina
         try:
             transport.prepare(options.create_repository)
             result = engine.push(root, transport, all_tags, repository=dest.name, jobs=options.jobs,
-                                 subscriber=subscriber)
+                                 subscriber=subscriber, expect_digest=dest.digest)
         finally:
             transport.close()
             if subscriber is not None:
                 subscriber.close()
-    if dest.digest and result.digest != dest.digest:
-        raise UsageError(f"pushed manifest {result.digest}, but the destination pins {dest.digest}")
     return result

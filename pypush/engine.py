@@ -7,7 +7,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from .errors import DigestMismatchError, Interrupted
+from .errors import DigestMismatchError, Interrupted, UsageError
 from .model import Blob, Descriptor, ImageIndex, Node, render_manifest, sha256_digest, walk
 from .progress import Subscriber
 from .transports.base import Transport
@@ -64,12 +64,13 @@ class _Counter:
 
 
 def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: str = "", jobs: int = 4,
-         subscriber: Optional[Subscriber] = None) -> PushResult:
+         subscriber: Optional[Subscriber] = None, expect_digest: Optional[str] = None) -> PushResult:
     """Push ``root`` (a manifest or an index with its children) through ``transport``.
 
     Blobs absent from the destination upload concurrently (``jobs`` at a time, largest first); only
     when every blob is stored are manifests put, children by digest before their parents, the root
-    once under each tag (or by digest only when ``tags`` is empty).
+    once under each tag (or by digest only when ``tags`` is empty). With ``expect_digest`` the root
+    manifest must have that digest, else nothing is tagged (UsageError).
     """
     subscriber = subscriber or Subscriber()
     blobs = unique_blobs(root)
@@ -101,6 +102,9 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             stored[desc.digest] = Descriptor(desc.media_type, digest, len(raw), desc.annotations, desc.platform,
                                              desc.artifact_type)
         is_root = node is root
+        if is_root and expect_digest and digest != expect_digest:
+            raise UsageError(f"the image's manifest is {digest}, but the destination pins {expect_digest}; "
+                             f"nothing was tagged")
         node_tags = list(tags) if is_root else []
         transport.put_manifest(raw, desc.media_type, digest, node_tags)
         log.info("manifest %s (%s) %s", digest, desc.media_type.rsplit("/", 1)[-1],

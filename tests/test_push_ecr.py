@@ -129,3 +129,18 @@ def test_layout_whose_index_json_lists_platforms_is_pushed_as_an_index(endpoint,
     assert result["digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()
     assert len(result["children"]) == len(index["manifests"]) == 2
     pull_and_check(skopeo, f"{endpoint.host_port}/plat:1", tmp_path / "p", expected_digest=result["digest"])
+
+
+def test_pinned_digest_is_checked_before_anything_is_tagged(endpoint):
+    import boto3
+
+    digest = oci_top_digest(FIXTURES / "small.oci")
+    assert push_json(endpoint, "fixtures/small.oci", f"pin:1@{digest}")["digest"] == digest
+    wrong = "sha256:" + "a" * 64
+    proc = run_pypush("push", "fixtures/small.oci", f"public.ecr.aws/local/pin:2@{wrong}", "--endpoint-url",
+                      endpoint.url)
+    assert proc.returncode == 2 and "pins" in proc.stderr
+    client = boto3.client("ecr-public", endpoint_url=endpoint.url, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="y")
+    tags = [t["imageTag"] for t in client.describe_image_tags(repositoryName="pin")["imageTagDetails"]]
+    assert tags == ["1"]
