@@ -66,7 +66,7 @@ def test_seeded_pushes_through_injected_faults_complete(tmp_path, skopeo, multi_
     from pypush.server import LocalEndpoint
 
     layout, digest = multi_layer_image
-    faults = "seed={seed},error=0.02,throttle=0.015,drop=0.01,drop_after=0.005"
+    faults = "seed={seed},error=0.015,throttle=0.01,drop=0.01,drop_after=0.005,cut=0.01"
     retried = 0
     for seed in range(20):
         with LocalEndpoint(data_dir=tmp_path / f"d{seed}", part_size=PART, faults=faults.format(seed=seed)) as ep:

@@ -151,6 +151,11 @@ class Handler(BaseHTTPRequestHandler):
         length = self._body_length(app)
         if length is None:
             return
+        if app.faults is not None and app.faults.cut_body():
+            self._drain(length // 2)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         try:
             lease = app.bodies.borrow(length) if length > LARGE_BODY else nullcontext(memoryview(bytearray(length)))
             with lease as body:

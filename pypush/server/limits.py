@@ -37,7 +37,8 @@ class FaultPlan:
 
     ``error``: ServerException (500); ``throttle``: ThrottlingException; ``drop``: the connection is
     closed before the operation runs; ``drop_after``: the operation runs, then the connection is
-    closed without an answer; ``delay``: the answer waits ``delay_seconds``.
+    closed without an answer; ``cut``: the connection is closed half-way through the request body;
+    ``delay``: the answer waits ``delay_seconds``.
     """
 
     seed: int = 0
@@ -45,12 +46,13 @@ class FaultPlan:
     throttle: float = 0.0
     drop: float = 0.0
     drop_after: float = 0.0
+    cut: float = 0.0
     delay: float = 0.0
     delay_seconds: float = 0.5
 
     @classmethod
     def parse(cls, spec: str) -> "FaultPlan":
-        """``seed=1,error=0.05,throttle=0.02,drop=0.01,drop_after=0.01,delay=0.05[,delay_seconds=0.5]``."""
+        """``seed=1,error=0.05,throttle=0.02,drop=0.01,drop_after=0.01,cut=0.01,delay=0.05[,delay_seconds=0.5]``."""
         plan = cls()
         for item in filter(None, (s.strip() for s in spec.split(","))):
             key, _, value = item.partition("=")
@@ -71,6 +73,13 @@ class Faults:
         self.plan = plan
         self.rng = random.Random(plan.seed)
         self.lock = threading.Lock()
+
+    def cut_body(self) -> bool:
+        """True when this request's body must be cut off half-way (the connection dropped mid-body)."""
+        if not self.plan.cut:
+            return False
+        with self.lock:
+            return self.rng.random() < self.plan.cut
 
     def before(self, op: str) -> bool:
         """Called before an operation runs: may sleep, raise ApiError or DropConnection; True when
