@@ -61,7 +61,18 @@ def make_session(profile: Optional[str] = None) -> botocore.session.Session:
 
 
 def resolve_credentials(session: botocore.session.Session, endpoint_url: Optional[str]) -> Any:
-    """The chain's credentials, or dummy ones for a loopback endpoint when the chain has none."""
+    """The chain's credentials, or dummy ones for a loopback endpoint when the chain has none.
+
+    For a loopback endpoint the instance and container metadata services are not asked: they are
+    remote, and their time-outs would only delay a local push.
+    """
+    if is_loopback(endpoint_url):
+        resolver = session.get_component("credential_provider")
+        for name in ("iam-role", "container-role"):
+            try:
+                resolver.remove(name)
+            except (AttributeError, ValueError):
+                pass
     try:
         creds = session.get_credentials()
     except (PartialCredentialsError, BotoCoreError) as exc:

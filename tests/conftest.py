@@ -13,6 +13,9 @@ from typing import Iterator, List
 
 import pytest
 
+# Tests talk to loopback only: never let botocore's credential chain ask the instance metadata service.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
 

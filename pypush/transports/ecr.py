@@ -6,16 +6,19 @@ botocore's own SigV4 signer and streamed over a per-thread keep-alive connection
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
 import logging
+import os
 import ssl
 import threading
-from collections import Counter
 import time
+import urllib.request
+from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -307,12 +310,7 @@ class EcrTransport:
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            host, port = self._url.hostname or "", self._url.port
-            if self._url.scheme == "https":
-                conn = http.client.HTTPSConnection(host, port, timeout=120, context=ssl.create_default_context())
-            else:
-                conn = http.client.HTTPConnection(host, port, timeout=120)
-            self._local.conn = conn
+            conn = self._local.conn = _open_connection(self._url)
         return conn
 
     def _drop_connection(self) -> None:
@@ -356,6 +354,31 @@ class EcrTransport:
         code = str(body.get("__type") or resp.getheader("x-amzn-ErrorType") or f"HTTP{resp.status}")
         code = code.split("#")[-1].split(":")[0]
         raise _PartError(resp.status, code, str(body.get("message") or body.get("Message") or ""), body)
+
+
+def _open_connection(url: SplitResult) -> http.client.HTTPConnection:
+    """A keep-alive connection to ``url``'s host: through the HTTP(S)_PROXY botocore would use (a CONNECT
+    tunnel) unless NO_PROXY exempts the host, and trusting AWS_CA_BUNDLE like botocore."""
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    proxy = None
+    if not urllib.request.proxy_bypass(host):
+        proxy = urllib.request.getproxies().get(url.scheme)
+    target, headers = (host, port), {}
+    if proxy:
+        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        target = (p.hostname or "", p.port or 8080)
+        if p.username:
+            creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
+    conn: http.client.HTTPConnection
+    if url.scheme == "https":
+        context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+        conn = http.client.HTTPSConnection(*target, timeout=120, context=context)
+    else:
+        conn = http.client.HTTPConnection(*target, timeout=120)
+    if proxy:
+        conn.set_tunnel(host, port, headers=headers)
+    return conn
 
 
 def _skip(reader: VerifyingReader, offset: int, name: str) -> None:
