@@ -57,12 +57,6 @@ def unique_blobs(root: Node) -> List[Blob]:
     return list(seen.values())
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.bytes = 0
-
-
 def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: str = "", jobs: int = 4,
          subscriber: Optional[Subscriber] = None, expect_digest: Optional[str] = None) -> PushResult:
     """Push ``root`` (a manifest or an index with its children) through ``transport``.
@@ -89,11 +83,10 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             if blob.original is not None:
                 stored[blob.original.digest] = blob.descriptor
             subscriber.on_blob_done(blob, False)
-    counter = _Counter()
-    _upload_all(todo, transport, jobs, subscriber, stored, counter)
+    _upload_all(todo, transport, jobs, subscriber, stored)
 
     result = PushResult(repository=repository, digest="", media_type="", size=0, tags=list(tags),
-                        blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo), bytes_pushed=counter.bytes)
+                        blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo))
     for node in walk(root):
         raw = render_manifest(node.raw, stored)
         desc = node.descriptor
@@ -115,18 +108,15 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             result.digest, result.media_type, result.size = digest, desc.media_type, len(raw)
         else:
             result.children.append(digest)
-    stats = getattr(transport, "stats", None)
-    if stats is not None:  # the transport knows what really moved (a mount moves no bytes)
-        result.bytes_pushed = stats.get("bytes", 0)
-    else:
-        stats = {}
+    stats = transport.stats  # the transport knows what really moved (a mount moves no bytes)
+    result.bytes_pushed = stats.get("bytes", 0)
     result.blobs_mounted = stats.get("mounted", 0)
     result.retries, result.throttled = stats.get("retries", 0), stats.get("throttled", 0)
     return result
 
 
 def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: Subscriber,
-                stored: Dict[str, Descriptor], counter: _Counter) -> None:
+                stored: Dict[str, Descriptor]) -> None:
     if not todo:
         return
     cancel = threading.Event()  # set on the first failure or Ctrl-C: running uploads stop at their next part
@@ -151,10 +141,8 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
             blob.descriptor = Descriptor(blob.descriptor.media_type, "", 0)
             desc = transport.upload(blob, progress)
         log.info("stored %s (%.1f MB) from %s", desc.digest, desc.size / 1e6, blob.name or "source")
-        with counter.lock:
-            counter.bytes += desc.size
-            if blob.original is not None:
-                stored[blob.original.digest] = desc
+        if blob.original is not None:
+            stored[blob.original.digest] = desc  # one key per blob: no lock needed
         if blob.on_stored is not None:
             blob.on_stored(desc)
         subscriber.on_blob_done(blob, True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from typing import Dict, List, Sequence, Set
 
 import pytest
@@ -38,6 +39,7 @@ class MemoryTransport:
         self.manifests: Dict[str, bytes] = {}
         self.tags: Dict[str, str] = {}
         self.uploads: List[str] = []
+        self.stats: Counter = Counter()
 
     def prepare(self, create_repository: bool = False) -> None:
         pass
@@ -52,6 +54,8 @@ class MemoryTransport:
             digest = r.digest
         self.blobs[digest] = data
         self.uploads.append(digest)
+        self.stats["uploaded"] += 1
+        self.stats["bytes"] += len(data)
         progress(len(data))
         return Descriptor(d.media_type, digest, len(data), d.annotations)
 
