@@ -15,9 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from common import machine, print_table, pypush_endpoint  # noqa: E402
+from common import machine, print_table, pypush_endpoint  # also puts the repository and tests/ on sys.path
 from imagegen import make_oci_layout, random_bytes, tar_layer  # noqa: E402
 
 from pypush.pacing import QUOTAS  # noqa: E402

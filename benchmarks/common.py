@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from conftest import free_port, wait_for_port  # noqa: E402  (the tests' loopback helpers)
 SHARED_TOOLS = ROOT.parent / "shared" / "tools"
 FIXTURES_DIR = Path(os.environ.get("FIXTURES_DIR", "/tmp/fixtures"))
 SKOPEO_CACHE = Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb")
@@ -28,23 +29,6 @@ def ensure_big_fixtures() -> Path:
         subprocess.run(["bash", str(script), str(FIXTURES_DIR)], env=dict(os.environ, ONLY="big"), check=True,
                        stdout=subprocess.DEVNULL)
     return FIXTURES_DIR
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} never opened")
 
 
 class Run(NamedTuple):
@@ -98,7 +82,7 @@ class Server:
         self.port, self.workdir = port, workdir
         self.log = open(workdir / "server.log", "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
-        wait_port(port)
+        wait_for_port(port)
 
     def stored_bytes(self) -> int:
         """Bytes of blob data the server holds (docker-registry's `data` files or pypush's blobs)."""
