@@ -46,7 +46,7 @@ def main() -> None:
     result = json.loads(proc.stdout)
     print(f"machine: {machine()}")
     print_table(f"{args.layers} layers of 100 KiB into pypush serve --enforce-quotas (ECR Public rates)",
-                [(f"{wall:.2f}", f"{floor:.2f}", f"{wall / floor:.2f}x", str(result["throttled"]),
+                [(f"{wall:.2f}", f"{floor:.2f}", f"{wall / floor:.2f}x" if floor else "n/a (within the burst)", str(result["throttled"]),
                   str(result["retries"]))],
                 ("pypush wall s", "quota floor s", "ratio (goal <= 1.2x)", "throttled", "retries"))
 
