@@ -125,12 +125,20 @@ class EcrTransport:
             raise aws.translate(exc, what) from None
 
     def prepare(self, create_repository: bool = False) -> None:
-        """Check the repository exists; create it when asked."""
+        """Check the repository exists; create it when asked.
+
+        A push-only IAM policy may not allow DescribeRepositories: then the push goes ahead and a
+        missing repository shows as RepositoryNotFoundException on the first push call.
+        """
         try:
             self.client.describe_repositories(repositoryNames=[self.repository])
             return
         except ClientError as exc:
-            if aws.error_code(exc) != "RepositoryNotFoundException" or not create_repository:
+            code = aws.error_code(exc)
+            if code == "AccessDeniedException" and not create_repository:
+                log.info("not allowed to describe %s; pushing anyway", self.destination.name)
+                return
+            if code != "RepositoryNotFoundException" or not create_repository:
                 raise aws.translate(exc, f"repository {self.destination.name}") from None
         except BotoCoreError as exc:
             raise aws.translate(exc, f"repository {self.destination.name}") from None
