@@ -35,9 +35,11 @@ class PushResult:
 
     @property
     def reference(self) -> str:
+        """``REPOSITORY@DIGEST``: what the CLI prints."""
         return f"{self.repository}@{self.digest}"
 
     def to_json(self) -> Dict[str, object]:
+        """The result as plain JSON data (``--format json``)."""
         out = asdict(self)
         out["reference"] = self.reference
         return out
