@@ -39,6 +39,7 @@ class Descriptor:
     annotations: Optional[Mapping[str, str]] = None
     platform: Optional[Mapping[str, Any]] = None
     artifact_type: Optional[str] = None
+    data: Optional[str] = None  # OCI 1.1: the content itself, base64, for small blobs
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], default_media_type: str = "") -> "Descriptor":
@@ -50,6 +51,7 @@ class Descriptor:
             annotations=obj.get("annotations"),
             platform=obj.get("platform"),
             artifact_type=obj.get("artifactType"),
+            data=obj.get("data"),
         )
 
     def to_json(self) -> Dict[str, Any]:

@@ -144,3 +144,27 @@ def test_pinned_digest_is_checked_before_anything_is_tagged(endpoint):
                           aws_access_key_id="x", aws_secret_access_key="y")
     tags = [t["imageTag"] for t in client.describe_image_tags(repositoryName="pin")["imageTagDetails"]]
     assert tags == ["1"]
+
+
+def test_artifact_whose_empty_config_is_embedded_as_data(endpoint, skopeo, tmp_path):
+    """OCI 1.1 lets a descriptor carry small content in ``data``; the blob file may then be absent."""
+    import hashlib
+
+    from imagegen import _put_blob
+
+    layout = tmp_path / "art.oci"
+    layout.mkdir()
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    empty = {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2, "data": "e30=",
+             "digest": "sha256:" + hashlib.sha256(b"{}").hexdigest()}
+    layer = dict(mediaType="text/plain", **_put_blob(layout, b"hello artifact\n"))
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "artifactType": "application/vnd.example+type", "config": empty,
+                           "layers": [layer]}).encode()
+    mdesc = _put_blob(layout, manifest)
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        dict(mediaType="application/vnd.oci.image.manifest.v1+json", **mdesc)]}))
+    assert not (layout / "blobs" / "sha256" / empty["digest"].split(":")[1]).exists()
+    result = push_json(endpoint, str(layout), "art:1")
+    assert result["digest"] == mdesc["digest"] and result["blobs_pushed"] == 2
+    pull_and_check(skopeo, f"{endpoint.host_port}/art:1", tmp_path / "p", expected_digest=mdesc["digest"])

@@ -7,14 +7,15 @@ index.json lists only unnamed per-platform manifests is one multi-platform image
 """
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
 from ..model import INDEX_TYPES, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, sha256_digest, walk
 from .fs import Tree
-from .parse import (MAX_MANIFEST, MissingError, check_manifest_bytes, is_digest, load_json, manifest_kind,
-                    parse_descriptors, parse_index, parse_manifest, tag_of)
+from .parse import (MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, load_json,
+                    manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of)
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
@@ -53,6 +54,9 @@ class OciLayout:
         """The blob ``desc`` names; SourceError when it is missing or its size differs."""
         rel = self.blob_path(desc.digest)
         size = self.tree.size(rel)
+        if size is None and desc.data is not None:  # OCI 1.1: the descriptor carries the content
+            raw = check_embedded_data(desc.data, desc.digest, desc.size, where)
+            return Blob(descriptor=desc, open=lambda: io.BytesIO(raw), name=f"{where}.data")
         if size is None:
             raise MissingError(f"{where}: blob {desc.digest} is missing ({self.tree.name(rel)})")
         if size != desc.size:

@@ -4,6 +4,8 @@ Every function raises SourceError with a one-line message naming ``where`` (a fi
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -101,7 +103,24 @@ def parse_descriptor(obj: Any, where: str) -> Descriptor:
     artifact_type = obj.get("artifactType")
     if artifact_type is not None:
         check_media_type(artifact_type, f"{where}.artifactType")
+    data = obj.get("data")
+    if data is not None:
+        check_embedded_data(data, obj["digest"], size, f"{where}.data")
     return Descriptor.from_json(obj)
+
+
+def check_embedded_data(data: Any, digest: str, size: int, where: str) -> bytes:
+    """The bytes of an OCI 1.1 ``data`` member, checked against the descriptor's size and digest."""
+    try:
+        raw = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    except (binascii.Error, ValueError):
+        raw = None
+    if raw is None:
+        raise SourceError(f"{where}: not base64")
+    algo = digest.partition(":")[0]
+    if len(raw) != size or f"{algo}:{hashlib.new(algo, raw).hexdigest()}" != digest:
+        raise SourceError(f"{where}: embedded content does not match the descriptor's size and digest")
+    return raw
 
 
 def parse_descriptors(doc: Mapping[str, Any], key: str, where: str) -> List[Descriptor]:
