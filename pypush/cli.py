@@ -7,7 +7,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, NoReturn, Optional
 
 from . import __version__
 from .errors import Interrupted, PypushError, UsageError
@@ -25,7 +25,7 @@ EXIT_CODES = """exit codes:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep one-line messages
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep one-line messages
         raise UsageError(message)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import IO, Optional
+from typing import IO, List, Optional
 
 from .errors import DigestMismatchError
 
@@ -34,7 +34,7 @@ class VerifyingReader:
         if self._eof:
             return b""
         if n is None or n < 0:
-            parts = []
+            parts: List[bytes] = []
             while True:
                 chunk = self.read(1 << 20)
                 if not chunk:

@@ -190,8 +190,8 @@ def _resolve_all(db: Any, repo: str, image_ids: List[Dict[str, Any]],
     """(image id, image) for each id that names an image; the others' failures go to ``failures``."""
     for image_id in image_ids:
         img, failure = _resolve(db, repo, image_id)
-        if failure:
-            failures.append(failure)
+        if img is None:
+            failures.append(failure or {})
         else:
             yield image_id, img
 

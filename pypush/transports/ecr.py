@@ -172,7 +172,7 @@ class EcrTransport:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise SourceError(f"manifest {digest} is not UTF-8 text") from None
-        for tag in list(tags) or [None]:
+        for tag in list(tags) or [""]:
             params = dict(self._ids(), imageManifest=text, imageManifestMediaType=media_type, imageDigest=digest)
             if tag:
                 params["imageTag"] = tag
@@ -259,7 +259,7 @@ class EcrTransport:
         return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
 
     def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str,
-                     first: int) -> Tuple[List[bytes], str, int]:
+                     first: int) -> Tuple[List[Union[bytes, bytearray]], str, int]:
         """Read up to ``part_size`` bytes and build the UploadLayerPart JSON body as pieces."""
         b64: List[Union[bytes, bytearray]] = []
         n = 0
@@ -279,7 +279,7 @@ class EcrTransport:
             h.update(p)
         return pieces, h.hexdigest(), n
 
-    def _send_part(self, pieces: List[bytes], body_hash: str, upload_id: str, first: int, n: int, name: str,
+    def _send_part(self, pieces: List[Union[bytes, bytearray]], body_hash: str, upload_id: str, first: int, n: int, name: str,
                    progress: ProgressFn) -> int:
         """Send one part with retries; returns the next byte offset the service expects (``first + n``,
         or less when the service reports it kept fewer bytes than were sent)."""
@@ -327,7 +327,7 @@ class EcrTransport:
             conn.close()
             self._local.conn = None
 
-    def _post(self, operation: str, pieces: List[bytes], body_hash: str) -> Dict[str, Any]:
+    def _post(self, operation: str, pieces: List[Union[bytes, bytearray]], body_hash: str) -> Dict[str, Any]:
         """POST a hand-built JSON body, signed with SigV4; raise _PartError on an error reply."""
         length = sum(len(p) for p in pieces)
         host = self._url.netloc
