@@ -1,4 +1,4 @@
 """``python -m pypush``."""
-from .cli import main
+from .cli import run
 
-raise SystemExit(main())
+run()
