@@ -11,6 +11,7 @@ from .engine import PushResult
 from .progress import Subscriber
 from .reference import ECR_PUBLIC, REGISTRY_V2, Destination, parse_destination, validate_tag
 from .transports.base import Transport
+from .verify_ahead import VerifyAhead
 
 COMPRESSIONS = ("gzip", "zstd", "none", "keep")
 
@@ -88,13 +89,17 @@ def push(source: Union[str, "os.PathLike[str]"], destination: Union[str, Destina
             from .layer_cache import LayerCache
 
             root = compress_image(root, algorithm=compression, level=compression_level, cache=LayerCache.default())
-        transport = open_transport(dest, options)
+        ahead = VerifyAhead(engine.unique_blobs(root)).start()  # hashes while the transport starts up
+        transport = None
         try:
+            transport = open_transport(dest, options)
             transport.prepare(options.create_repository)
             result = engine.push(root, transport, all_tags, repository=dest.name, jobs=options.jobs,
-                                 subscriber=subscriber, expect_digest=dest.digest)
+                                 subscriber=subscriber, expect_digest=dest.digest, ahead=ahead)
         finally:
-            transport.close()
+            ahead.stop()
+            if transport is not None:
+                transport.close()
             if subscriber is not None:
                 subscriber.close()
     return result

@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Dict, List, NoReturn, Optional, Tuple
 
-from . import __version__
+from . import __version__, lazy_charset
 from .errors import Interrupted, PypushError, UsageError
 
 EXIT_CODES = """exit codes:
@@ -191,6 +191,7 @@ def run() -> NoReturn:
     Tearing down a process that imported requests takes ~40 ms of garbage collection and module
     clean-up, all after the work is done; every stream is flushed and every file closed first.
     """
+    lazy_charset.install()
     code = main()
     try:
         sys.stdout.flush()

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import IO, List, Optional
+from typing import IO, Any, List, Optional, Tuple
 
 from .errors import DigestMismatchError
+
+
+HashPrefix = Tuple[int, Any]
+"""``(n, h)``: the hashlib object ``h`` has been fed the first ``n`` bytes of a blob."""
 
 
 class VerifyingReader:
@@ -13,15 +17,18 @@ class VerifyingReader:
     ``expected_digest`` may be ``""`` (unknown: the digest is computed, not checked) and
     ``expected_size`` may be ``None``. Reading past the declared size raises at once, so a
     too-long blob is caught without reading it whole. ``name`` appears in error messages.
+    ``hashed``: a HashPrefix of this content (pypush.verify_ahead); its first ``n`` bytes are counted
+    but not hashed again (the hash object is copied, so one prefix serves any number of readers).
     """
 
     def __init__(self, stream: IO[bytes], expected_digest: str = "", expected_size: Optional[int] = None,
-                 name: str = ""):
+                 name: str = "", hashed: Optional[HashPrefix] = None):
         algo, _, _ = expected_digest.partition(":") if expected_digest else ("sha256", "", "")
         if algo not in ("sha256", "sha512"):
             raise DigestMismatchError(f"{name or 'blob'}: unsupported digest algorithm {algo!r}")
         self._stream = stream
-        self._hash = hashlib.new(algo)
+        self._hash = hashed[1].copy() if hashed else hashlib.new(algo)
+        self._hashed = hashed[0] if hashed else 0  # bytes at the start the hash already covers
         self._algo = algo
         self.expected_digest = expected_digest
         self.expected_size = expected_size
@@ -41,16 +48,39 @@ class VerifyingReader:
                     return b"".join(parts)
                 parts.append(chunk)
         data = self._stream.read(n)
-        if data:
-            self._hash.update(data)
+        self._account(data, n)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Read into ``buffer`` (without a copy when the stream has readinto); 0 at EOF."""
+        if self._eof:
+            return 0
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:
+            data = self._stream.read(len(buffer))
+            buffer[:len(data)] = data
+            n = len(data)
+        else:
+            n = readinto(buffer) or 0
+        self._account(buffer[:n], len(buffer))
+        return n
+
+    def _account(self, data: "bytes | memoryview", asked: int) -> None:
+        if len(data):
+            start = self.count
             self.count += len(data)
+            if self.count > self._hashed:
+                self._hash.update(data[max(0, self._hashed - start):] if start < self._hashed else data)
             if self.expected_size is not None and self.count > self.expected_size:
                 raise DigestMismatchError(
                     f"blob {self.name}: more bytes than the {self.expected_size} its descriptor declares")
-        elif n:
+        elif asked:
             self._eof = True
             self.verify()
-        return data
+
+    def hash_prefix(self) -> HashPrefix:
+        """What has been hashed so far, as a HashPrefix another reader of the same content can resume."""
+        return max(self.count, self._hashed), self._hash
 
     def read_exactly(self, n: int) -> bytes:
         """Read ``n`` bytes unless EOF comes first (then fewer, and the stream is verified)."""

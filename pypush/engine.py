@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional, Sequence
 
 from .errors import DigestMismatchError, Interrupted, UsageError
 from .model import Blob, Descriptor, ImageIndex, Node, render_manifest, sha256_digest, walk
 from .progress import Subscriber
 from .transports.base import Transport
+from .verify_ahead import VerifyAhead
 
 log = logging.getLogger("pypush")
 
@@ -60,13 +61,15 @@ def unique_blobs(root: Node) -> List[Blob]:
 
 
 def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: str = "", jobs: int = 4,
-         subscriber: Optional[Subscriber] = None, expect_digest: Optional[str] = None) -> PushResult:
+         subscriber: Optional[Subscriber] = None, expect_digest: Optional[str] = None,
+         ahead: Optional[VerifyAhead] = None) -> PushResult:
     """Push ``root`` (a manifest or an index with its children) through ``transport``.
 
     Blobs absent from the destination upload concurrently (``jobs`` at a time, largest first); only
     when every blob is stored are manifests put, children by digest before their parents, the root
     once under each tag (or by digest only when ``tags`` is empty). With ``expect_digest`` the root
-    manifest must have that digest, else nothing is tagged (UsageError).
+    manifest must have that digest, else nothing is tagged (UsageError). ``ahead``, when given, is
+    told which blobs must go up and hands over what it hashed of each.
     """
     subscriber = subscriber or Subscriber()
     blobs = unique_blobs(root)
@@ -74,6 +77,8 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
     missing = transport.missing(known) if known else set()
     todo = [b for b in blobs if not b.descriptor.digest or b.descriptor.digest in missing]
     todo_ids = {id(b) for b in todo}
+    if ahead is not None:
+        ahead.keep_only(todo)
     todo.sort(key=lambda b: -(b.original.size if b.original else b.descriptor.size))
     todo_bytes = sum(b.descriptor.size or (b.original.size if b.original else 0) for b in todo)
     log.info("%s: %d blobs, %d to upload (%.1f MB), %d already there", repository or "push", len(blobs), len(todo),
@@ -85,7 +90,7 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             if blob.original is not None:
                 stored[blob.original.digest] = blob.descriptor
             subscriber.on_blob_done(blob, False)
-    _upload_all(todo, transport, jobs, subscriber, stored)
+    _upload_all(todo, transport, jobs, subscriber, stored, ahead)
 
     result = PushResult(repository=repository, digest="", media_type="", size=0, tags=list(tags),
                         blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo))
@@ -118,7 +123,7 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
 
 
 def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: Subscriber,
-                stored: Dict[str, Descriptor]) -> None:
+                stored: Dict[str, Descriptor], ahead: Optional[VerifyAhead]) -> None:
     if not todo:
         return
     cancel = threading.Event()  # set on the first failure or Ctrl-C: running uploads stop at their next part
@@ -132,8 +137,9 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
             sent[0] += n
             subscriber.on_bytes(blob, n)
 
+        hashed = ahead.claim(blob) if ahead is not None else None
         try:
-            desc = transport.upload(blob, progress)
+            desc = transport.upload(replace(blob, hashed=hashed) if hashed else blob, progress)
         except DigestMismatchError:
             if not (blob.original is not None and blob.descriptor.digest):
                 raise

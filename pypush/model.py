@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Union
 
+from .digest import HashPrefix
+
 # Media types we reason about.
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -84,6 +86,7 @@ class Blob:
     original: Optional[Descriptor] = None
     name: str = ""  # where it comes from, for error messages (file path or archive member)
     on_stored: Optional[Callable[[Descriptor], None]] = None  # told the stored descriptor (e.g. a cache)
+    hashed: Optional[HashPrefix] = None  # how much of it is hashed already (pypush.verify_ahead)
 
 
 @dataclass

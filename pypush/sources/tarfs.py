@@ -62,6 +62,10 @@ class MemberReader(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
+    def file_range(self) -> Tuple[int, int, int]:
+        """(file descriptor, offset in the file, bytes left) of the rest of this member."""
+        return self._f.fileno(), self._offset + self._pos, self._size - self._pos
+
     def close(self) -> None:
         if not self.closed:
             self._f.close()

@@ -213,7 +213,7 @@ class EcrTransport:
         resp = self._call("initiate_layer_upload", f"InitiateLayerUpload for {name}", **self._ids())
         upload_id, part_size = resp["uploadId"], int(resp.get("partSize") or 10 << 20)
         expected_size = desc.size if desc.digest else None
-        reader = VerifyingReader(blob.open(), desc.digest, expected_size, name)
+        reader = VerifyingReader(blob.open(), desc.digest, expected_size, name, blob.hashed)
         sent = 0
         try:
             while True:
@@ -226,7 +226,7 @@ class EcrTransport:
                 if resume_at != sent + n:  # the service kept fewer bytes than were sent: resume there
                     progress(resume_at - sent)
                     reader.close()
-                    reader = VerifyingReader(blob.open(), desc.digest, expected_size, name)
+                    reader = VerifyingReader(blob.open(), desc.digest, expected_size, name, blob.hashed)
                     _skip(reader, resume_at, name)
                 sent = resume_at
             if sent == 0:

@@ -363,7 +363,8 @@ class _BlobUpload:
             self._resync()
         self.fresh = False
         self._report(self.offset)
-        with VerifyingReader(self.blob.open(), self.desc.digest, self.size, self.name) as reader:
+        with VerifyingReader(self.blob.open(), self.desc.digest, self.size, self.name,
+                             self.blob.hashed) as reader:
             _skip(reader, self.offset)
             if not self.chunked:
                 return self._put_whole(reader)
