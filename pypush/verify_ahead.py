@@ -100,7 +100,12 @@ class VerifyAhead:
 
 class _Mapped(io.RawIOBase):
     """Zero-copy reads of a file range: ``read`` returns views of one read-only mapping, and pages
-    already read leave the process's resident set (the page cache keeps them)."""
+    already read leave the process's resident set (the page cache keeps them).
+
+    Hashing from a mapping needs the GIL once per piece instead of twice (read, then hash), which
+    is what lets this thread keep pace while the main thread imports. Only this short-lived thread
+    maps files: a file truncated in place while mapped would fault the process (tools replace
+    image files by renaming, which leaves a mapping intact)."""
 
     def __init__(self, fd: int, offset: int, size: int):
         super().__init__()

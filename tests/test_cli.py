@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import subprocess
 import sys
 
 import pytest
 
+from conftest import REPO_ROOT
 from pypush import cli
 from pypush.errors import UsageError
 
@@ -45,3 +47,34 @@ def test_console_entry_point_flushes_and_exits_with_the_code(args, code, out, er
     assert proc.returncode == code, proc.stderr
     assert proc.stdout.startswith(out) and proc.stdout.endswith("\n" if out else "")
     assert proc.stderr.startswith(err) and len(proc.stderr.splitlines()) <= 1
+
+
+def test_push_start_up_imports_only_what_it_uses(docker_registry, skopeo) -> None:
+    """The CLI's start-up savings hold: no management parser, charset_normalizer deferred."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pypush", "push", "--insecure",
+                           "fixtures/small.oci", f"{docker_registry.host}/cli/startup:1"],
+                          capture_output=True, text=True, timeout=120, cwd=str(REPO_ROOT))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "requests" in imported and "pypush.transports.registry" in imported
+    assert "pypush.manage_cli" not in imported and "botocore" not in imported
+    assert not {m for m in imported if m.startswith("charset_normalizer")}
+    raw = skopeo.inspect_raw(f"{docker_registry.host}/cli/startup:1")
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == proc.stdout.strip().rpartition("@")[2]
+
+
+def test_deferred_charset_normalizer_behaves_like_the_real_one() -> None:
+    code = """
+import sys
+from pypush import lazy_charset
+assert lazy_charset.install()
+import requests
+assert type(sys.modules["charset_normalizer"]).__name__ == "_Deferred"
+r = requests.models.Response()
+r._content, r.encoding = "d\\u00e9j\\u00e0 vu, \\u00e7a va tr\\u00e8s bien".encode("latin-1"), None
+assert r.apparent_encoding and "vu" in r.text
+import charset_normalizer
+assert type(charset_normalizer).__name__ == "module" and charset_normalizer.from_bytes(b"abc").best()
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
