@@ -24,7 +24,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import groupby
-from typing import IO, Deque, List, Optional
+from typing import IO, Deque, List, Optional, cast
 
 from .errors import UsageError
 
@@ -46,7 +46,7 @@ _ZSTD_FORMAT = "zst1"  # stream_reader, nbWorkers >= 1, _ZSTD_JOB_SIZE, checksum
 def cpu_threads() -> int:
     """Cores this process may run on."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
+        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined, unused-ignore]  # not on macOS
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
 
@@ -283,12 +283,12 @@ class ZstdReader(_Reader):
 
 
 def compressing_reader(source: IO[bytes], algorithm: str, level: Optional[int] = None,
-                       threads: Optional[int] = None) -> _Reader:
+                       threads: Optional[int] = None) -> IO[bytes]:
     """A reader of ``source`` compressed with ``algorithm`` ("gzip" or "zstd")."""
     if algorithm == GZIP:
-        return ParallelGzipReader(source, level, threads)
+        return cast(IO[bytes], ParallelGzipReader(source, level, threads))
     if algorithm == ZSTD:
-        return ZstdReader(source, level, threads)
+        return cast(IO[bytes], ZstdReader(source, level, threads))
     raise UsageError(f"unknown compression algorithm {algorithm!r} (expected gzip or zstd)")
 
 
@@ -309,7 +309,7 @@ class _GunzipReader(gzip.GzipFile):
 def decompressing_reader(source: IO[bytes], algorithm: str) -> IO[bytes]:
     """A reader of the plain bytes of ``source`` compressed with ``algorithm`` ("gzip" or "zstd")."""
     if algorithm == GZIP:
-        return _GunzipReader(source)  # type: ignore[return-value]
+        return cast(IO[bytes], _GunzipReader(source))
     if algorithm == ZSTD:
         import zstandard
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from typing import IO, Callable, Dict, List, Optional, Tuple
+from typing import IO, Callable, Dict, List, Optional, Tuple, cast
 
 from .compress import GZIP, ZSTD, check_level, compressing_reader, compressor_id, decompressing_reader
 from .digest import VerifyingReader
@@ -167,9 +167,9 @@ def _verified(blob: Blob) -> IO[bytes]:
     """``blob.open()``, checked against its descriptor as it is read (once)."""
     stream = blob.open()
     if isinstance(stream, VerifyingReader) and stream.expected_digest == blob.descriptor.digest:
-        return stream  # type: ignore[return-value]
-    return VerifyingReader(stream, blob.descriptor.digest, blob.descriptor.size,  # type: ignore[return-value]
-                           blob.name or blob.descriptor.digest)
+        return stream
+    return cast(IO[bytes], VerifyingReader(stream, blob.descriptor.digest, blob.descriptor.size,
+                                           blob.name or blob.descriptor.digest))
 
 
 def _docker_to_oci(raw: bytes) -> bytes:
