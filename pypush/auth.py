@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from .errors import AuthError, TransientError
 from .retry import parse_retry_after
@@ -297,13 +297,14 @@ class Authenticator:
                 self._tokens[scopes] = token
             return token
 
-    def _proxies(self) -> Dict[str, Optional[str]]:
+    def _proxies(self) -> Dict[str, str]:
         """Proxies from the environment for the token service (which may be another host)."""
         if self._session.trust_env:
             return {}  # requests reads the environment itself
         from requests.utils import get_environ_proxies
 
-        return get_environ_proxies(self._realm) or {"http": None, "https": None}  # None: no session proxy
+        # None: no session proxy (requests drops None settings; its annotations only allow str)
+        return get_environ_proxies(self._realm) or cast(Dict[str, str], {"http": None, "https": None})
 
     def _request_token(self, scopes: Sequence[str]) -> _Token:
         creds = self.credentials

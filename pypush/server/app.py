@@ -15,9 +15,10 @@ import time
 import traceback
 import uuid
 from contextlib import contextmanager, nullcontext
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Set, Tuple, Union
 
 from . import images, layers, repositories  # noqa: F401  (each registers its operations)
 from .limits import DropConnection, FaultPlan, Faults, Quotas
@@ -89,7 +90,7 @@ class App:
         self.max_body = _max_body()
         self.bodies = BufferPool(CONCURRENT_LARGE_BODIES, self.max_body)
 
-    def dispatch(self, path: str, headers: Mapping[str, str], body: memoryview) -> Tuple[int, bytes]:
+    def dispatch(self, path: str, headers: Message, body: memoryview) -> Tuple[int, bytes]:
         """(status, JSON body) for one AWS request; raises DropConnection when a fault says so."""
         try:
             service, op = resolve_target(headers.get("X-Amz-Target", ""))
@@ -306,7 +307,7 @@ class LocalEndpoint:
         self.settings = Settings(registry_id=registry_id, alias=alias, part_size=part_size)
         self.settings.check()
         self.enforce_quotas = enforce_quotas
-        self.keys = (access_key, secret_key) if access_key is not None else None
+        self.keys = (access_key, secret_key) if access_key is not None and secret_key is not None else None
         self.faults = FaultPlan.parse(faults) if isinstance(faults, str) else faults
         self._temp: Optional[str] = None
         self._server: Optional[EndpointServer] = None

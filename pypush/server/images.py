@@ -260,8 +260,8 @@ def describe_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         if p.get("imageIds") is not None:
             rows = []
             for image_id in p["imageIds"]:
-                img, failure = _resolve(db, repo, image_id)
-                if failure:
+                img, _ = _resolve(db, repo, image_id)
+                if img is None:
                     raise ApiError("ImageNotFoundException", f"The image with imageId {image_id} does not exist "
                                    f"within the repository with name '{repo}'")
                 rows.append(img)

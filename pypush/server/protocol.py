@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple
 
 from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel, Shape
@@ -78,8 +78,9 @@ def parse_body(body: memoryview, op: OperationModel) -> Dict[str, Any]:
     shape = op.input_shape
     blobs = _blob_members(shape) if shape is not None else ()
     params: Optional[Dict[str, Any]] = None
-    if len(blobs) == 1 and len(body) > 65536:
-        params = _splice_blob(body.obj, len(body), blobs[0])
+    buf = body.obj
+    if len(blobs) == 1 and len(body) > 65536 and isinstance(buf, (bytes, bytearray)):
+        params = _splice_blob(buf, len(body), blobs[0])
     if params is None:
         try:
             params = json.loads(bytes(body) if len(body) else b"{}")
@@ -230,9 +231,9 @@ def _check_length(path: str, value: Any, n: int, meta: Dict[str, Any], what: str
         raise _fail(path, value, f"{what} less than or equal to {meta['max']}")
 
 
-def max_length(service: str, shape_name: str) -> Union[int, None]:
-    """The model's ``max`` of a named shape (e.g. LayerPartBlob), for sizing buffers."""
-    return service_model(service).shape_for(shape_name).metadata.get("max")
+def max_length(service: str, shape_name: str) -> int:
+    """The model's ``max`` of a named shape (e.g. LayerPartBlob), for sizing buffers; KeyError if it has none."""
+    return service_model(service).shape_for(shape_name).metadata["max"]
 
 
 def response_body(result: Dict[str, Any]) -> bytes:

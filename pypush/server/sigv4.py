@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import re
 from datetime import datetime, timezone
-from typing import Mapping, Optional
+from email.message import Message
+from typing import Optional
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -34,7 +35,7 @@ class Credential:
         self.signature = match["sig"]
 
 
-def parse_authorization(headers: Mapping[str, str]) -> Credential:
+def parse_authorization(headers: Message) -> Credential:
     """The request's SigV4 credential, or the service's error for a missing/malformed one."""
     value = headers.get("Authorization")
     if not value:
@@ -67,10 +68,10 @@ class Verifier:
         self.access_key = access_key
         self.secret_key = secret_key
 
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: memoryview,
+    def verify(self, method: str, path: str, headers: Message, body: memoryview,
                now: Optional[datetime] = None) -> Credential:
         """Raise UnrecognizedClientException / InvalidSignatureException unless the request is signed
-        with this key pair."""
+        with this key pair. ``headers`` as http.server parses them: lookups ignore case."""
         cred = parse_authorization(headers)
         if not hmac.compare_digest(cred.access_key, self.access_key):
             raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.")

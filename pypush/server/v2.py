@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from .images import find_image
@@ -48,7 +49,7 @@ class ReadApi:
         self.store = store
         self.alias = alias
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+    def handle(self, method: str, target: str, headers: Message) -> Reply:
         parts = urlsplit(target)
         path = parts.path
         if method not in ("GET", "HEAD"):
