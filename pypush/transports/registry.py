@@ -190,7 +190,8 @@ class RegistryTransport:
         raise last
 
     def send(self, method: str, url: str, *, scopes: Scopes, headers: Optional[dict] = None,
-             data: object = None, replayable: bool = True, timeout: Tuple[float, float] = TIMEOUT) -> requests.Response:
+             data: Optional[RequestBody] = None, replayable: bool = True,
+             timeout: Tuple[float, float] = TIMEOUT) -> requests.Response:
         """One request with credentials; after a 401 the challenge is answered and, if ``replayable``,
         the request sent once more. Statuses are the caller's to judge."""
         full = self.url(url)
@@ -315,6 +316,10 @@ class _Body:
         return self._pieces
 
 
+RequestBody = Union[bytes, _Body, Iterator[bytes]]
+"""What ``send`` streams: bytes (replayable), a ``_Body`` of known length, or pieces sent chunked."""
+
+
 class _BlobUpload:
     """One blob's upload session: start, stream (monolithic or chunked), resume, commit or abort."""
 
@@ -426,7 +431,7 @@ class _BlobUpload:
 
     def _put_whole(self, reader: VerifyingReader) -> Tuple[str, int]:
         assert self.location is not None and self.size is not None
-        body: object = _Body(self._pieces(reader, self.size, last=True), self.size)
+        body: RequestBody = _Body(self._pieces(reader, self.size, last=True), self.size)
         if self.size == 0:
             reader.read(1)  # verifies the empty blob
             body = b""
@@ -436,10 +441,11 @@ class _BlobUpload:
         return self.desc.digest, self.size
 
     def _send_chunks(self, reader: VerifyingReader) -> Tuple[str, int]:
+        assert self.location is not None
         while not reader.at_eof():
             headers = {"Content-Type": "application/octet-stream"}
             if self.size is None:  # unknown length: one streamed PATCH to the end
-                body: object = self._pieces(reader, None, last=False)
+                body: RequestBody = self._pieces(reader, None, last=False)
             else:
                 n = min(self.chunk, self.size - self.offset)
                 if n <= 0:
@@ -458,7 +464,7 @@ class _BlobUpload:
             if end is None and reader.count <= 1:  # "0-0": zero or one byte
                 end = reader.count
             if end != reader.count:
-                self.offset = end
+                self.offset = end or 0  # None: "0-0", zero or one byte; the retry asks the registry again
                 raise _Resync(f"the registry holds {end} bytes, {reader.count} were sent")
             self.offset = end
         digest = self.desc.digest or reader.digest
@@ -466,8 +472,7 @@ class _BlobUpload:
         self._committed(resp, digest)
         return digest, reader.count
 
-    def _send(self, method: str, url: Optional[str], body: object, headers: dict) -> requests.Response:
-        assert url is not None
+    def _send(self, method: str, url: str, body: RequestBody, headers: dict) -> requests.Response:
         return self.t.send(method, url, scopes=self.t.push_scopes, headers=headers, data=body,
                            replayable=isinstance(body, bytes))
 
