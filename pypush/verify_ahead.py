@@ -134,7 +134,7 @@ class _Mapped(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> Union[memoryview, bytes]:  # type: ignore[override]
+    def read(self, n: int = -1) -> Union[memoryview, bytes]:
         behind = self._pos - self._pos % mmap.PAGESIZE  # every byte before the new piece has been used
         end = len(self._view) if n is None or n < 0 else min(len(self._view), self._pos + n)
         piece = self._view[self._pos:end]
