@@ -7,7 +7,8 @@ When the archive also holds an OCI layout (Docker 25+) whose index.json has a co
 with the chosen config and exactly the item's layers, that image is used with its exact manifest
 bytes (for a containerd-store save holding one platform of a multi-platform index: that
 platform's manifest). Otherwise (legacy layout, or the faulty OCI parts some Docker 25.0
-releases wrote) a Docker schema 2 manifest is generated, as ``json.dumps(doc, indent=3)`` with
+releases wrote) a Docker schema 2 manifest is generated (an OCI manifest with OCI media types when
+a layer is zstd-compressed: Docker schema 2 has no zstd type), as ``json.dumps(doc, indent=3)`` with
 members in the order schemaVersion, mediaType, config, layers and mediaType, size, digest inside
 descriptors (the format `docker push` uses). Plain layers get the plain media type and their
 diff_id as digest; gzip or zstd layers get the compressed media type and the sha256 of the
@@ -19,11 +20,13 @@ import hashlib
 import json
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
-from ..model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_LAYER_ZSTD, Blob,
-                     Descriptor, ImageManifest, INDEX_TYPES, Node, sha256_digest, walk)
+from ..model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG,
+                     OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageManifest, Node,
+                     sha256_digest, walk)
 from .fs import Tree
 from .oci_layout import MAX_DEPTH, OciLayout, normalize_name
 from .parse import MissingError, check_digest, load_json, parse_index, tag_of
@@ -35,6 +38,7 @@ _NAMED_BLOB = re.compile(r"^(?:.*/)?blobs/sha256/([a-f0-9]{64})$")
 _NAMED_CONFIG = re.compile(r"^(?:.*/)?(?:blobs/sha256/|sha256:)?([a-f0-9]{64})(?:\.json)?$")
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 _UNSUPPORTED = {b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+_OCI_TYPES = {DOCKER_LAYER: OCI_LAYER, DOCKER_LAYER_GZIP: OCI_LAYER_GZIP}
 
 
 class _Entry:
@@ -176,20 +180,26 @@ def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str) 
     if len(diff_ids) != len(entry.layers):
         raise SourceError(f"{entry.where}: {len(entry.layers)} Layers, "
                           f"but {cfg_name} has {len(diff_ids)} rootfs.diff_ids")
-    config_blob = Blob(Descriptor(DOCKER_CONFIG, config_digest, len(config_raw)), tree.opener(entry.config),
-                       name=cfg_name)
     hashed: Dict[str, str] = {}
     layers = [_layer(tree, rel, diff_id, f"{entry.where}.Layers[{i}]", hashed)
               for i, (rel, diff_id) in enumerate(zip(entry.layers, diff_ids))]
+    manifest_type, config_type = DOCKER_MANIFEST, DOCKER_CONFIG
+    if any(b.descriptor.media_type == OCI_LAYER_ZSTD for b in layers):  # no Docker type for zstd: all OCI
+        manifest_type, config_type = OCI_MANIFEST, OCI_CONFIG
+        layers = [replace(b, descriptor=replace(b.descriptor, media_type=_OCI_TYPES.get(b.descriptor.media_type,
+                                                                                        b.descriptor.media_type)))
+                  for b in layers]
+    config_blob = Blob(Descriptor(config_type, config_digest, len(config_raw)), tree.opener(entry.config),
+                       name=cfg_name)
     doc = {
         "schemaVersion": 2,
-        "mediaType": DOCKER_MANIFEST,
-        "config": {"mediaType": DOCKER_CONFIG, "size": len(config_raw), "digest": config_digest},
+        "mediaType": manifest_type,
+        "config": {"mediaType": config_type, "size": len(config_raw), "digest": config_digest},
         "layers": [{"mediaType": b.descriptor.media_type, "size": b.descriptor.size, "digest": b.descriptor.digest}
                    for b in layers],
     }
     raw = json.dumps(doc, indent=3).encode()
-    return ImageManifest(Descriptor(DOCKER_MANIFEST, sha256_digest(raw), len(raw)), raw, config_blob, layers)
+    return ImageManifest(Descriptor(manifest_type, sha256_digest(raw), len(raw)), raw, config_blob, layers)
 
 
 def _layer(tree: Tree, rel: str, diff_id: str, where: str, hashed: Dict[str, str]) -> Blob:

@@ -1,7 +1,8 @@
 """The OCI image layout (oci-layout, index.json, blobs/ALGO/HEX) in a directory or an archive.
 
 Choosing the image: by tag (``org.opencontainers.image.ref.name``; also the full name in that
-annotation or in ``io.containerd.image.name``), by digest (an index.json entry or any manifest
+annotation or in ``io.containerd.image.name``; a bare tag also matches the tag of such a full name
+when no entry is named exactly that), by digest (an index.json entry or any manifest
 below one), by position (``@N``), or the only image when no reference is given. A layout whose
 index.json lists only unnamed per-platform manifests is one multi-platform image: index.json itself.
 """
@@ -12,9 +13,9 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
-from ..model import INDEX_TYPES, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, sha256_digest, walk
+from ..model import DOCKER_FOREIGN_LAYER, INDEX_TYPES, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, sha256_digest, walk
 from .fs import Tree
-from .parse import (MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, load_json,
+from .parse import (MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json,
                     manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of)
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -95,9 +96,10 @@ class OciLayout:
             node = ImageIndex(descriptor=descriptor, raw=raw, children=children)
         else:
             parsed = parse_manifest(doc, name)
+            layers = [self.blob(d, f"{name}.layers[{i}]") for i, d in enumerate(parsed["layers"])
+                      if not (is_foreign(doc["layers"][i]) and self.tree.size(self.blob_path(d.digest)) is None)]
             node = ImageManifest(
-                descriptor=descriptor, raw=raw, config=self.blob(parsed["config"], f"{name}.config"),
-                layers=[self.blob(d, f"{name}.layers[{i}]") for i, d in enumerate(parsed["layers"])])
+                descriptor=descriptor, raw=raw, config=self.blob(parsed["config"], f"{name}.config"), layers=layers)
         self._nodes[desc.digest] = node
         return node
 
@@ -125,7 +127,8 @@ class OciLayout:
             if not chosen:
                 return self._find_below(entries, ref), []
         else:
-            chosen = [e for e in entries if names_match(e, ref)]
+            chosen = ([e for e in entries if names_match(e, ref)]
+                      or [e for e in entries if is_tag(ref) and ref in tags_of([e])])
             if not chosen:
                 raise SourceError(f"{self.tree.label}: no image named {ref!r} (choices: {describe_choices(entries)})")
             if len({e.digest for e in chosen}) > 1:
@@ -168,12 +171,18 @@ def normalize_name(name: str) -> str:
 
 
 def names_match(entry: Descriptor, ref: str) -> bool:
-    """True when the annotations of ``entry`` name it ``ref`` (a tag or a full image name)."""
+    """True when the annotations of ``entry`` name it ``ref`` (a tag or a full image name; ``docker.io/library/``
+    implied). Selecting falls back to the tag alone (``1`` for ``docker.io/library/app:1``) when nothing matches."""
     ann = entry.annotations or {}
-    if ann.get(REF_NAME) == ref:
-        return True
-    full = ann.get(CONTAINERD_NAME)
-    return bool(full) and (full == ref or normalize_name(full) == normalize_name(ref))
+    return any(name == ref or normalize_name(name) == normalize_name(ref)
+               for name in (ann.get(REF_NAME), ann.get(CONTAINERD_NAME)) if name)
+
+
+def is_foreign(layer: Any) -> bool:
+    """A non-distributable layer (Docker foreign, OCI nondistributable, or one with ``urls``): clients fetch it
+    from its URLs, so its blob may be absent from the layout and then is not pushed (as docker and skopeo do)."""
+    media_type = layer.get("mediaType") or ""
+    return bool(layer.get("urls")) or media_type == DOCKER_FOREIGN_LAYER or ".nondistributable." in media_type
 
 
 def tags_of(entries: List[Descriptor]) -> List[str]:

@@ -77,6 +77,8 @@ def load_json(raw: bytes, where: str, kind: type = dict) -> Any:
         raise SourceError(f"{where}: not UTF-8 text") from None
     except ValueError as e:
         raise SourceError(f"{where}: invalid JSON ({e})") from None
+    except RecursionError:
+        raise SourceError(f"{where}: invalid JSON (nested too deeply)") from None
     if not isinstance(doc, kind):
         want = "an object" if kind is dict else "an array"
         raise SourceError(f"{where}: JSON top level is not {want}")
@@ -92,10 +94,10 @@ def parse_descriptor(obj: Any, where: str) -> Descriptor:
     size = obj.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise SourceError(f"{where}.size: {_short(size)} is not a non-negative integer")
-    annotations = obj.get("annotations")
-    if annotations is not None and not (isinstance(annotations, dict) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in annotations.items())):
-        raise SourceError(f"{where}.annotations: not a map of strings")
+    check_annotations(obj, where)
+    urls = obj.get("urls")
+    if urls is not None and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+        raise SourceError(f"{where}.urls: not an array of strings")
     platform = obj.get("platform")
     if platform is not None and not (isinstance(platform, dict) and isinstance(platform.get("architecture"), str)
                                      and isinstance(platform.get("os"), str)):
@@ -107,6 +109,14 @@ def parse_descriptor(obj: Any, where: str) -> Descriptor:
     if data is not None:
         check_embedded_data(data, obj["digest"], size, f"{where}.data")
     return Descriptor.from_json(obj)
+
+
+def check_annotations(obj: Mapping[str, Any], where: str) -> None:
+    """Raise unless ``obj["annotations"]`` is absent or a map of strings to strings."""
+    annotations = obj.get("annotations")
+    if annotations is not None and not (isinstance(annotations, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in annotations.items())):
+        raise SourceError(f"{where}.annotations: not a map of strings")
 
 
 def check_embedded_data(data: Any, digest: str, size: int, where: str) -> bytes:
@@ -177,12 +187,18 @@ def parse_manifest(doc: Mapping[str, Any], where: str) -> Dict[str, Any]:
             parse_descriptor(doc[key], f"{where}.{key}")
     if "artifactType" in doc:
         check_media_type(doc["artifactType"], f"{where}.artifactType")
+    check_annotations(doc, where)
     return {"config": config, "layers": layers}
 
 
 def parse_index(doc: Mapping[str, Any], where: str) -> List[Descriptor]:
     """Validate an index / manifest list; returns its child descriptors."""
     children = parse_descriptors(doc, "manifests", where)
+    check_annotations(doc, where)
+    if "subject" in doc:
+        parse_descriptor(doc["subject"], f"{where}.subject")
+    if "artifactType" in doc:
+        check_media_type(doc["artifactType"], f"{where}.artifactType")
     for i, child in enumerate(children):
         if child.media_type not in MANIFEST_TYPES and child.media_type not in INDEX_TYPES:
             raise SourceError(f"{where}.manifests[{i}]: unknown manifest media type {_short(child.media_type)}")
