@@ -172,9 +172,10 @@ def build_flavours(root: Path, skopeo: Skopeo) -> Dict[str, Flavour]:
     helm_cfg = w.put(b'{"name": "chart", "version": "1.0.0"}', "application/vnd.cncf.helm.config.v1+json")
     helm_layer = w.put(compress(LAYERS[0], "gzip"), "application/vnd.cncf.helm.chart.content.v1.tar+gzip")
     helm = w.put(json.dumps({"schemaVersion": 2, "config": helm_cfg, "layers": [helm_layer]}).encode(), OCI_MANIFEST)
-    refs = {"artifactType": "application/vnd.example.list+json", "subject": {k: img[k] for k in ("mediaType", "digest", "size")}}
-    listing = w.put(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [sbom, bare], **refs}).encode(),
-                    OCI_INDEX)
+    refs = {"artifactType": "application/vnd.example.list+json",
+            "subject": {k: img[k] for k in ("mediaType", "digest", "size")}}
+    listing = w.put(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [sbom, bare], **refs})
+                    .encode(), OCI_INDEX)
     w.write_index([named(img, ref="image"), named(sbom, ref="sbom"), named(bare, ref="empty"), named(helm, ref="helm"),
                    named(listing, ref="index-with-subject")])
     for ref, desc in (("sbom", sbom), ("empty", bare), ("helm", helm), ("index-with-subject", listing)):
@@ -351,6 +352,9 @@ def _foreign_layout(root: Path) -> Tuple[Path, str]:
     doc["layers"].insert(0, {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
                              "size": 1234, "digest": "sha256:" + "ab" * 32,
                              "urls": ["https://mcr.microsoft.com/v2/windows/blobs/sha256:" + "ab" * 32]})
+    config = json.loads(oci_blob_path(root, doc["config"]["digest"]).read_bytes())
+    config["rootfs"]["diff_ids"].insert(0, "sha256:" + "ef" * 32)
+    doc["config"] = w.put(json.dumps(config).encode(), doc["config"]["mediaType"])
     m = w.put(json.dumps(doc).encode(), DOCKER_MANIFEST)
     w.write_index([named(m, ref="1")])
     return root, m["digest"]
@@ -483,6 +487,25 @@ def make_broken(tmp: Path) -> List[BrokenCase]:
     manifest("layer-data-not-base64", lambda d: d["layers"][0].update(data="!!!"), "data: not base64")
     manifest("layer-data-wrong-content", lambda d: d["layers"][0].update(data="aGVsbG8="),
              "embedded content does not match")
+
+    def config(case: str, content: Callable[[dict], bytes], expect: str, docker: bool = False) -> None:
+        w, m = layout(case, docker=docker)
+        doc = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())
+        old = json.loads(oci_blob_path(w.layout, doc["config"]["digest"]).read_bytes())
+        doc["config"] = w.put(content(old), doc["config"]["mediaType"])
+        w.write_index([named(w.put(json.dumps(doc).encode(), doc["mediaType"]), ref="1")])
+        cases.append((case, str(w.layout), expect))
+
+    config("config-not-json", lambda c: b"not json", "invalid JSON")
+    config("config-json-array", lambda c: b"[]", "not an object")
+    config("docker-config-not-utf8", lambda c: b'{"x": "\xff"}', "not UTF-8", docker=True)
+    config("config-diff-ids-fewer-than-layers",
+           lambda c: json.dumps({**c, "rootfs": {"type": "layers", "diff_ids": c["rootfs"]["diff_ids"][:1]}}).encode(),
+           "lists 1 rootfs.diff_ids, but manifest")
+    w, m = layout("config-content-changed")
+    doc = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())
+    oci_blob_path(w.layout, doc["config"]["digest"]).write_bytes(b"{" + b" " * (doc["config"]["size"] - 2) + b"}")
+    cases.append(("config-content-changed", str(w.layout), "content has digest"))
 
     w, m = layout("index-bad-annotations")
     ix = w.index([m], annotations={"n": 1})  # type: ignore[dict-item]

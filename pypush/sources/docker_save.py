@@ -28,11 +28,10 @@ from ..model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANI
                      OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageManifest, Node,
                      sha256_digest, walk)
 from .fs import Tree
-from .oci_layout import MAX_DEPTH, OciLayout, normalize_name
+from .oci_layout import MAX_CONFIG, MAX_DEPTH, OciLayout, normalize_name
 from .parse import MissingError, check_digest, load_json, parse_index, tag_of
 
 MAX_MANIFEST_JSON = 64 * 1024 * 1024
-MAX_CONFIG = 16 * 1024 * 1024
 _NAMED_BLOB = re.compile(r"^(?:.*/)?blobs/sha256/([a-f0-9]{64})$")
 # configs named by their digest: <hex>.json (docker), blobs/sha256/<hex> (Docker 25+), sha256:<hex> (ggcr)
 _NAMED_CONFIG = re.compile(r"^(?:.*/)?(?:blobs/sha256/|sha256:)?([a-f0-9]{64})(?:\.json)?$")

@@ -13,7 +13,8 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
-from ..model import DOCKER_FOREIGN_LAYER, INDEX_TYPES, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, sha256_digest, walk
+from ..model import (DOCKER_CONFIG, DOCKER_FOREIGN_LAYER, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor,
+                     ImageIndex, ImageManifest, Node, sha256_digest, walk)
 from .fs import Tree
 from .parse import (MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json,
                     manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of)
@@ -22,6 +23,7 @@ REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 MAX_INDEX_JSON = 64 * 1024 * 1024
 MAX_DEPTH = 8  # indexes nested deeper than this are refused
+MAX_CONFIG = 16 * 1024 * 1024  # image configs are read (and checked) when the image is opened
 
 
 class OciLayout:
@@ -98,8 +100,9 @@ class OciLayout:
             parsed = parse_manifest(doc, name)
             layers = [self.blob(d, f"{name}.layers[{i}]") for i, d in enumerate(parsed["layers"])
                       if not (is_foreign(doc["layers"][i]) and self.tree.size(self.blob_path(d.digest)) is None)]
-            node = ImageManifest(
-                descriptor=descriptor, raw=raw, config=self.blob(parsed["config"], f"{name}.config"), layers=layers)
+            config = self.blob(parsed["config"], f"{name}.config")
+            check_image_config(config, len(parsed["layers"]), name)
+            node = ImageManifest(descriptor=descriptor, raw=raw, config=config, layers=layers)
         self._nodes[desc.digest] = node
         return node
 
@@ -153,6 +156,28 @@ class OciLayout:
                     if node.descriptor.digest == digest:
                         return node
         raise SourceError(f"{self.tree.label}: no manifest {digest} (choices: {describe_choices(entries)})")
+
+
+def check_image_config(config: Blob, layers: int, where: str) -> None:
+    """Raise unless an image config (OCI or Docker type) has the bytes its descriptor names, is a JSON object
+    and, when it lists rootfs.diff_ids, lists one per layer of the manifest at ``where`` (a mismatch makes
+    containerd and docker refuse the image). Other config types (artifacts) are not read."""
+    desc = config.descriptor
+    if desc.media_type not in (OCI_CONFIG, DOCKER_CONFIG):
+        return
+    if desc.size > MAX_CONFIG:
+        raise SourceError(f"{config.name}: image config of {desc.size} bytes exceeds the {MAX_CONFIG >> 20} MiB limit")
+    try:
+        with config.open() as f:
+            raw = f.read(MAX_CONFIG + 1)
+    except OSError as e:
+        raise SourceError(f"{config.name}: cannot read ({e.strerror or e})") from None
+    check_manifest_bytes(raw, desc, config.name)
+    rootfs = load_json(raw, config.name).get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if isinstance(diff_ids, list) and len(diff_ids) != layers:
+        raise SourceError(f"{config.name}: image config lists {len(diff_ids)} rootfs.diff_ids, "
+                          f"but manifest {where} has {layers} layers")
 
 
 def _is_platform_set(entries: List[Descriptor]) -> bool:
