@@ -610,3 +610,23 @@ def test_broken_input_through_the_cli_leaves_the_repository_empty(broken, ecr):
         assert proc.returncode == 3 and proc.stdout == "", f"{case}: {proc.stderr}"
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert client.describe_images(repositoryName="never")["imageDetails"] == []
+
+
+def test_incomplete_index_names_the_manifests_it_holds(tmp_path, registry, skopeo):
+    """`ctr export --platform` / `nerdctl save --platform`: index.json names a multi-platform index of
+    which one platform's manifest is present; that manifest is pushed when named by digest."""
+    w = LayoutWriter(tmp_path / "partial.oci")
+    a, b, ix = _two_platforms(w)
+    w.write_index([named(ix, ref="1", containerd="docker.io/library/app:1")])
+    oci_blob_path(w.layout, b["digest"]).unlink()
+    with pytest.raises(SourceError, match=f"{b['digest']} is missing.*index is incomplete.*PATH:DIGEST "
+                                          f"\\({a['digest']}\\)"):
+        open_source(f"{w.layout}:1")
+    assert open_source(f"{w.layout}:{a['digest']}").root.descriptor.digest == a["digest"]
+    proc = run_pypush("push", f"oci:{w.layout}:{a['digest']}", f"{registry.host}/partial:amd64", "--insecure",
+                      "--compression", "keep")
+    assert proc.returncode == 0, proc.stderr
+    pull_and_check(skopeo, f"{registry.host}/partial:amd64", tmp_path / "pulled", expected_digest=a["digest"])
+    oci_blob_path(w.layout, a["digest"]).unlink()
+    with pytest.raises(SourceError, match="no manifest sha256:"):
+        open_source(f"{w.layout}:{a['digest']}")

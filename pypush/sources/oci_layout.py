@@ -137,7 +137,15 @@ class OciLayout:
             if len({e.digest for e in chosen}) > 1:
                 raise SourceError(f"{self.tree.label}: {ref!r} names {len(chosen)} different images")
         index = entries.index(chosen[0])
-        node = self.node(chosen[0], f"{where}.manifests[{index}]")
+        try:
+            node = self.node(chosen[0], f"{where}.manifests[{index}]")
+        except MissingError as e:  # e.g. `ctr export --platform`: the index, one platform's manifest
+            present = [d.digest for d, _ in self._present_below(chosen[0], f"{where}.manifests[{index}]")
+                       if d.media_type not in INDEX_TYPES]
+            if not present:
+                raise
+            raise MissingError(f"{e}; the index is incomplete (an export of one platform?): push a manifest it "
+                               f"holds as PATH:DIGEST ({', '.join(present[:4])})") from None
         tags = [tag_of(ref)] if ref and not ref.startswith("@") and not is_digest(ref) else tags_of(
             [e for e in entries if e.digest == chosen[0].digest])
         return node, [t for t in dict.fromkeys(tags) if t]
@@ -149,12 +157,29 @@ class OciLayout:
         children = [self.node(e, f"{where}.manifests[{i}]") for i, e in enumerate(entries)]
         return ImageIndex(Descriptor(OCI_INDEX, sha256_digest(raw), len(raw)), raw, children)
 
+    def _present_below(self, desc: Descriptor, where: str, depth: int = 0) -> List[Tuple[Descriptor, str]]:
+        """(descriptor, where it is) below index ``desc``, at any depth, of the manifests in the layout."""
+        if desc.media_type not in INDEX_TYPES or depth > MAX_DEPTH:
+            return []
+        try:
+            _, _, doc = self.load(desc, where)
+        except MissingError:
+            return []
+        name = self.tree.name(self.blob_path(desc.digest))
+        out: List[Tuple[Descriptor, str]] = []
+        for i, child in enumerate(parse_index(doc, name)):
+            if self.tree.size(self.blob_path(child.digest)) is not None:
+                out += [(child, f"{name}.manifests[{i}]"), *self._present_below(child, f"{name}.manifests[{i}]",
+                                                                                depth + 1)]
+        return out
+
     def _find_below(self, entries: List[Descriptor], digest: str) -> Node:
+        """The manifest or index ``digest`` below an index index.json lists (which may be incomplete)."""
         for i, entry in enumerate(entries):
-            if entry.media_type in INDEX_TYPES:
-                for node in walk(self.node(entry, f"{self.tree.name('index.json')}.manifests[{i}]")):
-                    if node.descriptor.digest == digest:
-                        return node
+            where = f"{self.tree.name('index.json')}.manifests[{i}]"
+            for desc, below in self._present_below(entry, where):
+                if desc.digest == digest:
+                    return self.node(desc, below)
         raise SourceError(f"{self.tree.label}: no manifest {digest} (choices: {describe_choices(entries)})")
 
 
