@@ -630,3 +630,36 @@ def test_incomplete_index_names_the_manifests_it_holds(tmp_path, registry, skope
     oci_blob_path(w.layout, a["digest"]).unlink()
     with pytest.raises(SourceError, match="no manifest sha256:"):
         open_source(f"{w.layout}:{a['digest']}")
+
+
+def test_manifest_embedded_in_index_json(tmp_path):
+    """OCI 1.1 ``data``: index.json may carry a small manifest itself; its blob file may then be absent."""
+    import base64
+
+    w = LayoutWriter(tmp_path / "embedded.oci")
+    m = w.image(LAYERS[:1])
+    raw = oci_blob_path(w.layout, m["digest"]).read_bytes()
+    oci_blob_path(w.layout, m["digest"]).unlink()
+    w.write_index([named(m, ref="1", data=base64.b64encode(raw).decode())])
+    with open_source(str(w.layout)) as src:
+        assert src.root.raw == raw and src.root.descriptor.digest == m["digest"]
+    w.write_index([named(m, ref="1", data=base64.b64encode(raw[:-1] + b" ").decode())])
+    with pytest.raises(SourceError, match=r"index.json.manifests\[0\].data: embedded content does not match"):
+        open_source(str(w.layout))
+
+
+def test_docker_save_bare_tag_picks_the_one_image_with_it(flavours):
+    legacy = flavours["legacy-two-images"].spec.rsplit(":", 2)[0]
+    assert open_source(f"{legacy}:latest").root.raw == open_source(f"{legacy}:other/app:latest").root.raw
+    assert open_source(f"{legacy}:2").tags == ["2"]
+    assert open_source(f"{legacy}:1").root.config.descriptor.digest != open_source(f"{legacy}:2").root.config \
+        .descriptor.digest
+    twice = legacy.replace("legacy.tar", "same-tag.tar")
+    with tarfile.open(legacy) as tar:
+        files = [(i.name, tar.extractfile(i).read()) for i in tar.getmembers() if i.isfile()]
+    items = json.loads(dict(files)["manifest.json"])
+    items[0]["RepoTags"], items[1]["RepoTags"] = ["app:1"], ["other:1"]
+    write_tar(Path(twice), [(n, json.dumps(items).encode() if n == "manifest.json" else d) for n, d in files])
+    with pytest.raises(SourceError, match="'1' names 2 images"):
+        open_source(f"{twice}:1")
+    assert open_source(f"{twice}:other:1").root.raw == open_source(f"{legacy}:2").root.raw

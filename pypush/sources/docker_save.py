@@ -1,7 +1,8 @@
 """`docker save` tarballs: the legacy layout and the Docker 25+ layout (an OCI layout plus manifest.json).
 
 manifest.json lists images as {Config, RepoTags, Layers}. An image is chosen by RepoTag
-(``name:tag``, ``docker.io/library/`` implied), by position (``@N``) or as the only one.
+(``name:tag``, ``docker.io/library/`` implied; a bare tag when only one image has it), by position
+(``@N``) or as the only one.
 
 When the archive also holds an OCI layout (Docker 25+) whose index.json has a complete, valid image
 with the chosen config and exactly the item's layers, that image is used with its exact manifest
@@ -29,7 +30,7 @@ from ..model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANI
                      sha256_digest, walk)
 from .fs import Tree
 from .oci_layout import MAX_CONFIG, MAX_DEPTH, OciLayout, normalize_name
-from .parse import MissingError, check_digest, load_json, parse_index, tag_of
+from .parse import MissingError, check_digest, is_tag, load_json, parse_index, tag_of
 
 MAX_MANIFEST_JSON = 64 * 1024 * 1024
 _NAMED_BLOB = re.compile(r"^(?:.*/)?blobs/sha256/([a-f0-9]{64})$")
@@ -93,11 +94,14 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
         entry = entries[int(ref[1:])]
         tags = entry.repo_tags
     else:
-        matching = [e for e in entries if e.matches(ref)]
+        matching = ([e for e in entries if e.matches(ref)]
+                    or [e for e in entries if is_tag(ref) and ref in (tag_of(t) for t in e.repo_tags)])
         if not matching:
             if has_oci:  # a tag or digest of the OCI index.json (Docker 25+)
                 return OciLayout(tree).select(ref)
             raise SourceError(f"{tree.label}: no image named {ref!r} (choices: {choices})")
+        if len(matching) > 1:
+            raise SourceError(f"{tree.label}: {ref!r} names {len(matching)} images (choices: {choices})")
         entry, tags = matching[0], [ref]
     config_raw, config_digest = _read_config(tree, entry)
     suggested = [t for t in dict.fromkeys(tag_of(x) for x in tags) if t]

@@ -75,9 +75,12 @@ class OciLayout:
         name = self.tree.name(rel)
         if desc.size > MAX_MANIFEST:
             raise SourceError(f"{where}: manifest {desc.digest} of {desc.size} bytes exceeds the 4 MiB limit")
-        if self.tree.size(rel) is None:
+        if self.tree.size(rel) is not None:
+            raw = self.tree.read(rel, MAX_MANIFEST, "manifest")
+        elif desc.data is not None:  # OCI 1.1: the descriptor carries the manifest
+            raw, name = check_embedded_data(desc.data, desc.digest, desc.size, f"{where}.data"), f"{where}.data"
+        else:
             raise MissingError(f"{where}: manifest {desc.digest} is missing ({name})")
-        raw = self.tree.read(rel, MAX_MANIFEST, "manifest")
         check_manifest_bytes(raw, desc, name)
         doc = load_json(raw, name)
         return replace(desc, media_type=manifest_kind(doc, desc, name)), raw, doc
