@@ -663,3 +663,28 @@ def test_docker_save_bare_tag_picks_the_one_image_with_it(flavours):
     with pytest.raises(SourceError, match="'1' names 2 images"):
         open_source(f"{twice}:1")
     assert open_source(f"{twice}:other:1").root.raw == open_source(f"{legacy}:2").root.raw
+
+
+def test_jib_tarball_with_lowercase_keys(tmp_path, registry, skopeo):
+    """Jib's jibBuildTar: manifest.json keys config/repoTags/layers (docker load matches keys regardless of
+    case), config.json, gzip layers named <hex>.tar.gz."""
+    w = LayoutWriter(tmp_path / "src.oci")
+    m = w.image(LAYERS[:2], docker=True)
+    w.write_index([m])
+    manifest = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())
+    config = oci_blob_path(w.layout, manifest["config"]["digest"]).read_bytes()
+    layers = [(d["digest"][7:] + ".tar.gz", oci_blob_path(w.layout, d["digest"]).read_bytes())
+              for d in manifest["layers"]]
+    entry = {"config": "config.json", "repoTags": ["registry.example/jib/app:1.0"], "layers": [n for n, _ in layers]}
+    archive = write_tar(tmp_path / "jib-image.tar", [("config.json", config), *layers,
+                                                     ("manifest.json", json.dumps([entry]).encode())])
+    with open_source(str(archive)) as src:
+        assert src.tags == ["1.0"] and src.root.config.descriptor.digest == manifest["config"]["digest"]
+        assert [b.descriptor for b in src.root.layers] == [
+            b.descriptor for b in open_source(str(w.layout)).root.layers]
+        assert src.root.descriptor.media_type == DOCKER_MANIFEST
+    proc = run_pypush("push", str(archive), f"{registry.host}/jib:1", "--insecure", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    got = pull_and_check(skopeo, f"{registry.host}/jib:1", tmp_path / "pulled",
+                         expected_digest=json.loads(proc.stdout)["digest"])
+    assert got["configs"] == [manifest["config"]["digest"]]

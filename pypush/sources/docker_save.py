@@ -48,13 +48,13 @@ class _Entry:
         if not isinstance(item, dict):
             raise SourceError(f"{where}: not a JSON object")
         self.where = where
-        self.config = item.get("Config")
+        self.config = _member(item, "Config")
         if not isinstance(self.config, str) or not self.config:
             raise SourceError(f"{where}.Config: missing or not a string")
-        self.layers = item.get("Layers")
+        self.layers = _member(item, "Layers")
         if not isinstance(self.layers, list) or not all(isinstance(x, str) and x for x in self.layers):
             raise SourceError(f"{where}.Layers: missing or not an array of strings")
-        tags = item.get("RepoTags") or []
+        tags = _member(item, "RepoTags") or []
         if not isinstance(tags, list) or not all(isinstance(x, str) for x in tags):
             raise SourceError(f"{where}.RepoTags: not an array of strings")
         self.repo_tags: List[str] = tags
@@ -67,6 +67,14 @@ class _Entry:
 
     def matches(self, ref: str) -> bool:
         return any(t == ref or normalize_name(t) == normalize_name(ref) for t in self.repo_tags)
+
+
+def _member(item: Dict[str, Any], key: str) -> Any:
+    """``item[key]``, the key matched regardless of case as docker load (Go's encoding/json) does: Jib writes
+    ``config``, ``repoTags`` and ``layers``."""
+    if key in item:
+        return item[key]
+    return next((v for k, v in item.items() if k.lower() == key.lower()), None)
 
 
 def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
