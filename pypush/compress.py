@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import groupby
 from typing import IO, Deque, List, Optional, cast
 
-from .errors import UsageError
+from .errors import SourceError, UsageError
 
 GZIP = "gzip"
 ZSTD = "zstd"
@@ -306,12 +306,41 @@ class _GunzipReader(gzip.GzipFile):
             self._source.close()
 
 
+class _DecodeErrors:
+    """Reads ``reader`` (decompressing ``source``); a decoding error becomes a SourceError naming the blob,
+    after ``source`` is read to its end so that bytes not matching their digest report that instead."""
+
+    def __init__(self, reader: IO[bytes], source: IO[bytes], algorithm: str, errors: tuple):
+        self._reader, self._source, self._algorithm, self._errors = reader, source, algorithm, errors
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._reader.read(n)
+        except self._errors as e:
+            while self._source.read(1 << 20):  # a VerifyingReader raises DigestMismatchError at EOF
+                pass
+            name = getattr(self._source, "name", "") or "layer"
+            raise SourceError(f"{name}: not valid {self._algorithm} data ({e})") from None
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> "_DecodeErrors":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def decompressing_reader(source: IO[bytes], algorithm: str) -> IO[bytes]:
-    """A reader of the plain bytes of ``source`` compressed with ``algorithm`` ("gzip" or "zstd")."""
+    """A reader of the plain bytes of ``source`` compressed with ``algorithm`` ("gzip" or "zstd");
+    data that does not decompress raises SourceError."""
     if algorithm == GZIP:
-        return cast(IO[bytes], _GunzipReader(source))
+        reader = cast(IO[bytes], _GunzipReader(source))
+        return cast(IO[bytes], _DecodeErrors(reader, source, algorithm, (OSError, EOFError, zlib.error)))
     if algorithm == ZSTD:
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+        return cast(IO[bytes], _DecodeErrors(reader, source, algorithm, (zstandard.ZstdError,)))
     raise UsageError(f"unknown compression algorithm {algorithm!r}")

@@ -688,3 +688,29 @@ def test_jib_tarball_with_lowercase_keys(tmp_path, registry, skopeo):
     got = pull_and_check(skopeo, f"{registry.host}/jib:1", tmp_path / "pulled",
                          expected_digest=json.loads(proc.stdout)["digest"])
     assert got["configs"] == [manifest["config"]["digest"]]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_layer_that_does_not_decompress_is_a_source_error(tmp_path, registry, compression):
+    """``--compression none`` decompresses layers while uploading: a layer labelled gzip/zstd that is not
+    (digest right) or whose bytes are corrupt (digest wrong) is exit 3 naming the blob, nothing tagged."""
+    w = LayoutWriter(tmp_path / "l.oci")
+    m = w.image(LAYERS[:2], compression=compression)
+    layer = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())["layers"][1]
+    doc = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())
+    doc["layers"][0] = w.put(LAYERS[0], doc["layers"][0]["mediaType"])  # plain bytes, labelled compressed
+    mislabelled = w.put(json.dumps(doc).encode(), OCI_MANIFEST)
+    w.write_index([named(m, ref="corrupt"), named(mislabelled, ref="mislabelled")])
+    path = oci_blob_path(w.layout, layer["digest"])
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    for ref, expect in (("corrupt", "content has digest"), ("mislabelled", f"not valid {compression} data")):
+        proc = run_pypush("push", f"{w.layout}:{ref}", f"{registry.host}/undecodable-{compression}:{ref}",
+                          "--insecure", "--compression", "none")
+        assert proc.returncode == 3 and proc.stdout == "", proc.stderr
+        line = proc.stderr.strip()
+        assert "\n" not in line and expect in line and str(w.layout) in line, line
+    import requests
+
+    assert requests.get(f"http://{registry.host}/v2/undecodable-{compression}/tags/list", timeout=10).status_code == 404
