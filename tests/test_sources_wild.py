@@ -695,16 +695,16 @@ def test_layer_that_does_not_decompress_is_a_source_error(tmp_path, registry, co
     """``--compression none`` decompresses layers while uploading: a layer labelled gzip/zstd that is not
     (digest right) or whose bytes are corrupt (digest wrong) is exit 3 naming the blob, nothing tagged."""
     w = LayoutWriter(tmp_path / "l.oci")
-    m = w.image(LAYERS[:2], compression=compression)
-    layer = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())["layers"][1]
-    doc = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())
-    doc["layers"][0] = w.put(LAYERS[0], doc["layers"][0]["mediaType"])  # plain bytes, labelled compressed
-    mislabelled = w.put(json.dumps(doc).encode(), OCI_MANIFEST)
-    w.write_index([named(m, ref="corrupt"), named(mislabelled, ref="mislabelled")])
-    path = oci_blob_path(w.layout, layer["digest"])
+    corrupt = w.image(LAYERS[:1], compression=compression, seed="corrupt")
+    path = oci_blob_path(w.layout, json.loads(oci_blob_path(w.layout, corrupt["digest"]).read_bytes())[
+        "layers"][0]["digest"])
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
+    doc = json.loads(oci_blob_path(w.layout, w.image(LAYERS[1:2], compression=compression)["digest"]).read_bytes())
+    doc["layers"][0] = w.put(LAYERS[1], doc["layers"][0]["mediaType"])  # plain bytes, labelled compressed
+    mislabelled = w.put(json.dumps(doc).encode(), OCI_MANIFEST)
+    w.write_index([named(corrupt, ref="corrupt"), named(mislabelled, ref="mislabelled")])
     for ref, expect in (("corrupt", "content has digest"), ("mislabelled", f"not valid {compression} data")):
         proc = run_pypush("push", f"{w.layout}:{ref}", f"{registry.host}/undecodable-{compression}:{ref}",
                           "--insecure", "--compression", "none")
