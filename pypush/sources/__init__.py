@@ -51,11 +51,9 @@ class Source:
 
 def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
     """``(scheme or None, path, ref or None)`` of a source spec; the path must exist."""
-    scheme, sep, rest = spec.partition(":")
-    if sep and scheme in SCHEMES:
-        body = rest
-    else:
-        scheme, body = None, spec
+    prefix, sep, rest = spec.partition(":")
+    scheme: Optional[str] = prefix if sep and prefix in SCHEMES else None
+    body = rest if scheme else spec
     if not body:
         raise SourceError(f"{spec}: no path given")
     body = os.path.expanduser(body)

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
 from ..model import (DOCKER_CONFIG, DOCKER_FOREIGN_LAYER, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor,
-                     ImageIndex, ImageManifest, Node, sha256_digest, walk)
+                     ImageIndex, ImageManifest, Node, sha256_digest)
 from .fs import Tree
 from .parse import (MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json,
                     manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of)

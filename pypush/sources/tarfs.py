@@ -11,7 +11,7 @@ import io
 import os
 import posixpath
 import tarfile
-from typing import IO, Callable, Dict, List, Optional, Tuple
+from typing import IO, Callable, Dict, List, Optional, Tuple, cast
 
 from ..errors import SourceError
 from .fs import Tree, open_or_fail
@@ -48,7 +48,7 @@ class MemberReader(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read(-1)
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
@@ -155,7 +155,7 @@ class TarTree(Tree):
         if entry is None:
             raise SourceError(f"{self.name(rel)}: member is missing")
         path, (offset, size), name = self._path, entry, self.name(rel)
-        return lambda: open_or_fail(lambda: MemberReader(path, offset, size), name)
+        return lambda: open_or_fail(lambda: cast(IO[bytes], MemberReader(path, offset, size)), name)
 
     def name(self, rel: str) -> str:
         return f"{self.label}:{rel}"
