@@ -124,6 +124,9 @@ def build_flavours(root: Path, skopeo: Skopeo) -> Dict[str, Flavour]:
     for i, ref in enumerate(["one", "two", "three"]):
         out[f"several-by-ref-{ref}"] = Flavour(f"oci:{several}:{ref}", _entry(several, ref), tags=[ref])
     out["several-by-position"] = Flavour(f"{several}:@1", _entry(several, "two"), tags=["two"])
+    subprocess.run(["tar", "-C", str(several), "-cf", str(root / "several.tar"), "."], check=True, timeout=60)
+    out["several-in-oci-archive"] = Flavour(f"oci-archive:{root}/several.tar:three", _entry(several, "three"),
+                                            tags=["three"])
 
     # --- umoci: a layout with two tags, manifests without mediaType
     lay, src = root / "umoci", root / "umoci-src"
@@ -220,6 +223,13 @@ def build_flavours(root: Path, skopeo: Skopeo) -> Dict[str, Flavour]:
     out["legacy-two-images"] = _docker(root / "legacy.tar", f"{root}/legacy.tar:other/app:latest", 1, ["latest"])
     docker_save(w.layout, root / "legacy-dot.tar", images, oci=False, prefix="./")
     out["legacy-dot-slash"] = _docker(root / "legacy.tar", f"{root}/legacy-dot.tar:@1", 1, ["2", "latest"])
+    for name in ("d25", "da"):  # unpacked: `mkdir x && tar -C x -xf save.tar`
+        (root / f"{name}-unpacked").mkdir()
+        subprocess.run(["tar", "-C", str(root / f"{name}-unpacked"), "-xf", str(root / f"{name}.tar")], check=True,
+                       timeout=60)
+    out["docker25-unpacked-directory"] = Flavour(f"docker-archive:{root}/d25-unpacked:app:2", b["digest"], tags=["2"])
+    out["skopeo-docker-archive-unpacked"] = _docker(root / "da.tar", f"{root}/da-unpacked:docker.io/library/app:1",
+                                                    0, ["1"])
     docker_save(w.layout, root / "legacy-untagged.tar", [(a, [])], oci=False)
     out["legacy-untagged"] = _docker(root / "legacy-untagged.tar", f"{root}/legacy-untagged.tar", 0, [])
     w = LayoutWriter(root / "bx.oci")  # buildx --output type=docker: gzip blobs, an index with an attestation
@@ -246,13 +256,14 @@ FLAVOURS = [
     "python-oci-gzip", "skopeo-v2s2-in-oci", "skopeo-v2s2-oci-archive", "skopeo-oci-archive",
     "skopeo-docker-archive-tag", "skopeo-docker-archive-library", "skopeo-docker-to-oci-unnamed", "skopeo-all-oci",
     "skopeo-all-oci-archive", "skopeo-all-docker-list", "skopeo-zstd-chunked", "skopeo-encrypted-layers",
-    "several-by-ref-one", "several-by-ref-two",
-    "several-by-ref-three", "several-by-position", "umoci-second-tag", "nested-indexes", "containerd-name-by-tag",
+    "several-by-ref-one", "several-by-ref-two", "several-by-ref-three", "several-by-position",
+    "several-in-oci-archive", "umoci-second-tag", "nested-indexes", "containerd-name-by-tag",
     "containerd-name-by-short-name", "full-name-ref-by-short-name", "index-json-as-platform-set",
     "index-with-attestation", "mixed-compression", "docker-types-plain-layers-in-oci", "artifact-sbom",
     "artifact-empty", "artifact-helm", "artifact-index-with-subject", "extra-blobs-and-symlinks",
     "gnu-tar-member-twice", "docker25-two-images", "docker25-dot-slash", "legacy-two-images", "legacy-dot-slash",
     "legacy-untagged", "buildx-type-docker", "legacy-gzip-layers", "docker25-zstd", "legacy-zstd-layers",
+    "docker25-unpacked-directory", "skopeo-docker-archive-unpacked",
 ]
 
 
