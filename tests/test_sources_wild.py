@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -335,11 +336,14 @@ def test_flavour_round_trips_through_both_transports(flavours, registry, ecr, sk
     f = flavours[name]
     repo = name.replace("_", "-")
     compression = "keep" if f.digest else "gzip"
-    for kind, dest, pull, extra in (
-            ("v2", f"{registry.host}/{repo}:t", f"{registry.host}/{repo}:t", ["--insecure"]),
-            ("ecr", f"public.ecr.aws/local/{repo}:t", f"{ecr.host_port}/{repo}:t",
-             ["--endpoint-url", ecr.url, "--create-repository"])):
-        proc = run_pypush("push", f.spec, dest, "--format", "json", "--compression", compression, *extra)
+    targets = {"v2": (f"{registry.host}/{repo}:t", f"{registry.host}/{repo}:t", ["--insecure"]),
+               "ecr": (f"public.ecr.aws/local/{repo}:t", f"{ecr.host_port}/{repo}:t",
+                       ["--endpoint-url", ecr.url, "--create-repository"])}
+    with ThreadPoolExecutor(2) as pool:  # both pushes at once (each is mostly interpreter start-up)
+        procs = {kind: pool.submit(run_pypush, "push", f.spec, dest, "--format", "json", "--compression",
+                                   compression, *extra) for kind, (dest, _, extra) in targets.items()}
+    for kind, (_, pull, _) in targets.items():
+        proc = procs[kind].result()
         assert proc.returncode == 0, f"{kind}: {proc.stderr}"
         _check_pulled(skopeo, pull, f, json.loads(proc.stdout)["digest"], tmp_path / kind)
 
