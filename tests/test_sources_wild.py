@@ -483,6 +483,12 @@ def make_broken(tmp: Path) -> List[BrokenCase]:
     w, m = layout("index-json-bad-platform")
     w.write_index([dict(named(m, ref="1"), platform={"architecture": 1})])
     cases.append(("index-json-bad-platform", str(w.layout), "needs string architecture and os"))
+    w, m = layout("index-json-bad-platform-features")
+    w.write_index([named(m, ref="1", platform=("amd64", "linux"))])
+    index = json.loads((w.layout / "index.json").read_bytes())
+    index["manifests"][0]["platform"]["os.features"] = "win32k"
+    (w.layout / "index.json").write_text(json.dumps(index))
+    cases.append(("index-json-bad-platform-features", str(w.layout), "platform.os.features: not an array of strings"))
     w, m = layout("index-json-bad-annotations")
     w.write_index([dict(m, annotations={REF_NAME: 1})])
     cases.append(("index-json-bad-annotations", str(w.layout), "annotations: not a map of strings"))

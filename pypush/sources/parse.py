@@ -102,6 +102,11 @@ def parse_descriptor(obj: Any, where: str) -> Descriptor:
     if platform is not None and not (isinstance(platform, dict) and isinstance(platform.get("architecture"), str)
                                      and isinstance(platform.get("os"), str)):
         raise SourceError(f"{where}.platform: needs string architecture and os")
+    for key, kind in (("variant", str), ("os.version", str), ("os.features", list), ("features", list)):
+        value = (platform or {}).get(key)
+        if value is not None and not (isinstance(value, kind) and (kind is str or all(
+                isinstance(v, str) for v in value))):
+            raise SourceError(f"{where}.platform.{key}: not {'a string' if kind is str else 'an array of strings'}")
     artifact_type = obj.get("artifactType")
     if artifact_type is not None:
         check_media_type(artifact_type, f"{where}.artifactType")
