@@ -606,6 +606,13 @@ def make_broken(tmp: Path) -> List[BrokenCase]:
            "is missing")
     docker("docker-config-missing", lambda i: i.update(Config="nope.json"), "image config is missing")
 
+    archive = docker_save(w.layout, tmp / "corrupt-header.tar", [(m, ["app:1"])], oci=False)
+    with tarfile.open(archive) as tar:
+        offset = tar.getmembers()[3].offset
+    data = bytearray(archive.read_bytes())
+    data[offset + 148:offset + 156] = b"garbage!"  # the header checksum
+    archive.write_bytes(bytes(data))
+    cases.append(("tar-corrupt-member-header", str(archive), f"invalid member header at byte {offset}"))
     (tmp / "image.zip").write_bytes(b"PK\x03\x04" + bytes(600))
     cases.append(("zip-archive", str(tmp / "image.zip"), "not a tar archive"))
     (tmp / "image.tar.xz").write_bytes(b"\xfd7zXZ\x00" + bytes(600))

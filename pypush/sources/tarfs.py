@@ -100,7 +100,9 @@ class TarTree(Tree):
             raise SourceError(f"{self.label}: truncated or corrupt tar ({e})") from None
         except OSError as e:
             raise SourceError(f"{self.label}: cannot read ({e.strerror or e})") from None
-        if len(trailer) < _BLOCK or trailer.count(0) != _BLOCK:
+        if len(trailer) == _BLOCK and trailer.count(0) != _BLOCK:  # tarfile stops at a header it cannot parse
+            raise SourceError(f"{self.label}: corrupt tar (invalid member header at byte {end})")
+        if len(trailer) < _BLOCK:
             raise SourceError(f"{self.label}: truncated tar (no end-of-archive marker at byte {end})")
 
     def _add(self, info: tarfile.TarInfo, file_size: int) -> None:
