@@ -115,7 +115,7 @@ class TarTree(Tree):
                                   f"at byte {info.offset_data}, the file has {file_size})")
             self._files[name] = (info.offset_data, info.size)
             self._links.pop(name, None)
-        elif info.islnk() and _clean(info.linkname, self.label) == name:
+        elif info.islnk() and "/".join(x for x in info.linkname.split("/") if x not in ("", ".")) == name:
             return  # the same file archived twice (tar stores the repeat as a hard link to itself)
         elif info.issym() or info.islnk():
             self._links[name] = (info.linkname, info.issym())
