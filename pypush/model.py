@@ -127,11 +127,17 @@ def walk(node: Node) -> List[Node]:
     return out
 
 
+REFERENCE_DIGEST = "vnd.docker.reference.digest"
+"""The annotation by which buildx's attestation manifests name the image manifest they describe."""
+
+
 def render_manifest(raw: bytes, replacements: Mapping[str, Descriptor]) -> bytes:
     """``raw`` with every descriptor whose digest is a key of ``replacements`` replaced.
 
     The replacement's media type, digest and size win; the old descriptor's other members
-    (platform, annotations, ...) stay. Unchanged manifests keep their exact bytes.
+    (platform, annotations, ...) stay. References by digest follow too: a ``subject``, and the
+    ``vnd.docker.reference.digest`` annotation of attestations. Unchanged manifests keep their
+    exact bytes.
     """
     if not replacements:
         return raw
@@ -140,6 +146,11 @@ def render_manifest(raw: bytes, replacements: Mapping[str, Descriptor]) -> bytes
 
     def fix(desc: Dict[str, Any]) -> None:
         nonlocal changed
+        annotations = desc.get("annotations")
+        if isinstance(annotations, dict) and isinstance(annotations.get(REFERENCE_DIGEST), str):
+            target = replacements.get(annotations[REFERENCE_DIGEST])
+            if target is not None and target.digest != annotations[REFERENCE_DIGEST]:
+                annotations[REFERENCE_DIGEST], changed = target.digest, True
         new = replacements.get(desc.get("digest", ""))
         if new is None:
             return
@@ -147,8 +158,9 @@ def render_manifest(raw: bytes, replacements: Mapping[str, Descriptor]) -> bytes
             changed = True
             desc["mediaType"], desc["digest"], desc["size"] = new.media_type, new.digest, new.size
 
-    if isinstance(doc.get("config"), dict):
-        fix(doc["config"])
+    for key in ("config", "subject"):
+        if isinstance(doc.get(key), dict):
+            fix(doc[key])
     for key in ("layers", "manifests", "blobs"):
         for desc in doc.get(key) or []:
             if isinstance(desc, dict):

@@ -301,3 +301,27 @@ def test_levels_pass_through(tmp_path):
         sizes.append(json.loads(t.manifests[result.digest])["layers"][0]["size"])
     assert sizes[0] != sizes[1]
     assert convert.ALGORITHMS == ("gzip", "zstd", "none", "keep")
+
+
+def test_attestations_follow_the_image_manifest_compression_rewrote(tmp_path, docker_registry, skopeo):
+    """buildx attestations name their image by digest in an annotation; compressing the image's plain
+    layers changes that digest, so the index must name the new one (checked on what the registry serves)."""
+    from conftest import run_pypush
+    from imagegen import LayoutWriter, named
+
+    w = LayoutWriter(tmp_path / "attest.oci")
+    image = w.image([tar_layer([("app/data", random_bytes(5000, 7))])], compression=None, seed="img")
+    att = w.image([b'{"predicateType": "https://slsa.dev/provenance/v0.2"}'], compression=None, seed="att")
+    index = w.index([named(image, platform=("amd64", "linux")),
+                     dict(named(att, platform=("unknown", "unknown")),
+                          annotations={"vnd.docker.reference.type": "attestation-manifest",
+                                       "vnd.docker.reference.digest": image["digest"]})])
+    w.write_index([named(index, ref="1")])
+    proc = run_pypush("push", "--insecure", f"oci:{w.layout}:1", f"{docker_registry.host}/attest/app:1")
+    assert proc.returncode == 0, proc.stderr
+    served = json.loads(skopeo.inspect_raw(f"{docker_registry.host}/attest/app:1"))
+    pushed_image, pushed_att = served["manifests"]
+    assert pushed_image["digest"] != image["digest"]  # its layer was gzip-compressed
+    assert pushed_att["annotations"]["vnd.docker.reference.digest"] == pushed_image["digest"]
+    for desc in served["manifests"]:  # both children are there under the digests the index names
+        skopeo.inspect_raw(f"{docker_registry.host}/attest/app@{desc['digest']}")
