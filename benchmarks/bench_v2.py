@@ -117,7 +117,6 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-v2-", dir=args.registry_dir))
     policy = work / "policy.json"
     policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
-    subprocess.run([sys.executable, "-m", "pypush", "--help"], env=env, cwd=ROOT, capture_output=True)  # .pyc
 
     cold: Dict[str, List[Tuple[float, float]]] = {t: [] for t in tools}
     warm: Dict[str, List[Tuple[float, float]]] = {t: [] for t in tools}

@@ -39,8 +39,22 @@ class Run(NamedTuple):
     rss: float  # its peak resident set, MiB
 
 
+_COMPILED: List[bool] = []
+
+
+def compile_pypush() -> None:
+    """Write pypush's .pyc files once, as ``pip install`` does: without them every run would compile
+    the modules it imports (when PYTHONDONTWRITEBYTECODE is set, nothing else ever writes them)."""
+    if not _COMPILED:
+        import compileall
+
+        compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "pypush"), quiet=1)
+        _COMPILED.append(True)
+
+
 def measure(cmd: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> Run:
     """Run ``cmd`` as a child process and measure it (os.wait4); fails loudly on a non-zero exit."""
+    compile_pypush()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err, cwd=cwd,
