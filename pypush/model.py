@@ -127,6 +127,14 @@ def walk(node: Node) -> List[Node]:
     return out
 
 
+def is_foreign(layer: Mapping[str, Any]) -> bool:
+    """A non-distributable layer (Docker foreign, OCI nondistributable, or one with ``urls``): clients fetch it
+    from its URLs, so its blob may be absent; then it is not pushed (as docker and skopeo do), and
+    registries (ECR, Docker Hub, the distribution registry) accept manifests naming it."""
+    media_type = layer.get("mediaType") or ""
+    return bool(layer.get("urls")) or media_type == DOCKER_FOREIGN_LAYER or ".nondistributable." in media_type
+
+
 REFERENCE_DIGEST = "vnd.docker.reference.digest"
 """The annotation by which buildx's attestation manifests name the image manifest they describe."""
 

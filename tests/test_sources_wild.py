@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+import boto3
 import pytest
 
 from conftest import Skopeo, oci_blob_path, run_pypush, start_docker_registry
@@ -416,6 +417,20 @@ def test_foreign_layers_absent_from_the_layout_are_not_pushed(tmp_path, skopeo):
         open_source(str(layout))
 
 
+def test_foreign_layers_absent_from_the_layout_push_to_the_ecr_endpoint(tmp_path, endpoint):
+    """ECR accepts an image whose foreign layers it never received (Windows base layers), as the local
+    endpoint now does; the layers that are not foreign must still be there."""
+    layout, digest = _foreign_layout(tmp_path / "foreign.oci")
+    proc = run_pypush("push", str(layout), "public.ecr.aws/local/win:1", "--endpoint-url", endpoint.url,
+                      "--create-repository", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["digest"] == digest
+    client = boto3.client("ecr-public", endpoint_url=endpoint.url, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="y")
+    detail, = client.describe_images(repositoryName="win")["imageDetails"]
+    assert detail["imageDigest"] == digest and detail["imageTags"] == ["1"]
+
+
 def test_zstd_docker_save_gets_an_oci_manifest(flavours):
     """Docker schema 2 has no zstd layer type: the generated manifest is OCI throughout."""
     with open_source(flavours["legacy-zstd-layers"].spec) as src:
@@ -657,8 +672,6 @@ def test_broken_inputs_exit_3_with_one_line_and_send_nothing(broken, capsys):
 
 def test_broken_input_through_the_cli_leaves_the_repository_empty(broken, ecr):
     """``python -m pypush``: exit 3, one line, no traceback, nothing tagged."""
-    import boto3
-
     client = boto3.client("ecr-public", endpoint_url=ecr.url, region_name="us-east-1",
                           aws_access_key_id="x", aws_secret_access_key="y")
     client.create_repository(repositoryName="never")

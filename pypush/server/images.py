@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..model import INDEX_TYPES, MANIFEST_TYPES
+from ..model import INDEX_TYPES, MANIFEST_TYPES, is_foreign
 from .operations import Context, no_paging_with, operation, paginate, require_repo, with_token
 from .protocol import PRIVATE, PUBLIC, ApiError, invalid
 
@@ -112,8 +112,8 @@ def put_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             refs = ([config] if isinstance(config, dict) else []) + _manifest_refs(doc, "layers")
             if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
                 raise invalid("Invalid parameter at 'imageManifest': the manifest has no config descriptor")
-            missing = [r["digest"] for r in refs
-                       if not db.execute("SELECT 1 FROM layers WHERE repo=? AND digest=?", (repo, r["digest"])).fetchone()]
+            missing = [r["digest"] for r in refs if not is_foreign(r)
+                       and not db.execute("SELECT 1 FROM layers WHERE repo=? AND digest=?", (repo, r["digest"])).fetchone()]
             if missing:
                 raise ApiError("LayersNotFoundException",
                                f"Layers with digests {sorted(set(missing))} required for pushing image into "

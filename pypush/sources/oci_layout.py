@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SourceError
-from ..model import (DOCKER_CONFIG, DOCKER_FOREIGN_LAYER, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor,
-                     ImageIndex, ImageManifest, Node, sha256_digest)
+from ..model import (DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest,
+                     Node, is_foreign, sha256_digest)
 from .fs import Tree
 from .parse import (MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json,
                     manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of)
@@ -240,12 +240,6 @@ def names_match(entry: Descriptor, ref: str) -> bool:
     return any(name == ref or normalize_name(name) == normalize_name(ref)
                for name in (ann.get(REF_NAME), ann.get(CONTAINERD_NAME)) if name)
 
-
-def is_foreign(layer: Any) -> bool:
-    """A non-distributable layer (Docker foreign, OCI nondistributable, or one with ``urls``): clients fetch it
-    from its URLs, so its blob may be absent from the layout and then is not pushed (as docker and skopeo do)."""
-    media_type = layer.get("mediaType") or ""
-    return bool(layer.get("urls")) or media_type == DOCKER_FOREIGN_LAYER or ".nondistributable." in media_type
 
 
 def tags_of(entries: List[Descriptor]) -> List[str]:
