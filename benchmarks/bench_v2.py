@@ -6,9 +6,9 @@
 Cold runs push into a fresh docker-registry each (skopeo's blob-info cache deleted first); re-push runs
 push the same image again into a registry that has every blob. Each run is a separate process: wall
 time includes interpreter start, peak RSS is the child's own (os.wait4). Medians of ``--runs``.
-Tools (default pypush,skopeo): ``pypush`` (the CLI), ``transport`` (RegistryTransport driven directly over the layout's blobs
-with 4 threads: the transport without the engine and readers), ``skopeo``; ``pypush-j2`` etc. set
-how many blobs go up at once.
+Tools (default pypush,skopeo): ``pypush`` (the CLI), ``transport`` (RegistryTransport driven directly
+over the layout's blobs with 4 threads: the transport without the engine and readers), ``skopeo``;
+``pypush-j2`` etc. set how many blobs go up at once.
 Without ``--layout`` and no /tmp/fixtures/big.oci, it is built with shared/tools/make-fixtures.sh.
 """
 from __future__ import annotations
