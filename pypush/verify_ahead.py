@@ -20,7 +20,9 @@ from .errors import PypushError
 from .model import Blob
 
 PIECE = 16 << 20
-"""Bytes hashed per step (the longest a claim waits for the hand-over)."""
+"""Bytes hashed per step: a claim waits for the step under way to end."""
+HANDOVER_WAIT = 5.0
+"""Seconds a claim waits at most for that (a stalled read): then the upload hashes the blob itself."""
 
 
 class VerifyAhead:
@@ -56,9 +58,8 @@ class VerifyAhead:
         prefix), None when nothing was; raises the error its verification found."""
         with self._cond:
             self._claimed.add(id(blob))
-            while self._current == id(blob):  # the thread hands over after its current step
-                self._cond.wait()
-            result = self._results.pop(id(blob), None)
+            self._cond.wait_for(lambda: self._current != id(blob), HANDOVER_WAIT)  # hand-over after this step
+            result = self._results.pop(id(blob), None) if self._current != id(blob) else None
         if isinstance(result, PypushError):
             raise result
         return result  # type: ignore[return-value]

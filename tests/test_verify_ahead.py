@@ -115,3 +115,31 @@ def test_blobs_left_out_or_stopped_are_not_hashed(tmp_path: Path) -> None:
     stopped.stop()
     stopped.start()
     assert stopped.claim(stopped._queue[0]) is None
+
+
+def test_a_stalled_read_does_not_hold_the_upload(monkeypatch) -> None:
+    """A claim waits for the hand-over only so long; the upload then hashes the blob itself."""
+    import threading
+
+    from pypush import verify_ahead
+
+    monkeypatch.setattr(verify_ahead, "HANDOVER_WAIT", 0.2)
+    data, release, reading = os.urandom(1000), threading.Event(), threading.Event()
+
+    class Stalled(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b) -> int:  # type: ignore[override]
+            reading.set()
+            release.wait(10)
+            return 0
+
+    blob = _blob(data, lambda: Stalled())
+    ahead = VerifyAhead([blob]).start()
+    assert reading.wait(10)
+    started = time.monotonic()
+    assert ahead.claim(blob) is None
+    assert time.monotonic() - started < 5
+    release.set()
+    assert _reupload(_blob(data, lambda: io.BytesIO(data)), None) == blob.descriptor.digest
