@@ -4,8 +4,8 @@ Before a push can send its first byte, the process spends 0.1–0.3 s on one cor
 transport (requests, botocore) and asking the destination what it lacks. ``VerifyAhead`` hashes the
 image's blobs meanwhile in a background thread (file reads and hashlib release the GIL), largest
 first. When a blob's upload starts, the hash state so far is handed over: the upload sends every
-byte but hashes only the rest, and checks the digest at the end as always. A blob whose content is
-wrong fails the push before any of its bytes are sent.
+byte but hashes only the rest, and checks the digest at the end as always. A blob found wrong here
+fails the push as its upload would start, before any of its bytes are sent.
 """
 from __future__ import annotations
 
