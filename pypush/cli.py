@@ -110,7 +110,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="push an image into an embedded local endpoint and pull it back")
-    p.add_argument("source", nargs="?", default="fixtures/small.oci", help="image to push (default %(default)s)")
+    p.add_argument("source", nargs="?", help="image to push (default: fixtures/small.oci in the repository, "
+                                              "else a small image the demo writes)")
     p.set_defaults(run=_run_demo)
 
 

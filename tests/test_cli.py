@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import subprocess
 import sys
 
@@ -78,3 +79,28 @@ assert type(charset_normalizer).__name__ == "module" and charset_normalizer.from
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("where", ["repository", "elsewhere"])
+def test_demo_pushes_and_reads_back(where: str, tmp_path) -> None:
+    """The README's first command: from the repository it pushes fixtures/small.oci; anywhere else it
+    writes a small image of its own."""
+    import os
+
+    cwd = REPO_ROOT if where == "repository" else tmp_path
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run([sys.executable, "-m", "pypush", "demo"], capture_output=True, text=True, timeout=120,
+                          cwd=str(cwd), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert ("fixtures/small.oci" in proc.stdout) == (where == "repository")
+    assert proc.stdout.rstrip().endswith("matches") and "pushed again: 0 blobs uploaded" in proc.stdout
+
+
+def test_demo_sample_image_is_a_valid_oci_image(tmp_path, skopeo) -> None:
+    from pypush.demo import sample_image
+
+    layout = sample_image(tmp_path)
+    out = tmp_path / "copied"
+    skopeo.run("copy", f"oci:{layout}:latest", f"dir:{out}")
+    manifest = json.loads((out / "manifest.json").read_bytes())
+    assert len(manifest["layers"]) == 1 and (out / manifest["layers"][0]["digest"].split(":")[1]).exists()
