@@ -40,10 +40,11 @@ def sample_image(directory: Path) -> Path:
     plain = tar.getvalue()
     config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/cat", "/hello.txt"]},
               "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(plain).hexdigest()]}}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    media_type = "application/vnd.oci.image.manifest.v1+json"
+    manifest = {"schemaVersion": 2, "mediaType": media_type,
                 "config": put(json.dumps(config).encode(), "application/vnd.oci.image.config.v1+json"),
                 "layers": [put(gzip.compress(plain, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip")]}
-    entry = put(json.dumps(manifest).encode(), manifest["mediaType"])
+    entry = put(json.dumps(manifest).encode(), media_type)
     entry["annotations"] = {"org.opencontainers.image.ref.name": "latest"}
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')

@@ -10,10 +10,11 @@ fails the push as its upload would start, before any of its bytes are sent.
 from __future__ import annotations
 
 import io
+import logging
 import mmap
 import os
 import threading
-from typing import IO, Dict, Iterable, Optional, Set, Union
+from typing import IO, Dict, Iterable, Optional, Set, Union, cast
 
 from .digest import HashPrefix, VerifyingReader
 from .errors import PypushError
@@ -23,6 +24,8 @@ PIECE = 16 << 20
 """Bytes hashed per step: a claim waits for the step under way to end."""
 HANDOVER_WAIT = 5.0
 """Seconds a claim waits at most for that (a stalled read): then the upload hashes the blob itself."""
+
+log = logging.getLogger("pypush")
 
 
 class VerifyAhead:
@@ -62,7 +65,11 @@ class VerifyAhead:
             result = self._results.pop(id(blob), None) if self._current != id(blob) else None
         if isinstance(result, PypushError):
             raise result
-        return result  # type: ignore[return-value]
+        hashed = cast(Optional[HashPrefix], result)
+        if hashed is not None:
+            log.debug("%s: %d of %d bytes verified ahead", blob.name or blob.descriptor.digest, hashed[0],
+                      blob.descriptor.size)
+        return hashed
 
     def _run(self) -> None:
         buffer = None
