@@ -136,7 +136,7 @@ class _Mapped(io.RawIOBase):
                 return None
             length = min(left, size + 1)
             return cls(fd, offset, length) if length > 0 else None
-        except (OSError, ValueError):
+        except (OSError, ValueError, OverflowError):  # not mappable (pipe, FUSE, 32-bit address space)
             return None
 
     def readable(self) -> bool:
