@@ -160,6 +160,18 @@ def test_zstd_same_bytes_for_any_thread_count_and_read_pattern():
     assert params.has_checksum and params.content_size == zstandard.CONTENTSIZE_UNKNOWN
 
 
+def test_zstd_streams_share_the_cores_and_give_the_same_bytes():
+    want = drain(ZstdReader(io.BytesIO(MIXED), threads=1))
+    before = ZstdReader._running
+    first, second = ZstdReader(io.BytesIO(MIXED)), ZstdReader(io.BytesIO(MIXED))  # default: cores left over
+    assert ZstdReader._running == before + 2
+    assert drain(second) == drain(first) == want
+    first.close()
+    second.close()
+    second.close()  # closing twice counts once
+    assert ZstdReader._running == before
+
+
 def test_zstd_empty_and_levels():
     empty = drain(ZstdReader(io.BytesIO(b"")))
     assert decompressing_reader(io.BytesIO(empty), "zstd").read() == b""
