@@ -86,7 +86,8 @@ class VerifyAhead:
                     mapped = _Mapped.of(stream, blob.descriptor.size)
                     if mapped is None and buffer is None:
                         buffer = memoryview(bytearray(PIECE))
-                    result = self._hash(blob, mapped if mapped is not None else stream, buffer)
+                    source = stream if mapped is None else mapped
+                    result = self._hash(blob, source, buffer if mapped is None else None)
             except PypushError as exc:
                 result = exc
             except Exception:  # unreadable here: the upload reads it again and reports it properly
@@ -97,11 +98,11 @@ class VerifyAhead:
                 self._cond.notify_all()
 
     def _hash(self, blob: Blob, stream: Union["_Mapped", IO[bytes]], buffer: Optional[memoryview]) -> HashPrefix:
+        """Hash ``stream`` (into ``buffer`` when given, else by zero-copy reads) until EOF or a claim."""
         desc = blob.descriptor
         with VerifyingReader(stream, desc.digest, desc.size, blob.name) as reader:  # type: ignore[arg-type]
             while not (self._stop.is_set() or id(blob) in self._claimed):
-                if not (reader.readinto(buffer) if buffer is not None and not isinstance(stream, _Mapped)
-                        else reader.read(PIECE)):
+                if not (reader.read(PIECE) if buffer is None else reader.readinto(buffer)):
                     break  # EOF: verified (or raised)
             return reader.hash_prefix()
 
