@@ -35,7 +35,7 @@ SKOPEO_CACHES = ("/var/lib/containers/cache/blob-info-cache-v1.boltdb",
 
 def plain_layers(tarball: str) -> List[Tuple[str, Callable]]:
     """(digest, opener) of the image's layers, read with pypush's own source reader."""
-    from pypush.model import walk
+    from pypush.image.model import walk
     from pypush.sources import open_source
 
     node = open_source(f"docker-archive:{tarball}").root
@@ -64,7 +64,7 @@ def _zlib_single(level: int) -> Callable:
 
 def throughput_rows(layers, sample_mb: int) -> List[Tuple[str, float, float, float]]:
     """(name, MB/s of input, ratio, seconds) per compressor; single-threaded zlib on a sample only."""
-    from pypush.compress import ParallelGzipReader, ZstdReader, cpu_threads
+    from pypush.transform.compress import ParallelGzipReader, ZstdReader, cpu_threads
 
     limit = sample_mb << 20
     cases: List[Tuple[str, Callable, Optional[int]]] = [
@@ -181,7 +181,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not os.path.exists(args.tarball):
         print(f"{args.tarball} missing: ONLY=big bash /work/shared/tools/make-fixtures.sh /tmp/fixtures", file=sys.stderr)
         return 2
-    from pypush.compress import compressor_id, cpu_threads
+    from pypush.transform.compress import compressor_id, cpu_threads
 
     print(f"# {cpu_threads()} cores; {compressor_id('gzip')}; {compressor_id('zstd')}")
     layers = plain_layers(args.tarball)

@@ -18,7 +18,7 @@ from pathlib import Path
 from common import machine, print_table, pypush_endpoint  # also puts the repository and tests/ on sys.path
 from imagegen import make_oci_layout, random_bytes, tar_layer  # noqa: E402
 
-from pypush.pacing import QUOTAS  # noqa: E402
+from pypush.transports.ecr.pacing import QUOTAS
 
 
 def main() -> None:

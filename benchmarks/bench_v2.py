@@ -46,8 +46,8 @@ def direct_push(host: str, repo: str, layout: Path, jobs: int = 4) -> None:
     """The ``transport`` tool: RegistryTransport over the layout's blobs, ``jobs`` threads, then the manifest."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pypush.model import Blob, Descriptor
-    from pypush.transports.registry import RegistryTransport
+    from pypush.image.model import Blob, Descriptor
+    from pypush.transports.distribution.v2_transport import RegistryTransport
 
     entry, raw, descs = layout_blobs(layout)
 

@@ -1,23 +1,33 @@
 """pypush: push container images to Amazon ECR Public, private ECR and any OCI registry, without Docker."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .errors import (AuthError, DigestMismatchError, Interrupted, PypushError, RegistryError, SourceError,
-                     TransientError, UsageError)
+from pypush.errors import (AuthError, DigestMismatchError, Interrupted, PypushError, RegistryError, SourceError,
+                           TransientError, UsageError)
+
+if TYPE_CHECKING:  # the real names for type checkers; at run time they load on first use (fast CLI start)
+    from pypush.api import PushOptions, push
+    from pypush.ecrpublic.client import ECRPublic
+    from pypush.engine.progress import Subscriber
+    from pypush.engine.transfer import PushResult
 
 __version__ = "0.1.0"
-__all__ = ["push", "PushOptions", "PushResult", "Registry", "PypushError", "UsageError", "SourceError",
-           "DigestMismatchError", "RegistryError", "AuthError", "TransientError", "Interrupted", "__version__"]
+__all__ = ["push", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
+           "SourceError", "DigestMismatchError", "RegistryError", "AuthError", "TransientError", "Interrupted",
+           "__version__"]
 
-_LAZY = {"push": "api", "PushOptions": "api", "PushResult": "engine", "Registry": "registry"}
+_LAZY = {"push": "pypush.api", "PushOptions": "pypush.api", "PushResult": "pypush.engine.transfer",
+         "Subscriber": "pypush.engine.progress", "ECRPublic": "pypush.ecrpublic.client"}
 
 
-def __getattr__(name: str) -> Any:
-    """Import the API on first use, so that the CLI starts fast."""
+def __getattr__(name: str) -> object:
+    """Import the API on first use, so that the command line starts fast."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pypush' has no attribute {name!r}")
     from importlib import import_module
 
-    return getattr(import_module(f".{module}", __name__), name)
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

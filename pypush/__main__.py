@@ -1,4 +1,5 @@
-"""``python -m pypush``."""
-from .cli import run
+"""``python -m pypush``: the command line."""
+if __name__ == "__main__":
+    from pypush.cli.main import run
 
-run()
+    run()

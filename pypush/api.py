@@ -5,13 +5,13 @@ import os
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Union
 
-from . import engine
-from .errors import UsageError
-from .engine import PushResult
-from .progress import Subscriber
-from .reference import ECR_PUBLIC, REGISTRY_V2, Destination, parse_destination, validate_tag
-from .transports.base import Transport
-from .verify_ahead import VerifyAhead
+from pypush.engine import transfer as engine
+from pypush.errors import UsageError
+from pypush.engine.transfer import PushResult
+from pypush.engine.progress import Subscriber
+from pypush.name.reference import ECR_PUBLIC, REGISTRY_V2, Destination, parse_destination, validate_tag
+from pypush.transports.base import Transport
+from pypush.engine.verify_ahead import VerifyAhead
 
 COMPRESSIONS = ("gzip", "zstd", "none", "keep")
 
@@ -39,17 +39,17 @@ def open_transport(dest: Destination, options: PushOptions) -> Transport:
         raise UsageError(f"--transport ecr needs an ECR reference (public.ecr.aws/... or ACCOUNT.dkr.ecr...), "
                          f"not {dest.name}")
     if not use_v2:
-        from .transports.ecr import EcrTransport
+        from pypush.transports.ecr.ecr_transport import EcrTransport
 
         return EcrTransport(dest, endpoint_url=options.endpoint_url, profile=options.profile,
                             rate_limits=options.rate_limits)
-    from .auth import credentials_for
-    from .transports.registry import RegistryTransport
+    from pypush.transports.distribution.auth import credentials_for
+    from pypush.transports.distribution.v2_transport import RegistryTransport
 
     registry, repository = dest.registry, dest.repository
     username, password = options.username, options.password
     if dest.kind != REGISTRY_V2:
-        from .ecr_login import ecr_login
+        from pypush.transports.ecr.login import ecr_login
 
         if dest.kind == ECR_PUBLIC:
             repository = f"{dest.alias}/{dest.repository}"
@@ -73,7 +73,7 @@ def push(source: Union[str, "os.PathLike[str]"], destination: Union[str, Destina
     Raises a subclass of pypush.errors.PypushError on failure; nothing is tagged unless every blob
     of the image is stored.
     """
-    from .sources import open_source
+    from pypush.sources import open_source
 
     options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
     dest = destination if isinstance(destination, Destination) else parse_destination(destination)
@@ -85,8 +85,8 @@ def push(source: Union[str, "os.PathLike[str]"], destination: Union[str, Destina
     with open_source(os.fspath(source)) as src:
         root = src.root
         if compression != "keep":
-            from .convert import compress_image
-            from .layer_cache import LayerCache
+            from pypush.transform.convert import compress_image
+            from pypush.transform.layer_cache import LayerCache
 
             root = compress_image(root, algorithm=compression, level=compression_level, cache=LayerCache.default())
         ahead = VerifyAhead(engine.unique_blobs(root)).start()  # hashes while the transport starts up

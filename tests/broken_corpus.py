@@ -3,7 +3,7 @@
 ``make_corpus(tmp)`` returns ``(case id, source spec, expected error substring)`` triples. Opening
 each spec with ``pypush.sources.open_source`` raises SourceError containing the substring, except
 the cases in ``STREAM_CASES``: their manifests are intact and only a blob's bytes are wrong, which
-shows when the blob is streamed through ``pypush.digest.VerifyingReader`` (DigestMismatchError).
+shows when the blob is streamed through ``pypush.image.digest.VerifyingReader`` (DigestMismatchError).
 Either way a push must fail before any PutImage.
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pypush.auth import Credentials, credentials_for, is_loopback, normalize_registry, parse_challenges, server_url
+from pypush.transports.distribution.auth import Credentials, credentials_for, is_loopback, normalize_registry, parse_challenges, server_url
 from pypush.errors import AuthError
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from broken_corpus import STREAM_CASES, make_corpus
 from conftest import run_pypush
-from pypush.cli import main
+from pypush.cli.main import main
 
 
 class Listener:

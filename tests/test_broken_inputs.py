@@ -7,9 +7,9 @@ from typing import List
 import pytest
 
 from broken_corpus import STREAM_CASES, Case, make_corpus
-from pypush.digest import VerifyingReader
+from pypush.image.digest import VerifyingReader
 from pypush.errors import DigestMismatchError, SourceError
-from pypush.model import ImageManifest, walk
+from pypush.image.model import ImageManifest, walk
 from pypush.sources import open_source
 
 

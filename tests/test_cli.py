@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
-from pypush import cli
+from pypush.cli import main as cli
 from pypush.errors import UsageError
 
 
@@ -57,8 +57,8 @@ def test_push_start_up_imports_only_what_it_uses(docker_registry, skopeo) -> Non
                           capture_output=True, text=True, timeout=120, cwd=str(REPO_ROOT))
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "requests" in imported and "pypush.transports.registry" in imported
-    assert "pypush.manage_cli" not in imported and "botocore" not in imported
+    assert "requests" in imported and "pypush.transports.distribution.v2_transport" in imported
+    assert "pypush.cli.manage" not in imported and "botocore" not in imported
     assert not {m for m in imported if m.startswith("charset_normalizer")}
     raw = skopeo.inspect_raw(f"{docker_registry.host}/cli/startup:1")
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == proc.stdout.strip().rpartition("@")[2]
@@ -67,7 +67,7 @@ def test_push_start_up_imports_only_what_it_uses(docker_registry, skopeo) -> Non
 def test_deferred_charset_normalizer_behaves_like_the_real_one() -> None:
     code = """
 import sys
-from pypush import lazy_charset
+from pypush.cli import lazy_charset
 assert lazy_charset.install()
 import requests
 assert type(sys.modules["charset_normalizer"]).__name__ == "_Deferred"
@@ -97,7 +97,7 @@ def test_demo_pushes_and_reads_back(where: str, tmp_path) -> None:
 
 
 def test_demo_sample_image_is_a_valid_oci_image(tmp_path, skopeo) -> None:
-    from pypush.demo import sample_image
+    from pypush.cli.demo import sample_image
 
     layout = sample_image(tmp_path)
     out = tmp_path / "copied"

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from pypush import compress
-from pypush.compress import (GZIP_BLOCK_SIZE, ParallelGzipReader, ZstdReader, compressing_reader, compressor_id,
-                             decompressing_reader, deflate_block)
-from pypush.digest import VerifyingReader
+from pypush.transform import compress
+from pypush.transform.compress import GZIP_BLOCK_SIZE, ParallelGzipReader, ZstdReader, compressing_reader, compressor_id, decompressing_reader, deflate_block
+from pypush.image.digest import VerifyingReader
 from pypush.errors import DigestMismatchError, UsageError
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pypush.layer_cache import CacheEntry, CacheKey, LayerCache
+from pypush.transform.layer_cache import CacheEntry, CacheKey, LayerCache
 
 KEY = CacheKey("sha256:" + "a" * 64, "gzip", 1, "pgz1/zlib-1.2.13/b1048576")
 DIGEST = "sha256:" + "b" * 64

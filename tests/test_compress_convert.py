@@ -14,16 +14,14 @@ import pytest
 
 from conftest import FIXTURES
 from imagegen import random_bytes, tar_layer
-from pypush import convert
-from pypush.compress import decompressing_reader
-from pypush.convert import OCI_ND_LAYER, compress_image
-from pypush.digest import VerifyingReader
-from pypush.engine import push
+from pypush.transform import convert
+from pypush.transform.compress import decompressing_reader
+from pypush.transform.convert import OCI_ND_LAYER, compress_image
+from pypush.image.digest import VerifyingReader
+from pypush.engine.transfer import push
 from pypush.errors import DigestMismatchError, UsageError
-from pypush.layer_cache import LayerCache
-from pypush.model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG,
-                          OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor,
-                          ImageIndex, ImageManifest, sha256_digest, walk)
+from pypush.transform.layer_cache import LayerCache
+from pypush.image.model import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest, sha256_digest, walk
 from pypush.sources import open_source
 
 DOCKER_SAVE = f"docker-archive:{FIXTURES / 'small.docker-archive.tar'}"

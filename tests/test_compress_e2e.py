@@ -9,9 +9,9 @@ import pytest
 
 from conftest import FIXTURES
 from pullcheck import docker_archive_expectations, pull_and_check
-from pypush import api, convert
-from pypush.model import (DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD,
-                          OCI_MANIFEST)
+from pypush import api
+from pypush.transform import convert
+from pypush.image.model import DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST
 
 ARCHIVE = FIXTURES / "small.docker-archive.tar"
 EXPECTED = {  # algorithm -> (manifest type, layer type)

@@ -6,8 +6,8 @@ import pytest
 from botocore.stub import Stubber
 
 from pypush.errors import AuthError, RegistryError
-from pypush.reference import parse_destination
-from pypush.transports.ecr import EcrTransport
+from pypush.name.reference import parse_destination
+from pypush.transports.ecr.ecr_transport import EcrTransport
 
 
 def transport() -> EcrTransport:

@@ -1,4 +1,4 @@
-"""The management commands and pypush.registry.Registry against the local ECR Public endpoint.
+"""The management commands and pypush.ecrpublic.ECRPublic against the local ECR Public endpoint.
 
 Images are made cheaply with boto3 (one config blob, tiny manifests that differ by an annotation),
 then every command runs through the CLI in a subprocess, as users run it.
@@ -21,9 +21,9 @@ import pytest
 import requests
 
 from conftest import run_pypush
-from pypush.cli import main
+from pypush.cli.main import main
 from pypush.errors import RegistryError, UsageError
-from pypush.registry import CatalogData, DeleteResult, Image, Registry, Repository, Tag
+from pypush.ecrpublic.client import CatalogData, DeleteResult, ECRPublic, Image, Repository, Tag
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -86,7 +86,7 @@ def tiny_png(width: int = 3, height: int = 2) -> bytes:
 
 
 def cli(endpoint, *args: str, columns: Optional[int] = None, stdin: str = "", subprocess: bool = False):
-    """Run ``pypush ARGS --endpoint-url URL``: in this process (pypush.cli.main, fast) or, with
+    """Run ``pypush ARGS --endpoint-url URL``: in this process (pypush.cli.main.main, fast) or, with
     ``subprocess``, as users do; returns an object with returncode, stdout and stderr."""
     argv = [*args, "--endpoint-url", endpoint.url]
     if subprocess:
@@ -179,7 +179,7 @@ def test_pagination_over_many_pages(endpoint, images):
     assert {t["digest"] for t in tags} == {i["digest"] for i in listed}
 
     # Python API: the page size reaches the service as maxResults; deletion goes in batches of 100.
-    registry = Registry("public.ecr.aws/local", endpoint_url=endpoint.url)
+    registry = ECRPublic("public.ecr.aws/local", endpoint_url=endpoint.url)
     calls: List[dict] = []
     registry.client.meta.events.register("provide-client-params.ecr-public.*",
                                          lambda params, model, **_: calls.append((model.name, dict(params))))
@@ -283,7 +283,7 @@ def test_catalog_round_trip_with_logo(endpoint, images, tmp_path):
     assert data["architectures"] == ["ARM 64", "x86-64"] and data["operating_systems"] == ["Linux"]
     assert data["logo_url"]
 
-    registry = Registry(endpoint_url=endpoint.url)
+    registry = ECRPublic(endpoint_url=endpoint.url)
     assert registry.get_logo("app") == logo
     catalog = registry.put_catalog_data("app", description="Changed")
     assert isinstance(catalog, CatalogData) and catalog.description == "Changed" and catalog.about == about
@@ -330,7 +330,7 @@ def test_resource_tags(endpoint, images):
 
 # -- the Python API -------------------------------------------------------------------------------
 def test_python_api_returns_frozen_data(endpoint, images):
-    registry = Registry(endpoint_url=endpoint.url)
+    registry = ECRPublic(endpoint_url=endpoint.url)
     repo = registry.create_repository("api", tags={"k": "v"})
     assert isinstance(repo, Repository) and repo.name == "api"
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -349,7 +349,7 @@ def test_python_api_returns_frozen_data(endpoint, images):
         registry.delete_repository("nope")
     assert err.value.code == "RepositoryNotFoundException"
     with pytest.raises(UsageError):
-        Registry("public.ecr.aws/elsewhere", endpoint_url=endpoint.url).list_repositories()
+        ECRPublic("public.ecr.aws/elsewhere", endpoint_url=endpoint.url).list_repositories()
 
 
 def test_aws_credential_chain_and_profile(tmp_path, monkeypatch):

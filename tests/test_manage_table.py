@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 import pytest
 
 from pypush.errors import UsageError
-from pypush.manage_cli import render_table
-from pypush.registry import parse_alias, parse_ref
+from pypush.cli.manage import render_table
+from pypush.ecrpublic.client import parse_alias, parse_ref
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -67,7 +67,7 @@ def test_logo_urls_data_and_http():
     import threading
 
     from pypush.errors import RegistryError
-    from pypush.registry import read_logo_url
+    from pypush.ecrpublic.client import read_logo_url
 
     logo = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
     assert read_logo_url("data:image/png;base64," + base64.b64encode(logo).decode()) == logo

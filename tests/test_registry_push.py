@@ -18,12 +18,11 @@ from imagegen import random_bytes, tar_layer
 from pullcheck import pull_and_check
 from conftest import start_docker_registry
 
-from pypush.engine import push
+from pypush.engine.transfer import push
 from pypush.errors import DigestMismatchError, RegistryError, TransientError
-from pypush.model import (OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Blob, Descriptor, ImageIndex,
-                          ImageManifest, sha256_digest)
-from pypush.retry import Backoff
-from pypush.transports.registry import RegistryTransport
+from pypush.image.model import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest, sha256_digest
+from pypush.net.retry import Backoff
+from pypush.transports.distribution.v2_transport import RegistryTransport
 
 MiB = 1 << 20
 

@@ -16,11 +16,11 @@ from conftest import start_docker_registry
 from test_registry_push import MiB, Progress, blob_of, fetch_blob, make_image, gz_layer
 from imagegen import random_bytes
 
-from pypush.auth import Credentials
+from pypush.transports.distribution.auth import Credentials
 from pypush.errors import AuthError, RegistryError, TransientError
-from pypush.model import OCI_MANIFEST, Blob, Descriptor
-from pypush.retry import Backoff, parse_retry_after, retry_call
-from pypush.transports.registry import RegistryTransport
+from pypush.image.model import OCI_MANIFEST, Blob, Descriptor
+from pypush.net.retry import Backoff, parse_retry_after, retry_call
+from pypush.transports.distribution.v2_transport import RegistryTransport
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
 

@@ -15,7 +15,7 @@ from test_registry_push import Progress, blob_of, fetch_blob
 from imagegen import random_bytes
 
 from pypush.errors import RegistryError
-from pypush.transports.registry import RegistryTransport
+from pypush.transports.distribution.v2_transport import RegistryTransport
 
 
 @pytest.fixture(scope="module")

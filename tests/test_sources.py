@@ -15,10 +15,9 @@ from typing import Dict, List
 import pytest
 
 from conftest import FIXTURES, oci_blob_path, oci_manifests
-from pypush.digest import VerifyingReader
+from pypush.image.digest import VerifyingReader
 from pypush.errors import SourceError
-from pypush.model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX,
-                          OCI_LAYER_GZIP, OCI_MANIFEST, Blob, ImageIndex, ImageManifest, walk)
+from pypush.image.model import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Blob, ImageIndex, ImageManifest, walk
 from pypush.sources import open_source, parse_spec
 from pypush.sources.tarfs import TarTree
 

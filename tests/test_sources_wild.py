@@ -22,10 +22,10 @@ from conftest import Skopeo, oci_blob_path, run_pypush, start_docker_registry
 from imagegen import OCI_INDEX, LayoutWriter, compress, docker_save, named, random_bytes, tar_layer, write_tar
 from pullcheck import docker_archive_expectations, pull_and_check, sha256
 from test_broken_cli import Listener
-from pypush.cli import main
-from pypush.digest import VerifyingReader
+from pypush.cli.main import main
+from pypush.image.digest import VerifyingReader
 from pypush.errors import SourceError
-from pypush.model import DOCKER_MANIFEST, OCI_LAYER_ZSTD, OCI_MANIFEST, ImageIndex, ImageManifest, walk
+from pypush.image.model import DOCKER_MANIFEST, OCI_LAYER_ZSTD, OCI_MANIFEST, ImageIndex, ImageManifest, walk
 from pypush.sources import open_source
 
 REF_NAME = "org.opencontainers.image.ref.name"

@@ -17,11 +17,11 @@ __all__ = ["LocalEndpoint", "FaultPlan"]
 def __getattr__(name: str) -> Any:
     """Import the server only when it is used, so `pypush push` does not pay for it."""
     if name == "LocalEndpoint":
-        from .app import LocalEndpoint
+        from pypush.server.app import LocalEndpoint
 
         return LocalEndpoint
     if name == "FaultPlan":
-        from .limits import FaultPlan
+        from pypush.server.limits import FaultPlan
 
         return FaultPlan
     raise AttributeError(name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import PypushError
-from .command import add_arguments, run
+from pypush.errors import PypushError
+from pypush.cli.serve import add_arguments, run
 
 
 def main() -> int:

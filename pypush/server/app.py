@@ -20,23 +20,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Set, Tuple, Union
 
-from . import images, layers, repositories  # noqa: F401  (each registers its operations)
-from .limits import DropConnection, FaultPlan, Faults, Quotas
-from .operations import OPERATIONS, Context, Settings, check_registry
-from .protocol import (
-    CONTENT_TYPE,
-    PRIVATE,
-    PUBLIC,
-    ApiError,
-    max_length,
-    parse_body,
-    resolve_target,
-    response_body,
-    validate,
-)
-from .sigv4 import Verifier, parse_authorization
-from .store import Store
-from .v2 import Reply, ReadApi
+from pypush.server import images, layers, repositories
+from pypush.server.limits import DropConnection, FaultPlan, Faults, Quotas
+from pypush.server.operations import OPERATIONS, Context, Settings, check_registry
+from pypush.server.protocol import CONTENT_TYPE, PRIVATE, PUBLIC, ApiError, max_length, parse_body, resolve_target, response_body, validate
+from pypush.server.sigv4 import Verifier, parse_authorization
+from pypush.server.store import Store
+from pypush.server.v2 import Reply, ReadApi
 
 log = logging.getLogger("pypush.server")
 

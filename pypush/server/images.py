@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..model import INDEX_TYPES, MANIFEST_TYPES, is_foreign
-from .operations import Context, no_paging_with, operation, paginate, require_repo, with_token
-from .protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES, is_foreign
+from pypush.server.operations import Context, no_paging_with, operation, paginate, require_repo, with_token
+from pypush.server.protocol import PRIVATE, PUBLIC, ApiError, invalid
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List
 
-from .b64 import Base64Error
-from .operations import Context, operation, require_repo
-from .protocol import PRIVATE, PUBLIC, ApiError, invalid, regex, service_model
-from .store import Upload
+from pypush.server.part_blob import Base64Error
+from pypush.server.operations import Context, operation, require_repo
+from pypush.server.protocol import PRIVATE, PUBLIC, ApiError, invalid, regex, service_model
+from pypush.server.store import Upload
 
 MAX_PARTS = {PUBLIC: 1000, PRIVATE: 4200}
 """Published quota: parts a layer may have."""

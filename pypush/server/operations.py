@@ -13,8 +13,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from botocore.model import OperationModel
 
-from .protocol import PRIVATE, PUBLIC, ApiError, invalid, service_model, validate
-from .store import Store
+from pypush.server.protocol import PRIVATE, PUBLIC, ApiError, invalid, service_model, validate
+from pypush.server.store import Store
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 """Published quota: every part but the last of a layer is at least 5 MiB."""

@@ -9,16 +9,8 @@ import secrets
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .operations import (
-    Context,
-    no_paging_with,
-    operation,
-    paginate,
-    repo_not_found,
-    require_repo,
-    with_token,
-)
-from .protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.operations import Context, no_paging_with, operation, paginate, repo_not_found, require_repo, with_token
+from pypush.server.protocol import PRIVATE, PUBLIC, ApiError, invalid
 
 MAX_RESOURCE_TAGS = 50
 """Published quota: tags a repository may carry."""

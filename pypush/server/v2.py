@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-from .images import find_image
-from .store import Store
+from pypush.server.images import find_image
+from pypush.server.store import Store
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 _MANIFEST = re.compile(r"/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)")

@@ -17,12 +17,12 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
-from ..errors import SourceError
-from ..model import Node
-from .docker_save import read_docker_save
-from .fs import DirTree, Tree
-from .oci_layout import OciLayout
-from .tarfs import TarTree, is_tar
+from pypush.errors import SourceError
+from pypush.image.model import Node
+from pypush.sources.docker_save import read_docker_save
+from pypush.sources.tree import DirTree, Tree
+from pypush.sources.oci_layout import OciLayout
+from pypush.sources.tarfs import TarTree, is_tar
 
 SCHEMES = ("oci", "oci-archive", "docker-archive")
 _COMPRESSED = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}

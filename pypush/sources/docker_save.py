@@ -24,13 +24,11 @@ import re
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import SourceError
-from ..model import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG,
-                     OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageManifest, Node,
-                     sha256_digest, walk)
-from .fs import Tree
-from .oci_layout import MAX_CONFIG, MAX_DEPTH, OciLayout, normalize_name
-from .parse import MissingError, check_digest, is_tag, load_json, parse_index, tag_of
+from pypush.errors import SourceError
+from pypush.image.model import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageManifest, Node, sha256_digest, walk
+from pypush.sources.tree import Tree
+from pypush.sources.oci_layout import MAX_CONFIG, MAX_DEPTH, OciLayout, normalize_name
+from pypush.image.parse import MissingError, check_digest, is_tag, load_json, parse_index, tag_of
 
 MAX_MANIFEST_JSON = 64 * 1024 * 1024
 _NAMED_BLOB = re.compile(r"^(?:.*/)?blobs/sha256/([a-f0-9]{64})$")

@@ -12,12 +12,10 @@ import io
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import SourceError
-from ..model import (DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest,
-                     Node, is_foreign, sha256_digest)
-from .fs import Tree
-from .parse import (MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json,
-                    manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of)
+from pypush.errors import SourceError
+from pypush.image.model import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, is_foreign, sha256_digest
+from pypush.sources.tree import Tree
+from pypush.image.parse import MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json, manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"

@@ -13,8 +13,8 @@ import posixpath
 import tarfile
 from typing import IO, Callable, Dict, List, Optional, Tuple, cast
 
-from ..errors import SourceError
-from .fs import Tree, open_or_fail
+from pypush.errors import SourceError
+from pypush.sources.tree import Tree, open_or_fail
 
 _MAX_LINK_HOPS = 40
 _BLOCK = 512

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Counter, Protocol, Sequence, Set
 
-from ..model import Blob, Descriptor
+from pypush.image.model import Blob, Descriptor
 
 ProgressFn = Callable[[int], None]
 """Called with the number of bytes just sent (may be negative when a retry rewinds)."""

@@ -1,0 +1,208 @@
+"""The command line: ``pypush push|serve|demo|...``; maps errors to documented exit codes."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, Dict, List, NoReturn, Optional, Tuple
+
+from pypush import __version__
+from pypush.cli import lazy_charset
+from pypush.errors import Interrupted, PypushError, UsageError
+
+EXIT_CODES = """exit codes:
+  0   success
+  1   other error
+  2   usage: bad arguments, reference, tag or option value
+  3   bad input image (file, blob or field named in the message)
+  4   the registry refused a request (AWS error code or HTTP status in the message)
+  5   authentication or permission failure
+  6   network or service failure after retries (rerun to resume; stored blobs are kept)
+  130 interrupted"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep one-line messages
+        raise UsageError(message)
+
+
+def _add_push(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("push", help="push an image from disk to a registry", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="a path (format detected), oci:PATH[:REF], oci-archive:PATH[:REF] "
+                                  "or docker-archive:PATH[:REF]")
+    p.add_argument("destination", help="public.ecr.aws/ALIAS/REPO[:TAG], ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO"
+                                       "[:TAG], docker://HOST/REPO[:TAG] or HOST/REPO[:TAG]")
+    p.add_argument("--tag", "-t", action="append", default=[], help="also tag the image T (repeatable)")
+    p.add_argument("--endpoint-url", help="ECR API endpoint to use instead of AWS's (e.g. `pypush serve`)")
+    p.add_argument("--jobs", "-j", type=int, default=4, help="blobs uploaded at once (default 4)")
+    p.add_argument("--create-repository", action="store_true", help="create the repository when missing")
+    p.add_argument("--transport", choices=("auto", "ecr", "v2"), default="auto",
+                   help="ECR API or OCI distribution v2 (default: by destination)")
+    p.add_argument("--compression", choices=("gzip", "zstd", "none", "keep"), default="gzip",
+                   help="gzip|zstd (default gzip): compress plain layers, keep compressed ones (zstd converts Docker "
+                        "manifests to OCI); none: push every layer uncompressed; keep: push every blob as stored")
+    p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
+    p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
+    p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
+                   help="v2: mount blobs from this repository of the same registry instead of uploading them")
+    p.add_argument("--username", "-u", help="registry user name (v2 transport)")
+    p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
+    p.add_argument("--profile", help="AWS profile to use")
+    p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
+                   help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
+    p.add_argument("--digest-file", help="write the pushed manifest digest to this file")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.set_defaults(run=_run_push)
+
+
+def _subscriber(args: argparse.Namespace, description: str):
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    from pypush.engine.progress import TqdmProgress
+
+    return TqdmProgress(description)
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    from pypush.api import PushOptions, push
+    from pypush.transports.ecr.pacing import parse_rate_limits
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not args.username:
+            raise UsageError("--password-stdin needs --username")
+    options = PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
+                          create_repository=args.create_repository, insecure=args.insecure,
+                          username=args.username, password=password, profile=args.profile, jobs=args.jobs,
+                          rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from)
+    result = push(args.source, args.destination, tags=args.tag, compression=args.compression,
+                  compression_level=args.compression_level, options=options,
+                  subscriber=_subscriber(args, "push"))
+    if args.digest_file:
+        Path(args.digest_file).write_text(result.digest + "\n")
+    if args.format == "json":
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.reference)
+    return 0
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    from pypush.cli.serve import add_arguments
+
+    p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)")
+    add_arguments(p)
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from pypush.cli.serve import run
+
+    return run(args)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="push an image into an embedded local endpoint and pull it back")
+    p.add_argument("source", nargs="?", help="image to push (default: fixtures/small.oci in the repository, "
+                                              "else a small image the demo writes)")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from pypush.cli.demo import run_demo
+
+    return run_demo(args.source, quiet=args.quiet)
+
+
+def _add_manage(sub: argparse._SubParsersAction) -> None:
+    from pypush.cli.manage import register
+
+    register(sub)
+
+
+MANAGE_COMMANDS = ("repo", "images", "tags", "policy", "catalog", "resource-tags", "registries", "login")
+
+REGISTRARS: Dict[Tuple[str, ...], Callable[[argparse._SubParsersAction], None]] = {
+    ("push",): _add_push, ("serve",): _add_serve, ("demo",): _add_demo, MANAGE_COMMANDS: _add_manage}
+"""Subcommand names -> the function that adds them to the parser."""
+
+
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The argument parser: with every subcommand, or only those of the registrar that adds ``command``
+    (building all of them costs ~20 ms at every start)."""
+    parser = _Parser(prog="pypush", description="Push container images to ECR Public, private ECR and OCI "
+                                                 "registries, without Docker.", epilog=EXIT_CODES,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pypush {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress, only results and errors")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log what happens on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    chosen = [add for names, add in REGISTRARS.items() if command in names]
+    for register in chosen or REGISTRARS.values():
+        register(sub)
+    return parser
+
+
+def _hoist_global_flags(argv: List[str]) -> List[str]:
+    """Accept -q/-v after the subcommand too (``pypush push -v ...``)."""
+    flags = [a for a in argv if a in ("-q", "--quiet") or (a.startswith("-v") and set(a[1:]) == {"v"})
+             or a == "--verbose"]
+    rest = [a for a in argv if a not in flags]
+    return flags + rest
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the CLI; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv = _hoist_global_flags(argv)
+        args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
+        logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2) if not args.quiet else logging.ERROR,
+                            format="pypush: %(message)s", stream=sys.stderr)
+        for noisy in ("botocore", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        err: PypushError = Interrupted("interrupted")
+    except PypushError as exc:
+        err = exc
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if "-v" in argv or "-vv" in argv or "--verbose" in argv:
+            traceback.print_exc()
+        err = PypushError(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+                          f"(a bug in pypush: rerun with -v and report it)")
+    first_line = (str(err).splitlines() or [type(err).__name__])[0]
+    print(f"pypush: error: {first_line}", file=sys.stderr)
+    return err.exit_code
+
+
+def run() -> NoReturn:
+    """The console entry point: ``main()``, then exit without the interpreter's teardown.
+
+    Tearing down a process that imported requests takes ~40 ms of garbage collection and module
+    clean-up, all after the work is done; every stream is flushed and every file closed first.
+    """
+    lazy_charset.install()
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        code = code or 1
+    logging.shutdown()
+    os._exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,74 @@
+"""`pypush serve`: run the local ECR Public endpoint in the foreground until SIGTERM/SIGINT."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from pypush.errors import UsageError
+
+DEFAULT_PART_SIZE = 10 * 1024 * 1024
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `pypush serve`."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
+    parser.add_argument("--data", metavar="DIR", help="data directory (default: a temporary one, removed at exit)")
+    parser.add_argument("--part-size", type=int, default=DEFAULT_PART_SIZE,
+                        help="partSize InitiateLayerUpload returns (bytes, default 10 MiB)")
+    parser.add_argument("--enforce-quotas", action="store_true",
+                        help="throttle operations at the published ECR rates (ThrottlingException)")
+    parser.add_argument("--access-key", default=os.environ.get("PYPUSH_SERVE_ACCESS_KEY"),
+                        help="verify SigV4 signatures made with this key (env PYPUSH_SERVE_ACCESS_KEY)")
+    parser.add_argument("--secret-key", default=os.environ.get("PYPUSH_SERVE_SECRET_KEY"),
+                        help="its secret (env PYPUSH_SERVE_SECRET_KEY)")
+    parser.add_argument("--alias", default="local", help="registry alias (public.ecr.aws/ALIAS/...)")
+    parser.add_argument("--registry-id", default="123456789012", help="12-digit registry id")
+    parser.add_argument("--faults", default=os.environ.get("PYPUSH_SERVE_FAULTS"),
+                        help="inject faults, e.g. seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05 "
+                             "(env PYPUSH_SERVE_FAULTS)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; prints the URL as the first line of stdout."""
+    from pypush.server.app import LocalEndpoint
+    from pypush.server.limits import FaultPlan
+
+    if (args.access_key is None) != (args.secret_key is None):
+        raise UsageError("--access-key and --secret-key go together")
+    try:
+        faults = FaultPlan.parse(args.faults) if args.faults else None
+    except ValueError as e:
+        raise UsageError(f"--faults: {e}") from None
+    try:
+        endpoint = LocalEndpoint(data_dir=args.data, host=args.host, port=args.port, part_size=args.part_size,
+                                 enforce_quotas=args.enforce_quotas, access_key=args.access_key,
+                                 secret_key=args.secret_key, alias=args.alias, registry_id=args.registry_id,
+                                 faults=faults)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        endpoint.start()
+    except OSError as e:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {e}") from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        print(endpoint.url, flush=True)
+        print(f"serving ECR Public (alias {args.alias}, registry {args.registry_id}) and /v2/ on {endpoint.url}; "
+              f"data in {endpoint.data_dir}", file=sys.stderr, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        endpoint.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 0

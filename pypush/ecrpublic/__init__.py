@@ -1,0 +1,8 @@
+"""The ECR Public management API: ``ECRPublic`` (repositories, images, tags, policies, catalog data,
+resource tags, registries) and the frozen results it returns."""
+from pypush.ecrpublic.client import ECRPublic
+from pypush.ecrpublic.results import (CatalogData, DeleteFailure, DeleteResult, Image, ImageRef, Policy, RegistryAlias,
+                                      RegistryCatalogData, RegistryInfo, Repository, Tag)
+
+__all__ = ["ECRPublic", "CatalogData", "DeleteFailure", "DeleteResult", "Image", "ImageRef", "Policy", "RegistryAlias",
+           "RegistryCatalogData", "RegistryInfo", "Repository", "Tag"]

@@ -1,0 +1,176 @@
+"""The copy engine: what must move, in which order, how many at once; one for every transport."""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
+from typing import Dict, List, Optional, Sequence
+
+from pypush.errors import DigestMismatchError, Interrupted, UsageError
+from pypush.image.model import Blob, Descriptor, ImageIndex, Node, render_manifest, sha256_digest, walk
+from pypush.engine.progress import Subscriber
+from pypush.transports.base import Transport
+from pypush.engine.verify_ahead import VerifyAhead
+
+log = logging.getLogger("pypush")
+
+
+@dataclass
+class PushResult:
+    """What a push did. ``digest`` is the top manifest's; ``reference`` is ``REPO@DIGEST``."""
+
+    repository: str
+    digest: str
+    media_type: str
+    size: int
+    tags: List[str]
+    blobs_pushed: int = 0  # uploaded (or mounted from another repository)
+    blobs_skipped: int = 0  # already there
+    blobs_mounted: int = 0
+    bytes_pushed: int = 0  # bytes uploaded (mounted blobs move no bytes)
+    manifests: int = 0
+    children: List[str] = field(default_factory=list)
+    retries: int = 0  # failed requests that were retried (throttling included)
+    throttled: int = 0  # of which the service throttled
+
+    @property
+    def reference(self) -> str:
+        """``REPOSITORY@DIGEST``: what the CLI prints."""
+        return f"{self.repository}@{self.digest}"
+
+    def to_json(self) -> Dict[str, object]:
+        """The result as plain JSON data (``--format json``)."""
+        out = asdict(self)
+        out["reference"] = self.reference
+        return out
+
+
+def _blob_key(blob: Blob) -> str:
+    return blob.descriptor.digest or "pending:" + (blob.original.digest if blob.original else str(id(blob)))
+
+
+def unique_blobs(root: Node) -> List[Blob]:
+    """Every blob the image needs, once each, in manifest order."""
+    seen: Dict[str, Blob] = {}
+    for node in walk(root):
+        if not isinstance(node, ImageIndex):
+            for blob in node.blobs:
+                seen.setdefault(_blob_key(blob), blob)
+    return list(seen.values())
+
+
+def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: str = "", jobs: int = 4,
+         subscriber: Optional[Subscriber] = None, expect_digest: Optional[str] = None,
+         ahead: Optional[VerifyAhead] = None) -> PushResult:
+    """Push ``root`` (a manifest or an index with its children) through ``transport``.
+
+    Blobs absent from the destination upload concurrently (``jobs`` at a time, largest first); only
+    when every blob is stored are manifests put, children by digest before their parents, the root
+    once under each tag (or by digest only when ``tags`` is empty). With ``expect_digest`` the root
+    manifest must have that digest, else nothing is tagged (UsageError). ``ahead``, when given, is
+    told which blobs must go up and hands over what it hashed of each.
+    """
+    subscriber = subscriber or Subscriber()
+    blobs = unique_blobs(root)
+    known = [b.descriptor.digest for b in blobs if b.descriptor.digest]
+    missing = transport.missing(known) if known else set()
+    todo = [b for b in blobs if not b.descriptor.digest or b.descriptor.digest in missing]
+    todo_ids = {id(b) for b in todo}
+    if ahead is not None:
+        ahead.keep_only(todo)
+    todo.sort(key=lambda b: -(b.original.size if b.original else b.descriptor.size))
+    todo_bytes = sum(b.descriptor.size or (b.original.size if b.original else 0) for b in todo)
+    log.info("%s: %d blobs, %d to upload (%.1f MB), %d already there", repository or "push", len(blobs), len(todo),
+             todo_bytes / 1e6, len(blobs) - len(todo))
+    subscriber.on_plan(len(blobs), sum(b.descriptor.size for b in blobs), len(todo), todo_bytes)
+    stored: Dict[str, Descriptor] = {}  # original digest -> stored descriptor, for transformed blobs
+    for blob in blobs:
+        if id(blob) not in todo_ids:
+            if blob.original is not None:
+                stored[blob.original.digest] = blob.descriptor
+            subscriber.on_blob_done(blob, False)
+    _upload_all(todo, transport, jobs, subscriber, stored, ahead)
+
+    result = PushResult(repository=repository, digest="", media_type="", size=0, tags=list(tags),
+                        blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo))
+    for node in walk(root):
+        raw = render_manifest(node.raw, stored)
+        desc = node.descriptor
+        digest = sha256_digest(raw) if raw is not node.raw else desc.digest
+        if digest != desc.digest or len(raw) != desc.size:
+            stored[desc.digest] = Descriptor(desc.media_type, digest, len(raw), desc.annotations, desc.platform,
+                                             desc.artifact_type)
+        is_root = node is root
+        if is_root and expect_digest and digest != expect_digest:
+            raise UsageError(f"the image's manifest is {digest}, but the destination pins {expect_digest}; "
+                             f"nothing was tagged")
+        node_tags = list(tags) if is_root else []
+        transport.put_manifest(raw, desc.media_type, digest, node_tags)
+        log.info("manifest %s (%s) %s", digest, desc.media_type.rsplit("/", 1)[-1],
+                 "tagged " + ", ".join(node_tags) if node_tags else "by digest")
+        subscriber.on_manifest(digest, node_tags)
+        result.manifests += 1
+        if is_root:
+            result.digest, result.media_type, result.size = digest, desc.media_type, len(raw)
+        else:
+            result.children.append(digest)
+    stats = transport.stats  # the transport knows what really moved (a mount moves no bytes)
+    result.bytes_pushed = stats.get("bytes", 0)
+    result.blobs_mounted = stats.get("mounted", 0)
+    result.retries, result.throttled = stats.get("retries", 0), stats.get("throttled", 0)
+    return result
+
+
+def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: Subscriber,
+                stored: Dict[str, Descriptor], ahead: Optional[VerifyAhead]) -> None:
+    if not todo:
+        return
+    cancel = threading.Event()  # set on the first failure or Ctrl-C: running uploads stop at their next part
+
+    def one(blob: Blob) -> None:
+        sent = [0]
+
+        def progress(n: int) -> None:
+            if cancel.is_set():
+                raise _Cancelled()
+            sent[0] += n
+            subscriber.on_bytes(blob, n)
+
+        hashed = ahead.claim(blob) if ahead is not None else None
+        try:
+            desc = transport.upload(replace(blob, hashed=hashed) if hashed else blob, progress)
+        except DigestMismatchError:
+            if not (blob.original is not None and blob.descriptor.digest):
+                raise
+            # A predicted digest (layer cache) was wrong: upload again computing the digest.
+            log.info("predicted digest of %s was stale; recomputing", blob.name or blob.original.digest)
+            progress(-sent[0])
+            blob.descriptor = Descriptor(blob.descriptor.media_type, "", 0)
+            desc = transport.upload(blob, progress)
+        log.info("stored %s (%.1f MB) from %s", desc.digest, desc.size / 1e6, blob.name or "source")
+        if blob.original is not None:
+            stored[blob.original.digest] = desc  # one key per blob: no lock needed
+        if blob.on_stored is not None:
+            blob.on_stored(desc)
+        subscriber.on_blob_done(blob, True)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="pypush-upload")
+    futures: List[Future] = []
+    try:
+        futures = [pool.submit(one, b) for b in todo]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        cancel.set()
+        for f in futures:
+            if f.done() and not f.cancelled() and f.exception() is not None \
+                    and not isinstance(f.exception(), _Cancelled):
+                raise f.exception()  # type: ignore[misc]
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: no manifest was written; rerun to resume (stored blobs are kept)") from None
+    finally:
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Cancelled(Exception):
+    """Raised inside an upload when another one failed or the user interrupted the push."""

@@ -1,0 +1,164 @@
+"""Verify blobs ahead of their upload, on a core that would otherwise sit idle.
+
+Before a push can send its first byte, the process spends 0.1–0.3 s on one core importing its
+transport (requests, botocore) and asking the destination what it lacks. ``VerifyAhead`` hashes the
+image's blobs meanwhile in a background thread (file reads and hashlib release the GIL), largest
+first. When a blob's upload starts, the hash state so far is handed over: the upload sends every
+byte but hashes only the rest, and checks the digest at the end as always. A blob found wrong here
+fails the push as its upload would start, before any of its bytes are sent.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import mmap
+import os
+import threading
+from typing import IO, Dict, Iterable, Optional, Set, Union, cast
+
+from pypush.image.digest import HashPrefix, VerifyingReader
+from pypush.errors import PypushError
+from pypush.image.model import Blob
+
+PIECE = 16 << 20
+"""Bytes hashed per step: a claim waits for the step under way to end."""
+HANDOVER_WAIT = 5.0
+"""Seconds a claim waits at most for that (a stalled read): then the upload hashes the blob itself."""
+
+log = logging.getLogger("pypush")
+
+
+class VerifyAhead:
+    """A background verifier of ``blobs`` (those whose bytes and digest are known up front)."""
+
+    def __init__(self, blobs: Iterable[Blob]):
+        todo = [b for b in blobs if b.descriptor.digest and b.original is None and b.descriptor.size > 0]
+        self._queue = sorted(todo, key=lambda b: -b.descriptor.size)
+        self._results: Dict[int, object] = {}  # id(blob) -> HashPrefix, or the PypushError it raised
+        self._claimed: Set[int] = set()  # blobs this thread must leave alone
+        self._current: Optional[int] = None  # the blob being hashed
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+
+    def start(self) -> "VerifyAhead":
+        """Start hashing in a daemon thread; returns self."""
+        if self._queue:
+            threading.Thread(target=self._run, name="pypush-verify-ahead", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop at the next step (does not wait for the thread)."""
+        self._stop.set()
+
+    def keep_only(self, blobs: Iterable[Blob]) -> None:
+        """Leave every blob but these (those that must be uploaded) alone from now on."""
+        keep = {id(b) for b in blobs}
+        with self._cond:
+            self._claimed.update(id(b) for b in self._queue if id(b) not in keep)
+
+    def claim(self, blob: Blob) -> Optional[HashPrefix]:
+        """Take over ``blob`` as its upload starts: what was hashed of it (all of it, verified, or a
+        prefix), None when nothing was; raises the error its verification found."""
+        with self._cond:
+            self._claimed.add(id(blob))
+            self._cond.wait_for(lambda: self._current != id(blob), HANDOVER_WAIT)  # hand-over after this step
+            result = self._results.pop(id(blob), None) if self._current != id(blob) else None
+        if isinstance(result, PypushError):
+            raise result
+        hashed = cast(Optional[HashPrefix], result)
+        if hashed is not None:
+            log.debug("%s: %d of %d bytes verified ahead", blob.name or blob.descriptor.digest, hashed[0],
+                      blob.descriptor.size)
+        return hashed
+
+    def _run(self) -> None:
+        buffer = None
+        for blob in self._queue:
+            with self._cond:
+                if self._stop.is_set():
+                    return
+                if id(blob) in self._claimed:
+                    continue
+                self._current = id(blob)
+            result: object = None
+            try:
+                with blob.open() as stream:
+                    mapped = _Mapped.of(stream, blob.descriptor.size)
+                    if mapped is None and buffer is None:
+                        buffer = memoryview(bytearray(PIECE))
+                    source = stream if mapped is None else mapped
+                    result = self._hash(blob, source, buffer if mapped is None else None)
+            except PypushError as exc:
+                result = exc
+            except Exception:  # unreadable here: the upload reads it again and reports it properly
+                pass
+            with self._cond:
+                self._results[id(blob)] = result
+                self._current = None
+                self._cond.notify_all()
+
+    def _hash(self, blob: Blob, stream: Union["_Mapped", IO[bytes]], buffer: Optional[memoryview]) -> HashPrefix:
+        """Hash ``stream`` (into ``buffer`` when given, else by zero-copy reads) until EOF or a claim."""
+        desc = blob.descriptor
+        with VerifyingReader(stream, desc.digest, desc.size, blob.name) as reader:  # type: ignore[arg-type]
+            while not (self._stop.is_set() or id(blob) in self._claimed):
+                if not (reader.read(PIECE) if buffer is None else reader.readinto(buffer)):
+                    break  # EOF: verified (or raised)
+            return reader.hash_prefix()
+
+
+class _Mapped(io.RawIOBase):
+    """Zero-copy reads of a file range: ``read`` returns views of one read-only mapping, and pages
+    already read leave the process's resident set (the page cache keeps them).
+
+    Hashing from a mapping needs the GIL once per piece instead of twice (read, then hash), which
+    is what lets this thread keep pace while the main thread imports. Only this short-lived thread
+    maps files: a file truncated in place while mapped would fault the process (tools replace
+    image files by renaming, which leaves a mapping intact)."""
+
+    def __init__(self, fd: int, offset: int, size: int):
+        super().__init__()
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        self._map = mmap.mmap(fd, offset - start + size, access=mmap.ACCESS_READ, offset=start)
+        self._view = memoryview(self._map)
+        self._pos = self._done = offset - start
+
+    @classmethod
+    def of(cls, stream: IO[bytes], size: int) -> Optional["_Mapped"]:
+        """The rest of ``stream`` (up to ``size`` + 1 bytes, so that an overlong blob shows) when it is a
+        plain file or a tar member of one; None otherwise."""
+        try:
+            if callable(getattr(stream, "file_range", None)):
+                fd, offset, left = stream.file_range()  # type: ignore[attr-defined]
+            elif isinstance(stream, (io.BufferedReader, io.FileIO)):
+                fd, offset = stream.fileno(), stream.tell()
+                left = os.fstat(fd).st_size - offset
+            else:
+                return None
+            length = min(left, size + 1)
+            return cls(fd, offset, length) if length > 0 else None
+        except (OSError, ValueError, OverflowError):  # not mappable (pipe, FUSE, 32-bit address space)
+            return None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> Union[memoryview, bytes]:
+        behind = self._pos - self._pos % mmap.PAGESIZE  # every byte before the new piece has been used
+        end = len(self._view) if n is None or n < 0 else min(len(self._view), self._pos + n)
+        piece = self._view[self._pos:end]
+        self._pos = end
+        if behind - self._done >= PIECE and hasattr(self._map, "madvise"):
+            start = self._done - self._done % mmap.PAGESIZE
+            self._map.madvise(mmap.MADV_DONTNEED, start, behind - start)
+            self._done = behind
+        return piece
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._view.release()
+                self._map.close()
+            except BufferError:  # a view is still alive somewhere: the mapping goes with it
+                pass
+        super().close()

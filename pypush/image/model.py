@@ -1,0 +1,179 @@
+"""What an image is, independent of where it is stored: descriptors, blobs, manifests, indexes."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Union
+
+from pypush.image.digest import HashPrefix
+
+# Media types we reason about.
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+
+MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+
+
+def sha256_digest(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """An OCI content descriptor: what a manifest says about one blob or child manifest."""
+
+    media_type: str
+    digest: str
+    size: int
+    annotations: Optional[Mapping[str, str]] = None
+    platform: Optional[Mapping[str, Any]] = None
+    artifact_type: Optional[str] = None
+    data: Optional[str] = None  # OCI 1.1: the content itself, base64, for small blobs
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], default_media_type: str = "") -> "Descriptor":
+        """Build from a parsed JSON descriptor (no validation beyond types; readers validate)."""
+        return cls(
+            media_type=obj.get("mediaType") or default_media_type,
+            digest=obj["digest"],
+            size=obj["size"],
+            annotations=obj.get("annotations"),
+            platform=obj.get("platform"),
+            artifact_type=obj.get("artifactType"),
+            data=obj.get("data"),
+        )
+
+    def to_json(self) -> Dict[str, Any]:
+        """The descriptor as JSON members, in the order the OCI spec lists them."""
+        out: Dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.platform:
+            out["platform"] = dict(self.platform)
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+Opener = Callable[[], IO[bytes]]
+
+
+@dataclass
+class Blob:
+    """A blob to push: its descriptor and a function that opens a fresh stream of its bytes.
+
+    ``descriptor`` describes the bytes that ``open()`` yields. When a transform (compression) makes
+    those bytes differ from what the source manifest names, ``descriptor.digest`` is ``""`` until the
+    upload computes it (or a cache predicts it) and ``original`` is the descriptor the manifest names;
+    the engine then rewrites the manifest with the uploaded descriptor.
+    """
+
+    descriptor: Descriptor
+    open: Opener
+    original: Optional[Descriptor] = None
+    name: str = ""  # where it comes from, for error messages (file path or archive member)
+    on_stored: Optional[Callable[[Descriptor], None]] = None  # told the stored descriptor (e.g. a cache)
+    hashed: Optional[HashPrefix] = None  # how much of it is hashed already (pypush.engine.verify_ahead)
+
+
+@dataclass
+class ImageManifest:
+    """One image (or artifact) manifest: its exact bytes, its config and its layers."""
+
+    descriptor: Descriptor
+    raw: bytes
+    config: Blob
+    layers: List[Blob]
+    extra_blobs: List[Blob] = field(default_factory=list)  # e.g. a subject's blobs we also hold
+
+    @property
+    def blobs(self) -> List[Blob]:
+        """Config first, then layers, in manifest order."""
+        return [self.config, *self.layers, *self.extra_blobs]
+
+
+@dataclass
+class ImageIndex:
+    """A multi-platform index (OCI index or Docker manifest list) and its children."""
+
+    descriptor: Descriptor
+    raw: bytes
+    children: List["Node"]
+
+
+Node = Union[ImageManifest, ImageIndex]
+
+
+def walk(node: Node) -> List[Node]:
+    """All nodes below and including ``node``, children before parents (push order)."""
+    out: List[Node] = []
+    if isinstance(node, ImageIndex):
+        for child in node.children:
+            out.extend(walk(child))
+    out.append(node)
+    return out
+
+
+def is_foreign(layer: Mapping[str, Any]) -> bool:
+    """A non-distributable layer (Docker foreign, OCI nondistributable, or one with ``urls``): clients fetch it
+    from its URLs, so its blob may be absent; then it is not pushed (as docker and skopeo do), and
+    registries (ECR, Docker Hub, the distribution registry) accept manifests naming it."""
+    media_type = layer.get("mediaType") or ""
+    return bool(layer.get("urls")) or media_type == DOCKER_FOREIGN_LAYER or ".nondistributable." in media_type
+
+
+REFERENCE_DIGEST = "vnd.docker.reference.digest"
+"""The annotation by which buildx's attestation manifests name the image manifest they describe."""
+
+
+def render_manifest(raw: bytes, replacements: Mapping[str, Descriptor]) -> bytes:
+    """``raw`` with every descriptor whose digest is a key of ``replacements`` replaced.
+
+    The replacement's media type, digest and size win; the old descriptor's other members
+    (platform, annotations, ...) stay. References by digest follow too: a ``subject``, and the
+    ``vnd.docker.reference.digest`` annotation of attestations. Unchanged manifests keep their
+    exact bytes.
+    """
+    if not replacements:
+        return raw
+    doc = json.loads(raw)
+    changed = False
+
+    def fix(desc: Dict[str, Any]) -> None:
+        nonlocal changed
+        annotations = desc.get("annotations")
+        if isinstance(annotations, dict) and isinstance(annotations.get(REFERENCE_DIGEST), str):
+            target = replacements.get(annotations[REFERENCE_DIGEST])
+            if target is not None and target.digest != annotations[REFERENCE_DIGEST]:
+                annotations[REFERENCE_DIGEST], changed = target.digest, True
+        new = replacements.get(desc.get("digest", ""))
+        if new is None:
+            return
+        if (desc.get("mediaType"), desc["digest"], desc.get("size")) != (new.media_type, new.digest, new.size):
+            changed = True
+            desc["mediaType"], desc["digest"], desc["size"] = new.media_type, new.digest, new.size
+
+    for key in ("config", "subject"):
+        if isinstance(doc.get(key), dict):
+            fix(doc[key])
+    for key in ("layers", "manifests", "blobs"):
+        for desc in doc.get(key) or []:
+            if isinstance(desc, dict):
+                fix(desc)
+    if not changed:
+        return raw
+    return json.dumps(doc, indent=3 if raw.startswith(b"{\n   ") else None,
+                      separators=(",", ": ") if raw.startswith(b"{\n") else (",", ":")).encode()

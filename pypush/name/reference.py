@@ -1,0 +1,115 @@
+"""Destination references as users type them, parsed into one small dataclass."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from pypush.errors import UsageError
+
+ECR_PUBLIC_HOST = "public.ecr.aws"
+_PRIVATE_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_ALIAS = re.compile(r"^[a-z][a-z0-9-]{1,49}$|^\d{12}$")
+
+ECR_PUBLIC = "ecr-public"
+ECR_PRIVATE = "ecr"
+REGISTRY_V2 = "v2"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where to push: the kind of service, the registry host, the repository and an optional tag/digest.
+
+    For ECR Public ``repository`` excludes the alias (the API's repositoryName); ``alias`` holds it.
+    """
+
+    kind: str
+    registry: str
+    repository: str
+    tag: Optional[str] = None
+    digest: Optional[str] = None
+    alias: Optional[str] = None
+    account: Optional[str] = None
+    region: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        """The repository as users write it, e.g. ``public.ecr.aws/alias/repo``."""
+        if self.kind == ECR_PUBLIC:
+            return f"{self.registry}/{self.alias}/{self.repository}"
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def registry_id(self) -> Optional[str]:
+        """The registryId to pass to the ECR API (alias for ECR Public, account for private ECR)."""
+        return self.alias if self.kind == ECR_PUBLIC else self.account
+
+
+def validate_tag(tag: str) -> str:
+    """Return ``tag`` or raise UsageError naming it."""
+    if not _TAG.match(tag):
+        raise UsageError(f"invalid tag {tag!r}: use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-')")
+    return tag
+
+
+def _split_ref(rest: str, original: str):
+    digest = tag = None
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+        if not _DIGEST.match(digest):
+            raise UsageError(f"invalid digest in {original!r}: expected sha256:<64 hex digits>")
+    last = rest.rsplit("/", 1)[-1]
+    if ":" in last:
+        rest, tag = rest.rsplit(":", 1)
+        validate_tag(tag)
+    return rest, tag, digest
+
+
+def _looks_like_host(part: str) -> bool:
+    return "." in part or ":" in part or part == "localhost"
+
+
+def parse_destination(ref: str) -> Destination:
+    """Parse ``public.ecr.aws/ALIAS/REPO[:TAG]``, ``ACCT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG]``,
+    ``docker://HOST[:PORT]/REPO[:TAG]`` or ``HOST[:PORT]/REPO[:TAG]`` (``@sha256:…`` instead of or
+    after the tag pins the manifest digest)."""
+    original = ref
+    ref = ref.strip()
+    explicit_v2 = ref.startswith("docker://")
+    if explicit_v2:
+        ref = ref[len("docker://"):]
+    if "/" not in ref:
+        raise UsageError(f"invalid destination {original!r}: expected REGISTRY/REPOSITORY[:TAG], "
+                         f"e.g. public.ecr.aws/ALIAS/REPO:TAG")
+    host, rest = ref.split("/", 1)
+    if not _looks_like_host(host):
+        raise UsageError(f"invalid destination {original!r}: {host!r} is not a registry host "
+                         f"(write e.g. docker.io/{ref} or public.ecr.aws/ALIAS/{rest})")
+    rest, tag, digest = _split_ref(rest, original)
+    host = host.lower()
+    if host == "docker.io":
+        host = "registry-1.docker.io"
+        if "/" not in rest:
+            rest = "library/" + rest
+    if not explicit_v2 and host == ECR_PUBLIC_HOST:
+        alias, _, repo = rest.partition("/")
+        if not repo or not _ALIAS.match(alias):
+            raise UsageError(f"invalid destination {original!r}: expected public.ecr.aws/ALIAS/REPOSITORY[:TAG]")
+        _check_repo(repo, original, ecr=True)
+        return Destination(ECR_PUBLIC, host, repo, tag, digest, alias=alias, region="us-east-1")
+    m = _PRIVATE_HOST.match(host)
+    if m and not explicit_v2:
+        _check_repo(rest, original, ecr=True)
+        return Destination(ECR_PRIVATE, host, rest, tag, digest, account=m["account"], region=m["region"])
+    _check_repo(rest, original)
+    return Destination(REGISTRY_V2, host, rest, tag, digest)
+
+
+def _check_repo(repo: str, original: str, ecr: bool = False) -> None:
+    if not _REPO.match(repo) or len(repo) > (205 if ecr else 256) or (ecr and len(repo) < 2):
+        raise UsageError(f"invalid repository name {repo!r} in {original!r}: lowercase letters, digits and "
+                         f"separators (. _ - /), starting and ending with a letter or digit"
+                         + (", 2 to 205 characters for ECR" if ecr else ""))

@@ -1,0 +1,357 @@
+"""Streaming, reproducible layer compressors: parallel gzip (pigz-style, stdlib zlib) and zstd.
+
+Each compressor is a file-like reader: ``read(n)`` returns compressed bytes of a source stream,
+with bounded memory, while worker threads compress ahead. The output depends only on the input
+bytes and the settings (never on thread count, read sizes or timing), so a digest computed once
+can be predicted later; :func:`compressor_id` names everything the bytes depend on, for cache keys.
+
+gzip layout (one member, RFC 1952): a fixed 10-byte header (no name, mtime 0, OS 255), then the
+input cut into ``GZIP_BLOCK_SIZE`` blocks compressed independently on a thread pool. Each block is
+raw deflate primed with the 32 KiB of input before it (``zdict``), ending byte-aligned with a sync
+flush, so the pieces concatenate into one deflate stream; an empty final block and the CRC-32/ISIZE
+trailer close it. Within a block, 64 KiB chunks whose first 2 KiB do not compress to under 95 %
+are written as stored blocks: zlib is slow on incompressible data (random or already-compressed
+files, 30 MB/s here), and storing it costs a memcpy. The bytes depend on zlib's version (the
+deflate implementation), which :func:`compressor_id` includes.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import threading
+import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import groupby
+from typing import IO, Deque, List, Optional, cast
+
+from pypush.errors import SourceError, UsageError
+
+GZIP = "gzip"
+ZSTD = "zstd"
+DEFAULT_LEVELS = {GZIP: 1, ZSTD: 3}
+LEVEL_RANGES = {GZIP: range(0, 10), ZSTD: range(1, 20)}
+
+GZIP_BLOCK_SIZE = 1 << 20  # input bytes per independently compressed block
+_WINDOW = 32768  # deflate's window: the dictionary each block is primed with
+_CHUNK = 65536  # unit of the stored-or-compressed decision inside a block
+_SAMPLE = 2048  # bytes at the start of a chunk that decide it
+_STORE_PERCENT = 95  # a sample compressing to >= this share of its size marks the chunk stored
+_GZIP_FORMAT = "pgz1"  # bump whenever the layout or any constant above changes
+_ZSTD_JOB_SIZE = 4 << 20  # zstd multi-threading job: the default 8 MiB at level 3 costs ~85 MiB more RSS
+_ZSTD_FORMAT = "zst1"  # stream_reader, nbWorkers >= 1, _ZSTD_JOB_SIZE, checksum on, no content size
+
+
+def cpu_threads() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined, unused-ignore]  # not on macOS
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_level(algorithm: str, level: Optional[int]) -> int:
+    """The level to use for ``algorithm`` (its default when ``None``); UsageError when out of range."""
+    if algorithm not in DEFAULT_LEVELS:
+        raise UsageError(f"unknown compression algorithm {algorithm!r} (expected gzip or zstd)")
+    if level is None:
+        return DEFAULT_LEVELS[algorithm]
+    allowed = LEVEL_RANGES[algorithm]
+    if not isinstance(level, int) or level not in allowed:
+        raise UsageError(f"{algorithm} compression level must be {allowed.start}..{allowed.stop - 1}, not {level!r}")
+    return level
+
+
+def compressor_id(algorithm: str) -> str:
+    """Everything besides input and level that the compressed bytes depend on (library versions)."""
+    if algorithm == GZIP:
+        return f"{_GZIP_FORMAT}/zlib-{zlib.ZLIB_RUNTIME_VERSION}/b{GZIP_BLOCK_SIZE}"
+    if algorithm == ZSTD:
+        import zstandard
+
+        return f"{_ZSTD_FORMAT}/zstandard-{zstandard.__version__}/libzstd-{'.'.join(map(str, zstandard.ZSTD_VERSION))}"
+    raise UsageError(f"unknown compression algorithm {algorithm!r}")
+
+
+def read_full(stream: IO[bytes], n: int) -> bytes:
+    """Exactly ``n`` bytes from ``stream``, fewer only at EOF (block boundaries must not depend on
+    how the source happens to split its reads)."""
+    data = stream.read(n)
+    if len(data) == n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = stream.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _stored(data: bytes) -> bytes:
+    """``data`` as non-final stored deflate blocks (the stream must be byte-aligned here)."""
+    out = []
+    for i in range(0, len(data), 65535):
+        piece = data[i:i + 65535]
+        out.append(struct.pack("<BHH", 0, len(piece), len(piece) ^ 0xFFFF))
+        out.append(piece)
+    return b"".join(out)
+
+
+def _compressible(sample: bytes, level: int) -> bool:
+    if level == 0:
+        return False
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    size = len(c.compress(sample)) + len(c.flush())
+    return size * 100 < len(sample) * _STORE_PERCENT
+
+
+def deflate_block(data: bytes, dictionary: bytes, level: int) -> bytes:
+    """Raw deflate of ``data`` given the input before it (``dictionary``, last 32 KiB used).
+
+    The result is byte-aligned and has no final block, so results of consecutive blocks concatenate
+    into one valid stream. Pure function of its arguments (and zlib's version).
+    """
+    kinds = [_compressible(data[s:s + _SAMPLE], level) for s in range(0, len(data), _CHUNK)]
+    out: List[bytes] = []
+    start = 0
+    for compress, run in groupby(kinds):
+        end = min(len(data), start + _CHUNK * len(list(run)))
+        if compress:
+            window = (dictionary[-(_WINDOW - start):] if start < _WINDOW else b"") + data[max(0, start - _WINDOW):start]
+            if window:
+                c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, window)
+            else:
+                c = zlib.compressobj(level, zlib.DEFLATED, -15)
+            out.append(c.compress(data[start:end]))
+            out.append(c.flush(zlib.Z_SYNC_FLUSH))
+        else:
+            out.append(_stored(data[start:end]))
+        start = end
+    return b"".join(out)
+
+
+def _gzip_header(level: int) -> bytes:
+    xfl = 4 if level <= 1 else 2 if level == 9 else 0
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00" + bytes((xfl, 255))
+
+
+class _Reader(io.RawIOBase):
+    """Common file-like surface: ``read(n)`` serves from ``_next()`` results; ``close()`` frees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buf = memoryview(b"")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _next(self) -> bytes:  # pragma: no cover - abstract
+        """The next piece of output; ``b""`` at the end."""
+        raise NotImplementedError
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` compressed bytes (all the rest when ``n < 0``); ``b""`` at the end."""
+        if n is None or n < 0:
+            return b"".join(iter(lambda: self.read(1 << 20), b""))
+        while self._pos >= len(self._buf):
+            if self.closed:
+                raise ValueError("read from a closed compressor")
+            piece = self._next()
+            if not piece:
+                return b""
+            if len(piece) <= n:
+                return piece
+            self._buf, self._pos = memoryview(piece), 0
+        chunk = bytes(self._buf[self._pos:self._pos + n])
+        self._pos += len(chunk)
+        return chunk
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+
+class ParallelGzipReader(_Reader):
+    """Reproducible gzip of ``source`` compressed on ``threads`` threads (default: every core).
+
+    Memory stays below about ``2 * threads + 2`` blocks of input plus their output. Errors raised by
+    ``source.read`` (e.g. a digest mismatch at EOF) propagate from ``read`` before the last bytes.
+    """
+
+    def __init__(self, source: IO[bytes], level: Optional[int] = None, threads: Optional[int] = None):
+        super().__init__()
+        self._source = source
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pending: Deque[Future] = deque()
+        self._level = check_level(GZIP, level)
+        threads = threads or cpu_threads()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="pypush-gzip")
+        self._depth = 2 * threads + 1
+        self._dictionary = b""
+        self._crc = 0
+        self._source_eof = False
+        self._state = "header"
+        self.bytes_in = 0  # uncompressed bytes read from the source so far
+
+    def _top_up(self) -> None:
+        while not self._source_eof and len(self._pending) < self._depth:
+            data = read_full(self._source, GZIP_BLOCK_SIZE)
+            if not data:
+                self._source_eof = True
+                return
+            self._crc = zlib.crc32(data, self._crc)
+            self.bytes_in += len(data)
+            assert self._pool is not None
+            self._pending.append(self._pool.submit(deflate_block, data, self._dictionary, self._level))
+            self._dictionary = (self._dictionary + data[-_WINDOW:])[-_WINDOW:]
+            if len(data) < GZIP_BLOCK_SIZE:
+                self._source_eof = True
+
+    def _next(self) -> bytes:
+        if self._state == "header":
+            self._state = "body"
+            self._top_up()
+            return _gzip_header(self._level)
+        if self._state == "body":
+            if self._pending:  # _top_up keeps it non-empty until the source is exhausted
+                piece = self._pending.popleft().result()
+                self._top_up()
+                return piece
+            self._state = "done"
+            self._shutdown()
+            return b"\x03\x00" + struct.pack("<II", self._crc & 0xFFFFFFFF, self.bytes_in & 0xFFFFFFFF)
+        return b""
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            for fut in self._pending:
+                fut.cancel()
+            self._pending.clear()
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def close(self) -> None:
+        """Stop the workers and close the source."""
+        if not self.closed:
+            self._shutdown()
+            self._source.close()
+        super().close()
+
+
+class ZstdReader(_Reader):
+    """Reproducible zstd of ``source`` through ``zstandard`` on ``threads`` worker threads.
+
+    zstd's multi-threaded mode gives the same bytes for any number of workers >= 1 (but not the
+    single-threaded mode, nor one-shot ``compress``), so at least one worker is always used. The job
+    size is pinned (4 MiB): memory stays near 25 MiB a stream plus ~7 MiB a worker, output within 1 % of
+    the default's. Without ``threads``, streams share the cores: a stream gets those that streams
+    already running leave over, at least one (several layers at once need no more, and each worker
+    costs memory).
+    """
+
+    _running = 0
+    _running_lock = threading.Lock()
+
+    def __init__(self, source: IO[bytes], level: Optional[int] = None, threads: Optional[int] = None,
+                 read_size: int = 1 << 20):
+        super().__init__()
+        self._source = source
+        self._reader: Optional[IO[bytes]] = None
+        import zstandard
+
+        with ZstdReader._running_lock:
+            params = zstandard.ZstdCompressionParameters.from_level(
+                check_level(ZSTD, level), threads=max(1, threads or cpu_threads() - ZstdReader._running),
+                job_size=_ZSTD_JOB_SIZE, write_checksum=1, write_content_size=0)
+            ZstdReader._running += 1
+        cctx = zstandard.ZstdCompressor(compression_params=params)
+        self._reader = cctx.stream_reader(source, read_size=read_size)
+        self._out_size = 1 << 20
+
+    def _next(self) -> bytes:
+        assert self._reader is not None
+        return self._reader.read(self._out_size)
+
+    def close(self) -> None:
+        """Free the compression context and close the source."""
+        if not self.closed:
+            if self._reader is not None:
+                self._reader.close()
+            self._source.close()
+            with ZstdReader._running_lock:
+                ZstdReader._running -= 1
+        super().close()
+
+
+def compressing_reader(source: IO[bytes], algorithm: str, level: Optional[int] = None,
+                       threads: Optional[int] = None) -> IO[bytes]:
+    """A reader of ``source`` compressed with ``algorithm`` ("gzip" or "zstd")."""
+    if algorithm == GZIP:
+        return cast(IO[bytes], ParallelGzipReader(source, level, threads))
+    if algorithm == ZSTD:
+        return cast(IO[bytes], ZstdReader(source, level, threads))
+    raise UsageError(f"unknown compression algorithm {algorithm!r} (expected gzip or zstd)")
+
+
+class _GunzipReader(gzip.GzipFile):
+    """gzip.GzipFile that also closes its source."""
+
+    def __init__(self, source: IO[bytes]):
+        super().__init__(fileobj=source, mode="rb")
+        self._source = source
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._source.close()
+
+
+class _DecodeErrors:
+    """Reads ``reader`` (decompressing ``source``); a decoding error becomes a SourceError naming the blob,
+    after ``source`` is read to its end so that bytes not matching their digest report that instead."""
+
+    def __init__(self, reader: IO[bytes], source: IO[bytes], algorithm: str, errors: tuple):
+        self._reader, self._source, self._algorithm, self._errors = reader, source, algorithm, errors
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._reader.read(n)
+        except self._errors as e:
+            while self._source.read(1 << 20):  # a VerifyingReader raises DigestMismatchError at EOF
+                pass
+            name = getattr(self._source, "name", "") or "layer"
+            raise SourceError(f"{name}: not valid {self._algorithm} data ({e})") from None
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> "_DecodeErrors":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def decompressing_reader(source: IO[bytes], algorithm: str) -> IO[bytes]:
+    """A reader of the plain bytes of ``source`` compressed with ``algorithm`` ("gzip" or "zstd");
+    data that does not decompress raises SourceError."""
+    if algorithm == GZIP:
+        reader = cast(IO[bytes], _GunzipReader(source))
+        return cast(IO[bytes], _DecodeErrors(reader, source, algorithm, (OSError, EOFError, zlib.error)))
+    if algorithm == ZSTD:
+        import zstandard
+
+        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+        return cast(IO[bytes], _DecodeErrors(reader, source, algorithm, (zstandard.ZstdError,)))
+    raise UsageError(f"unknown compression algorithm {algorithm!r}")

@@ -1,0 +1,123 @@
+"""A local cache of what compressing a layer gave: (input digest, algorithm, level, compressor) →
+(output digest, size), so a re-push can ask the registry first and skip compression and upload.
+
+One small JSON file per key, written to a temporary file and renamed into place, so concurrent
+runs never see half an entry and the last writer wins. Entries are checked on every read: a file
+that is not valid JSON, names a different key or holds a malformed digest or size is ignored (and
+overwritten by the next store). A wrong-but-well-formed entry cannot do harm either: the engine
+verifies predicted digests while uploading and overwrites the entry with what it stored. Cache
+failures (read-only disk, permissions) never fail a push; the cache just stays cold.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+log = logging.getLogger(__name__)
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """What a compressed layer's bytes depend on. ``source_digest`` is the digest of the input
+    (for compression, the layer's diff_id); ``compressor`` is :func:`pypush.transform.compress.compressor_id`."""
+
+    source_digest: str
+    algorithm: str
+    level: int
+    compressor: str
+
+    def as_json(self) -> dict:
+        return {"source": self.source_digest, "algorithm": self.algorithm, "level": self.level,
+                "compressor": self.compressor}
+
+    def filename(self) -> str:
+        text = json.dumps(self.as_json(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest() + ".json"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """The digest and size the compression of a key produced."""
+
+    digest: str
+    size: int
+
+
+class LayerCache:
+    """The cache in ``directory`` (created on first store)."""
+
+    def __init__(self, directory: Union[str, Path]):
+        self.directory = Path(directory)
+
+    @classmethod
+    def default(cls) -> Optional["LayerCache"]:
+        """The user's cache: ``$PYPUSH_CACHE_DIR``, else ``$XDG_CACHE_HOME/pypush``, else
+        ``~/.cache/pypush``; ``None`` when ``PYPUSH_NO_CACHE`` is set to a non-empty, non-"0" value."""
+        if os.environ.get("PYPUSH_NO_CACHE", "") not in ("", "0"):
+            return None
+        root = os.environ.get("PYPUSH_CACHE_DIR")
+        if not root:
+            xdg = os.environ.get("XDG_CACHE_HOME")
+            base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+            root = str(base / "pypush")
+        return cls(root)
+
+    def _path(self, key: CacheKey) -> Path:
+        name = key.filename()
+        return self.directory / "layers-v1" / name[:2] / name
+
+    def get(self, key: CacheKey) -> Optional[CacheEntry]:
+        """The entry for ``key``, or ``None`` when absent, unreadable or invalid."""
+        path = self._path(key)
+        try:
+            with open(path, "rb") as f:
+                doc = json.loads(f.read(4096))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            log.debug("ignoring unreadable cache entry %s: %s", path, e)
+            return None
+        entry = _validate(doc, key)
+        if entry is None:
+            log.debug("ignoring invalid cache entry %s", path)
+        return entry
+
+    def put(self, key: CacheKey, digest: str, size: int) -> None:
+        """Record (atomically; last writer wins) that ``key`` compresses to ``digest``/``size``."""
+        if not _DIGEST.match(digest or "") or not isinstance(size, int) or size <= 0:
+            return
+        path = self._path(key)
+        doc = {"format": _FORMAT, "key": key.as_json(), "digest": digest, "size": size}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(doc, f)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError as e:
+            log.debug("cannot write cache entry %s: %s", path, e)
+
+
+def _validate(doc: object, key: CacheKey) -> Optional[CacheEntry]:
+    if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("key") != key.as_json():
+        return None
+    digest, size = doc.get("digest"), doc.get("size")
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        return None
+    return CacheEntry(digest, size)

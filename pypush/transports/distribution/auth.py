@@ -1,0 +1,388 @@
+"""Registry credentials and the OCI distribution authentication flows (Basic and Bearer tokens).
+
+Credentials come from an explicit username/password pair, or from docker's ``config.json``
+(``credHelpers``, ``credsStore`` — both run ``docker-credential-<name> get`` — and ``auths``).
+``Authenticator`` answers ``WWW-Authenticate`` challenges: Basic, or the Bearer token flow
+(realm, service, scope) with a token cache per scope, refreshed before it expires.
+Secrets never appear in ``repr``, logs or error messages.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
+
+from pypush.errors import AuthError, TransientError
+from pypush.net.retry import parse_retry_after
+
+if TYPE_CHECKING:  # requests is imported by the transport that hands us its session
+    import requests
+
+log = logging.getLogger(__name__)
+
+DOCKER_HUB = "https://index.docker.io/v1/"
+"""The server URL docker and credential helpers use for Docker Hub."""
+_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+_HELPER_TIMEOUT = 60.0
+_TOKEN_TIMEOUT = (15.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username/password pair, or an identity (OAuth2 refresh) token; ``source`` says where from."""
+
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identity_token: str = field(default="", repr=False)
+    source: str = "given explicitly"
+
+    def basic(self) -> Optional[str]:
+        """The ``Authorization`` value for Basic auth, or None without a username/password."""
+        if not self.username or not self.password:
+            return None
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+
+def normalize_registry(name: str) -> str:
+    """``https://Host:5000/v1/`` → ``host:5000``; every Docker Hub alias → ``docker.io``."""
+    name = name.strip()
+    name = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", name)
+    name = name.split("/", 1)[0].lower()
+    return "docker.io" if name in _HUB_ALIASES else name
+
+
+def server_url(registry: str) -> str:
+    """What docker passes to credential helpers for ``registry``."""
+    host = normalize_registry(registry)
+    return DOCKER_HUB if host == "docker.io" else host
+
+
+def docker_config_path(docker_config: Union[str, os.PathLike, None] = None) -> Path:
+    """``docker_config`` (a config.json or its directory), else $DOCKER_CONFIG, else ~/.docker."""
+    if docker_config is not None:
+        path = Path(docker_config)
+        return path / "config.json" if path.is_dir() else path
+    base = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return Path(base) / "config.json"
+
+
+def credentials_for(registry: str, username: Optional[str] = None, password: Optional[str] = None,
+                    docker_config: Union[str, os.PathLike, None] = None) -> Optional[Credentials]:
+    """Credentials for ``registry``: the explicit pair, else docker's config.json; None if anonymous.
+
+    The docker config is consulted in docker's order: ``credHelpers[registry]``, then ``credsStore``,
+    then the ``auths`` entry (``auth`` = base64 "user:password", or ``username``/``password``,
+    or ``identitytoken``). Keys may be written ``host``, ``https://host`` or ``https://host/v1/``.
+    """
+    if username or password:
+        if not (username and password):
+            raise AuthError(f"{registry}: both a username and a password are needed")
+        return Credentials(username, password)
+    path = docker_config_path(docker_config)
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise AuthError(f"{path}: unreadable docker config ({exc.__class__.__name__})") from None
+    if not isinstance(config, dict):
+        raise AuthError(f"{path}: docker config is not a JSON object")
+    host = normalize_registry(registry)
+    helper = _lookup(config.get("credHelpers"), host)
+    if isinstance(helper, str) and helper:
+        return run_credential_helper(helper, registry, required=True)
+    store = config.get("credsStore")
+    if isinstance(store, str) and store:
+        creds = run_credential_helper(store, registry, required=False)
+        if creds is not None:
+            return creds
+    entry = _lookup(config.get("auths"), host)
+    return _from_auths_entry(entry, f"{path} auths") if isinstance(entry, dict) else None
+
+
+def _lookup(table: object, host: str) -> object:
+    """The value of ``table`` whose key normalizes to ``host``."""
+    if not isinstance(table, dict):
+        return None
+    for key, value in table.items():
+        if isinstance(key, str) and normalize_registry(key) == host:
+            return value
+    return None
+
+
+def _from_auths_entry(entry: Mapping[str, object], source: str) -> Optional[Credentials]:
+    token = entry.get("identitytoken")
+    username, password = entry.get("username"), entry.get("password")
+    encoded = entry.get("auth")
+    if isinstance(encoded, str) and encoded:
+        try:
+            username, _, password = base64.b64decode(encoded).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise AuthError(f"{source}: the 'auth' field is not base64 of 'user:password'") from None
+    if isinstance(token, str) and token:
+        return Credentials(str(username or ""), "", token, source)
+    if isinstance(username, str) and isinstance(password, str) and username and password:
+        return Credentials(username, password, "", source)
+    return None
+
+
+def run_credential_helper(name: str, registry: str, required: bool) -> Optional[Credentials]:
+    """Run ``docker-credential-<name> get`` for ``registry``; None when it knows no credentials.
+
+    A missing or failing helper is an AuthError when ``required`` (a ``credHelpers`` entry names it
+    for this registry); for the catch-all ``credsStore`` it only means "no credentials from there".
+    """
+    import subprocess  # only here: keeps it off the start-up path of anonymous pushes
+
+    program = f"docker-credential-{name}"
+    try:
+        proc = subprocess.run([program, "get"], input=server_url(registry).encode(), capture_output=True,
+                              timeout=_HELPER_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        if required:
+            raise AuthError(f"{registry}: credential helper {program} could not run "
+                            f"({exc.__class__.__name__}); install it or fix credHelpers in the docker config") from None
+        log.warning("docker config names credsStore %r but %s could not run (%s); going on without it",
+                    name, program, exc.__class__.__name__)
+        return None
+    out = proc.stdout.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        said = (out + proc.stderr.decode(errors="replace")).lower()
+        if "credentials not found" in said:
+            return None
+        if required:
+            raise AuthError(f"{registry}: credential helper {program} failed with exit status {proc.returncode}")
+        log.warning("credential store %s failed with exit status %s; going on without it", program, proc.returncode)
+        return None
+    try:
+        doc = json.loads(out)
+        username, secret = str(doc.get("Username") or ""), str(doc.get("Secret") or "")
+    except (ValueError, AttributeError):
+        raise AuthError(f"{registry}: credential helper {program} printed something that is not "
+                        f"its JSON answer") from None
+    source = f"credential helper {program}"
+    if not secret:
+        return None
+    if username == "<token>":
+        return Credentials("", "", secret, source)
+    return Credentials(username, secret, "", source)
+
+
+_SCHEME = re.compile(r"\s*,?\s*([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)(?=\s|,|$)")
+_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,"]*)\s*(?:,|$)')
+
+
+def parse_challenges(header: str) -> List[Tuple[str, Dict[str, str]]]:
+    """``WWW-Authenticate`` → [(lower-case scheme, {param: value})], in order."""
+    out: List[Tuple[str, Dict[str, str]]] = []
+    pos = 0
+    while pos < len(header):
+        m = _SCHEME.match(header, pos)
+        if not m:
+            break
+        pos = m.end()
+        params: Dict[str, str] = {}
+        while True:
+            p = _PARAM.match(header, pos)
+            if not p or p.end() == pos:
+                break
+            value = p.group(2)
+            if value.startswith('"'):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            params[p.group(1).lower()] = value
+            pos = p.end()
+        out.append((m.group(1).lower(), params))
+    return out
+
+
+Scopes = Tuple[str, ...]
+
+
+@dataclass
+class _Token:
+    value: str
+    refresh_at: float
+
+
+class Authenticator:
+    """Per-registry authentication state, shared by a transport's threads.
+
+    Before each request the transport asks ``authorization(scopes)`` for a header value; after a 401
+    it calls ``challenge(response, scopes)`` and retries once when that returns True. ``scopes`` are
+    token scopes like ``repository:NAME:pull,push``.
+    """
+
+    def __init__(self, registry: str, session: "requests.Session", credentials: Optional[Credentials] = None,
+                 *, lookup: bool = True, verify: Union[bool, str] = True):
+        self.registry = registry
+        self._session = session
+        self._creds = credentials
+        self._looked_up = credentials is not None or not lookup
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._scheme: Optional[str] = None  # "basic" or "bearer" once challenged
+        self._realm = ""
+        self._service = ""
+        self._tokens: Dict[Scopes, _Token] = {}
+        self._fetch_locks: Dict[Scopes, threading.Lock] = {}
+        self.token_requests = 0  # how many tokens were fetched (observable in tests)
+
+    @property
+    def credentials(self) -> Optional[Credentials]:
+        """The credentials in use, resolved from the docker config on first need."""
+        with self._lock:
+            if not self._looked_up:
+                self._looked_up = True
+                self._creds = credentials_for(self.registry)
+            return self._creds
+
+    def describe(self) -> str:
+        """Where the credentials come from, for error messages (never the secret itself)."""
+        creds = self.credentials
+        return f"credentials {creds.source}" if creds else "no credentials (anonymous)"
+
+    def authorization(self, scopes: Scopes) -> Optional[str]:
+        """The ``Authorization`` header value to send for a request needing ``scopes``, if any."""
+        if self._scheme == "basic":
+            creds = self.credentials
+            return creds.basic() if creds else None
+        if self._scheme == "bearer":
+            token = self._tokens.get(scopes)
+            if token is None or time.monotonic() >= token.refresh_at:
+                token = self._fetch(scopes, stale=token)
+            return "Bearer " + token.value if token.value else None
+        return None
+
+    def challenge(self, response: "requests.Response", scopes: Scopes, sent: Optional[str]) -> bool:
+        """Learn from a 401 to a request that carried ``sent``; True when a retry may succeed."""
+        challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
+        for scheme, params in challenges:
+            if scheme == "bearer" and params.get("realm"):
+                with self._lock:
+                    self._scheme, self._realm = "bearer", params["realm"]
+                    self._service = params.get("service", "")
+                    current = self._tokens.get(scopes)
+                if current is not None and sent != "Bearer " + current.value:
+                    return True  # another thread refreshed the token meanwhile: retry with it
+                extra = tuple(s for s in params.get("scope", "").split(" ") if s and not _covered(s, scopes))
+                self._fetch(scopes, stale=current, extra=extra)
+                return True
+        for scheme, _ in challenges:
+            if scheme == "basic":
+                creds = self.credentials
+                with self._lock:
+                    self._scheme = "basic"
+                basic = creds.basic() if creds else None
+                return basic is not None and basic != sent
+        return False
+
+    def _fetch(self, scopes: Scopes, stale: Optional[_Token], extra: Scopes = ()) -> _Token:
+        """A fresh token for ``scopes`` replacing ``stale``; one fetch at a time per scope, shared."""
+        with self._lock:
+            lock = self._fetch_locks.setdefault(scopes, threading.Lock())
+        with lock:
+            current = self._tokens.get(scopes)
+            if current is not None and current is not stale and time.monotonic() < current.refresh_at:
+                return current
+            token = self._request_token(scopes + extra)
+            with self._lock:
+                self._tokens[scopes] = token
+            return token
+
+    def _proxies(self) -> Dict[str, str]:
+        """Proxies from the environment for the token service (which may be another host)."""
+        if self._session.trust_env:
+            return {}  # requests reads the environment itself
+        from requests.utils import get_environ_proxies
+
+        # None: no session proxy (requests drops None settings; its annotations only allow str)
+        return get_environ_proxies(self._realm) or cast(Dict[str, str], {"http": None, "https": None})
+
+    def _request_token(self, scopes: Sequence[str]) -> _Token:
+        creds = self.credentials
+        params: List[Tuple[str, str]] = []
+        if self._service:
+            params.append(("service", self._service))
+        params.extend(("scope", s) for s in scopes)
+        self.token_requests += 1
+        where = _host_of(self._realm)
+        if creds is not None and self._realm.lower().startswith("http://") and self._verify is not False \
+                and not is_loopback(where):
+            raise AuthError(f"{self.registry}: the token service {where} is plain http: credentials are not "
+                            f"sent there unless --insecure is given")
+        try:
+            if creds is not None and creds.identity_token:
+                form = dict(params, grant_type="refresh_token", refresh_token=creds.identity_token,
+                            client_id="pypush", scope=" ".join(scopes))
+                resp = self._session.post(self._realm, data=form, timeout=_TOKEN_TIMEOUT, verify=self._verify,
+                                          proxies=self._proxies())
+            else:
+                headers = {}
+                basic = creds.basic() if creds else None
+                if basic:
+                    headers["Authorization"] = basic
+                resp = self._session.get(self._realm, params=params, headers=headers, timeout=_TOKEN_TIMEOUT,
+                                         verify=self._verify, proxies=self._proxies())
+        except OSError as exc:  # requests' ConnectionError/Timeout derive from OSError
+            raise TransientError(f"{self.registry}: token service {where} unreachable "
+                                 f"({exc.__class__.__name__})") from None
+        if resp.status_code in (401, 403):
+            raise AuthError(f"{self.registry}: the token service {where} refused {self.describe()} "
+                            f"(HTTP {resp.status_code}); check them (docker login {self.registry}, "
+                            f"or --username with --password-stdin)", code=str(resp.status_code))
+        if resp.status_code == 429 or resp.status_code >= 500:
+            err = TransientError(f"{self.registry}: token service {where} answered HTTP {resp.status_code}",
+                                 code=str(resp.status_code))
+            err.retry_after = parse_retry_after(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
+            raise err
+        try:
+            doc = resp.json()
+            value = doc.get("token") or doc.get("access_token") or ""
+            expires_in = float(doc.get("expires_in") or 60)
+        except (ValueError, AttributeError, TypeError):
+            raise AuthError(f"{self.registry}: the token service {where} answered HTTP {resp.status_code} "
+                            f"without a token") from None
+        if resp.status_code != 200 or not isinstance(value, str) or not value:
+            raise AuthError(f"{self.registry}: the token service {where} answered HTTP {resp.status_code} "
+                            f"without a token")
+        # Refresh well before expiry: a request must not start with a token about to lapse.
+        lifetime = max(0.0, min(expires_in - 10.0, expires_in * 0.8))
+        return _Token(value, time.monotonic() + lifetime)
+
+
+def _covered(scope: str, scopes: Scopes) -> bool:
+    """Whether ``scopes`` already ask for ``scope`` (``type:name:actions``; actions in any order)."""
+    resource, _, actions = scope.rpartition(":")
+    wanted = set(actions.split(","))
+    for have in scopes:
+        have_resource, _, have_actions = have.rpartition(":")
+        if have_resource == resource and wanted <= set(have_actions.split(",")):
+            return True
+    return False
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ``::1``, with or without a port (``[::1]:5000``)."""
+    import ipaddress
+
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_of(url: str) -> str:
+    m = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]*)", url)
+    return m.group(1).rpartition("@")[2] if m else url

@@ -1,0 +1,592 @@
+"""The OCI distribution v2 transport: push blobs and manifests to any registry over HTTP(S).
+
+One ``requests.Session`` (connection reuse, a pool as large as the engine's threads) serves every
+thread. Blobs stream from their source through ``VerifyingReader`` in 1 MiB pieces, never whole in
+memory: monolithic ``POST`` + ``PUT ?digest=`` up to ``chunk_size``, ``PATCH`` chunks above it (or
+when the registry sends ``OCI-Chunk-Min-Length``), resumed from the registry's ``Range`` after a
+failure. A blob whose digest is unknown until read (a compression stream) goes up as one streamed
+``PATCH`` and is committed by ``PUT ?digest=<computed>``. ECR's registry endpoints accept only one
+PATCH per session (later chunks are dropped: aws/containers-roadmap#2831), so there blobs go up whole
+and a failed upload restarts instead of resuming.
+
+Schemes: ``https`` with certificate verification (``REQUESTS_CA_BUNDLE`` names extra CAs).
+``insecure`` turns verification off and, when the server does not speak TLS, falls back to plain
+http (like crane). Loopback hosts (``localhost``, 127.0.0.0/8, ``::1``) need no ``insecure`` (like
+docker): plain http is tried first, then https — whose certificate must verify unless ``insecure``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from pypush.transports.distribution.auth import Authenticator, Credentials, Scopes, is_loopback
+from pypush.image.digest import VerifyingReader
+from pypush.errors import AuthError, PypushError, RegistryError, TransientError
+from pypush.image.model import Blob, Descriptor
+from pypush.net.retry import Backoff, parse_retry_after, retry_call
+from pypush.transports.base import ProgressFn
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+READ_SIZE = 1 << 20
+"""Bytes per read from the source and per socket write."""
+DEFAULT_CHUNK_SIZE = 256 << 20
+"""Blobs larger than this go up in PATCH chunks of this size (resumable); smaller ones in one PUT."""
+TIMEOUT = (15.0, 300.0)
+"""(connect, read) seconds for every request."""
+_HUB_API = "registry-1.docker.io"
+
+
+class _Resync(Exception):
+    """The upload must continue from the registry's idea of the offset (retried as transient)."""
+
+    retry_after = 0.0
+
+
+class RegistryTransport:
+    """Push to one repository of an OCI distribution (v2) registry; safe to share between threads."""
+
+    def __init__(self, registry: str, repository: str, *, insecure: bool = False,
+                 credentials: Optional[Credentials] = None, mount_from: Sequence[str] = (),
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, session: Optional[requests.Session] = None,
+                 pool_size: int = 8, backoff: Backoff = Backoff(), lookup_credentials: bool = True,
+                 resumable: Optional[bool] = None):
+        """``registry`` is ``host[:port]``. Without ``credentials`` they are looked up in docker's
+        config.json when the registry first asks (unless ``lookup_credentials`` is False).
+        ``resumable``: the registry takes several PATCH chunks per upload (default: unless ECR)."""
+        self.registry = registry
+        self.repository = repository
+        self.insecure = insecure
+        self.mount_from = [r for r in dict.fromkeys(mount_from) if r and r != repository]
+        self.chunk_size = max(1, chunk_size)
+        self.resumable = not _is_ecr(registry) if resumable is None else resumable
+        self.backoff = backoff
+        self._own_session = session is None
+        self._session = session or _new_session(pool_size, registry)
+        self._verify: Union[bool, str] = False if insecure else _ca_bundle()
+        if insecure:
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self._auth = Authenticator(registry, self._session, credentials, lookup=lookup_credentials,
+                                   verify=self._verify)
+        host = _HUB_API if registry.lower() in ("docker.io", "index.docker.io") else registry
+        self._host = host
+        self._schemes = _schemes(host, insecure)
+        self._base: Optional[str] = None if len(self._schemes) > 1 else f"{self._schemes[0]}://{host}"
+        self._base_lock = threading.Lock()
+        self._open_api = False  # the probe saw GET /v2/ answer 200 without credentials
+        self._stats_lock = threading.Lock()
+        self.stats: Counter = Counter()  # uploaded, mounted, bytes, patches, retries
+        self.push_scopes: Scopes = (f"repository:{repository}:pull,push",)
+
+    # ----- the Transport protocol -------------------------------------------------------------
+
+    def prepare(self, create_repository: bool = False) -> None:
+        """GET /v2/: the registry answers and accepts our credentials (v2 repositories need no creating)."""
+        self._base_url()
+        if self._open_api:  # the scheme probe already had the answer
+            return
+        resp = self.call("GET", "/v2/", scopes=self.push_scopes, ok=(200, 404), what="API check (GET /v2/)")
+        if resp.status_code == 404:
+            raise RegistryError(f"{self.registry}: GET /v2/ answered 404: not an OCI distribution registry",
+                                code="404")
+
+    def missing(self, digests: Sequence[str]) -> Set[str]:
+        """HEAD each blob (a few at a time); the digests the repository does not have."""
+        unique = list(dict.fromkeys(digests))
+        if len(unique) <= 1:
+            present = [self._has_blob(d) for d in unique]
+        else:
+            with ThreadPoolExecutor(max_workers=min(8, len(unique)), thread_name_prefix="pypush-head") as pool:
+                present = list(pool.map(self._has_blob, unique))
+        return {d for d, has in zip(unique, present) if not has}
+
+    def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
+        """Mount or stream ``blob``; the descriptor of what the registry stored."""
+        desc = blob.descriptor
+        started = None
+        if desc.digest and self.mount_from:
+            started = self._mount(desc.digest)
+            if started is None:
+                return desc
+        return _BlobUpload(self, blob, progress, started).run()
+
+    def put_manifest(self, raw: bytes, media_type: str, digest: str, tags: Sequence[str]) -> None:
+        """PUT the exact bytes by digest (no tags) or once per tag, checking the digest the registry reports."""
+        for ref in list(dict.fromkeys(tags)) or [digest]:
+            what = f"manifest PUT {self.repository}:{ref}" if ref != digest else f"manifest PUT {self.repository}@{ref}"
+            resp = self.call("PUT", f"/v2/{self.repository}/manifests/{ref}", scopes=self.push_scopes,
+                             ok=(200, 201, 202), what=what, data=raw, headers={"Content-Type": media_type})
+            got = resp.headers.get("Docker-Content-Digest")
+            if got and digest and got != digest:
+                raise RegistryError(f"{self.registry}: {what}: the registry stored digest {got}, expected {digest}",
+                                    code="DIGEST_MISMATCH")
+
+    def close(self) -> None:
+        """Close the pooled connections (only of a session this transport created)."""
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> "RegistryTransport":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- requests ---------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """Absolute URL of an API path (probing the scheme on first use when there is a choice)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return self._base_url() + path
+
+    def _base_url(self) -> str:
+        if self._base is not None:
+            return self._base
+        with self._base_lock:
+            if self._base is None:
+                self._base = self._probe()
+            return self._base
+
+    def _probe(self) -> str:
+        """The first scheme whose GET /v2/ answers like a registry (else the first that answers at all)."""
+        return self.retrying(self._probe_once, "API check (GET /v2/)")
+
+    def _probe_once(self) -> str:
+        last: Optional[BaseException] = None
+        answered: Optional[str] = None
+        for scheme in self._schemes:
+            base = f"{scheme}://{self._host}"
+            try:
+                resp = self._session.get(base + "/v2/", timeout=TIMEOUT, verify=self._verify, allow_redirects=False)
+            except requests.ConnectionError as exc:  # includes SSLError: try the next scheme
+                if _untrusted_certificate(exc):
+                    raise  # TLS, but not trusted: not a reason to try plain http
+                log.debug("%s unusable: %s", base, exc.__class__.__name__)
+                last = exc
+                continue
+            resp.close()
+            if resp.status_code in (200, 401) or resp.headers.get("Docker-Distribution-API-Version"):
+                self._open_api = resp.status_code == 200
+                return base
+            answered = answered or base  # e.g. HTTP 400 from a TLS server asked in plain http
+        if answered is not None:
+            return answered
+        assert last is not None
+        raise last
+
+    def send(self, method: str, url: str, *, scopes: Scopes, headers: Optional[dict] = None,
+             data: Optional[RequestBody] = None, replayable: bool = True,
+             timeout: Tuple[float, float] = TIMEOUT) -> requests.Response:
+        """One request with credentials; after a 401 the challenge is answered and, if ``replayable``,
+        the request sent once more. Statuses are the caller's to judge."""
+        full = self.url(url)
+        ours = _same_host(full, self._host)  # credentials go to the registry only
+        for attempt in (0, 1):
+            auth = self._auth.authorization(scopes) if ours else None
+            hdrs = dict(headers or {})
+            if auth:
+                hdrs["Authorization"] = auth
+            resp = self._session.request(method, full, headers=hdrs, data=data, timeout=timeout,
+                                         verify=self._verify, allow_redirects=False)
+            log.debug("%s %s -> %s", method, urlsplit(resp.url).path, resp.status_code)
+            if resp.status_code != 401 or attempt or not ours or not self._auth.challenge(resp, scopes, auth):
+                return resp
+            if not replayable:
+                raise _Resync("credentials refreshed")
+            resp.close()
+        raise AssertionError("unreachable")
+
+    def call(self, method: str, path: str, *, scopes: Scopes, ok: Sequence[int], what: str,
+             headers: Optional[dict] = None, data: Optional[bytes] = None) -> requests.Response:
+        """``send`` with retries of transient failures; a status outside ``ok`` raises."""
+        def once() -> requests.Response:
+            resp = self.send(method, path, scopes=scopes, headers=headers, data=data)
+            if resp.status_code not in ok:
+                raise self.refusal(resp, what)
+            return resp
+        return self.retrying(once, what)
+
+    def retrying(self, fn: Callable[[], T], what: str) -> T:
+        """Run ``fn`` under the retry policy; exhausted connection failures become TransientError."""
+        def note(exc: BaseException, retry: int, delay: float) -> None:
+            self.count("retries")
+            log.info("%s: %s failed (%s), retrying in %.1fs", self.registry, what, _short(exc), delay)
+        try:
+            return retry_call(fn, is_transient=_is_transient, backoff=self.backoff, on_retry=note)
+        except requests.RequestException as exc:
+            raise self._connection_error(exc, what) from None
+        except _Resync as exc:
+            raise TransientError(f"{self.registry}: {what}: {exc} (gave up after {self.backoff.attempts} attempts)",
+                                 code="RESYNC") from None
+
+    def _connection_error(self, exc: BaseException, what: str) -> PypushError:
+        if isinstance(exc, requests.exceptions.SSLError):
+            return RegistryError(f"{self.registry}: {what}: TLS failed ({_short(exc)}); trust its CA through "
+                                 f"REQUESTS_CA_BUNDLE, or use --insecure for a self-signed certificate or plain HTTP",
+                                 code="TLS")
+        if _is_transient(exc):
+            return TransientError(f"{self.registry}: {what}: {_short(exc)} (gave up after "
+                                  f"{self.backoff.attempts} attempts)", code="CONNECTION")
+        return RegistryError(f"{self.registry}: {what}: {_short(exc)}")
+
+    def refusal(self, resp: requests.Response, what: str) -> PypushError:
+        """The error for an unexpected answer, with the registry's OCI error code and message."""
+        status = resp.status_code
+        code, message = _oci_error(resp)
+        detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+        if status in (401, 403):
+            return AuthError(f"{self.registry}: {what} refused ({detail}) with {self._auth.describe()}; "
+                             f"log in (docker login {self.registry}) or pass --username with --password-stdin, "
+                             f"and check push rights to {self.repository}", code=code or str(status))
+        if status == 429 or status >= 500:
+            err = TransientError(f"{self.registry}: {what}: {detail}", code=code or str(status))
+            err.retry_after = parse_retry_after(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
+            return err
+        return RegistryError(f"{self.registry}: {what} refused: {detail}", code=code or str(status))
+
+    # ----- blobs --------------------------------------------------------------------------------
+
+    def _has_blob(self, digest: str) -> bool:
+        resp = self.call("HEAD", f"/v2/{self.repository}/blobs/{digest}", scopes=self.push_scopes,
+                         ok=(200, 307, 302, 404), what=f"blob HEAD {digest}")
+        return resp.status_code != 404
+
+    def _mount(self, digest: str) -> Optional[requests.Response]:
+        """Try ``mount_from`` in order: None when mounted, else the answer that opened an upload."""
+        resp = None
+        for i, source in enumerate(self.mount_from):
+            scopes = self.push_scopes + (f"repository:{source}:pull",)
+            query = urlencode({"mount": digest, "from": source})
+            resp = self.call("POST", f"/v2/{self.repository}/blobs/uploads/?{query}", scopes=scopes,
+                             ok=(201, 202), what=f"blob mount {digest} from {source}")
+            if resp.status_code == 201:
+                self.count("mounted")
+                return None
+            if i + 1 < len(self.mount_from):
+                self.cancel(self.location(resp))
+        return resp
+
+    def location(self, resp: requests.Response) -> str:
+        """The absolute upload URL a response names."""
+        loc = resp.headers.get("Location")
+        if not loc:
+            raise RegistryError(f"{self.registry}: upload answer HTTP {resp.status_code} without a Location",
+                                code="NO_LOCATION")
+        return urljoin(resp.url, loc)
+
+    def cancel(self, location: str) -> None:
+        """Best effort DELETE of an upload session."""
+        try:
+            self.send("DELETE", location, scopes=self.push_scopes, timeout=(5.0, 10.0)).close()
+        except (requests.RequestException, PypushError) as exc:
+            log.debug("could not cancel upload: %s", _short(exc))
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Add to a statistic (thread-safe)."""
+        with self._stats_lock:
+            self.stats[key] += n
+
+
+class _Body:
+    """A request body of known length streamed from a reader: requests sends Content-Length, not chunked."""
+
+    def __init__(self, pieces: Iterator[bytes], length: int):
+        self._pieces = pieces
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._pieces
+
+
+RequestBody = Union[bytes, _Body, Iterator[bytes]]
+"""What ``send`` streams: bytes (replayable), a ``_Body`` of known length, or pieces sent chunked."""
+
+
+class _BlobUpload:
+    """One blob's upload session: start, stream (monolithic or chunked), resume, commit or abort."""
+
+    def __init__(self, transport: RegistryTransport, blob: Blob, progress: ProgressFn,
+                 started: Optional[requests.Response] = None):
+        self.t = transport
+        self.blob = blob
+        self.desc = blob.descriptor
+        self.progress = progress
+        self.known = bool(self.desc.digest)
+        self.size: Optional[int] = self.desc.size if self.known else None  # unknown digest: unknown size
+        self.location: Optional[str] = None  # the open upload session, if any
+        self.chunked = False
+        self.chunk = transport.chunk_size
+        self.reported = 0  # bytes reported to ``progress`` so far
+        self.offset = 0  # bytes the registry holds
+        self.fresh = False  # the session was just opened (no resync needed)
+        self.name = blob.name or self.desc.digest or "blob"
+        self.what = f"blob upload {self.name}"
+        if started is not None:
+            self._adopt(started)
+
+    def run(self) -> Descriptor:
+        try:
+            digest, size = self.t.retrying(self._attempt, self.what)
+        except BaseException:
+            # Best effort: a registry that tracks the session's offset in the URL (docker-registry's
+            # _state) refuses to delete a session whose request was cut off mid-body.
+            if self.location is not None:
+                self.t.cancel(self.location)
+            raise
+        self.t.count("uploaded")
+        self.t.count("bytes", size)
+        if self.known:
+            return self.desc
+        return replace(self.desc, digest=digest, size=size)
+
+    # one attempt; raises transient errors for retry_call -------------------------------------
+
+    def _attempt(self) -> Tuple[str, int]:
+        if self.location is None or (not self.fresh and not (self.chunked and self.t.resumable)):
+            if self.location is not None:  # a failed PUT (or non-resumable PATCH) cannot resume: start over
+                self.t.cancel(self.location)
+            self._open_session()
+        elif not self.fresh:
+            self._resync()
+        self.fresh = False
+        self._report(self.offset)
+        with VerifyingReader(self.blob.open(), self.desc.digest, self.size, self.name,
+                             self.blob.hashed) as reader:
+            _skip(reader, self.offset)
+            if not self.chunked:
+                return self._put_whole(reader)
+            return self._send_chunks(reader)
+
+    def _open_session(self) -> None:
+        self.location = None
+        self._adopt(self.t.call("POST", f"/v2/{self.t.repository}/blobs/uploads/", scopes=self.t.push_scopes,
+                                ok=(202,), what=f"{self.what} (POST)"))
+
+    def _adopt(self, resp: requests.Response) -> None:
+        """Use the upload session a POST answer opened; pick monolithic or chunked."""
+        self.location = self.t.location(resp)
+        self.offset = 0
+        self.fresh = True
+        min_chunk = resp.headers.get("OCI-Chunk-Min-Length", "")
+        asks = min_chunk.isdigit()
+        if asks:
+            self.chunk = max(self.chunk, int(min_chunk))
+        if not self.t.resumable and self.size is not None:
+            self.chunk = max(self.chunk, self.size)  # one PATCH per session there
+        big = self.size is not None and self.size > self.chunk
+        self.chunked = asks or not self.known or self.size is None or big
+
+    def _resync(self) -> None:
+        """Learn the registry's offset (GET the upload URL); start over if the session is gone."""
+        assert self.location is not None
+        resp = self.t.send("GET", self.location, scopes=self.t.push_scopes)
+        if resp.status_code == 404:
+            self.location = None
+            self._open_session()
+            return
+        if resp.status_code not in (200, 204):
+            raise self.t.refusal(resp, f"{self.what} (status GET)")
+        self.location = self.t.location(resp) if resp.headers.get("Location") else self.location
+        self.offset = _range_end(resp) or 0
+        self.t.count("resumes")
+
+    def _report(self, upto: int) -> None:
+        delta = upto - self.reported
+        if delta:
+            self.reported = upto
+            self.progress(delta)
+
+    def _pieces(self, reader: VerifyingReader, limit: Optional[int], last: bool) -> Iterator[bytes]:
+        """Up to ``limit`` bytes (all when None) in READ_SIZE pieces; when this is the ``last`` part of a
+        blob of known size, the reader is checked at EOF before the final piece leaves."""
+        left = limit
+        while left is None or left > 0:
+            piece = reader.read(READ_SIZE if left is None else min(READ_SIZE, left))
+            if not piece:
+                return
+            if left is not None:
+                left -= len(piece)
+                if left == 0 and last:
+                    reader.read(1)  # EOF: verifies size and digest, or raises on extra bytes
+            yield piece
+            self._report(self.reported + len(piece))
+
+    def _put_whole(self, reader: VerifyingReader) -> Tuple[str, int]:
+        assert self.location is not None and self.size is not None
+        body: RequestBody = _Body(self._pieces(reader, self.size, last=True), self.size)
+        if self.size == 0:
+            reader.read(1)  # verifies the empty blob
+            body = b""
+        resp = self._send("PUT", _with_query(self.location, digest=self.desc.digest), body,
+                          {"Content-Type": "application/octet-stream"})
+        self._committed(resp, self.desc.digest)
+        return self.desc.digest, self.size
+
+    def _send_chunks(self, reader: VerifyingReader) -> Tuple[str, int]:
+        assert self.location is not None
+        while not reader.at_eof():
+            headers = {"Content-Type": "application/octet-stream"}
+            if self.size is None:  # unknown length: one streamed PATCH to the end
+                body: RequestBody = self._pieces(reader, None, last=False)
+            else:
+                n = min(self.chunk, self.size - self.offset)
+                if n <= 0:
+                    reader.read(1)  # verifies at EOF
+                    break
+                headers["Content-Range"] = f"{self.offset}-{self.offset + n - 1}"
+                body = _Body(self._pieces(reader, n, last=self.offset + n == self.size), n)
+            resp = self._send("PATCH", self.location, body, headers)
+            if resp.status_code == 416:
+                raise _Resync("the registry holds a different range")
+            if resp.status_code not in (201, 202, 204):  # 202 per the spec; ECR answers 201
+                raise self.t.refusal(resp, f"{self.what} (PATCH)")
+            self.location = self.t.location(resp) if resp.headers.get("Location") else self.location
+            self.t.count("patches")
+            end = _range_end(resp) if resp.headers.get("Range") else reader.count
+            if end is None and reader.count <= 1:  # "0-0": zero or one byte
+                end = reader.count
+            if end != reader.count:
+                self.offset = end or 0  # None: "0-0", zero or one byte; the retry asks the registry again
+                raise _Resync(f"the registry holds {end} bytes, {reader.count} were sent")
+            self.offset = end
+        digest = self.desc.digest or reader.digest
+        resp = self._send("PUT", _with_query(self.location, digest=digest), b"", {"Content-Length": "0"})
+        self._committed(resp, digest)
+        return digest, reader.count
+
+    def _send(self, method: str, url: str, body: RequestBody, headers: dict) -> requests.Response:
+        return self.t.send(method, url, scopes=self.t.push_scopes, headers=headers, data=body,
+                           replayable=isinstance(body, bytes))
+
+    def _committed(self, resp: requests.Response, digest: str) -> None:
+        if resp.status_code not in (200, 201, 202, 204):  # 201 per the spec
+            raise self.t.refusal(resp, f"{self.what} (PUT)")
+        self.location = None  # nothing left to cancel
+        got = resp.headers.get("Docker-Content-Digest")
+        if got and got != digest:
+            raise RegistryError(f"{self.t.registry}: {self.what}: the registry stored {got}, expected {digest}",
+                                code="DIGEST_MISMATCH")
+
+
+# ----- helpers --------------------------------------------------------------------------------------
+
+def _new_session(pool_size: int, registry: str) -> requests.Session:
+    """A pooled session. The environment (proxies) is read once here rather than on every request,
+    which requests' ``trust_env`` would do at ~1 ms a request; ~/.netrc is not consulted."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(4, pool_size), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "pypush"
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(f"https://{registry}/"))
+    return session
+
+
+def _ca_bundle() -> Union[bool, str]:
+    """``verify`` for requests: the CA bundle named by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, else True."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
+def _schemes(host: str, insecure: bool) -> List[str]:
+    """Schemes to try, in order (see the module docstring)."""
+    if is_loopback(host):
+        return ["http", "https"]  # nothing to protect on loopback; a TLS server answers http with 400
+    return ["https", "http"] if insecure else ["https"]
+
+
+_ECR_HOST = re.compile(r"(^|\.)dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$|^public\.ecr\.aws$")
+
+
+def _is_ecr(registry: str) -> bool:
+    """An ECR (private or public) registry endpoint."""
+    return bool(_ECR_HOST.search(registry.lower().split(":", 1)[0]))
+
+
+def _same_host(url: str, host: str) -> bool:
+    """Whether ``url`` points at ``host`` (``host[:port]``; a default port need not be spelled)."""
+    target, ours = urlsplit(url), urlsplit("//" + host)
+    default = {"https": 443, "http": 80}.get(target.scheme)
+    return target.hostname == ours.hostname and (target.port or default) == (ours.port or default)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (TransientError, _Resync)):
+        return True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """The server speaks TLS but its certificate did not verify (no point trying plain http)."""
+    return isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc).upper()
+
+
+def _skip(reader: VerifyingReader, n: int) -> None:
+    """Read (and hash) ``n`` bytes the registry already holds."""
+    while n > 0:
+        got = reader.read(min(READ_SIZE, n))
+        if not got:
+            break
+        n -= len(got)
+
+
+def _range_end(resp: requests.Response) -> Optional[int]:
+    """Bytes held according to ``Range: 0-<last>`` (0 when absent; None for the ambiguous "0-0")."""
+    value = resp.headers.get("Range", "").strip()
+    _, _, last = value.rpartition("-")
+    if not last.isdigit():
+        return 0
+    return None if int(last) == 0 else int(last) + 1
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _oci_error(resp: requests.Response) -> Tuple[str, str]:
+    """(code, message) from an OCI error body, both "" when absent; messages are kept short."""
+    try:
+        doc = resp.json()
+        errors = [e for e in doc.get("errors") or [] if isinstance(e, dict)]
+        codes = dict.fromkeys(str(e.get("code", "")) for e in errors if e.get("code"))
+        messages = dict.fromkeys(_error_text(e) for e in errors if e.get("message"))
+        return ",".join(codes), "; ".join(messages)[:300]
+    except (ValueError, AttributeError):
+        text = (resp.text or "").strip() if resp.request is not None and resp.request.method != "HEAD" else ""
+        return "", text[:200]
+
+
+def _error_text(error: dict) -> str:
+    """An OCI error's message, with its detail when that is a short string (often a digest or tag)."""
+    detail = error.get("detail")
+    if isinstance(detail, dict) and len(detail) == 1:
+        detail = next(iter(detail.values()))
+    text = str(error["message"])
+    return f"{text} ({detail})" if isinstance(detail, str) and 0 < len(detail) <= 100 else text
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text if len(text) <= 300 else text[:297] + "..."
