@@ -1,0 +1,58 @@
+"""The README as a newcomer uses it: its first command on Debian's own Python, its Python examples."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from conftest import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def code_blocks(language: str) -> List[str]:
+    """The README's fenced code blocks of ``language``, in order."""
+    return re.findall(rf"^```{language}\n(.*?)^```$", README, flags=re.S | re.M)
+
+
+def first_command() -> str:
+    """The README's first shell command, without its comment."""
+    return code_blocks("sh")[0].splitlines()[0].split("  #", 1)[0].strip()
+
+
+def test_first_command_is_self_contained() -> None:
+    command = first_command()
+    assert command.startswith("python3 -m venv .venv && . .venv/bin/activate && ") and "pypush demo" in command
+
+
+def _system_python_has_venv() -> bool:
+    return os.path.exists(SYSTEM_PYTHON) and subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import ensurepip, venv"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _system_python_has_venv(), reason="needs Debian's /usr/bin/python3 with python3-venv "
+                                                          "(.ci/run installs it)")
+@pytest.mark.skipif(shutil.which("git") is None or not (REPO_ROOT / ".git").exists(), reason="needs a git clone")
+def test_first_command_verbatim_in_a_fresh_clone_with_system_python(tmp_path: Path) -> None:
+    """Debian's Python refuses `pip install` outside a virtual environment (PEP 668): the command makes one."""
+    clone = tmp_path / "pypush"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True, timeout=120)
+    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYENV_VERSION", "PYTHONSTARTUP")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PATH"] = "/usr/bin:/bin"  # only Debian's python3: no pyenv, no other virtual environment
+    assert shutil.which("python3", path=env["PATH"]) == SYSTEM_PYTHON
+    proc = subprocess.run(["/bin/sh", "-c", first_command()], cwd=clone, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "pushed fixtures/small.oci -> public.ecr.aws/local/demo@sha256:" in proc.stdout
+    assert proc.stdout.rstrip().endswith("matches"), proc.stdout
+    python = clone / ".venv" / "bin" / "python"
+    where = subprocess.run([str(python), "-c", "import pypush, sys; print(pypush.__file__, sys.base_prefix)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True, env=env).stdout.split()
+    assert where[0].startswith(str(clone / ".venv")) and where[1] == "/usr", where  # installed, from Debian's
