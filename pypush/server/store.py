@@ -1,9 +1,13 @@
 """Persistent state of the local endpoint: blobs by digest on disk, metadata in SQLite.
 
-Crash safety: a blob is written to ``uploads/<id>`` and renamed into ``blobs/sha256/<hex>`` before
-the SQLite transaction that makes it visible commits; every API operation is one transaction (WAL
-mode), so a completed layer or image survives ``kill -9``. Unfinished uploads live in memory and
+Crash safety: a blob is written to ``uploads/<id>``, fsynced and renamed into ``blobs/sha256/<hex>``
+before the SQLite transaction that makes it visible commits; every API operation is one transaction
+(WAL mode), so a completed layer or image survives ``kill -9``. Unfinished uploads live in memory and
 in ``uploads/``, which is emptied at start.
+
+Transactions are explicit (``isolation_level=None``; BEGIN IMMEDIATE / COMMIT / ROLLBACK) and every
+statement is stepped to its end and reset before the next one (``Db.execute`` returns the rows), so
+the store behaves the same on CPython and on PyPy, whose cursors are finalized only by the GC.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,6 +43,9 @@ CREATE TABLE IF NOT EXISTS image_children (
 """
 
 
+BUSY_TIMEOUT_MS = 30_000
+"""How long SQLite waits for another process's lock before a statement fails."""
+
 UPLOAD_TTL = 24 * 3600
 """Seconds an upload may sit without a part before it is discarded."""
 
@@ -58,6 +65,43 @@ class Upload:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class Rows(list):  # type: ignore[type-arg]
+    """The complete result of one statement: a list of tuples with the cursor methods callers use."""
+
+    rowcount = -1
+
+    def fetchone(self) -> Optional[Tuple[Any, ...]]:
+        return self[0] if self else None
+
+    def fetchall(self) -> List[Tuple[Any, ...]]:
+        return list(self)
+
+
+class Db:
+    """One SQLite connection whose statements never outlive their call (no cursor left mid-step)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        cur = self.conn.execute(sql, params)
+        try:
+            rows = Rows(cur.fetchall())
+            rows.rowcount = cur.rowcount
+        finally:
+            cur.close()
+        return rows
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Rows:
+        cur = self.conn.executemany(sql, seq)
+        try:
+            rows = Rows()
+            rows.rowcount = cur.rowcount
+        finally:
+            cur.close()
+        return rows
+
+
 class Store:
     """Blobs, uploads and the SQLite metadata of one data directory; safe to share between threads."""
 
@@ -69,33 +113,80 @@ class Store:
         shutil.rmtree(self.upload_dir, ignore_errors=True)
         self.upload_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            str(self.root / "metadata.sqlite3"), check_same_thread=False, isolation_level=None
-        )
+        self._depth = 0
+        self._conn = sqlite3.connect(str(self.root / "metadata.sqlite3"), check_same_thread=False,
+                                     isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        self._db = Db(self._conn)
+        self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        with self.tx() as db:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
         self._uploads: Dict[str, Upload] = {}
         self._uploads_lock = threading.Lock()
 
     # -- metadata ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (the whole API operation), serialised with every other access."""
+    def tx(self) -> Iterator[Db]:
+        """One write transaction (the whole API operation), serialised with every other access.
+
+        Used inside another ``tx``/``read`` of the same thread, it joins the outer transaction.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if self._depth:
+                yield self._db
+                return
+            self._begin("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._end("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            else:
+                self._end("COMMIT")
+            finally:
+                self._depth -= 1
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """Consistent reads (no other thread writes meanwhile)."""
+    def read(self) -> Iterator[Db]:
+        """Consistent reads: one read transaction, and no other thread of this process writes meanwhile."""
         with self._lock:
-            yield self._db
+            if self._depth:
+                yield self._db
+                return
+            self._begin("BEGIN")
+            self._depth += 1
+            try:
+                yield self._db
+            finally:
+                self._depth -= 1
+                self._end("COMMIT")
+
+    def _begin(self, statement: str) -> None:
+        """BEGIN, retried while another process holds the database beyond busy_timeout."""
+        for attempt in range(5):
+            try:
+                self._db.execute(statement)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _end(self, statement: str) -> None:
+        """COMMIT or ROLLBACK; a failed COMMIT is rolled back so the connection is never left mid-transaction."""
+        if not self._conn.in_transaction:
+            return
+        try:
+            self._db.execute(statement)
+        except sqlite3.Error:
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise
 
     def meta(self, key: str, default: Optional[str] = None) -> Optional[str]:
         with self.read() as db:
@@ -108,7 +199,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._conn.close()
         with self._uploads_lock:
             self._uploads.clear()
 
@@ -118,14 +209,22 @@ class Store:
         return self.blob_dir / digest.partition(":")[2]
 
     def commit_upload_file(self, upload: Upload, digest: str) -> None:
-        """Move a finished upload's file to its content address (idempotent)."""
+        """Move a finished upload's file to its content address (idempotent).
+
+        The bytes are fsynced before the rename, so a blob file is never visible incomplete.
+        """
         target = self.blob_path(digest)
         if target.exists():
             os.remove(upload.path)
-        else:
-            os.replace(upload.path, target)
+            return
+        fd = os.open(upload.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(upload.path, target)
 
-    def forget_orphan_blobs(self, db: sqlite3.Connection, digests: List[str]) -> None:
+    def forget_orphan_blobs(self, db: Db, digests: List[str]) -> None:
         """Inside a transaction: delete the blobs among ``digests`` that no repository has any more."""
         for digest in digests:
             if db.execute("SELECT 1 FROM layers WHERE digest=? LIMIT 1", (digest,)).fetchone() is None:
