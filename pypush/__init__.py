@@ -7,17 +7,17 @@ from pypush.errors import (AuthError, DigestMismatchError, Interrupted, PypushEr
                            TransientError, UsageError)
 
 if TYPE_CHECKING:  # the real names for type checkers; at run time they load on first use (fast CLI start)
-    from pypush.api import PushOptions, push
+    from pypush.api import PushOptions, copy, mirror, pull, push
     from pypush.ecrpublic.client import ECRPublic
     from pypush.engine.progress import Subscriber
     from pypush.engine.transfer import PushResult
 
 __version__ = "0.1.0"
-__all__ = ["push", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
+__all__ = ["push", "copy", "pull", "mirror", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
            "SourceError", "DigestMismatchError", "RegistryError", "AuthError", "TransientError", "Interrupted",
            "__version__"]
 
-_LAZY = {"push": "pypush.api", "PushOptions": "pypush.api", "PushResult": "pypush.engine.transfer",
+_LAZY = {"push": "pypush.api", "copy": "pypush.api", "pull": "pypush.api", "mirror": "pypush.api", "PushOptions": "pypush.api", "PushResult": "pypush.engine.transfer",
          "Subscriber": "pypush.engine.progress", "ECRPublic": "pypush.ecrpublic.client"}
 
 

@@ -1,15 +1,15 @@
-"""The Python API: ``pypush.push(source, destination, ...)``."""
+"""The Python API: ``pypush.push``, ``pypush.copy``, ``pypush.pull`` and ``pypush.mirror``."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from pypush.engine import transfer as engine
 from pypush.errors import UsageError
 from pypush.engine.transfer import PushResult
 from pypush.engine.progress import Subscriber
-from pypush.name.reference import ECR_PUBLIC, REGISTRY_V2, Destination, parse_destination, validate_tag
+from pypush.name.reference import REGISTRY_V2, Destination, parse_destination, validate_tag
 from pypush.transports.base import Transport
 from pypush.engine.verify_ahead import VerifyAhead
 
@@ -30,6 +30,10 @@ class PushOptions:
     jobs: int = 4
     rate_limits: Optional[Dict[str, float]] = None  # requests/s per ECR operation (default: the quotas)
     mount_from: Sequence[str] = ()  # v2: repositories of the same registry that may hold the blobs
+    platform: Sequence[str] = ()  # OS/ARCH[/VARIANT]: copy only these platforms of a multi-platform image
+    src_insecure: bool = False  # docker:// sources: allow plain HTTP / unverified TLS
+    src_username: Optional[str] = None  # docker:// sources: credentials (else docker's config, else anonymous)
+    src_password: Optional[str] = None
 
 
 def open_transport(dest: Destination, options: PushOptions) -> Transport:
@@ -46,13 +50,11 @@ def open_transport(dest: Destination, options: PushOptions) -> Transport:
     from pypush.transports.distribution.auth import credentials_for
     from pypush.transports.distribution.v2_transport import RegistryTransport
 
-    registry, repository = dest.registry, dest.repository
+    registry, repository = dest.registry, dest.path
     username, password = options.username, options.password
     if dest.kind != REGISTRY_V2:
         from pypush.transports.ecr.login import ecr_login
 
-        if dest.kind == ECR_PUBLIC:
-            repository = f"{dest.alias}/{dest.repository}"
         if username is None:
             username, password = ecr_login(dest, options.endpoint_url, options.profile)
     creds = credentials_for(registry, username=username, password=password)
@@ -61,45 +63,194 @@ def open_transport(dest: Destination, options: PushOptions) -> Transport:
                              lookup_credentials=False)
 
 
-def push(source: Union[str, "os.PathLike[str]"], destination: Union[str, Destination], *,
+Target = Union[str, Destination, "os.PathLike[str]"]
+"""A destination: a registry reference (or Destination), or ``oci:DIR[:TAG]`` / ``oci-archive:FILE[:TAG]``."""
+
+
+def push(source: Union[str, "os.PathLike[str]"], destination: Target, *,
          tags: Sequence[str] = (), compression: str = "gzip", compression_level: Optional[int] = None,
          subscriber: Optional[Subscriber] = None, options: Optional[PushOptions] = None,
          **option_fields: object) -> PushResult:
-    """Push the image at ``source`` (a path or ``oci:``/``oci-archive:``/``docker-archive:`` spec) to
-    ``destination`` (``public.ecr.aws/ALIAS/REPO:TAG``, ``ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO``,
-    ``HOST/REPO:TAG``) under the destination's tag and every one of ``tags``.
+    """Push the image at ``source`` (a path, an ``oci:``/``oci-archive:``/``docker-archive:`` spec, or
+    ``docker://[HOST/]REPO[:TAG|@DIGEST]`` in a registry) to ``destination`` (``public.ecr.aws/ALIAS/REPO:TAG``,
+    ``ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO``, ``HOST/REPO:TAG``, or a layout ``oci:DIR[:TAG]``) under the
+    destination's tag and every one of ``tags`` (else ``latest``).
 
     Keyword arguments not named here are PushOptions fields (``endpoint_url``, ``jobs``, ...).
     Raises a subclass of pypush.errors.PypushError on failure; nothing is tagged unless every blob
     of the image is stored.
     """
-    from pypush.sources import open_source
+    options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
+    return _transfer(os.fspath(source), destination, tags, compression, compression_level, subscriber, options,
+                     source_tags=False)
+
+
+def copy(source: Union[str, "os.PathLike[str]"], destination: Target, *, tags: Sequence[str] = (),
+         compression: str = "keep", compression_level: Optional[int] = None,
+         subscriber: Optional[Subscriber] = None, options: Optional[PushOptions] = None,
+         **option_fields: object) -> PushResult:
+    """Copy an image from any source to any destination (see ``push``), keeping every blob and manifest
+    as it is (``compression="keep"``), so every digest is preserved. A destination without a tag takes
+    the source's (an image named by digest only is stored by digest). Same v2 registry at both ends:
+    blobs are mounted from the source repository, no bytes move. ``platform`` (an option) narrows a
+    multi-platform image; one platform copies that platform's manifest itself."""
+    options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
+    return _transfer(os.fspath(source), destination, tags, compression, compression_level, subscriber, options,
+                     source_tags=True)
+
+
+def pull(source: str, destination: Union[str, "os.PathLike[str]"], **kwargs: Any) -> PushResult:
+    """Copy the image ``source`` names into an OCI layout: ``destination`` is ``oci:DIR[:TAG]`` or
+    ``oci-archive:FILE[:TAG]`` (a bare path means ``oci:PATH``). Written under a temporary name and
+    renamed, so an interrupted pull leaves nothing half-made. Keyword arguments are ``copy``'s."""
+    from pypush.transports.layout.layout_writer import is_layout_destination
+
+    target = os.fspath(destination)
+    if not is_layout_destination(target):
+        target = f"oci:{target}"
+    return copy(source, target, **kwargs)
+
+
+def mirror(source: str, destination: Union[str, Destination], *, subscriber_factory: Any = None,
+           options: Optional[PushOptions] = None, **option_fields: object) -> List[PushResult]:
+    """Copy every tag of the repository ``source`` (``docker://[HOST/]REPO``) to the repository
+    ``destination`` (paged ``tags/list``), skipping tags whose digest is already there; one result per
+    tag copied. ``subscriber_factory(tag)`` may give a progress subscriber per tag."""
+    from pypush.name.reference import parse_remote
+    from pypush.sources.remote import connect
 
     options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
-    dest = destination if isinstance(destination, Destination) else parse_destination(destination)
+    ref = parse_remote(source)
+    if ref.tag or ref.digest:
+        raise UsageError(f"{source}: name a repository without a tag or digest to copy all its tags")
+    dest = destination if isinstance(destination, Destination) else _registry_destination(destination)
+    if dest.tag or dest.digest:
+        raise UsageError(f"{dest.name}: name a repository without a tag or digest to copy all tags into")
+    reader = connect(ref, insecure=options.src_insecure, username=options.src_username,
+                     password=options.src_password, profile=options.profile, pool_size=max(8, options.jobs * 2))
+    results: List[PushResult] = []
+    transport = None
+    try:
+        tags = reader.tags()
+        transport = _destination_transport(dest, options, ref)
+        transport.prepare(options.create_repository)
+        for tag in tags:
+            digest = reader.digest_of(tag)
+            if digest and _tag_digest(transport, tag) == digest:
+                continue
+            root = reader.image(tag, _platforms(options))
+            sub = subscriber_factory(tag) if subscriber_factory else None
+            results.append(_run_engine(root, transport, dest.name, [tag], sub, options, None, None))
+    finally:
+        reader.conn.close()
+        if transport is not None:
+            transport.close()
+    return results
+
+
+# ----- plumbing ---------------------------------------------------------------------------------
+
+def _transfer(source: str, destination: Target, tags: Sequence[str], compression: str,
+              compression_level: Optional[int], subscriber: Optional[Subscriber], options: PushOptions,
+              source_tags: bool) -> PushResult:
+    from pypush.sources import open_source
+
     if compression not in COMPRESSIONS:
         raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
-    all_tags = list(dict.fromkeys([*([dest.tag] if dest.tag else []), *(validate_tag(t) for t in tags)]))
-    if not all_tags and not dest.digest:
-        all_tags = ["latest"]
-    with open_source(os.fspath(source)) as src:
+    layout = _layout_target(destination)
+    dest = None if layout is not None else (
+        destination if isinstance(destination, Destination) else _registry_destination(destination))
+    pinned = dest.digest if dest is not None else None
+    named = [*([layout.tag] if layout is not None and layout.tag else []), *([dest.tag] if dest and dest.tag else [])]
+    platforms = _platforms(options)
+    with open_source(source, platforms=platforms, **_remote_options(source, options)) as src:
+        all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
+        if not all_tags and not pinned:  # a copy takes the source's tag (none for an image named by digest)
+            all_tags = src.tags[:1] if source_tags and (src.tags or src.format == "docker") else ["latest"]
         root = src.root
         if compression != "keep":
             from pypush.transform.convert import compress_image
             from pypush.transform.layer_cache import LayerCache
 
             root = compress_image(root, algorithm=compression, level=compression_level, cache=LayerCache.default())
-        ahead = VerifyAhead(engine.unique_blobs(root)).start()  # hashes while the transport starts up
-        transport = None
+        remote = getattr(src, "reference", None)
+        # hashes files while the transport starts up (a registry's blobs are hashed as they stream)
+        ahead = VerifyAhead(engine.unique_blobs(root)).start() if remote is None else None
+        transport: Any = None
         try:
-            transport = open_transport(dest, options)
+            if layout is not None:
+                from pypush.transports.layout.layout_writer import LayoutTransport
+
+                transport = LayoutTransport(layout, all_tags)
+            else:
+                assert dest is not None
+                transport = _destination_transport(dest, options, remote)
             transport.prepare(options.create_repository)
-            result = engine.push(root, transport, all_tags, repository=dest.name, jobs=options.jobs,
-                                 subscriber=subscriber, expect_digest=dest.digest, ahead=ahead)
+            name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
+            result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, ahead)
+            if layout is not None:
+                transport.commit()
+                result.tags = transport.tags
         finally:
-            ahead.stop()
+            if ahead is not None:
+                ahead.stop()
             if transport is not None:
                 transport.close()
-            if subscriber is not None:
-                subscriber.close()
     return result
+
+
+def _run_engine(root: Any, transport: Transport, name: str, tags: Sequence[str], subscriber: Optional[Subscriber],
+                options: PushOptions, pinned: Optional[str], ahead: Optional[VerifyAhead]) -> PushResult:
+    try:
+        return engine.push(root, transport, tags, repository=name, jobs=options.jobs, subscriber=subscriber,
+                           expect_digest=pinned, ahead=ahead)
+    finally:
+        if subscriber is not None:
+            subscriber.close()
+
+
+def _destination_transport(dest: Destination, options: PushOptions, source: Optional[Destination]) -> Transport:
+    """The destination's transport; a copy within one v2 registry mounts from the source repository."""
+    if source is not None and _same_registry(source.registry, dest.registry):
+        from dataclasses import replace
+
+        options = replace(options, mount_from=[*options.mount_from, source.path])
+    return open_transport(dest, options)
+
+
+def _same_registry(a: str, b: str) -> bool:
+    from pypush.transports.distribution.auth import normalize_registry
+
+    return normalize_registry(a) == normalize_registry(b)
+
+
+def _tag_digest(transport: Transport, tag: str) -> Optional[str]:
+    """The digest the destination has under ``tag`` (None when it has none or cannot say)."""
+    ask = getattr(transport, "tag_digest", None)
+    return ask(tag) if ask is not None else None
+
+
+def _layout_target(destination: Target) -> Any:
+    from pypush.transports.layout.layout_writer import is_layout_destination, parse_layout_destination
+
+    if isinstance(destination, Destination):
+        return None
+    text = os.fspath(destination)
+    return parse_layout_destination(text) if is_layout_destination(text) else None
+
+
+def _registry_destination(destination: Union[str, "os.PathLike[str]"]) -> Destination:
+    return parse_destination(os.fspath(destination))
+
+
+def _platforms(options: PushOptions) -> List[Any]:
+    from pypush.image.platforms import parse_platform
+
+    return [parse_platform(p) for p in options.platform]
+
+
+def _remote_options(source: str, options: PushOptions) -> Dict[str, Any]:
+    if not source.startswith("docker://"):
+        return {}
+    return {"insecure": options.src_insecure, "username": options.src_username, "password": options.src_password,
+            "profile": options.profile, "pool_size": max(8, options.jobs * 2)}

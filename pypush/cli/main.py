@@ -30,34 +30,64 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _add_push(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("push", help="push an image from disk to a registry", epilog=EXIT_CODES,
+_TRANSFERS = {
+    "push": ("push an image from disk (or a registry) to a registry", "gzip"),
+    "copy": ("copy an image from any source to any destination, every digest kept", "keep"),
+    "pull": ("copy an image from a registry into an OCI layout directory or archive", "keep"),
+}
+_DESTINATION_HELP = ("public.ecr.aws/ALIAS/REPO[:TAG], ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG], "
+                     "docker://HOST/REPO[:TAG], HOST/REPO[:TAG], oci:DIR[:TAG] or oci-archive:FILE[:TAG]")
+
+
+def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
+    """push, copy and pull: one engine, one set of options (only copy's and pull's keep every blob by default)."""
+    summary, compression = _TRANSFERS[command]
+    p = sub.add_parser(command, help=summary, description=summary, epilog=EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", help="a path (format detected), oci:PATH[:REF], oci-archive:PATH[:REF] "
-                                  "or docker-archive:PATH[:REF]")
-    p.add_argument("destination", help="public.ecr.aws/ALIAS/REPO[:TAG], ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO"
-                                       "[:TAG], docker://HOST/REPO[:TAG] or HOST/REPO[:TAG]")
+    p.add_argument("source", help="a path (format detected), oci:PATH[:REF], oci-archive:PATH[:REF], "
+                                  "docker-archive:PATH[:REF] or docker://[HOST/]REPO[:TAG|@DIGEST] (Docker Hub's "
+                                  "short forms too: docker://python:3.12)")
+    p.add_argument("destination", help="oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a bare path: oci:PATH)"
+                   if command == "pull" else _DESTINATION_HELP)
     p.add_argument("--tag", "-t", action="append", default=[], help="also tag the image T (repeatable)")
+    p.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
+                   help="copy only this platform of a multi-platform image (repeatable; one platform: its "
+                        "manifest itself, not an index)")
+    if command == "copy":
+        p.add_argument("--all-tags", action="store_true",
+                       help="copy every tag of the source repository (docker://HOST/REPO) to the destination "
+                            "repository, skipping tags whose digest is already there")
     p.add_argument("--endpoint-url", help="ECR API endpoint to use instead of AWS's (e.g. `pypush serve`)")
     p.add_argument("--jobs", "-j", type=int, default=4, help="blobs uploaded at once (default 4)")
     p.add_argument("--create-repository", action="store_true", help="create the repository when missing")
     p.add_argument("--transport", choices=("auto", "ecr", "v2"), default="auto",
                    help="ECR API or OCI distribution v2 (default: by destination)")
-    p.add_argument("--compression", choices=("gzip", "zstd", "none", "keep"), default="gzip",
-                   help="gzip|zstd (default gzip): compress plain layers, keep compressed ones (zstd converts Docker "
-                        "manifests to OCI); none: push every layer uncompressed; keep: push every blob as stored")
+    p.add_argument("--compression", choices=("gzip", "zstd", "none", "keep"), default=compression,
+                   help=f"(default {compression}) gzip|zstd: compress plain layers, keep compressed ones (zstd "
+                        "converts Docker manifests to OCI); none: push every layer uncompressed; keep: push every "
+                        "blob as stored")
     p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
     p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
     p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
                    help="v2: mount blobs from this repository of the same registry instead of uploading them")
     p.add_argument("--username", "-u", help="registry user name (v2 transport)")
     p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
+    p.add_argument("--src-insecure", action="store_true", help="allow plain HTTP / unverified TLS for the source")
+    p.add_argument("--src-username", help="user name for a docker:// source (default: docker's config, else "
+                                          "anonymous)")
+    p.add_argument("--src-password-stdin", action="store_true",
+                   help="read the source's password from stdin (after the destination's, when both are read)")
     p.add_argument("--profile", help="AWS profile to use")
     p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
                    help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
     p.add_argument("--digest-file", help="write the pushed manifest digest to this file")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    p.set_defaults(run=_run_push)
+    p.set_defaults(run=_run_transfer)
+
+
+def _add_push(sub: argparse._SubParsersAction) -> None:
+    for command in _TRANSFERS:
+        _add_transfer(sub, command)
 
 
 def _subscriber(args: argparse.Namespace, description: str):
@@ -68,24 +98,43 @@ def _subscriber(args: argparse.Namespace, description: str):
     return TqdmProgress(description)
 
 
-def _run_push(args: argparse.Namespace) -> int:
-    from pypush.api import PushOptions, push
+def _read_password(flag: bool, user: Optional[str], name: str) -> Optional[str]:
+    if not flag:
+        return None
+    if not user:
+        raise UsageError(f"--{name}password-stdin needs --{name}username")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _run_transfer(args: argparse.Namespace) -> int:
+    from pypush import api
     from pypush.transports.ecr.pacing import parse_rate_limits
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    password = None
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not args.username:
-            raise UsageError("--password-stdin needs --username")
-    options = PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
-                          create_repository=args.create_repository, insecure=args.insecure,
-                          username=args.username, password=password, profile=args.profile, jobs=args.jobs,
-                          rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from)
-    result = push(args.source, args.destination, tags=args.tag, compression=args.compression,
-                  compression_level=args.compression_level, options=options,
-                  subscriber=_subscriber(args, "push"))
+    password = _read_password(args.password_stdin, args.username, "")
+    src_password = _read_password(args.src_password_stdin, args.src_username, "src-")
+    options = api.PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
+                              create_repository=args.create_repository, insecure=args.insecure,
+                              username=args.username, password=password, profile=args.profile, jobs=args.jobs,
+                              rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from,
+                              platform=args.platform, src_insecure=args.src_insecure, src_username=args.src_username,
+                              src_password=src_password)
+    if getattr(args, "all_tags", False):
+        if args.tag or args.compression != "keep":
+            raise UsageError("--all-tags copies every tag as it is: --tag and --compression do not apply")
+        results = api.mirror(args.source, args.destination, options=options,
+                             subscriber_factory=lambda tag: _subscriber(args, f"copy :{tag}"))
+        if args.format == "json":
+            print(json.dumps([r.to_json() for r in results], indent=2))
+        else:
+            for r in results:
+                print(f"{r.reference} {' '.join(r.tags)}")
+        return 0
+    run = {"push": api.push, "copy": api.copy, "pull": api.pull}[args.command]
+    result = run(args.source, args.destination, tags=args.tag, compression=args.compression,
+                 compression_level=args.compression_level, options=options,
+                 subscriber=_subscriber(args, args.command))
     if args.digest_file:
         Path(args.digest_file).write_text(result.digest + "\n")
     if args.format == "json":
@@ -131,7 +180,7 @@ def _add_manage(sub: argparse._SubParsersAction) -> None:
 MANAGE_COMMANDS = ("repo", "images", "tags", "policy", "catalog", "resource-tags", "registries", "login")
 
 REGISTRARS: Dict[Tuple[str, ...], Callable[[argparse._SubParsersAction], None]] = {
-    ("push",): _add_push, ("serve",): _add_serve, ("demo",): _add_demo, MANAGE_COMMANDS: _add_manage}
+    tuple(_TRANSFERS): _add_push, ("serve",): _add_serve, ("demo",): _add_demo, MANAGE_COMMANDS: _add_manage}
 """Subcommand names -> the function that adds them to the parser."""
 
 

@@ -14,6 +14,8 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _ALIAS = re.compile(r"^[a-z][a-z0-9-]{1,49}$|^\d{12}$")
 
+DOCKER_HUB_HOST = "registry-1.docker.io"
+"""Where Docker Hub's registry API answers (``docker.io`` in image names)."""
 ECR_PUBLIC = "ecr-public"
 ECR_PRIVATE = "ecr"
 REGISTRY_V2 = "v2"
@@ -41,6 +43,11 @@ class Destination:
         if self.kind == ECR_PUBLIC:
             return f"{self.registry}/{self.alias}/{self.repository}"
         return f"{self.registry}/{self.repository}"
+
+    @property
+    def path(self) -> str:
+        """The repository as the v2 API names it (``alias/repo`` on ECR Public)."""
+        return f"{self.alias}/{self.repository}" if self.kind == ECR_PUBLIC else self.repository
 
     @property
     def registry_id(self) -> Optional[str]:
@@ -91,7 +98,7 @@ def parse_destination(ref: str) -> Destination:
     rest, tag, digest = _split_ref(rest, original)
     host = host.lower()
     if host == "docker.io":
-        host = "registry-1.docker.io"
+        host = DOCKER_HUB_HOST
         if "/" not in rest:
             rest = "library/" + rest
     if not explicit_v2 and host == ECR_PUBLIC_HOST:
@@ -106,6 +113,21 @@ def parse_destination(ref: str) -> Destination:
         return Destination(ECR_PRIVATE, host, rest, tag, digest, account=m["account"], region=m["region"])
     _check_repo(rest, original)
     return Destination(REGISTRY_V2, host, rest, tag, digest)
+
+
+def parse_remote(ref: str) -> Destination:
+    """Parse an image in a registry as pull tools write it: ``[docker://]HOST[:PORT]/REPO[:TAG][@sha256:…]``,
+    with Docker Hub's short forms (``python:3.12`` → ``registry-1.docker.io/library/python:3.12``,
+    ``user/app`` → ``registry-1.docker.io/user/app``) and ECR hosts recognised (their ``kind`` is set)."""
+    body = ref.strip()
+    if body.startswith("docker://"):
+        body = body[len("docker://"):]
+    if not body:
+        raise UsageError(f"invalid image reference {ref!r}: expected [HOST/]REPOSITORY[:TAG][@DIGEST]")
+    first = body.split("/", 1)[0]
+    if "/" not in body or not _looks_like_host(first):
+        body = "docker.io/" + body
+    return parse_destination(body)
 
 
 def _check_repo(repo: str, original: str, ecr: bool = False) -> None:

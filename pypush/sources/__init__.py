@@ -7,6 +7,7 @@ Spec forms (PATH may contain ':'; the longest prefix that exists on disk is the 
                                  with manifest.json is a docker save, one with index.json an OCI archive
 - ``oci:PATH[:REF]``, ``oci-archive:PATH[:REF]``   read as an OCI layout (directory or tar)
 - ``docker-archive:PATH[:REF]``  read as a docker save (directory or tar)
+- ``docker://[HOST/]REPO[:TAG|@DIGEST]``   an image in a registry (pypush.sources.remote)
 
 REF is a tag, a full image name, a digest ``sha256:…`` or a position ``@N``; without it the
 source must hold exactly one image.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 
 from pypush.errors import SourceError
 from pypush.image.model import Node
@@ -23,6 +24,9 @@ from pypush.sources.docker_save import read_docker_save
 from pypush.sources.tree import DirTree, Tree
 from pypush.sources.oci_layout import OciLayout
 from pypush.sources.tarfs import TarTree, is_tar
+
+if TYPE_CHECKING:
+    from pypush.image.platforms import Platform
 
 SCHEMES = ("oci", "oci-archive", "docker-archive")
 _COMPRESSED = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
@@ -65,9 +69,27 @@ def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
     raise SourceError(f"{body}: no such file or directory")
 
 
-def open_source(spec: Union[str, "os.PathLike[str]"]) -> Source:
-    """Open the image ``spec`` names; every manifest is read, verified and resolved, every blob checked present."""
+def open_source(spec: Union[str, "os.PathLike[str]"], *, platforms: Sequence["Platform"] = (),
+                **remote: Any) -> Source:
+    """Open the image ``spec`` names; every manifest is read, verified and resolved, every blob checked present.
+
+    ``docker://…`` names an image in a registry (pypush.sources.remote; ``remote`` are its connection
+    options: insecure, username, password, profile, pool_size). ``platforms`` narrow a multi-platform
+    image to those platforms (one platform: that platform's manifest itself)."""
     spec = os.fspath(spec)
+    if spec.startswith("docker://"):
+        from pypush.sources.remote import open_remote
+
+        return open_remote(spec, platforms=platforms, **remote)
+    source = _open_file(spec)
+    if platforms:
+        from pypush.image.platforms import select_platforms
+
+        source.root = select_platforms(source.root, platforms, spec)
+    return source
+
+
+def _open_file(spec: str) -> Source:
     scheme, path, ref = parse_spec(spec)
     tree, detected = _open_tree(path, scheme)
     if detected == "docker-archive":

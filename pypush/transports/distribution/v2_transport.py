@@ -32,7 +32,7 @@ from requests.adapters import HTTPAdapter
 from pypush.transports.distribution.auth import Authenticator, Credentials, Scopes, is_loopback
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
-from pypush.image.model import Blob, Descriptor
+from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
 from pypush.net.retry import Backoff, parse_retry_after, retry_call
 from pypush.transports.base import ProgressFn
 
@@ -47,6 +47,7 @@ DEFAULT_CHUNK_SIZE = 256 << 20
 TIMEOUT = (15.0, 300.0)
 """(connect, read) seconds for every request."""
 _HUB_API = "registry-1.docker.io"
+_MANIFEST_TYPES = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 
 
 class _Resync(Exception):
@@ -135,6 +136,12 @@ class RegistryTransport:
                 raise RegistryError(f"{self.registry}: {what}: the registry stored digest {got}, expected {digest}",
                                     code="DIGEST_MISMATCH")
 
+    def tag_digest(self, tag: str) -> Optional[str]:
+        """The digest of the manifest the repository has under ``tag`` (None when it has none)."""
+        resp = self.call("HEAD", f"/v2/{self.repository}/manifests/{tag}", scopes=self.push_scopes, ok=(200, 404),
+                         what=f"manifest HEAD {self.repository}:{tag}", headers={"Accept": _MANIFEST_TYPES})
+        return resp.headers.get("Docker-Content-Digest") if resp.status_code == 200 else None
+
     def close(self) -> None:
         """Close the pooled connections (only of a session this transport created)."""
         if self._own_session:
@@ -191,9 +198,10 @@ class RegistryTransport:
 
     def send(self, method: str, url: str, *, scopes: Scopes, headers: Optional[dict] = None,
              data: Optional[RequestBody] = None, replayable: bool = True,
-             timeout: Tuple[float, float] = TIMEOUT) -> requests.Response:
+             timeout: Tuple[float, float] = TIMEOUT, stream: bool = False) -> requests.Response:
         """One request with credentials; after a 401 the challenge is answered and, if ``replayable``,
-        the request sent once more. Statuses are the caller's to judge."""
+        the request sent once more. Statuses are the caller's to judge; ``stream``: the body is read
+        by the caller (``resp.raw``)."""
         full = self.url(url)
         ours = _same_host(full, self._host)  # credentials go to the registry only
         for attempt in (0, 1):
@@ -202,7 +210,7 @@ class RegistryTransport:
             if auth:
                 hdrs["Authorization"] = auth
             resp = self._session.request(method, full, headers=hdrs, data=data, timeout=timeout,
-                                         verify=self._verify, allow_redirects=False)
+                                         verify=self._verify, allow_redirects=False, stream=stream)
             log.debug("%s %s -> %s", method, urlsplit(resp.url).path, resp.status_code)
             if resp.status_code != 401 or attempt or not ours or not self._auth.challenge(resp, scopes, auth):
                 return resp

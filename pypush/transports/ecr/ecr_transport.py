@@ -189,6 +189,19 @@ class EcrTransport:
             if got and got != digest:
                 raise RegistryError(f"PutImage {self.destination.name}: registry stored digest {got}, expected {digest}")
 
+    def tag_digest(self, tag: str) -> Optional[str]:
+        """The digest of the image tagged ``tag`` (DescribeImages; None when there is none)."""
+        try:
+            resp = self.client.describe_images(imageIds=[{"imageTag": tag}], **self._ids())
+        except ClientError as exc:
+            if aws.error_code(exc) in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
+                return None
+            raise aws.translate(exc, f"DescribeImages {self.destination.name}:{tag}") from None
+        except BotoCoreError as exc:
+            raise aws.translate(exc, f"DescribeImages {self.destination.name}:{tag}") from None
+        details = resp.get("imageDetails") or []
+        return details[0].get("imageDigest") if details else None
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

@@ -1,0 +1,92 @@
+"""Choosing platforms of a multi-platform index (``--platform OS/ARCH[/VARIANT]``)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
+
+from pypush.errors import UsageError
+from pypush.image.model import REFERENCE_DIGEST, Descriptor, ImageIndex, Node, sha256_digest
+
+_DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}  # what an index means when it names no variant
+
+
+@dataclass(frozen=True)
+class Platform:
+    """``os/architecture[/variant]`` as users write it."""
+
+    os: str
+    architecture: str
+    variant: str = ""
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+    def matches(self, platform: Optional[Mapping[str, Any]]) -> bool:
+        """Whether a descriptor's ``platform`` is this one (a missing variant means the usual one)."""
+        if not platform or platform.get("os") != self.os or platform.get("architecture") != self.architecture:
+            return False
+        if not self.variant:
+            return True
+        return (platform.get("variant") or _DEFAULT_VARIANT.get(self.architecture, "")) == self.variant
+
+
+def parse_platform(text: str) -> Platform:
+    """``linux/arm64/v8`` → Platform; UsageError naming ``text`` when it is not OS/ARCH[/VARIANT]."""
+    parts = text.strip().split("/")
+    if not 2 <= len(parts) <= 3 or not all(parts):
+        raise UsageError(f"invalid platform {text!r}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")
+    return Platform(*parts)
+
+
+def describe(platform: Optional[Mapping[str, Any]]) -> str:
+    """``os/arch[/variant]`` of a descriptor's platform, ``?`` when it has none."""
+    if not platform:
+        return "?"
+    return "/".join(str(platform.get(k)) for k in ("os", "architecture", "variant") if platform.get(k))
+
+
+def choose(children: Sequence[Descriptor], platforms: Sequence[Platform], where: str) -> List[int]:
+    """Positions of the children the ``platforms`` pick, in index order, with the attestation
+    manifests that describe them (buildx's ``unknown/unknown`` entries naming a chosen digest).
+
+    Every platform must pick exactly one child (UsageError naming the choices otherwise)."""
+    chosen: List[int] = []
+    for want in platforms:
+        hits = [i for i, c in enumerate(children) if want.matches(c.platform)]
+        if len(hits) != 1:
+            offered = ", ".join(dict.fromkeys(describe(c.platform) for c in children
+                                              if describe(c.platform) != "unknown/unknown"))
+            what = "no image" if not hits else f"{len(hits)} images"
+            raise UsageError(f"{where}: {what} for platform {want} (it offers {offered or 'no platforms'})")
+        chosen.append(hits[0])
+    digests = {children[i].digest for i in chosen}
+    chosen += [i for i, c in enumerate(children) if (c.annotations or {}).get(REFERENCE_DIGEST) in digests]
+    return sorted(set(chosen))
+
+
+def narrow(desc: Descriptor, raw: bytes, children: Sequence[Descriptor], platforms: Sequence[Platform],
+           where: str) -> Tuple[Optional[int], Descriptor, bytes, List[int]]:
+    """What ``platforms`` keep of the index ``desc``/``raw`` listing ``children``:
+    ``(position of the one child, when one platform is asked for, else None; the index's descriptor and
+    bytes listing only the chosen children; their positions)``. Unchanged indexes keep their bytes."""
+    keep = choose(children, platforms, where)
+    if len(platforms) == 1:
+        return next(i for i in keep if platforms[0].matches(children[i].platform)), desc, raw, keep
+    if len(keep) == len(children):
+        return None, desc, raw, keep
+    doc = json.loads(raw)
+    doc["manifests"] = [doc["manifests"][i] for i in keep]
+    indent = 3 if raw.startswith(b"{\n   ") else (2 if raw.startswith(b"{\n") else None)
+    new = json.dumps(doc, indent=indent, separators=(",", ": ") if indent else (",", ":")).encode()
+    return None, Descriptor(desc.media_type, sha256_digest(new), len(new)), new, keep
+
+
+def select_platforms(root: Node, platforms: Sequence[Platform], where: str) -> Node:
+    """``root`` narrowed to ``platforms`` (see ``narrow``); a single manifest is returned as it is."""
+    if not platforms or not isinstance(root, ImageIndex):
+        return root
+    one, desc, raw, keep = narrow(root.descriptor, root.raw, [c.descriptor for c in root.children], platforms, where)
+    if one is not None:
+        return root.children[one]
+    return ImageIndex(descriptor=desc, raw=raw, children=[root.children[i] for i in keep])

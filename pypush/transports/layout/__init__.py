@@ -1,0 +1,1 @@
+"""Destinations that write OCI image layouts on disk."""
