@@ -192,7 +192,8 @@ class EcrTransport:
     def tag_digest(self, tag: str) -> Optional[str]:
         """The digest of the image tagged ``tag`` (DescribeImages; None when there is none)."""
         try:
-            resp = self.client.describe_images(imageIds=[{"imageTag": tag}], **self._ids())
+            ids = {k: v for k, v in self._ids().items() if k != "registryId" or v.isdigit()}  # an alias is no id here
+            resp = self.client.describe_images(imageIds=[{"imageTag": tag}], **ids)
         except ClientError as exc:
             if aws.error_code(exc) in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
                 return None

@@ -1,0 +1,104 @@
+"""Registry sources that misbehave: a connection cut half-way through a blob, 429 with Retry-After,
+manifests whose bytes are not what was asked for, blobs that are missing; and a source behind the
+Bearer token server."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+import pypush
+from conftest import oci_manifests, run_pypush
+from imagegen import make_oci_layout, random_bytes
+from layout_v2_server import LayoutV2Server, sha256
+from pypush.errors import SourceError
+from test_registry_auth import PASSWORD, USER, bearer_registry, skopeo_raw, token_server  # noqa: F401 (fixtures)
+
+BIG = 6 << 20  # several 1 MiB reads, so that a cut lands mid-blob
+
+
+@pytest.fixture
+def served(tmp_path):
+    layout = tmp_path / "src"
+    layers = [random_bytes(BIG, 1), random_bytes(300_000, 2)]
+    digest = make_oci_layout(layout, layers, tag="1")
+    server = LayoutV2Server(layout)
+    server.image_digest = digest  # type: ignore[attr-defined]
+    server.big = sha256(layers[0])  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+def test_dropped_connection_resumes_with_range(served, tmp_path, docker_registry, skopeo):
+    served.cut_once.add(served.big)
+    result = pypush.copy(f"docker://{served.host}/img:1", f"{docker_registry.host}/resumed:1")
+    assert result.digest == served.image_digest
+    assert sha256(skopeo.inspect_raw(f"{docker_registry.host}/resumed:1")) == served.image_digest
+    ranges = served.ranges(served.big)
+    assert ranges[0] == "" and len(ranges) == 2 and ranges[1].startswith("bytes=")
+    resumed_at = int(ranges[1][len("bytes="):-1])
+    assert BIG // 2 - (1 << 20) <= resumed_at <= BIG // 2  # from the byte it reached (within one read)
+    assert served.sent[served.big] <= BIG + (1 << 20)  # no second full read
+
+
+def test_range_ignored_reads_past_what_it_has(served, tmp_path):
+    served.cut_once.add(served.big)
+    served.ignore_range = True
+    result = pypush.pull(f"docker://{served.host}/img:1", f"oci:{tmp_path / 'out'}")
+    assert result.digest == served.image_digest
+    assert sha256((tmp_path / "out" / "blobs" / "sha256" / served.big.split(":")[1]).read_bytes()) == served.big
+
+
+def test_429_retry_after_is_honoured(served, tmp_path):
+    served.throttle["/manifests/1"] = 1
+    served.throttle["/blobs/"] = 1
+    result = pypush.pull(f"docker://{served.host}/img:1", f"oci:{tmp_path / 'out'}:v")
+    assert result.digest == served.image_digest
+    manifest_gets = [t for m, p, _, t in served.requests if p.endswith("/manifests/1")]
+    assert len(manifest_gets) == 2 and manifest_gets[1] - manifest_gets[0] >= 0.9  # waited the Retry-After: 1
+    assert [m["annotations"]["org.opencontainers.image.ref.name"] for m in oci_manifests(tmp_path / "out")] == ["v"]
+
+
+def test_manifest_not_matching_the_digest_asked_for_is_refused(served, tmp_path):
+    served.tamper.add(served.image_digest)
+    with pytest.raises(SourceError, match="served a manifest with digest .* not the sha256:.* asked for; refused"):
+        pypush.pull(f"docker://{served.host}/img@{served.image_digest}", f"oci:{tmp_path / 'out'}")
+    served.tamper = {"1"}
+    proc = run_pypush("pull", f"docker://{served.host}/img:1", f"oci:{tmp_path / 'out'}")
+    assert proc.returncode == 3 and "refused" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_pull_leaves_nothing_behind(served, tmp_path):
+    out = tmp_path / "pulls"
+    out.mkdir()
+    existing = out / "layout"
+    pypush.pull(f"docker://{served.host}/img:1", f"oci:{existing}:old")
+    small = [d for d in json.loads((existing / "blobs" / "sha256" / served.image_digest.split(":")[1]).read_text())
+             ["layers"] if d["size"] < BIG][0]["digest"]
+    served.missing.add(small)
+    (existing / "blobs" / "sha256" / small.split(":")[1]).unlink()  # so that the second pull must fetch it
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    for target in (f"oci:{out / 'fresh'}", f"oci-archive:{out / 'fresh.tar'}", f"oci:{existing}:new"):
+        proc = run_pypush("pull", f"docker://{served.host}/img:1", target)
+        assert proc.returncode == 3 and "missing from the registry" in proc.stderr, proc.stderr
+        assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # no temporary names, index unchanged
+
+
+def test_source_behind_bearer_token_server(bearer_registry, token_server, docker_config, skopeo, tmp_path):  # noqa: F811
+    layout = tmp_path / "src"
+    make_oci_layout(layout, [random_bytes(200_000, 5)], tag="1")
+    skopeo.run("copy", "-q", "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}", f"oci:{layout}:1",
+               f"docker://{bearer_registry.host}/private/app:1")
+    want = sha256(skopeo_raw(skopeo, f"{bearer_registry.host}/private/app:1"))
+    anonymous = run_pypush("pull", f"docker://{bearer_registry.host}/private/app:1", f"oci:{tmp_path / 'anon'}")
+    assert anonymous.returncode == 5, anonymous.stderr
+    assert "pull rights" in anonymous.stderr
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {bearer_registry.host: {"auth": auth}}}))
+    requests_before = len(token_server.requests)
+    result = pypush.pull(f"docker://{bearer_registry.host}/private/app:1", f"oci:{tmp_path / 'out'}")
+    assert result.digest == want
+    scopes = [s for _, asked in token_server.requests[requests_before:] for s in asked]
+    assert "repository:private/app:pull" in scopes and not any("push" in s for s in scopes)
