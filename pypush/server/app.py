@@ -79,6 +79,21 @@ class App:
         self.read_api = ReadApi(store, settings.alias)
         self.max_body = _max_body()
         self.bodies = BufferPool(CONCURRENT_LARGE_BODIES, self.max_body)
+        self._gallery: Any = None
+        self._gallery_lock = threading.Lock()
+
+    def gallery_page(self, method: str, target: str, headers: Message) -> Reply:
+        """The HTML gallery (GET/HEAD outside /v2/), imported on first use; its failures stay on its pages."""
+        try:
+            with self._gallery_lock:
+                if self._gallery is None:
+                    from pypush.server.gallery import Gallery
+
+                    self._gallery = Gallery(self.store, self.settings)
+            return self._gallery.handle(method, target, headers)
+        except Exception:
+            log.error("gallery failed: %s", traceback.format_exc())
+            return Reply(500, {"Content-Type": "text/plain; charset=utf-8"}, b"the gallery failed; the API is unaffected\n")
 
     def dispatch(self, path: str, headers: Message, body: memoryview) -> Tuple[int, bytes]:
         """(status, JSON body) for one AWS request; raises DropConnection when a fault says so."""
@@ -191,10 +206,21 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- v2 ---------------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802
-        self._v2()
+        self._read_only()
 
     def do_HEAD(self) -> None:  # noqa: N802
-        self._v2()
+        self._read_only()
+
+    def _read_only(self) -> None:
+        """/v2/ reads, else the HTML gallery."""
+        if self.path.startswith("/v2"):
+            self._v2()
+            return
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit():
+            self._drain(int(length))
+        reply = self.server.app.gallery_page(self.command, self.path, self.headers)
+        self._send(reply.status, reply.headers, reply.body)
 
     def do_PUT(self) -> None:  # noqa: N802
         self._v2()
