@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(endpoint.url, flush=True)
         print(f"serving ECR Public (alias {args.alias}, registry {args.registry_id}) and /v2/ on {endpoint.url}; "
-              f"data in {endpoint.data_dir}", file=sys.stderr, flush=True)
+              f"data in {endpoint.data_dir}; the gallery is at {endpoint.url}/", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:
