@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 from pypush.engine import transfer as engine
 from pypush.errors import UsageError
 from pypush.engine.transfer import PushResult
+from pypush.image.model import Node
 from pypush.engine.progress import Subscriber
 from pypush.name.reference import REGISTRY_V2, Destination, parse_destination, validate_tag
 from pypush.transports.base import Transport
@@ -163,7 +164,7 @@ def _transfer(source: str, destination: Target, tags: Sequence[str], compression
     pinned = dest.digest if dest is not None else None
     named = [*([layout.tag] if layout is not None and layout.tag else []), *([dest.tag] if dest and dest.tag else [])]
     platforms = _platforms(options)
-    with open_source(source, platforms=platforms, **_remote_options(source, options)) as src:
+    with open_source(source, platforms=platforms, **remote_options(source, options)) as src:
         all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
         if not all_tags and not pinned:  # a copy takes the source's tag (none for an image named by digest)
             all_tags = src.tags[:1] if source_tags and (src.tags or src.format == "docker") else ["latest"]
@@ -173,29 +174,52 @@ def _transfer(source: str, destination: Target, tags: Sequence[str], compression
             from pypush.transform.layer_cache import LayerCache
 
             root = compress_image(root, algorithm=compression, level=compression_level, cache=LayerCache.default())
-        remote = getattr(src, "reference", None)
-        # hashes files while the transport starts up (a registry's blobs are hashed as they stream)
-        ahead = VerifyAhead(engine.unique_blobs(root)).start() if remote is None else None
-        transport: Any = None
-        try:
-            if layout is not None:
-                from pypush.transports.layout.layout_writer import LayoutTransport
+        return _send(root, layout, dest, all_tags, subscriber, options, getattr(src, "reference", None))
 
-                transport = LayoutTransport(layout, all_tags)
-            else:
-                assert dest is not None
-                transport = _destination_transport(dest, options, remote)
-            transport.prepare(options.create_repository)
-            name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
-            result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, ahead)
-            if layout is not None:
-                transport.commit()
-                result.tags = transport.tags
-        finally:
-            if ahead is not None:
-                ahead.stop()
-            if transport is not None:
-                transport.close()
+
+def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional[Subscriber] = None,
+               options: Optional[PushOptions] = None, source_reference: Optional[Destination] = None,
+               **option_fields: object) -> PushResult:
+    """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
+    (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
+    image its blobs come from (a copy within one v2 registry mounts them)."""
+    options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
+    layout = _layout_target(destination)
+    dest = None if layout is not None else (
+        destination if isinstance(destination, Destination) else _registry_destination(destination))
+    named = [*([layout.tag] if layout is not None and layout.tag else []), *([dest.tag] if dest and dest.tag else [])]
+    all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
+    if not all_tags and not (dest is not None and dest.digest):
+        all_tags = ["latest"]
+    return _send(root, layout, dest, all_tags, subscriber, options, source_reference)
+
+
+def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str], subscriber: Optional[Subscriber],
+          options: PushOptions, remote: Optional[Destination]) -> PushResult:
+    """Run the engine from ``root`` into a layout or a registry destination."""
+    # hashes files while the transport starts up (a registry's blobs are hashed as they stream)
+    ahead = VerifyAhead(engine.unique_blobs(root)).start() if remote is None else None
+    transport: Any = None
+    try:
+        if layout is not None:
+            from pypush.transports.layout.layout_writer import LayoutTransport
+
+            transport = LayoutTransport(layout, all_tags)
+        else:
+            assert dest is not None
+            transport = _destination_transport(dest, options, remote)
+        transport.prepare(options.create_repository)
+        name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
+        pinned = dest.digest if dest is not None else None
+        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, ahead)
+        if layout is not None:
+            transport.commit()
+            result.tags = transport.tags
+    finally:
+        if ahead is not None:
+            ahead.stop()
+        if transport is not None:
+            transport.close()
     return result
 
 
@@ -249,7 +273,8 @@ def _platforms(options: PushOptions) -> List[Any]:
     return [parse_platform(p) for p in options.platform]
 
 
-def _remote_options(source: str, options: PushOptions) -> Dict[str, Any]:
+def remote_options(source: str, options: PushOptions) -> Dict[str, Any]:
+    """The connection options ``open_source`` takes for a ``docker://`` source (none for files)."""
     if not source.startswith("docker://"):
         return {}
     return {"insecure": options.src_insecure, "username": options.src_username, "password": options.src_password,

@@ -49,14 +49,20 @@ def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
                                   "short forms too: docker://python:3.12)")
     p.add_argument("destination", help="oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a bare path: oci:PATH)"
                    if command == "pull" else _DESTINATION_HELP)
-    p.add_argument("--tag", "-t", action="append", default=[], help="also tag the image T (repeatable)")
-    p.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
-                   help="copy only this platform of a multi-platform image (repeatable; one platform: its "
-                        "manifest itself, not an index)")
+    add_transfer_options(p, compression, "copy only this platform of a multi-platform image (repeatable; one "
+                                         "platform: its manifest itself, not an index)")
     if command == "copy":
         p.add_argument("--all-tags", action="store_true",
                        help="copy every tag of the source repository (docker://HOST/REPO) to the destination "
                             "repository, skipping tags whose digest is already there")
+    p.set_defaults(run=_run_transfer)
+
+
+def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_help: str) -> None:
+    """The destination, source-access and output options every command that sends an image takes."""
+    p.add_argument("--tag", "-t", action="append", default=[], help="also tag the image T (repeatable)")
+    p.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
+                   help=platform_help)
     p.add_argument("--endpoint-url", help="ECR API endpoint to use instead of AWS's (e.g. `pypush serve`)")
     p.add_argument("--jobs", "-j", type=int, default=4, help="blobs uploaded at once (default 4)")
     p.add_argument("--create-repository", action="store_true", help="create the repository when missing")
@@ -82,7 +88,6 @@ def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
                    help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
     p.add_argument("--digest-file", help="write the pushed manifest digest to this file")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    p.set_defaults(run=_run_transfer)
 
 
 def _add_push(sub: argparse._SubParsersAction) -> None:
@@ -90,7 +95,7 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
         _add_transfer(sub, command)
 
 
-def _subscriber(args: argparse.Namespace, description: str):
+def progress_subscriber(args: argparse.Namespace, description: str):
     if args.quiet or not sys.stderr.isatty():
         return None
     from pypush.engine.progress import TqdmProgress
@@ -106,7 +111,8 @@ def _read_password(flag: bool, user: Optional[str], name: str) -> Optional[str]:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _run_transfer(args: argparse.Namespace) -> int:
+def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported lazily)
+    """PushOptions from the options ``add_transfer_options`` added (passwords read from stdin)."""
     from pypush import api
     from pypush.transports.ecr.pacing import parse_rate_limits
 
@@ -120,11 +126,18 @@ def _run_transfer(args: argparse.Namespace) -> int:
                               rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from,
                               platform=args.platform, src_insecure=args.src_insecure, src_username=args.src_username,
                               src_password=src_password)
+    return options
+
+
+def _run_transfer(args: argparse.Namespace) -> int:
+    from pypush import api
+
+    options = transfer_options(args)
     if getattr(args, "all_tags", False):
         if args.tag or args.compression != "keep":
             raise UsageError("--all-tags copies every tag as it is: --tag and --compression do not apply")
         results = api.mirror(args.source, args.destination, options=options,
-                             subscriber_factory=lambda tag: _subscriber(args, f"copy :{tag}"))
+                             subscriber_factory=lambda tag: progress_subscriber(args, f"copy :{tag}"))
         if args.format == "json":
             print(json.dumps([r.to_json() for r in results], indent=2))
         else:
@@ -134,7 +147,12 @@ def _run_transfer(args: argparse.Namespace) -> int:
     run = {"push": api.push, "copy": api.copy, "pull": api.pull}[args.command]
     result = run(args.source, args.destination, tags=args.tag, compression=args.compression,
                  compression_level=args.compression_level, options=options,
-                 subscriber=_subscriber(args, args.command))
+                 subscriber=progress_subscriber(args, args.command))
+    return report(args, result)
+
+
+def report(args: argparse.Namespace, result) -> int:  # result: PushResult
+    """Print a result as ``--format`` asks (and write ``--digest-file``); the exit code."""
     if args.digest_file:
         Path(args.digest_file).write_text(result.digest + "\n")
     if args.format == "json":
@@ -171,6 +189,12 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args.source, quiet=args.quiet)
 
 
+def _add_build(sub: argparse._SubParsersAction) -> None:
+    from pypush.cli.build_commands import register
+
+    register(sub)
+
+
 def _add_manage(sub: argparse._SubParsersAction) -> None:
     from pypush.cli.manage import register
 
@@ -180,7 +204,7 @@ def _add_manage(sub: argparse._SubParsersAction) -> None:
 MANAGE_COMMANDS = ("repo", "images", "tags", "policy", "catalog", "resource-tags", "registries", "login")
 
 REGISTRARS: Dict[Tuple[str, ...], Callable[[argparse._SubParsersAction], None]] = {
-    tuple(_TRANSFERS): _add_push, ("serve",): _add_serve, ("demo",): _add_demo, MANAGE_COMMANDS: _add_manage}
+    tuple(_TRANSFERS): _add_push, ("append", "mutate"): _add_build, ("serve",): _add_serve, ("demo",): _add_demo, MANAGE_COMMANDS: _add_manage}
 """Subcommand names -> the function that adds them to the parser."""
 
 

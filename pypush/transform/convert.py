@@ -81,8 +81,23 @@ def compress_image(node: Node, algorithm: str = GZIP, level: Optional[int] = Non
     return _Converter(algorithm, level, cache, threads, to_oci).node(node)
 
 
-def _oci_type(media_type: str) -> str:
+def oci_media_type(media_type: str) -> str:
+    """The OCI media type for a Docker one (manifest, list, config, layer); others unchanged."""
     return _DOCKER_TO_OCI.get(media_type, media_type)
+
+
+_oci_type = oci_media_type
+
+
+def transform_layer(blob: Blob, algorithm: str = GZIP, level: Optional[int] = None,
+                    cache: Optional[LayerCache] = None) -> Blob:
+    """One layer blob as ``compress_image`` would push it (its media type's family kept)."""
+    if algorithm not in ALGORITHMS:
+        raise UsageError(f"unknown compression {algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
+    if algorithm == KEEP:
+        return blob
+    level = check_level(algorithm, level) if algorithm in (GZIP, ZSTD) else 0
+    return _Converter(algorithm, level, cache, None, False).layer(blob, False)
 
 
 def _has_docker_manifest_and_plain_layer(node: Node) -> bool:

@@ -1,0 +1,66 @@
+"""``pypush append`` (new layers on a base image) and ``pypush mutate`` (config changes only)."""
+from __future__ import annotations
+
+import argparse
+
+DEST_HELP = ("a registry reference (as `pypush push` takes), or oci:DIR[:TAG] / oci-archive:FILE[:TAG] to write an "
+             "OCI image layout")
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("image config")
+    g.add_argument("--entrypoint", help="JSON array or shell words ('' clears it); clears the base's command "
+                                        "unless --cmd is given, as a Dockerfile ENTRYPOINT does")
+    g.add_argument("--cmd", help="JSON array or shell words ('' clears it)")
+    g.add_argument("--env", action="append", default=[], metavar="K=V", help="set an environment variable")
+    g.add_argument("--workdir", help="working directory (absolute)")
+    g.add_argument("--user", help="USER[:GROUP] the container runs as")
+    g.add_argument("--label", action="append", default=[], metavar="K=V", help="set a config label")
+    g.add_argument("--annotation", action="append", default=[], metavar="K=V",
+                   help="set a manifest annotation (on the index too for a multi-platform image)")
+    g.add_argument("--expose", action="append", default=[], metavar="PORT[/PROTO]", help="expose a port")
+    g.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
+                   help="build only these platforms of a multi-platform base (default: all)")
+    g.add_argument("--base-name", help="the base's reference to record (org.opencontainers.image.base.name); "
+                                       "registry bases record their own")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``append`` and ``mutate`` to the subcommands."""
+    from pypush.cli.main import EXIT_CODES, add_push_options
+
+    p = sub.add_parser("append", help="add layers (directories, files, tarballs) on a base image and push it",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", required=True, metavar="SOURCE", help="the base image (any source `pypush push` reads)")
+    p.add_argument("--layer", action="append", default=[], required=True, metavar="PATH[:DEST_DIR]",
+                   help="one new layer: a directory's contents, a file, or a tarball (.tar, .tar.gz, .tgz, .tar.zst: "
+                        "as it is, or its members under DEST_DIR), placed under DEST_DIR (default /); repeatable")
+    p.add_argument("--chown", metavar="UID:GID", help="owner of the new files (default 0:0)")
+    p.add_argument("destination", help=DEST_HELP)
+    _add_config_options(p)
+    add_push_options(p)
+    p.set_defaults(run=_run)
+
+    p = sub.add_parser("mutate", help="change an image's config (entrypoint, env, labels, ...) and push it",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="the image to change (any source `pypush push` reads)")
+    p.add_argument("destination", help=DEST_HELP)
+    _add_config_options(p)
+    add_push_options(p)
+    p.set_defaults(run=_run, layer=[], chown=None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pypush.build.builder import build
+    from pypush.build.layer_spec import Layer
+    from pypush.cli.main import progress_subscriber, push_options, report
+
+    options = push_options(args)  # option errors before any work
+    base = args.base if args.command == "append" else args.source
+    with build(base, [Layer.parse(spec) for spec in args.layer], entrypoint=args.entrypoint, cmd=args.cmd,
+               env=args.env, workdir=args.workdir, user=args.user, labels=args.label, annotations=args.annotation,
+               expose=args.expose, platforms=args.platform, chown=args.chown, base_name=args.base_name) as image:
+        result = image.push(args.destination, tags=args.tag, compression=args.compression,
+                            compression_level=args.compression_level, options=options,
+                            subscriber=progress_subscriber(args, args.command))
+    return report(args, result)
