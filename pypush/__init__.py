@@ -8,17 +8,20 @@ from pypush.errors import (AuthError, DigestMismatchError, Interrupted, PypushEr
 
 if TYPE_CHECKING:  # the real names for type checkers; at run time they load on first use (fast CLI start)
     from pypush.api import PushOptions, copy, mirror, pull, push
+    from pypush.assemble.builder import BuiltImage, build
+    from pypush.assemble.layer_spec import Layer
     from pypush.ecrpublic.client import ECRPublic
     from pypush.engine.progress import Subscriber
     from pypush.engine.transfer import PushResult
 
 __version__ = "0.1.0"
-__all__ = ["push", "copy", "pull", "mirror", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
+__all__ = ["push", "copy", "pull", "mirror", "build", "Layer", "BuiltImage", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
            "SourceError", "DigestMismatchError", "RegistryError", "AuthError", "TransientError", "Interrupted",
            "__version__"]
 
 _LAZY = {"push": "pypush.api", "copy": "pypush.api", "pull": "pypush.api", "mirror": "pypush.api", "PushOptions": "pypush.api", "PushResult": "pypush.engine.transfer",
-         "Subscriber": "pypush.engine.progress", "ECRPublic": "pypush.ecrpublic.client"}
+         "Subscriber": "pypush.engine.progress", "ECRPublic": "pypush.ecrpublic.client",
+         "build": "pypush.assemble.builder", "BuiltImage": "pypush.assemble.builder", "Layer": "pypush.assemble.layer_spec"}
 
 
 def __getattr__(name: str) -> object:

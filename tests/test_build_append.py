@@ -47,22 +47,24 @@ def append_json(*args: str) -> dict:
 def test_append_multi_platform_pulled_back_and_unpacked(tmp_path, docker_registry, skopeo):
     skopeo.run("copy", "-q", "--all", "--dest-tls-verify=false", f"{MULTIARCH}", f"docker://{docker_registry.host}/base:1")
     src = app_dir(tmp_path)
-    args = ["--base", MULTIARCH, "--layer", f"{src}:/opt/app", "--entrypoint", '["/opt/app/bin/run.sh"]',
+    base_ref = f"{docker_registry.host}/base:1"
+    args = ["--base", f"docker://{base_ref}", "--layer", f"{src}:/opt/app", "--entrypoint", '["/opt/app/bin/run.sh"]',
             "--env", "MODE=prod", "--env", "PATH=/opt/app/bin:/usr/bin", "--label", "org.example.team=build",
             "--expose", "8080", "--annotation", "org.example.note=hi"]
-    result = append_json(*args, f"{docker_registry.host}/base:app")
-    assert result["blobs_skipped"] == 2  # both base layers were already there: not sent
-    got = pull_and_check(skopeo, f"{docker_registry.host}/base:app", tmp_path / "check", result["digest"])
+    result = append_json(*args, f"{docker_registry.host}/app:1")
+    assert result["blobs_mounted"] == 2  # the base layers: mounted from the base's repository, never downloaded
+    got = pull_and_check(skopeo, f"{docker_registry.host}/app:1", tmp_path / "check", result["digest"])
     assert len(got["configs"]) == 2
 
-    index = json.loads(skopeo.inspect_raw(f"{docker_registry.host}/base:app"))
+    index = json.loads(skopeo.inspect_raw(f"{docker_registry.host}/app:1"))
     assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
     assert index["annotations"]["org.opencontainers.image.base.digest"] == oci_top_digest(FIXTURES / "multiarch.oci")
+    assert index["annotations"]["org.opencontainers.image.base.name"] == base_ref
     base = base_manifests(FIXTURES / "multiarch.oci")
     for arch in ("amd64", "arm64"):
         layout = tmp_path / "pulled"
         skopeo.run("copy", "-q", "--src-tls-verify=false", f"--override-arch={arch}",
-                   f"docker://{docker_registry.host}/base:app", f"oci:{layout}:{arch}")
+                   f"docker://{docker_registry.host}/app:1", f"oci:{layout}:{arch}")
         manifest = json.loads(oci_blob_path(layout, oci_top_digest(layout, arch)).read_text())
         assert [l["digest"] for l in manifest["layers"][:-1]] == [l["digest"] for l in base[arch]["layers"]]
         assert manifest["layers"][-1]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -86,7 +88,7 @@ def test_append_multi_platform_pulled_back_and_unpacked(tmp_path, docker_registr
         assert os.readlink(app / "run") == "bin/run.sh"
         assert arch in (app / "arch.txt").read_text()  # the base's own file for this platform, under the new ones
 
-    again = append_json(*args, f"{docker_registry.host}/base:app2")
+    again = append_json(*args, f"{docker_registry.host}/app:2")
     assert again["digest"] == result["digest"]  # same inputs, same image
     assert again["blobs_pushed"] == 0 and again["bytes_pushed"] == 0
 
@@ -133,7 +135,7 @@ def test_mutate_alone_changes_only_the_config(tmp_path, docker_registry, skopeo)
 @pytest.mark.parametrize("args,code,message", [
     (["--layer", "/nonexistent/dir"], 3, "no such file"),
     (["--layer", "{tmp}:/../etc"], 2, "escapes the image root"),
-    (["--layer", "{tmp}", "--platform", "linux/s390x"], 2, "no platform linux/s390x"),
+    (["--layer", "{tmp}", "--platform", "linux/s390x"], 2, "no image for platform linux/s390x"),
     (["--layer", "{tmp}", "--base-override", "oci:fixtures/artifact.oci:1"], 3, "not an image but an artifact"),
     (["--layer", "{tmp}", "--env", "NOVALUE"], 2, "want KEY=VALUE"),
 ])

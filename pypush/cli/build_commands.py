@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+PLATFORM_HELP = ("build only this platform of a multi-platform base (repeatable; default: all; one platform: a "
+                 "single manifest, not an index)")
 DEST_HELP = ("a registry reference (as `pypush push` takes), or oci:DIR[:TAG] / oci-archive:FILE[:TAG] to write an "
              "OCI image layout")
 
@@ -19,15 +21,13 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--annotation", action="append", default=[], metavar="K=V",
                    help="set a manifest annotation (on the index too for a multi-platform image)")
     g.add_argument("--expose", action="append", default=[], metavar="PORT[/PROTO]", help="expose a port")
-    g.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
-                   help="build only these platforms of a multi-platform base (default: all)")
     g.add_argument("--base-name", help="the base's reference to record (org.opencontainers.image.base.name); "
                                        "registry bases record their own")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``append`` and ``mutate`` to the subcommands."""
-    from pypush.cli.main import EXIT_CODES, add_push_options
+    from pypush.cli.main import EXIT_CODES, add_transfer_options
 
     p = sub.add_parser("append", help="add layers (directories, files, tarballs) on a base image and push it",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chown", metavar="UID:GID", help="owner of the new files (default 0:0)")
     p.add_argument("destination", help=DEST_HELP)
     _add_config_options(p)
-    add_push_options(p)
+    add_transfer_options(p, "gzip", PLATFORM_HELP)
     p.set_defaults(run=_run)
 
     p = sub.add_parser("mutate", help="change an image's config (entrypoint, env, labels, ...) and push it",
@@ -46,20 +46,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", help="the image to change (any source `pypush push` reads)")
     p.add_argument("destination", help=DEST_HELP)
     _add_config_options(p)
-    add_push_options(p)
+    add_transfer_options(p, "gzip", PLATFORM_HELP)
     p.set_defaults(run=_run, layer=[], chown=None)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pypush.build.builder import build
-    from pypush.build.layer_spec import Layer
-    from pypush.cli.main import progress_subscriber, push_options, report
+    from pypush.assemble.builder import build
+    from pypush.assemble.layer_spec import Layer
+    from pypush.cli.main import progress_subscriber, report, transfer_options
 
-    options = push_options(args)  # option errors before any work
+    options = transfer_options(args)  # option errors before any work
     base = args.base if args.command == "append" else args.source
     with build(base, [Layer.parse(spec) for spec in args.layer], entrypoint=args.entrypoint, cmd=args.cmd,
                env=args.env, workdir=args.workdir, user=args.user, labels=args.label, annotations=args.annotation,
-               expose=args.expose, platforms=args.platform, chown=args.chown, base_name=args.base_name) as image:
+               expose=args.expose, platforms=args.platform, chown=args.chown, base_name=args.base_name,
+               options=options) as image:
         result = image.push(args.destination, tags=args.tag, compression=args.compression,
                             compression_level=args.compression_level, options=options,
                             subscriber=progress_subscriber(args, args.command))

@@ -1,0 +1,1 @@
+"""Building images without Docker: reproducible layers and config changes assembled on a base image."""
