@@ -1,6 +1,7 @@
 """The Python API: ``pypush.push``, ``pypush.copy``, ``pypush.pull`` and ``pypush.mirror``."""
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -10,7 +11,8 @@ from pypush.errors import UsageError
 from pypush.engine.transfer import PushResult
 from pypush.image.model import Node
 from pypush.engine.progress import Subscriber
-from pypush.name.reference import REGISTRY_V2, Destination, parse_destination, validate_tag
+from pypush.name.reference import (REGISTRY_V2, Destination, ecr_host_suggestion, is_ecr_host, parse_destination,
+                                   validate_endpoint_url, validate_tag)
 from pypush.transports.base import Transport
 from pypush.engine.verify_ahead import VerifyAhead
 
@@ -37,12 +39,65 @@ class PushOptions:
     src_password: Optional[str] = None
 
 
+log = logging.getLogger("pypush")
+
+
+def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool = False) -> None:
+    """Refuse options the transport chosen for ``dest`` would ignore, naming the option and why (exit 2).
+
+    ``source_uses_aws``: the source is an ECR registry, which ``--profile`` may be for. A v2 destination
+    one typing mistake away from an ECR host gets a warning naming the ECR host.
+    """
+    if options.endpoint_url is not None:
+        validate_endpoint_url(options.endpoint_url)
+    if options.transport not in ("auto", "ecr", "v2"):
+        raise UsageError(f"unknown transport {options.transport!r}: choose auto, ecr or v2")
+    ecr_only: List[str] = [flag for flag, given in (
+        ("--endpoint-url", options.endpoint_url is not None), ("--create-repository", options.create_repository),
+        ("--profile", options.profile is not None and not source_uses_aws),
+        ("--rate-limit", bool(options.rate_limits))) if given]
+    suggestion = ecr_host_suggestion(dest.registry) if dest.kind == REGISTRY_V2 else None
+    hint = f"; did you mean {suggestion}?" if suggestion else ""
+    if dest.kind == REGISTRY_V2 and options.transport != "ecr":
+        why = ("docker:// selects the OCI distribution API" if is_ecr_host(dest.registry)
+               else f"{dest.registry} is not an ECR host" + (hint or " (public.ecr.aws, ACCOUNT.dkr.ecr.REGION."
+                                                                     "amazonaws.com)"))
+        if ecr_only:
+            raise UsageError(f"{_applies(ecr_only)} only to ECR destinations: {dest.name} is pushed with the "
+                             f"v2 transport (OCI distribution API) because {why}")
+        if suggestion:
+            log.warning("%s is not an ECR host, pushing with the v2 transport (OCI distribution API)%s",
+                        dest.registry, hint)
+    elif dest.kind != REGISTRY_V2 and options.transport == "v2":
+        unused = [flag for flag in ecr_only if flag in ("--create-repository", "--rate-limit")]
+        if unused:
+            raise UsageError(f"{_applies(unused)} only to the ECR API: --transport v2 pushes {dest.name} "
+                             f"through the registry host (which neither creates repositories nor is paced)")
+
+
+def _applies(flags: List[str]) -> str:
+    return f"{', '.join(flags)} appl{'ies' if len(flags) == 1 else 'y'}"
+
+
+def _source_uses_aws(source: str) -> bool:
+    """True when ``source`` is a ``docker://`` reference to an ECR registry (logged in with AWS credentials)."""
+    if not source.startswith("docker://"):
+        return False
+    from pypush.name.reference import parse_remote
+
+    try:
+        return parse_remote(source).kind != REGISTRY_V2
+    except UsageError:
+        return False
+
+
 def open_transport(dest: Destination, options: PushOptions) -> Transport:
     """The transport for ``dest``: the ECR API for ECR hosts (unless ``transport="v2"``), else v2."""
     use_v2 = options.transport == "v2" or (options.transport == "auto" and dest.kind == REGISTRY_V2)
     if options.transport == "ecr" and dest.kind == REGISTRY_V2:
+        suggestion = ecr_host_suggestion(dest.registry)
         raise UsageError(f"--transport ecr needs an ECR reference (public.ecr.aws/... or ACCOUNT.dkr.ecr...), "
-                         f"not {dest.name}")
+                         f"not {dest.name}" + (f"; did you mean {suggestion}?" if suggestion else ""))
     if not use_v2:
         from pypush.transports.ecr.ecr_transport import EcrTransport
 
@@ -127,6 +182,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
     dest = destination if isinstance(destination, Destination) else _registry_destination(destination)
     if dest.tag or dest.digest:
         raise UsageError(f"{dest.name}: name a repository without a tag or digest to copy all tags into")
+    check_options(dest, options, ref.kind != REGISTRY_V2)
     reader = connect(ref, insecure=options.src_insecure, username=options.src_username,
                      password=options.src_password, profile=options.profile, pool_size=max(8, options.jobs * 2))
     results: List[PushResult] = []
@@ -161,6 +217,8 @@ def _transfer(source: str, destination: Target, tags: Sequence[str], compression
     layout = _layout_target(destination)
     dest = None if layout is not None else (
         destination if isinstance(destination, Destination) else _registry_destination(destination))
+    if dest is not None:
+        check_options(dest, options, _source_uses_aws(source))
     pinned = dest.digest if dest is not None else None
     named = [*([layout.tag] if layout is not None and layout.tag else []), *([dest.tag] if dest and dest.tag else [])]
     platforms = _platforms(options)

@@ -63,11 +63,13 @@ def test_broken_inputs_fail_before_contacting_the_registry(corpus, listener, cap
     for case, spec, expected in corpus:
         if case in STREAM_CASES:
             continue
-        code = main(["push", spec, dest, "--endpoint-url", listener.url, "--insecure"])
+        option = ["--endpoint-url", listener.url] if transport == "ecr" else ["--insecure"]  # ECR-only with ECR
+        code = main(["push", spec, dest, *option])
         captured = capsys.readouterr()
         lines = captured.err.strip().splitlines()
         assert code == 3, f"{case}: exit {code}: {captured.err}"
         assert len(lines) == 1 and lines[0].startswith("pypush: error: "), f"{case}: {captured.err!r}"
+        assert "((" not in lines[0] and "))" not in lines[0], f"{case}: doubled parentheses: {lines[0]!r}"
         assert expected.lower() in lines[0].lower(), f"{case}: {lines[0]!r} lacks {expected!r}"
         assert captured.out == ""
     assert listener.connections == 0

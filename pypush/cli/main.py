@@ -253,8 +253,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as exc:  # a bug: one line, the traceback only when asked for
         if "-v" in argv or "-vv" in argv or "--verbose" in argv:
             traceback.print_exc()
-        err = PypushError(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-                          f"(a bug in pypush: rerun with -v and report it)")
+        err = PypushError(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}; "
+                          f"a bug in pypush: rerun with -v and report it")
     first_line = (str(err).splitlines() or [type(err).__name__])[0]
     print(f"pypush: error: {first_line}", file=sys.stderr)
     return err.exit_code

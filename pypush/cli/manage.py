@@ -333,7 +333,11 @@ def _registries(args: argparse.Namespace) -> int:
 
 
 def _login(args: argparse.Namespace) -> int:
-    print(_registry(args).get_login_password())
+    password = _registry(args).get_login_password()
+    if args.format == "json":  # what `docker login -u AWS --password-stdin public.ecr.aws` needs
+        print(json.dumps({"registry": "public.ecr.aws", "username": "AWS", "password": password}, indent=2))
+    else:
+        print(password)
     return 0
 
 

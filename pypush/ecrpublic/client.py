@@ -18,7 +18,7 @@ from pypush.errors import RegistryError, UsageError
 from pypush.ecrpublic.results import (CatalogData, DeleteFailure, DeleteResult, Image, ImageRef, Policy,
                                       RegistryCatalogData, RegistryInfo, Repository, Tag, _catalog, _image,
                                       _registry, _repository, _tag)
-from pypush.name.reference import ECR_PUBLIC, ECR_PUBLIC_HOST, Destination, parse_destination
+from pypush.name.reference import ECR_PUBLIC, ECR_PUBLIC_HOST, Destination, parse_destination, validate_endpoint_url
 
 BATCH_DELETE_MAX = 100
 """BatchDeleteImage takes at most this many image ids per call."""
@@ -124,7 +124,7 @@ class ECRPublic:
     def __init__(self, alias_or_reference: Optional[str] = None, endpoint_url: Optional[str] = None,
                  profile: Optional[str] = None, client: Any = None):
         self.alias = parse_alias(alias_or_reference)
-        self.endpoint_url = endpoint_url
+        self.endpoint_url = validate_endpoint_url(endpoint_url) if endpoint_url is not None else None
         self.profile = profile
         self._client = client
         self._ids: Dict[str, str] = {}

@@ -76,7 +76,7 @@ def load_json(raw: bytes, where: str, kind: type = dict) -> Any:
     except UnicodeDecodeError:
         raise SourceError(f"{where}: not UTF-8 text") from None
     except ValueError as e:
-        raise SourceError(f"{where}: invalid JSON ({e})") from None
+        raise SourceError(f"{where}: invalid JSON: {e}") from None
     except RecursionError:
         raise SourceError(f"{where}: invalid JSON (nested too deeply)") from None
     if not isinstance(doc, kind):

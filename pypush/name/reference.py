@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import urlsplit
 
 from pypush.errors import UsageError
 
@@ -55,10 +56,51 @@ class Destination:
         return self.alias if self.kind == ECR_PUBLIC else self.account
 
 
-def validate_tag(tag: str) -> str:
-    """Return ``tag`` or raise UsageError naming it."""
+def is_ecr_host(host: str) -> bool:
+    """True for ``public.ecr.aws`` and ``ACCOUNT.dkr.ecr.REGION.amazonaws.com`` (the hosts of the ECR API)."""
+    host = host.lower()
+    return host == ECR_PUBLIC_HOST or bool(_PRIVATE_HOST.match(host))
+
+
+def ecr_host_suggestion(host: str) -> Optional[str]:
+    """The ECR host ``host`` is one typing mistake away from (``pubic.ecr.aws`` -> ``public.ecr.aws``), if any."""
+    host = host.lower().split(":", 1)[0]
+    if is_ecr_host(host):
+        return None
+    candidates = [ECR_PUBLIC_HOST]
+    account = re.match(r"\d{12}(?!\d)", host)
+    region = re.search(r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d", host)
+    if account and region:
+        china = ".cn" if region[0].startswith("cn-") else ""
+        candidates.append(f"{account[0]}.dkr.ecr.{region[0]}.amazonaws.com{china}")
+    return next((c for c in candidates if _edit_distance(host, c) == 1), None)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def validate_endpoint_url(url: str, option: str = "--endpoint-url") -> str:
+    """Return ``url`` or raise UsageError when it is not ``http(s)://HOST[:PORT][/PATH]``."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        fix = f"; write http://{url} (or https://{url})" if "://" not in url else ""
+        raise UsageError(f"{option} {url!r} is not a URL: expected http://HOST[:PORT] or https://HOST[:PORT]{fix}")
+    return url
+
+
+def validate_tag(tag: str, reference: Optional[str] = None) -> str:
+    """Return ``tag`` or raise UsageError naming it (and the ``reference`` it is part of)."""
     if not _TAG.match(tag):
-        raise UsageError(f"invalid tag {tag!r}: use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-')")
+        where = f" in {reference!r}" if reference else ""
+        raise UsageError(f"invalid tag {tag!r}{where}: use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-')")
     return tag
 
 
@@ -68,10 +110,11 @@ def _split_ref(rest: str, original: str):
         rest, digest = rest.split("@", 1)
         if not _DIGEST.match(digest):
             raise UsageError(f"invalid digest in {original!r}: expected sha256:<64 hex digits>")
-    last = rest.rsplit("/", 1)[-1]
-    if ":" in last:
-        rest, tag = rest.rsplit(":", 1)
-        validate_tag(tag)
+    head, slash, last = rest.rpartition("/")
+    if ":" in last:  # the first colon of the last component: `app::1` has the tag ':1', not the repository 'app:'
+        last, tag = last.split(":", 1)
+        rest = head + slash + last
+        validate_tag(tag, original)
     return rest, tag, digest
 
 

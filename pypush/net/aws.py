@@ -20,7 +20,7 @@ _AUTH_CODES = {"AccessDeniedException", "UnrecognizedClientException", "InvalidS
 TRANSIENT_CODES = {"ThrottlingException", "ServerException", "LimitExceededException",
                     "ServiceUnavailableException", "InternalFailure", "RequestTimeout"}
 _HINTS = {
-    "RepositoryNotFoundException": "create it first (pypush repo create, or push with --create-repository)",
+    "RepositoryNotFoundException": "create it first: pypush repo create REPO, or push with --create-repository",
     "RepositoryNotEmptyException": "use --force to delete it with its images",
     "ImageTagAlreadyExistsException": "the repository has immutable tags: push under a new tag",
     "RegistryNotFoundException": "check the registry alias in the reference",
@@ -28,7 +28,7 @@ _HINTS = {
     "LimitExceededException": "a service quota was reached: see the ECR Public quotas",
     "LayersNotFoundException": "a blob of the manifest is missing in the repository: push the image again",
     "ExpiredTokenException": "refresh your AWS session credentials",
-    "UnrecognizedClientException": "check your AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)",
+    "UnrecognizedClientException": "check your AWS credentials: AWS_PROFILE, AWS_ACCESS_KEY_ID, ...",
     "InvalidSignatureException": "check your AWS secret key and the machine's clock",
     "AccessDeniedException": "the caller's IAM policy does not allow this ECR action",
     "RepositoryPolicyNotFoundException": "no policy is set: pypush policy set REPO FILE",
@@ -111,7 +111,7 @@ def translate(exc: BaseException, action: str) -> PypushError:
         code = error_code(exc)
         message = exc.response.get("Error", {}).get("Message", "") or ""
         hint = _HINTS.get(code)
-        text = f"{action}: {code}: {message}".rstrip(": ") + (f" ({hint})" if hint else "")
+        text = f"{action}: {code}: {message}".rstrip(": ") + (f"; {hint}" if hint else "")
         if code in _AUTH_CODES:
             return AuthError(text, code)
         if code in TRANSIENT_CODES:
@@ -120,7 +120,7 @@ def translate(exc: BaseException, action: str) -> PypushError:
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return AuthError(f"{action}: no usable AWS credentials ({type(exc).__name__})")
     if isinstance(exc, BotoConnectionError):
-        return TransientError(f"{action}: {' '.join(str(exc).split())} (check the network or --endpoint-url)")
+        return TransientError(f"{action}: {' '.join(str(exc).split())}; check the network or --endpoint-url")
     if isinstance(exc, BotoCoreError):
         return RegistryError(f"{action}: {' '.join(str(exc).split())}")
     return RegistryError(f"{action}: {type(exc).__name__}: {' '.join(str(exc).split())}")

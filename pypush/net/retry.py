@@ -6,6 +6,8 @@ to wait; this module only decides when to try again and when to give up.
 from __future__ import annotations
 
 import random
+import socket
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional, TypeVar
@@ -78,3 +80,28 @@ def retry_call(
                 on_retry(exc, retry, delay)
             sleep(delay)
             retry += 1
+
+
+def describe_network_error(exc: BaseException) -> str:
+    """A short one-line cause for a failed connection (``DNS lookup failed: Name or service not known``,
+    ``connection refused``, ``timed out``), found along the exception's chain; else its text."""
+    seen, current = 0, exc
+    while current is not None and seen < 10:
+        if isinstance(current, ssl.SSLError):
+            verify = getattr(current, "verify_message", None)
+            return f"certificate verify failed: {verify}" if verify else (current.reason or "TLS error").lower()
+        if isinstance(current, socket.gaierror):
+            return f"DNS lookup failed: {current.strerror or current}"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(current, (TimeoutError, socket.timeout)) or type(current).__name__.endswith("TimeoutError"):
+            return "timed out"
+        reason = getattr(current, "reason", None)
+        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = next((e for e in (reason, nested, current.__cause__, current.__context__)
+                        if isinstance(e, BaseException)), None)
+        seen += 1
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

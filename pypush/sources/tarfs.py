@@ -97,7 +97,7 @@ class TarTree(Tree):
                 f.seek(end)
                 trailer = f.read(_BLOCK)
         except tarfile.ReadError as e:
-            raise SourceError(f"{self.label}: truncated or corrupt tar ({e})") from None
+            raise SourceError(f"{self.label}: truncated or corrupt tar: {e}") from None
         except OSError as e:
             raise SourceError(f"{self.label}: cannot read ({e.strerror or e})") from None
         if len(trailer) == _BLOCK and trailer.count(0) != _BLOCK:  # tarfile stops at a header it cannot parse

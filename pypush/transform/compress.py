@@ -331,7 +331,7 @@ class _DecodeErrors:
             while self._source.read(1 << 20):  # a VerifyingReader raises DigestMismatchError at EOF
                 pass
             name = getattr(self._source, "name", "") or "layer"
-            raise SourceError(f"{name}: not valid {self._algorithm} data ({e})") from None
+            raise SourceError(f"{name}: not valid {self._algorithm} data: {e}") from None
 
     def close(self) -> None:
         self._reader.close()

@@ -33,7 +33,7 @@ from pypush.transports.distribution.auth import Authenticator, Credentials, Scop
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
 from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
-from pypush.net.retry import Backoff, parse_retry_after, retry_call
+from pypush.net.retry import Backoff, describe_network_error, parse_retry_after, retry_call
 from pypush.transports.base import ProgressFn
 
 log = logging.getLogger(__name__)
@@ -258,8 +258,8 @@ class RegistryTransport:
         code, message = _oci_error(resp)
         detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
         if status in (401, 403):
-            return AuthError(f"{self.registry}: {what} refused ({detail}) with {self._auth.describe()}; "
-                             f"log in (docker login {self.registry}) or pass --username with --password-stdin, "
+            return AuthError(f"{self.registry}: {what} refused with {self._auth.describe()}: {detail}; "
+                             f"log in with `docker login {self.registry}` or pass --username with --password-stdin, "
                              f"and check push rights to {self.repository}", code=code or str(status))
         if status == 429 or status >= 500:
             err = TransientError(f"{self.registry}: {what}: {detail}", code=code or str(status))
@@ -592,9 +592,8 @@ def _error_text(error: dict) -> str:
     if isinstance(detail, dict) and len(detail) == 1:
         detail = next(iter(detail.values()))
     text = str(error["message"])
-    return f"{text} ({detail})" if isinstance(detail, str) and 0 < len(detail) <= 100 else text
+    return f"{text}: {detail}" if isinstance(detail, str) and 0 < len(detail) <= 100 else text
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+    return describe_network_error(exc)
