@@ -9,8 +9,10 @@ characters, as the service demands of a request body.
 from __future__ import annotations
 
 import binascii
+from types import ModuleType
 from typing import Optional, Union
 
+_pybase64: Optional[ModuleType]
 try:
     import pybase64 as _pybase64
 except ImportError:  # pragma: no cover - exercised through use_fast(False) in the tests

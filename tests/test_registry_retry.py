@@ -203,7 +203,7 @@ def test_manifest_put_retried_on_429(registry, proxy):
         for blob in image.blobs:
             t.upload(blob, Progress())
         t.put_manifest(image.raw, OCI_MANIFEST, image.descriptor.digest, ["1"])
-        assert t.stats["retries"] == 2
+        assert t.stats["retries"] == 2 and t.stats["throttled"] == 2
     assert proxy.statuses("PUT", "/manifests/") == [429, 429, 201]
 
 

@@ -1,15 +1,9 @@
 """Schemes and TLS: docker-registry serving HTTPS with a self-signed certificate."""
 from __future__ import annotations
 
-import datetime
-import ipaddress
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from certs import self_signed
 from conftest import start_docker_registry
 from test_registry_push import Progress, blob_of, fetch_blob
 from imagegen import random_bytes
@@ -22,19 +16,7 @@ from pypush.transports.distribution.v2_transport import RegistryTransport
 def tls_registry(tmp_path_factory):
     """docker-registry on https://127.0.0.1:PORT with a self-signed certificate; yields (registry, cert path)."""
     root = tmp_path_factory.mktemp("tls-registry")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = root / "cert.pem", root / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert_path, key_path = self_signed(root)
     mp = pytest.MonkeyPatch()
     mp.setenv("REGISTRY_HTTP_TLS_CERTIFICATE", str(cert_path))  # docker-registry's config overrides
     mp.setenv("REGISTRY_HTTP_TLS_KEY", str(key_path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from typing import IO, Any, List, Optional, Tuple
 
-from pypush.errors import DigestMismatchError
+from pypush.errors import DigestMismatchError, SourceError
 
 
 HashPrefix = Tuple[int, Any]
@@ -92,6 +92,19 @@ class VerifyingReader:
             parts.append(chunk)
             got += len(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def skip(self, n: int, holder: str = "the registry") -> None:
+        """Read (and hash) the first ``n`` bytes without keeping them: what ``holder`` already stores.
+
+        A stream that ends sooner raises SourceError: the source is not the one the upload started from.
+        """
+        left = n
+        while left > 0:
+            chunk = self.read(min(left, 1 << 22))
+            if not chunk:
+                raise SourceError(f"blob {self.name} ends after {self.count} bytes, but {holder} already holds {n} "
+                                  f"(did the source change?)")
+            left -= len(chunk)
 
     @property
     def digest(self) -> str:

@@ -9,16 +9,19 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
-                                 NoCredentialsError, PartialCredentialsError)
+                                 HTTPClientError, NoCredentialsError, PartialCredentialsError, SSLError)
 
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
+from pypush.net.connections import aws_verify
+from pypush.net.retry import parse_retry_after
 
 ECR_PUBLIC_REGION = "us-east-1"
 _AUTH_CODES = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
                "ExpiredTokenException", "IncompleteSignature", "MissingAuthenticationTokenException",
                "InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied"}
 TRANSIENT_CODES = {"ThrottlingException", "ServerException", "LimitExceededException",
-                    "ServiceUnavailableException", "InternalFailure", "RequestTimeout"}
+                   "ServiceUnavailableException", "InternalFailure", "RequestTimeout", "RequestTimeoutException",
+                   "PriorRequestNotComplete", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 _HINTS = {
     "RepositoryNotFoundException": "create it first: pypush repo create REPO, or push with --create-repository",
     "RepositoryNotEmptyException": "use --force to delete it with its images",
@@ -88,16 +91,34 @@ def resolve_credentials(session: botocore.session.Session, endpoint_url: Optiona
 def make_client(service: str, region: str, endpoint_url: Optional[str] = None,
                 session: Optional[botocore.session.Session] = None, max_attempts: int = 6,
                 credentials: Any = None) -> Any:
-    """A botocore client with standard retries; ``service`` is ``ecr-public`` or ``ecr``."""
+    """A botocore client; ``service`` is ``ecr-public`` or ``ecr``. ``max_attempts`` > 1: botocore's standard
+    retries (the management commands); 1: none (a transport, which retries through pypush.net.retry).
+    TLS trust is pypush.net.connections' decision (the profile's ``ca_bundle`` included)."""
     session = session or make_session()
     creds = credentials or resolve_credentials(session, endpoint_url)
     frozen = creds.get_frozen_credentials() if hasattr(creds, "get_frozen_credentials") else creds
-    config = Config(retries={"mode": "standard", "max_attempts": max_attempts}, max_pool_connections=32,
-                    connect_timeout=15, read_timeout=120)
+    retries = {"mode": "standard", "max_attempts": max_attempts} if max_attempts > 1 else {"total_max_attempts": 1}
+    config = Config(retries=retries, max_pool_connections=32, connect_timeout=15, read_timeout=120)
     client = session.create_client(service, region_name=region, endpoint_url=endpoint_url, config=config,
-                                   aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
-                                   aws_session_token=frozen.token)
+                                   verify=aws_verify(session), aws_access_key_id=frozen.access_key,
+                                   aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token)
     return client
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A botocore failure worth trying again: throttling, a 5xx, a lost or timed-out connection."""
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return error_code(exc) in TRANSIENT_CODES or status >= 500 or status == 429
+    return isinstance(exc, (BotoConnectionError, HTTPClientError)) and not isinstance(exc, SSLError)
+
+
+def retry_after(exc: BaseException) -> Optional[float]:
+    """The Retry-After a botocore error reply carried, if any."""
+    if isinstance(exc, ClientError):
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}
+        return parse_retry_after(headers.get("retry-after"))
+    return getattr(exc, "retry_after", None)
 
 
 def error_code(exc: ClientError) -> str:
@@ -119,6 +140,9 @@ def translate(exc: BaseException, action: str) -> PypushError:
         return RegistryError(text, code)
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return AuthError(f"{action}: no usable AWS credentials ({type(exc).__name__})")
+    if isinstance(exc, SSLError):
+        return RegistryError(f"{action}: TLS failed ({' '.join(str(exc).split())}); trust its CA through "
+                             f"AWS_CA_BUNDLE or ca_bundle in the AWS profile", "TLS")
     if isinstance(exc, BotoConnectionError):
         return TransientError(f"{action}: {' '.join(str(exc).split())}; check the network or --endpoint-url")
     if isinstance(exc, BotoCoreError):

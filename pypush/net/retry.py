@@ -1,18 +1,24 @@
 """Bounded retries with jittered exponential backoff that honour a server's Retry-After.
 
 Transport-neutral: the caller says which exceptions are transient and how long the server asked
-to wait; this module only decides when to try again and when to give up.
+to wait; this module only decides when to try again and when to give up. ``RetryPolicy`` is what
+both transports use: the backoff plus the counting (retries, throttling) and logging of each retry.
 """
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+
+if TYPE_CHECKING:
+    from pypush.net.stats import TransferStats
 
 T = TypeVar("T")
+log = logging.getLogger("pypush")
 
 
 @dataclass(frozen=True)
@@ -105,3 +111,24 @@ def describe_network_error(exc: BaseException) -> str:
         seen += 1
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+class RetryPolicy:
+    """The retry policy of a transport: its Backoff, the stats it counts retries (and throttling) into,
+    and the log line telling why. Every request of both transports that may be tried again goes through
+    ``call``."""
+
+    def __init__(self, backoff: Backoff, stats: "TransferStats", label: str = "",
+                 sleep: Callable[[float], None] = time.sleep):
+        self.backoff, self.stats, self.label, self._sleep = backoff, stats, label, sleep
+
+    def call(self, fn: Callable[[], T], what: str, is_transient: Callable[[BaseException], bool],
+             retry_after: Callable[[BaseException], Optional[float]] = lambda exc: getattr(exc, "retry_after", None),
+             ) -> T:
+        """``fn()`` under ``retry_call``; each retry is counted and logged (``what`` names the request)."""
+        def note(exc: BaseException, retry: int, delay: float) -> None:
+            self.stats.retried(exc)
+            log.info("%s%s failed (%s); retry %d in %.1fs", self.label and self.label + ": ", what,
+                     describe_network_error(exc), retry + 1, delay)
+        return retry_call(fn, is_transient=is_transient, backoff=self.backoff, retry_after=retry_after,
+                          sleep=self._sleep, on_retry=note)

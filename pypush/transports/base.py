@@ -1,9 +1,10 @@
 """The contract every transport fulfils; the engine owns ordering, concurrency and progress."""
 from __future__ import annotations
 
-from typing import Callable, Counter, Protocol, Sequence, Set
+from typing import Callable, Protocol, Sequence, Set
 
 from pypush.image.model import Blob, Descriptor
+from pypush.net.stats import TransferStats
 
 ProgressFn = Callable[[int], None]
 """Called with the number of bytes just sent (may be negative when a retry rewinds)."""
@@ -13,7 +14,7 @@ class Transport(Protocol):
     """Three questions answered against one repository of one destination."""
 
     repository: str
-    stats: Counter  # "uploaded", "bytes" (uploaded), "mounted", "retries", "throttled"
+    stats: TransferStats  # "uploaded", "bytes" (uploaded), "mounted", "retries", "throttled"
 
     def prepare(self, create_repository: bool = False) -> None:
         """Check the destination is reachable and the repository exists (or create it)."""

@@ -17,23 +17,22 @@ docker): plain http is tried first, then https — whose certificate must verify
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from pypush.transports.distribution.auth import Authenticator, Credentials, Scopes, is_loopback
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
 from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
-from pypush.net.retry import Backoff, describe_network_error, parse_retry_after, retry_call
+from pypush.net.connections import Verify, registry_verify, requests_session
+from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
+from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn
 
 log = logging.getLogger(__name__)
@@ -75,8 +74,8 @@ class RegistryTransport:
         self.resumable = not _is_ecr(registry) if resumable is None else resumable
         self.backoff = backoff
         self._own_session = session is None
-        self._session = session or _new_session(pool_size, registry)
-        self._verify: Union[bool, str] = False if insecure else _ca_bundle()
+        self._session = session or requests_session(pool_size, f"https://{registry}/")
+        self._verify: Verify = registry_verify(insecure)
         if insecure:
             import urllib3
 
@@ -89,8 +88,8 @@ class RegistryTransport:
         self._base: Optional[str] = None if len(self._schemes) > 1 else f"{self._schemes[0]}://{host}"
         self._base_lock = threading.Lock()
         self._open_api = False  # the probe saw GET /v2/ answer 200 without credentials
-        self._stats_lock = threading.Lock()
-        self.stats: Counter = Counter()  # uploaded, mounted, bytes, patches, retries
+        self.stats = TransferStats()  # also: patches, resumes
+        self._retry = RetryPolicy(backoff, self.stats, registry)
         self.push_scopes: Scopes = (f"repository:{repository}:pull,push",)
 
     # ----- the Transport protocol -------------------------------------------------------------
@@ -231,11 +230,8 @@ class RegistryTransport:
 
     def retrying(self, fn: Callable[[], T], what: str) -> T:
         """Run ``fn`` under the retry policy; exhausted connection failures become TransientError."""
-        def note(exc: BaseException, retry: int, delay: float) -> None:
-            self.count("retries")
-            log.info("%s: %s failed (%s), retrying in %.1fs", self.registry, what, _short(exc), delay)
         try:
-            return retry_call(fn, is_transient=_is_transient, backoff=self.backoff, on_retry=note)
+            return self._retry.call(fn, what, _is_transient)
         except requests.RequestException as exc:
             raise self._connection_error(exc, what) from None
         except _Resync as exc:
@@ -306,8 +302,7 @@ class RegistryTransport:
 
     def count(self, key: str, n: int = 1) -> None:
         """Add to a statistic (thread-safe)."""
-        with self._stats_lock:
-            self.stats[key] += n
+        self.stats.add(key, n)
 
 
 class _Body:
@@ -359,8 +354,7 @@ class _BlobUpload:
             if self.location is not None:
                 self.t.cancel(self.location)
             raise
-        self.t.count("uploaded")
-        self.t.count("bytes", size)
+        self.t.stats.blob_uploaded(size)
         if self.known:
             return self.desc
         return replace(self.desc, digest=digest, size=size)
@@ -378,7 +372,7 @@ class _BlobUpload:
         self._report(self.offset)
         with VerifyingReader(self.blob.open(), self.desc.digest, self.size, self.name,
                              self.blob.hashed) as reader:
-            _skip(reader, self.offset)
+            reader.skip(self.offset)
             if not self.chunked:
                 return self._put_whole(reader)
             return self._send_chunks(reader)
@@ -496,24 +490,6 @@ class _BlobUpload:
 
 # ----- helpers --------------------------------------------------------------------------------------
 
-def _new_session(pool_size: int, registry: str) -> requests.Session:
-    """A pooled session. The environment (proxies) is read once here rather than on every request,
-    which requests' ``trust_env`` would do at ~1 ms a request; ~/.netrc is not consulted."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(4, pool_size), max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "pypush"
-    session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies(f"https://{registry}/"))
-    return session
-
-
-def _ca_bundle() -> Union[bool, str]:
-    """``verify`` for requests: the CA bundle named by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, else True."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-
-
 def _schemes(host: str, insecure: bool) -> List[str]:
     """Schemes to try, in order (see the module docstring)."""
     if is_loopback(host):
@@ -547,15 +523,6 @@ def _is_transient(exc: BaseException) -> bool:
 def _untrusted_certificate(exc: BaseException) -> bool:
     """The server speaks TLS but its certificate did not verify (no point trying plain http)."""
     return isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc).upper()
-
-
-def _skip(reader: VerifyingReader, n: int) -> None:
-    """Read (and hash) ``n`` bytes the registry already holds."""
-    while n > 0:
-        got = reader.read(min(READ_SIZE, n))
-        if not got:
-            break
-        n -= len(got)
 
 
 def _range_end(resp: requests.Response) -> Optional[int]:

@@ -2,23 +2,20 @@
 
 Every call but UploadLayerPart goes through a stock botocore client. UploadLayerPart is the hot
 path: its ~14 MB JSON body (a base64 string) is built as bytes by hand, hashed once, signed with
-botocore's own SigV4 signer and streamed over a per-thread keep-alive connection.
+botocore's own SigV4 signer and streamed over a per-thread keep-alive connection. Both kinds of
+request are retried by the same policy (pypush.net.retry) and reach the service with the same TLS
+trust and proxies (pypush.net.connections).
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.client
 import json
 import logging
-import os
 import ssl
 import threading
-import time
-import urllib.request
-from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
-from urllib.parse import SplitResult, unquote, urlsplit
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -31,14 +28,17 @@ from pypush.errors import RegistryError, SourceError, TransientError
 from pypush.image.model import Blob, Descriptor
 from pypush.transports.ecr.pacing import Pacer
 from pypush.name.reference import ECR_PUBLIC, Destination
-from pypush.net.retry import Backoff
+from pypush.net.connections import aws_verify, open_connection, proxies_for
+from pypush.net.retry import Backoff, RetryPolicy
+from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn
 
 log = logging.getLogger("pypush")
+T = TypeVar("T")
 
 _TARGET = {"ecr-public": "SpencerFrontendService", "ecr": "AmazonEC2ContainerRegistry_V20150921"}
 _ENCODE_CHUNK = 3 << 20  # raw bytes per base64 piece (a multiple of 3, so pieces concatenate)
-_PART_BACKOFF = Backoff(attempts=9, base=0.2, cap=20.0)
+_PART_BACKOFF = Backoff(attempts=9, base=0.2, cap=20.0)  # parts: more patience (each holds ~14 MB sent)
 _BLOB_RESTARTS = 3
 
 
@@ -84,34 +84,24 @@ class EcrTransport:
         self.region = destination.region or aws.ECR_PUBLIC_REGION
         session = aws.make_session(profile)
         self._credentials = aws.resolve_credentials(session, endpoint_url)
-        self.client = aws.make_client(self.service, self.region, endpoint_url, session, max_attempts,
-                                      credentials=self._credentials)
+        self.client = aws.make_client(self.service, self.region, endpoint_url, session, max_attempts=1,
+                                      credentials=self._credentials)  # retried here, by self._retry
         self._url = urlsplit(self.client.meta.endpoint_url)
         _return_big_buffers_to_the_os()
+        self._verify = aws_verify(session)
+        self._proxies = proxies_for(self._url.geturl())
         self._pacer = Pacer(self.service, rate_limits)
         self.client.meta.events.register("before-send", self._pacer.botocore_handler)
-        self.client.meta.events.register("needs-retry", self._count_failure)
-        self.stats: Counter = Counter()  # uploaded, bytes, retries (failed attempts), throttled (of which)
-        self._stats_lock = threading.Lock()
+        self.stats = TransferStats()
+        self._retry = RetryPolicy(Backoff(attempts=max_attempts), self.stats)
+        self._part_retry = RetryPolicy(_PART_BACKOFF, self.stats)
         self._local = threading.local()
         self._registry_id = destination.registry_id
 
     # -- botocore calls ---------------------------------------------------------------------------
-    def _count(self, code: str) -> None:
-        with self._stats_lock:
-            self.stats["retries"] += 1
-            if code in ("ThrottlingException", "LimitExceededException"):
-                self.stats["throttled"] += 1
-
-    def _count_failure(self, response: Any = None, caught_exception: Any = None, **_: Any) -> None:
-        """botocore ``needs-retry`` hook: count failed attempts (botocore decides the retry)."""
-        if caught_exception is not None:
-            self._count("")
-        elif response is not None:
-            http, parsed = response
-            code = str((parsed or {}).get("Error", {}).get("Code", ""))
-            if http.status_code >= 500 or code in aws.TRANSIENT_CODES:
-                self._count(code)
+    def _retrying(self, fn: Callable[[], T], what: str) -> T:
+        """``fn`` (botocore calls) under the transport's retry policy."""
+        return self._retry.call(fn, what, aws.is_transient, aws.retry_after)
 
     def _ids(self) -> Dict[str, str]:
         ids = {"repositoryName": self.repository}
@@ -121,7 +111,7 @@ class EcrTransport:
 
     def _call(self, operation: str, what: str, **params: Any) -> Dict[str, Any]:
         try:
-            return getattr(self.client, operation)(**params)
+            return self._retrying(lambda: getattr(self.client, operation)(**params), what)
         except (ClientError, BotoCoreError) as exc:
             raise aws.translate(exc, what) from None
 
@@ -132,7 +122,8 @@ class EcrTransport:
         missing repository shows as RepositoryNotFoundException on the first push call.
         """
         try:
-            self.client.describe_repositories(repositoryNames=[self.repository])
+            self._retrying(lambda: self.client.describe_repositories(repositoryNames=[self.repository]),
+                           "DescribeRepositories")
             return
         except ClientError as exc:
             code = aws.error_code(exc)
@@ -144,11 +135,14 @@ class EcrTransport:
         except BotoCoreError as exc:
             raise aws.translate(exc, f"repository {self.destination.name}") from None
         try:
-            self.client.create_repository(repositoryName=self.repository)
+            self._retrying(lambda: self.client.create_repository(repositoryName=self.repository),
+                           "CreateRepository")
             log.info("created repository %s", self.destination.name)
         except ClientError as exc:
             if aws.error_code(exc) != "RepositoryAlreadyExistsException":
                 raise aws.translate(exc, f"creating repository {self.destination.name}") from None
+        except BotoCoreError as exc:
+            raise aws.translate(exc, f"creating repository {self.destination.name}") from None
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """BatchCheckLayerAvailability in batches of 100."""
@@ -178,7 +172,7 @@ class EcrTransport:
             if tag:
                 params["imageTag"] = tag
             try:
-                resp = self.client.put_image(**params)
+                resp = self._retrying(lambda: self.client.put_image(**params), "PutImage")
             except ClientError as exc:
                 if aws.error_code(exc) == "ImageAlreadyExistsException":
                     continue
@@ -242,7 +236,7 @@ class EcrTransport:
                     progress(resume_at - sent)
                     reader.close()
                     reader = VerifyingReader(blob.open(), desc.digest, expected_size, name, blob.hashed)
-                    _skip(reader, resume_at, name)
+                    reader.skip(resume_at, "the service")
                 sent = resume_at
             if sent == 0:
                 raise SourceError(f"blob {name} is empty: ECR cannot store a 0-byte layer")
@@ -253,7 +247,8 @@ class EcrTransport:
             reader.close()
         digest = reader.digest
         try:
-            resp = self.client.complete_layer_upload(uploadId=upload_id, layerDigests=[digest], **self._ids())
+            resp = self._retrying(lambda: self.client.complete_layer_upload(
+                uploadId=upload_id, layerDigests=[digest], **self._ids()), f"CompleteLayerUpload for {name}")
             stored = resp.get("layerDigest", digest)
             if stored != digest:
                 raise RegistryError(f"CompleteLayerUpload for {name}: registry computed {stored}, pypush sent {digest}")
@@ -268,9 +263,7 @@ class EcrTransport:
                 raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
         except BotoCoreError as exc:
             raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
-        with self._stats_lock:
-            self.stats["uploaded"] += 1
-            self.stats["bytes"] += sent
+        self.stats.blob_uploaded(sent)
         return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
 
     def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str,
@@ -294,46 +287,45 @@ class EcrTransport:
             h.update(p)
         return pieces, h.hexdigest(), n
 
-    def _send_part(self, pieces: List[Union[bytes, bytearray]], body_hash: str, upload_id: str, first: int, n: int, name: str,
-                   progress: ProgressFn) -> int:
+    def _send_part(self, pieces: List[Union[bytes, bytearray]], body_hash: str, upload_id: str, first: int, n: int,
+                   name: str, progress: ProgressFn) -> int:
         """Send one part with retries; returns the next byte offset the service expects (``first + n``,
         or less when the service reports it kept fewer bytes than were sent)."""
-        for attempt in range(_PART_BACKOFF.attempts):
+        what = f"UploadLayerPart for {name}"
+
+        def attempt() -> int:
             try:
                 self._post("UploadLayerPart", pieces, body_hash)
-                progress(n)
-                return first + n
             except _PartError as err:
                 if err.code == "InvalidLayerPartException" and "lastValidByteReceived" in err.body:
                     last = int(err.body["lastValidByteReceived"])
-                    if last >= first + n - 1:  # the part arrived; the reply was lost
-                        progress(n)
-                        return first + n
-                    if last + 1 != first:
-                        return last + 1
-                    err_to_raise: Exception = RegistryError(f"UploadLayerPart for {name}: {err}", err.code)
+                    if last + 1 < first + n and last + 1 != first:
+                        return last + 1  # the service kept fewer bytes: resume after the last it holds
+                    if last + 1 < first + n:
+                        raise RegistryError(f"{what}: {err}", err.code) from None
+                    # else the part arrived and only the reply was lost
                 elif err.code == "UploadNotFoundException":
                     raise _UploadLost(first) from None
-                elif err.status >= 500 or err.code in ("ThrottlingException", "LimitExceededException",
-                                                       "ServerException"):
-                    err_to_raise = TransientError(f"UploadLayerPart for {name}: {err}", err.code)
+                elif err.status >= 500 or err.code in aws.TRANSIENT_CODES:
+                    raise TransientError(f"{what}: {err}", err.code) from None
                 else:
                     raise aws_part_error(err, name) from None
+            except ssl.SSLCertVerificationError as exc:
+                self._drop_connection()
+                raise RegistryError(f"{what}: TLS failed ({exc.verify_message}); trust its CA through "
+                                    f"AWS_CA_BUNDLE or ca_bundle in the AWS profile", "TLS") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
-                err_to_raise = TransientError(f"UploadLayerPart for {name}: connection failed ({type(exc).__name__})")
-            self._count(getattr(err_to_raise, "code", "") or "")
-            if attempt + 1 == _PART_BACKOFF.attempts:
-                raise err_to_raise
-            delay = _PART_BACKOFF.delay(attempt)
-            log.info("UploadLayerPart for %s failed (%s); retry %d in %.1fs", name, err_to_raise, attempt + 1, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+                raise TransientError(f"{what}: connection failed ({type(exc).__name__})") from None
+            progress(n)
+            return first + n
+
+        return self._part_retry.call(attempt, what, lambda exc: isinstance(exc, TransientError))
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = _open_connection(self._url)
+            conn = self._local.conn = open_connection(self._url, self._verify, 120.0, self._proxies)
         return conn
 
     def _drop_connection(self) -> None:
@@ -377,41 +369,6 @@ class EcrTransport:
         code = str(body.get("__type") or resp.getheader("x-amzn-ErrorType") or f"HTTP{resp.status}")
         code = code.split("#")[-1].split(":")[0]
         raise _PartError(resp.status, code, str(body.get("message") or body.get("Message") or ""), body)
-
-
-def _open_connection(url: SplitResult) -> http.client.HTTPConnection:
-    """A keep-alive connection to ``url``'s host: through the HTTP(S)_PROXY botocore would use (a CONNECT
-    tunnel) unless NO_PROXY exempts the host, and trusting AWS_CA_BUNDLE like botocore."""
-    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
-    proxy = None
-    if not urllib.request.proxy_bypass(host):
-        proxy = urllib.request.getproxies().get(url.scheme)
-    target, headers = (host, port), {}
-    if proxy:
-        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        target = (p.hostname or "", p.port or 8080)
-        if p.username:
-            creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
-            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
-    conn: http.client.HTTPConnection
-    if url.scheme == "https":
-        context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
-        conn = http.client.HTTPSConnection(*target, timeout=120, context=context)
-    else:
-        conn = http.client.HTTPConnection(*target, timeout=120)
-    if proxy:
-        conn.set_tunnel(host, port, headers=headers)
-    return conn
-
-
-def _skip(reader: VerifyingReader, offset: int, name: str) -> None:
-    """Read (and hash) the first ``offset`` bytes of a fresh reader without sending them."""
-    left = offset
-    while left > 0:
-        chunk = reader.read(min(left, 1 << 22))
-        if not chunk:
-            raise SourceError(f"blob {name} is shorter than the {offset} bytes the service already holds")
-        left -= len(chunk)
 
 
 class _UploadLost(Exception):

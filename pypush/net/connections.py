@@ -1,0 +1,98 @@
+"""How pypush reaches a host: which CAs it trusts, which proxy it goes through, and the connections.
+
+The one place both transports ask. TLS trust: for AWS endpoints what botocore trusts (``AWS_CA_BUNDLE``,
+else the profile's ``ca_bundle``, else botocore's bundle), applied to botocore's own calls and to the
+hand-built UploadLayerPart connection alike; for OCI registries ``REQUESTS_CA_BUNDLE`` /
+``CURL_CA_BUNDLE``, else requests' bundle. Proxies: ``HTTP(S)_PROXY`` unless ``NO_PROXY`` (or the
+system's proxy settings) exempt the host, read once per transport.
+"""
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import ssl
+import urllib.request
+from typing import Any, Dict, Optional, Union
+from urllib.parse import SplitResult, unquote, urlsplit
+
+Verify = Union[bool, str]
+"""``True`` (the default bundle), ``False`` (no verification) or the path of a CA bundle."""
+
+
+def aws_verify(session: Any) -> Verify:
+    """What an AWS endpoint's certificate is checked against, in botocore's order of precedence:
+    ``AWS_CA_BUNDLE``, then ``ca_bundle`` of the config profile, then botocore's default bundle."""
+    return session.get_config_variable("ca_bundle") or True
+
+
+def registry_verify(insecure: bool = False) -> Verify:
+    """``verify`` for an OCI registry: off when ``insecure``, else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE or True."""
+    if insecure:
+        return False
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
+def proxies_for(url: str) -> Dict[str, str]:
+    """The proxies (by scheme) for ``url``: the environment's, none when NO_PROXY exempts its host."""
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    host = parts.hostname or ""
+    if host and (urllib.request.proxy_bypass(host) or urllib.request.proxy_bypass(parts.netloc)):
+        return {}
+    return {scheme: proxy for scheme, proxy in urllib.request.getproxies().items()
+            if scheme in ("http", "https", "all") and proxy}
+
+
+def ssl_context(verify: Verify) -> ssl.SSLContext:
+    """A client context trusting ``verify`` (botocore's default bundle for ``True``, nothing checked for False)."""
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if verify is True:
+        from botocore.httpsession import get_cert_path
+
+        return ssl.create_default_context(cafile=get_cert_path(True))
+    return ssl.create_default_context(cafile=verify)
+
+
+def open_connection(url: SplitResult, verify: Verify = True, timeout: float = 120.0,
+                    proxies: Optional[Dict[str, str]] = None) -> http.client.HTTPConnection:
+    """A keep-alive connection to ``url``'s host, tunnelled (CONNECT) through its proxy if it has one."""
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    if proxies is None:
+        proxies = proxies_for(url.geturl())
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    target, headers = (host, port), {}
+    if proxy:
+        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        target = (p.hostname or "", p.port or 8080)
+        if p.username:
+            creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
+    conn: http.client.HTTPConnection
+    if url.scheme == "https":
+        conn = http.client.HTTPSConnection(*target, timeout=timeout, context=ssl_context(verify))
+    else:
+        conn = http.client.HTTPConnection(*target, timeout=timeout)
+    if proxy:
+        conn.set_tunnel(host, port, headers=headers)
+    return conn
+
+
+def requests_session(pool_size: int, url: str) -> Any:
+    """A pooled ``requests.Session`` for ``url``'s host with the proxies decided here. The environment is
+    read once rather than on every request (requests' ``trust_env`` costs ~1 ms a request); ~/.netrc is
+    not consulted; requests never retries by itself (the retry policy is pypush.net.retry's)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(4, pool_size), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "pypush"
+    session.trust_env = False
+    session.proxies.update(proxies_for(url))
+    return session
