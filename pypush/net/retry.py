@@ -91,7 +91,7 @@ def retry_call(
 def describe_network_error(exc: BaseException) -> str:
     """A short one-line cause for a failed connection (``DNS lookup failed: Name or service not known``,
     ``connection refused``, ``timed out``), found along the exception's chain; else its text."""
-    seen, current = 0, exc
+    seen, current = 0, exc  # type: int, Optional[BaseException]
     while current is not None and seen < 10:
         if isinstance(current, ssl.SSLError):
             verify = getattr(current, "verify_message", None)
