@@ -15,7 +15,8 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conftest import free_port, wait_for_port  # noqa: E402  (the tests' loopback helpers)
-SHARED_TOOLS = ROOT.parent / "shared" / "tools"
+SHARED_TOOLS = next((p for p in (ROOT.parent / "shared" / "tools", ROOT.parent.parent / "shared" / "tools")
+                     if p.is_dir()), ROOT.parent / "shared" / "tools")  # beside /work/main, or a worktree in /work/wt
 FIXTURES_DIR = Path(os.environ.get("FIXTURES_DIR", "/tmp/fixtures"))
 SKOPEO_CACHE = Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb")
 # Server data in memory where possible, so that the disk of a shared machine measures nobody.
