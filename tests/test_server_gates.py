@@ -24,7 +24,7 @@ def test_sigv4_verified_when_keys_are_configured(tmp_path):
         push_blob(good, "signed", data)
         wrong_secret = error_of(client(ep, access_key="AKIDLOCAL", secret_key="nope").describe_repositories)
         assert wrong_secret["Error"]["Code"] == "InvalidSignatureException"
-        assert wrong_secret["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert wrong_secret["ResponseMetadata"]["HTTPStatusCode"] == 400  # ECR answers auth errors with 400
         wrong_key = error_of(client(ep, access_key="OTHER", secret_key="s3cret").describe_repositories)
         assert wrong_key["Error"]["Code"] == "UnrecognizedClientException"
         assert wrong_key["ResponseMetadata"]["HTTPStatusCode"] == 400
@@ -38,6 +38,33 @@ def test_any_signature_accepted_by_default_but_not_none(endpoint):
                             config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
     err = error_of(unsigned.describe_repositories)
     assert err["Error"]["Code"] == "MissingAuthenticationTokenException"
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_an_old_signature_is_expired_in_the_service_words():
+    from datetime import datetime, timedelta, timezone
+    from email.message import Message
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from pypush.server.protocol import ApiError
+    from pypush.server.sigv4 import Verifier
+
+    request = AWSRequest(method="POST", url="http://h/", data=b"{}", headers={"Host": "h"})
+    SigV4Auth(Credentials("AK", "SK"), "ecr-public", "us-east-1").add_auth(request)
+    headers = Message()
+    for k, v in request.headers.items():
+        headers[k] = v.decode() if isinstance(v, bytes) else v
+    signed = datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    with pytest.raises(ApiError) as e:
+        Verifier("AK", "SK").verify("POST", "/", headers, memoryview(b"{}"), now=signed + timedelta(minutes=20))
+    fmt = "%Y%m%dT%H%M%SZ"
+    now = signed + timedelta(minutes=20)
+    assert (e.value.code, e.value.status) == ("InvalidSignatureException", 400)
+    assert e.value.message == (f"Signature expired: {signed.strftime(fmt)} is now earlier than "
+                               f"{(now - timedelta(minutes=15)).strftime(fmt)} ({now.strftime(fmt)} - 15 min.)")
 
 
 def test_enforced_quotas_throttle_at_published_rates(tmp_path):

@@ -32,7 +32,7 @@ def test_first_line_is_the_url_and_sigterm_stops_cleanly(tmp_path):
     proc = start_server(tmp_path / "data")
     try:
         url = url_of(proc)
-        with urllib.request.urlopen(url + "/v2/", timeout=10) as r:
+        with urllib.request.urlopen(url + "/v2/_catalog", timeout=10) as r:
             assert r.status == 200
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -96,8 +96,10 @@ def test_v2_routes(endpoint):
     text = push_real_image(c, "a/b", [gzip_tar_layer("x", layer)], "t1", media_type=OCI_MANIFEST)
     c.put_image(repositoryName="a/b", imageManifest=text, imageTag="t0")
     base = endpoint.url + "/v2"
-    status, headers, body = _get(base + "/")
-    assert status == 200 and headers["Docker-Distribution-API-Version"] == "registry/2.0"
+    status, headers, body = _get(base + "/")  # ECR Public: the login challenge; pulls stay anonymous
+    assert status == 401 and headers["Docker-Distribution-API-Version"] == "registry/2.0"
+    assert headers["Www-Authenticate"] == (f'Bearer realm="{endpoint.url}/token/",service="{endpoint.host_port}",'
+                                           'scope="aws"')
     status, headers, body = _get(base + "/a/b/manifests/t1", "HEAD")
     assert status == 200 and body == b"" and int(headers["Content-Length"]) == len(text.encode())
     assert headers["Docker-Content-Digest"] == sha(text.encode())
@@ -115,4 +117,4 @@ def test_v2_routes(endpoint):
                        ("/a/b/blobs/sha256:" + "0" * 64, "BLOB_UNKNOWN")]:
         status, _, body = _get(base + path)
         assert status == 404 and json.loads(body)["errors"][0]["code"] == code
-    assert _get(base + "/a/b/blobs/uploads/", "POST")[0] == 405
+    assert _get(base + "/a/b/blobs/uploads/", "POST")[0] == 401  # writes need the login

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="its secret (env PYPUSH_SERVE_SECRET_KEY)")
     parser.add_argument("--alias", default="local", help="registry alias (public.ecr.aws/ALIAS/...)")
     parser.add_argument("--registry-id", default="123456789012", help="12-digit registry id")
+    parser.add_argument("--registry-quirks", default="",
+                        help="ECR registry behaviours of /v2/ uploads: patch-201 and min-chunk by default; "
+                             "add single-patch,no-restart (or 'all'), remove with -NAME, 'none' for none")
+    parser.add_argument("--registry-login", choices=("public", "private"), default="public",
+                        help="/v2/ login: public (Bearer challenge, anonymous pulls; ECR Public) or "
+                             "private (Basic challenge, credentials for everything; private ECR)")
     parser.add_argument("--faults", default=os.environ.get("PYPUSH_SERVE_FAULTS"),
                         help="inject faults, e.g. seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05 "
                              "(env PYPUSH_SERVE_FAULTS)")
@@ -48,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         endpoint = LocalEndpoint(data_dir=args.data, host=args.host, port=args.port, part_size=args.part_size,
                                  enforce_quotas=args.enforce_quotas, access_key=args.access_key,
                                  secret_key=args.secret_key, alias=args.alias, registry_id=args.registry_id,
-                                 faults=faults)
+                                 faults=faults, registry_quirks=args.registry_quirks,
+                                 login=args.registry_login)
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:

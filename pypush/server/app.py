@@ -18,21 +18,27 @@ from contextlib import contextmanager, nullcontext
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, Optional, Set, Tuple, Union
 
 from pypush.server import images, layers, repositories
 from pypush.server.limits import DropConnection, FaultPlan, Faults, Quotas
-from pypush.server.operations import OPERATIONS, Context, Settings, check_registry
+from pypush.server.operations import (DEFAULT_QUIRKS, OPERATIONS, TOKEN_LIFETIME, Context, Settings,
+                                      check_registry, parse_quirks)
 from pypush.server.protocol import CONTENT_TYPE, PRIVATE, PUBLIC, ApiError, max_length, parse_body, resolve_target, response_body, validate
 from pypush.server.sigv4 import Verifier, parse_authorization
 from pypush.server.store import Store
-from pypush.server.v2 import Reply, ReadApi
+from pypush.server.http_body import BodyError, RequestBody
+from pypush.server.registry_auth import token_response
+from pypush.server.v2 import Reply, v2_error
+from pypush.server.v2_router import RegistryDoor
 
 log = logging.getLogger("pypush.server")
 
 LARGE_BODY = 1 << 20
 """Bodies above this size are read into ``App.bodies`` so memory stays bounded."""
 CONCURRENT_LARGE_BODIES = 2
+HEADER_TIMEOUT = 60.0
+"""Seconds a request line and its headers may take once their first byte arrived."""
 
 
 def _max_body() -> int:
@@ -76,7 +82,7 @@ class App:
         self.verifier = verifier
         self.quotas = quotas
         self.faults = faults
-        self.read_api = ReadApi(store, settings.alias)
+        self.registry = RegistryDoor(store, settings)
         self.max_body = _max_body()
         self.bodies = BufferPool(CONCURRENT_LARGE_BODIES, self.max_body)
         self._gallery: Any = None
@@ -138,6 +144,22 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
 
+    def handle_one_request(self) -> None:
+        """Wait (idle keep-alive) for a request's first byte; then its line and headers must arrive
+        within ``server.header_timeout`` seconds or the connection is closed (slow-header clients)."""
+        try:
+            if not self.rfile.peek(1):  # type: ignore[attr-defined]
+                self.close_connection = True
+                return
+        except OSError:
+            self.close_connection = True
+            return
+        self.server.watch(self.connection, self.server.header_timeout)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.watch(self.connection, None)
+
     def finish(self) -> None:
         self.server.track(self.connection, False)
         try:
@@ -148,11 +170,32 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s %s", self.address_string(), format % args)
 
-    # -- AWS JSON -------------------------------------------------------------------------------
-    def do_POST(self) -> None:  # noqa: N802 (stdlib naming)
-        if self.path.startswith("/v2"):
+    # -- routing: /v2/... the registry door, /token its Bearer flow, POST / the AWS JSON API ---------
+    def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
+        self._route()
+
+    do_HEAD = do_PUT = do_PATCH = do_DELETE = do_POST = do_GET
+
+    def _route(self) -> None:
+        self.server.watch(self.connection, None)  # the headers are in
+        path = self.path.split("?", 1)[0]
+        if path == "/v2" or path.startswith("/v2/"):
             self._v2()
-            return
+        elif path in ("/token", "/token/") and self.command in ("GET", "HEAD"):
+            self._token()
+        elif self.command == "POST":
+            self._aws()
+        elif self.command in ("GET", "HEAD"):  # the HTML gallery
+            self._drain_body()
+            reply = self.server.app.gallery_page(self.command, self.path, self.headers)
+            self._send(reply.status, reply.headers, reply.body)
+        else:
+            self._drain_body()
+            self._send(404, {"Content-Type": "application/json"},
+                       b'{"errors":[{"code":"NOT_FOUND","message":"no such route","detail":null}]}')
+
+    # -- AWS JSON -------------------------------------------------------------------------------
+    def _aws(self) -> None:
         app = self.server.app
         length = self._body_length(app)
         if length is None:
@@ -205,49 +248,48 @@ class Handler(BaseHTTPRequestHandler):
             length -= len(chunk)
 
     # -- v2 ---------------------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802
-        self._read_only()
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._read_only()
-
-    def _read_only(self) -> None:
-        """/v2/ reads, else the HTML gallery."""
-        if self.path.startswith("/v2"):
-            self._v2()
-            return
-        length = self.headers.get("Content-Length")
-        if length and length.isdigit():
-            self._drain(int(length))
-        reply = self.server.app.gallery_page(self.command, self.path, self.headers)
-        self._send(reply.status, reply.headers, reply.body)
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._v2()
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self._v2()
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._v2()
-
     def _v2(self) -> None:
-        length = self.headers.get("Content-Length")
-        if length and length.isdigit():
-            self._drain(int(length))
         try:
-            reply = self.server.app.read_api.handle(self.command, self.path, self.headers)
+            body = RequestBody(self.rfile, self.headers)
+        except BodyError as e:
+            self.close_connection = True
+            self._send(400, {"Content-Type": "application/json"}, v2_error(400, "SIZE_INVALID", str(e)).body)
+            return
+        try:
+            reply = self.server.app.registry.handle(self.command, self.path, self.headers, body)
+        except BodyError as e:  # the body ended early or was malformed: nothing was stored
+            log.debug("v2 %s %s: %s", self.command, self.path, e)
+            self.close_connection = True
+            reply = v2_error(400, "SIZE_INVALID", str(e))
         except Exception:
             log.error("internal error: %s", traceback.format_exc())
-            reply = Reply(500, {"Content-Type": "application/json"}, b'{"errors":[{"code":"UNKNOWN"}]}')
+            reply = v2_error(500, "UNKNOWN", "internal error")
+        if not body.done and not body.drain(LARGE_BODY):
+            self.close_connection = True  # an unread body (say, refused before it was read) ends the connection
         if reply.file is None:
             self._send(reply.status, reply.headers, reply.body)
             return
-        self._send(reply.status, reply.headers, b"", length=reply.length)
-        if self.command == "HEAD":
+        try:
+            f = open(reply.file, "rb")
+        except OSError:  # deleted since the lookup
+            self._send(404, {"Content-Type": "application/json"}, v2_error(404, "BLOB_UNKNOWN", "blob is gone").body)
             return
-        with open(reply.file, "rb") as f:
-            self.connection.sendfile(f, reply.offset, reply.length)
+        with f:
+            self._send(reply.status, reply.headers, b"", length=reply.length)
+            if self.command != "HEAD":
+                self.connection.sendfile(f, reply.offset, reply.length)
+
+    def _token(self) -> None:
+        self._drain_body()
+        status, headers, payload = token_response(self.server.app.store, self.headers)
+        self._send(status, headers, payload)
+
+    def _drain_body(self) -> None:
+        try:
+            if not RequestBody(self.rfile, self.headers).drain(LARGE_BODY):
+                self.close_connection = True
+        except BodyError:
+            self.close_connection = True
 
     # -- output -----------------------------------------------------------------------------------
     def _send(self, status: int, headers: Dict[str, str], body: bytes, length: Optional[int] = None) -> None:
@@ -269,17 +311,49 @@ class EndpointServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: Tuple[str, int], app: App):
+    def __init__(self, address: Tuple[str, int], app: App, header_timeout: float = HEADER_TIMEOUT):
         self.app = app
+        self.header_timeout = header_timeout
         self._connections: Set[socket.socket] = set()
+        self._deadlines: Dict[socket.socket, float] = {}
         self._conn_lock = threading.Lock()
+        self._closing = threading.Event()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
+        threading.Thread(target=self._watchdog, name="pypush-serve-headers", daemon=True).start()
 
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._conn_lock:
             (self._connections.add if add else self._connections.discard)(conn)
+            if not add:
+                self._deadlines.pop(conn, None)
+
+    def watch(self, conn: socket.socket, seconds: Optional[float]) -> None:
+        """Close ``conn`` unless ``watch(conn, None)`` comes within ``seconds``."""
+        with self._conn_lock:
+            if seconds is None:
+                self._deadlines.pop(conn, None)
+            else:
+                self._deadlines[conn] = time.monotonic() + seconds
+
+    def _watchdog(self) -> None:
+        while not self._closing.wait(min(0.5, self.header_timeout / 4)):
+            now = time.monotonic()
+            with self._conn_lock:
+                late = [c for c, t in self._deadlines.items() if t < now]
+                for conn in late:
+                    del self._deadlines[conn]
+            for conn in late:
+                log.debug("closing a connection whose request headers took over %s s", self.header_timeout)
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def server_close(self) -> None:
+        self._closing.set()
+        super().server_close()
 
     def close_connections(self) -> None:
         with self._conn_lock:
@@ -314,13 +388,19 @@ class LocalEndpoint:
     def __init__(self, data_dir: Union[str, Path, None] = None, host: str = "127.0.0.1", port: int = 0,
                  part_size: int = 10 * 1024 * 1024, enforce_quotas: bool = False,
                  access_key: Optional[str] = None, secret_key: Optional[str] = None, alias: str = "local",
-                 registry_id: str = "123456789012", faults: Union[str, FaultPlan, None] = None):
+                 registry_id: str = "123456789012", faults: Union[str, FaultPlan, None] = None,
+                 registry_quirks: Union[str, Iterable[str], None] = None, login: str = "public",
+                 token_lifetime: int = TOKEN_LIFETIME, header_timeout: float = HEADER_TIMEOUT):
         if (access_key is None) != (secret_key is None):
             raise ValueError("access_key and secret_key go together")
         self.data_dir: Optional[Path] = Path(data_dir) if data_dir is not None else None
         self.host = host
         self.port = port
-        self.settings = Settings(registry_id=registry_id, alias=alias, part_size=part_size)
+        quirks = (parse_quirks(registry_quirks) if isinstance(registry_quirks, str)
+                  else DEFAULT_QUIRKS if registry_quirks is None else frozenset(registry_quirks))
+        self.settings = Settings(registry_id=registry_id, alias=alias, part_size=part_size, login=login,
+                                 quirks=quirks, token_lifetime=token_lifetime)
+        self.header_timeout = header_timeout
         self.settings.check()
         self.enforce_quotas = enforce_quotas
         self.keys = (access_key, secret_key) if access_key is not None and secret_key is not None else None
@@ -352,7 +432,7 @@ class LocalEndpoint:
         verifier = Verifier(*self.keys) if self.keys else None
         app = App(self._store, self.settings, verifier=verifier, quotas=Quotas() if self.enforce_quotas else None,
                   faults=Faults(self.faults) if self.faults else None)
-        self._server = EndpointServer((self.host, self.port), app)
+        self._server = EndpointServer((self.host, self.port), app, self.header_timeout)
         self.port = self._server.server_address[1]
         self.settings.url = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},

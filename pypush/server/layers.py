@@ -1,7 +1,6 @@
 """Layer operations: BatchCheckLayerAvailability and the Initiate / UploadLayerPart / Complete upload."""
 from __future__ import annotations
 
-import time
 from typing import Any, Dict, List
 
 from pypush.server.part_blob import Base64Error
@@ -81,23 +80,10 @@ def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             )
         if len(upload.part_sizes) >= MAX_PARTS[ctx.service]:
             raise ApiError("LimitExceededException", f"An upload may have at most {MAX_PARTS[ctx.service]} parts")
-        hasher = upload.hasher.copy()
-        with open(upload.path, "r+b", buffering=0) as f:
-            f.seek(upload.size)
-            try:
-                for chunk in blob.chunks():
-                    hasher.update(chunk)
-                    f.write(chunk)
-            except Base64Error as e:
-                f.truncate(upload.size)
-                raise invalid(f"Invalid parameter at 'layerPartBlob': not valid base64 ({e})") from None
-            except BaseException:
-                f.truncate(upload.size)
-                raise
-        upload.hasher = hasher
-        upload.touched_at = time.time()
-        upload.size += blob.size
-        upload.part_sizes.append(blob.size)
+        try:
+            upload.append(blob.chunks())
+        except Base64Error as e:
+            raise invalid(f"Invalid parameter at 'layerPartBlob': not valid base64 ({e})") from None
     return {"registryId": ctx.registry_id, "repositoryName": upload.repo, "uploadId": upload.id,
             "lastByteReceived": last}
 
@@ -125,15 +111,14 @@ def complete_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                     f"The layer digest calculated ({digest}) does not match the digest specified "
                     f"({', '.join(p['layerDigests'])})",
                 )
+            ctx.store.sync_upload(upload)
             with ctx.store.tx() as db:
                 require_repo(ctx, db, repo)
                 if db.execute("SELECT 1 FROM layers WHERE repo=? AND digest=?", (repo, digest)).fetchone():
                     raise ApiError("LayerAlreadyExistsException",
                                    f"The layer '{digest}' already exists in the repository '{repo}'")
                 ctx.store.commit_upload_file(upload, digest)
-                db.execute("INSERT OR IGNORE INTO blobs (digest, size) VALUES (?, ?)", (digest, upload.size))
-                db.execute("INSERT INTO layers (repo, digest, created_at) VALUES (?, ?, ?)",
-                           (repo, digest, time.time()))
+                ctx.store.link_blob(db, repo, digest, upload.size)
         finally:
             ctx.store.drop_upload(upload.id)
     return {"registryId": ctx.registry_id, "repositoryName": repo, "uploadId": upload.id, "layerDigest": digest}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from botocore.model import OperationModel
 
@@ -19,6 +19,28 @@ from pypush.server.store import Store
 MIN_PART_SIZE = 5 * 1024 * 1024
 """Published quota: every part but the last of a layer is at least 5 MiB."""
 DEFAULT_PAGE = 100
+TOKEN_LIFETIME = 12 * 3600
+"""GetAuthorizationToken's tokens are valid this long (ECR: 12 hours)."""
+QUIRKS = {
+    "patch-201": "PATCH answers 201 Created (the spec says 202)",
+    "min-chunk": "every PATCH chunk but the last is at least 5 MiB (OCI-Chunk-Min-Length)",
+    "single-patch": "only the first PATCH of a session is kept; later ones are accepted and dropped",
+    "no-restart": "a PATCH from byte 0 on a session that holds bytes answers 416 BLOB_UPLOAD_INVALID",
+}
+DEFAULT_QUIRKS = frozenset({"patch-201", "min-chunk"})
+
+
+def parse_quirks(value: str) -> FrozenSet[str]:
+    """``--registry-quirks``: names add to ECR's defaults, ``-name`` removes one, ``none``/``all``."""
+    out = set(DEFAULT_QUIRKS)
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        if item in ("none", "all"):
+            out = set(QUIRKS) if item == "all" else set()
+        elif item.lstrip("-") in QUIRKS:
+            (out.discard if item.startswith("-") else out.add)(item.lstrip("-"))
+        else:
+            raise ValueError(f"unknown registry quirk {item!r} (known: {', '.join(QUIRKS)}, none, all)")
+    return frozenset(out)
 
 
 @dataclass
@@ -29,6 +51,11 @@ class Settings:
     alias: str = "local"
     part_size: int = 10 * 1024 * 1024
     url: str = ""
+    login: str = "public"
+    """The registry door's login: "public" (Bearer challenge, anonymous pulls) or "private" (Basic, no anonymous)."""
+    quirks: FrozenSet[str] = DEFAULT_QUIRKS
+    """ECR registry behaviours the /v2/ write side imitates (see QUIRKS)."""
+    token_lifetime: int = TOKEN_LIFETIME
 
     def check(self) -> None:
         """ValueError unless the identity and part size fit the ECR Public model's shapes."""
@@ -39,6 +66,8 @@ class Settings:
                 validate(model.shape_for(shape), value, what)
             except ApiError as e:
                 raise ValueError(f"invalid {what} {value!r}: {e.message}") from None
+        if self.login not in ("public", "private"):
+            raise ValueError(f"login must be 'public' or 'private', not {self.login!r}")
         largest = model.shape_for("LayerPartBlob").metadata["max"]
         if not 1 <= self.part_size <= largest:
             raise ValueError(f"part size must be between 1 and {largest} bytes, not {self.part_size}")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-import secrets
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from pypush.server.operations import Context, no_paging_with, operation, paginate, repo_not_found, require_repo, with_token
 from pypush.server.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.registry_auth import issue_password
 
 MAX_RESOURCE_TAGS = 50
 """Published quota: tags a repository may carry."""
-TOKEN_LIFETIME = 12 * 3600
 
 
 def repository(ctx: Context, row: Tuple[Any, ...]) -> Dict[str, Any]:
@@ -246,8 +245,10 @@ def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 @operation("GetAuthorizationToken")
 def get_authorization_token(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    token = base64.b64encode(b"AWS:" + secrets.token_urlsafe(32).encode()).decode()
-    data = {"authorizationToken": token, "expiresAt": time.time() + TOKEN_LIFETIME}
+    expires = int(time.time()) + ctx.settings.token_lifetime
+    password = issue_password(ctx.store, expires)
+    token = base64.b64encode(b"AWS:" + password.encode()).decode()
+    data = {"authorizationToken": token, "expiresAt": expires}
     if ctx.service == PUBLIC:
         return {"authorizationData": data}
     data["proxyEndpoint"] = ctx.settings.url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import Message
 from typing import Optional
 
@@ -21,6 +21,10 @@ _AUTH = re.compile(
     r"Signature=(?P<sig>[0-9a-f]{64})\s*"
 )
 MAX_SKEW = 15 * 60
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y%m%dT%H%M%SZ")
 
 
 class Credential:
@@ -39,7 +43,7 @@ def parse_authorization(headers: Message) -> Credential:
     """The request's SigV4 credential, or the service's error for a missing/malformed one."""
     value = headers.get("Authorization")
     if not value:
-        raise ApiError("MissingAuthenticationTokenException", "Missing Authentication Token", status=403)
+        raise ApiError("MissingAuthenticationTokenException", "Missing Authentication Token")
     match = _AUTH.fullmatch(value.strip())
     if not match:
         raise ApiError("IncompleteSignatureException", "Authorization header requires Credential, "
@@ -81,9 +85,16 @@ class Verifier:
         except ValueError:
             raise ApiError("IncompleteSignatureException", "X-Amz-Date is missing or malformed") from None
         now = now or datetime.now(timezone.utc)
-        if abs((now - when).total_seconds()) > MAX_SKEW or stamp[:8] != cred.date:
-            raise ApiError("InvalidSignatureException", f"Signature expired: {stamp} is now earlier or later "
-                           "than 15 minutes from the server's time", status=403)
+        skew = (now - when).total_seconds()
+        if skew > MAX_SKEW:
+            raise ApiError("InvalidSignatureException", f"Signature expired: {stamp} is now earlier than "
+                           f"{_stamp(now - timedelta(seconds=MAX_SKEW))} ({_stamp(now)} - 15 min.)")
+        if skew < -MAX_SKEW:
+            raise ApiError("InvalidSignatureException", f"Signature not yet current: {stamp} is still later than "
+                           f"{_stamp(now + timedelta(seconds=MAX_SKEW))} ({_stamp(now)} + 15 min.)")
+        if stamp[:8] != cred.date:
+            raise ApiError("InvalidSignatureException", f"Date in Credential scope does not match YYYYMMDD from "
+                           f"ISO-8601 version of date from HTTP: '{cred.date}' != '{stamp[:8]}', from '{stamp}'.")
         signed = {}
         for name in cred.signed_headers:
             value = headers.get(name)
@@ -102,6 +113,5 @@ class Verifier:
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if not hmac.compare_digest(expected, cred.signature):
             raise ApiError("InvalidSignatureException", "The request signature we calculated does not match the "
-                           "signature you provided. Check your AWS Secret Access Key and signing method.",
-                           status=403)
+                           "signature you provided. Check your AWS Secret Access Key and signing method.")
         return cred

@@ -21,7 +21,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+Buffer = Union[bytes, bytearray, memoryview]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,6 +65,39 @@ class Upload:
     hasher: "hashlib._Hash" = field(default_factory=hashlib.sha256)
     part_sizes: List[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    claimed: int = 0
+    """Bytes a client was told the upload holds (more than ``size`` only after dropped chunks)."""
+    synced: bool = False
+
+    def append(self, chunks: Iterable[Buffer]) -> int:
+        """Append ``chunks`` (call with ``lock`` held): all of them or, when they raise, none. Bytes added."""
+        hasher = self.hasher.copy()
+        added = 0
+        with open(self.path, "r+b", buffering=0) as f:
+            f.seek(self.size)
+            try:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    f.write(chunk)
+                    added += len(chunk)
+            except BaseException:
+                f.truncate(self.size)
+                raise
+        self.hasher = hasher
+        self.touched_at = time.time()
+        self.size += added
+        self.claimed = self.size
+        self.part_sizes.append(added)
+        return added
+
+    def restart(self) -> None:
+        """Forget every byte (call with ``lock`` held)."""
+        with open(self.path, "r+b", buffering=0) as f:
+            f.truncate(0)
+        self.hasher = hashlib.sha256()
+        self.size = self.claimed = 0
+        self.part_sizes.clear()
+        self.touched_at = time.time()
 
 
 class Rows(list):  # type: ignore[type-arg]
@@ -217,12 +252,28 @@ class Store:
         if target.exists():
             os.remove(upload.path)
             return
+        self.sync_upload(upload)
+        os.replace(upload.path, target)
+
+    @staticmethod
+    def sync_upload(upload: Upload) -> None:
+        """fsync an upload's bytes (before taking the store lock, so the flush holds nobody up)."""
+        if upload.synced:
+            return
         fd = os.open(upload.path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(upload.path, target)
+        upload.synced = True
+
+    def link_blob(self, db: Db, repo: str, digest: str, size: int) -> bool:
+        """Inside a transaction: make a stored blob part of ``repo``; False when it already was."""
+        db.execute("INSERT OR IGNORE INTO blobs (digest, size) VALUES (?, ?)", (digest, size))
+        if db.execute("SELECT 1 FROM layers WHERE repo=? AND digest=?", (repo, digest)):
+            return False
+        db.execute("INSERT INTO layers (repo, digest, created_at) VALUES (?, ?, ?)", (repo, digest, time.time()))
+        return True
 
     def forget_orphan_blobs(self, db: Db, digests: List[str]) -> None:
         """Inside a transaction: delete the blobs among ``digests`` that no repository has any more."""

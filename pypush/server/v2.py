@@ -1,24 +1,24 @@
-"""The OCI distribution v2 *read* API over the same store: enough for skopeo, crane or docker to pull.
+"""The OCI distribution v2 *read* side over the store: manifests, blobs (with Range), tags/list and
+_catalog paging (``n``, ``last``, ``Link``), and the OCI 1.1 referrers API.
 
-Repositories are addressed as ``<repo>`` or ``<alias>/<repo>``; no authentication.
+Repositories are addressed as ``<repo>`` or ``<alias>/<repo>``. Routing and login: v2_router.py.
 """
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, field
-from email.message import Message
 from pathlib import Path
-from typing import Dict, Optional, Tuple
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import quote
 
-from pypush.server.images import find_image
+from pypush.image.model import INDEX_TYPES
+from pypush.server.images import IMAGE_COLUMNS, ImageRow, find_image
 from pypush.server.store import Store
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-_MANIFEST = re.compile(r"/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)")
-_TAGS = re.compile(r"/v2/(?P<name>.+)/tags/list")
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 @dataclass
@@ -33,83 +33,84 @@ class Reply:
     length: int = 0
 
 
-def _error(status: int, code: str, message: str) -> Reply:
-    body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
-    return Reply(status, {"Content-Type": "application/json", **API_HEADER}, body)
+def v2_error(status: int, code: str, message: str, **headers: str) -> Reply:
+    """The distribution spec's error body ``{"errors": [{"code", "message"}]}``."""
+    body = json.dumps({"errors": [{"code": code, "message": message, "detail": None}]}).encode()
+    return Reply(status, {"Content-Type": "application/json", **API_HEADER, **headers}, body)
 
 
-def _json(obj: object) -> Reply:
-    return Reply(200, {"Content-Type": "application/json", **API_HEADER}, json.dumps(obj).encode())
+def json_reply(obj: object, status: int = 200, **headers: str) -> Reply:
+    return Reply(status, {"Content-Type": "application/json", **API_HEADER, **headers}, json.dumps(obj).encode())
+
+
+def page_of(items: List[str], query: Dict[str, List[str]], link: str) -> Tuple[Optional[List[str]], Dict[str, str]]:
+    """(items after ``last``, at most ``n`` of them; a ``Link`` header to the next page). None: bad ``n``."""
+    last = (query.get("last") or [None])[0]
+    if last is not None:
+        items = [t for t in items if t > last]
+    n = (query.get("n") or [None])[0]
+    if n is None:
+        return items, {}
+    if not n.isdigit() or len(n) > 9:
+        return None, {}
+    count = int(n)
+    if len(items) <= count:
+        return items[:count], {}
+    page = items[:count]
+    if not page:
+        return page, {}
+    return page, {"Link": f'<{link}?n={count}&last={quote(page[-1], safe="")}>; rel="next"'}
+
+
+def resolve_repo(store: Store, alias: str, name: str) -> Optional[str]:
+    """The stored repository ``name`` or ``<alias>/<repo>`` means, if it exists."""
+    with store.read() as db:
+        for candidate in (name, name[len(alias) + 1 :] if name.startswith(alias + "/") else None):
+            if candidate and db.execute("SELECT 1 FROM repositories WHERE name=?", (candidate,)).fetchone():
+                return candidate
+    return None
 
 
 class ReadApi:
-    """Answers GET/HEAD requests under /v2/."""
+    """Answers the GET/HEAD requests under /v2/ (the router has resolved the repository)."""
 
     def __init__(self, store: Store, alias: str):
         self.store = store
         self.alias = alias
 
-    def handle(self, method: str, target: str, headers: Message) -> Reply:
-        parts = urlsplit(target)
-        path = parts.path
-        if method not in ("GET", "HEAD"):
-            return _error(405, "UNSUPPORTED", "this endpoint is read-only over /v2/; push with the ECR API")
-        if path in ("/v2", "/v2/"):
-            return _json({})
-        if path == "/v2/_catalog":
-            with self.store.read() as db:
-                return _json({"repositories": [r[0] for r in db.execute("SELECT name FROM repositories ORDER BY name")]})
-        m = _TAGS.fullmatch(path)
-        if m:
-            return self._tags(m["name"], parse_qs(parts.query))
-        m = _MANIFEST.fullmatch(path)
-        if not m:
-            return _error(404, "NOT_FOUND", f"no route for {path}")
-        repo = self._repo(m["name"])
-        if repo is None:
-            return _error(404, "NAME_UNKNOWN", f"repository {m['name']!r} is not known")
-        if m["kind"] == "manifests":
-            return self._manifest(repo, m["ref"])
-        return self._blob(repo, m["ref"], headers.get("Range"))
+    def resolve(self, name: str) -> Optional[str]:
+        return resolve_repo(self.store, self.alias, name)
 
-    def _repo(self, name: str) -> Optional[str]:
+    def catalog(self, query: Dict[str, List[str]]) -> Reply:
         with self.store.read() as db:
-            candidates = [name]
-            if name.startswith(self.alias + "/"):
-                candidates.append(name[len(self.alias) + 1 :])
-            for candidate in candidates:
-                if db.execute("SELECT 1 FROM repositories WHERE name=?", (candidate,)).fetchone():
-                    return candidate
-        return None
+            names = [r[0] for r in db.execute("SELECT name FROM repositories ORDER BY name")]
+        page, link = page_of(names, query, "/v2/_catalog")
+        if page is None:
+            return v2_error(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer")
+        return json_reply({"repositories": page}, **link)
 
-    def _tags(self, name: str, query: Dict[str, list]) -> Reply:
-        repo = self._repo(name)
-        if repo is None:
-            return _error(404, "NAME_UNKNOWN", f"repository {name!r} is not known")
+    def tags(self, name: str, repo: str, query: Dict[str, List[str]]) -> Reply:
         with self.store.read() as db:
             tags = [r[0] for r in db.execute("SELECT tag FROM image_tags WHERE repo=? ORDER BY tag", (repo,))]
-        last = (query.get("last") or [None])[0]
-        if last is not None:
-            tags = [t for t in tags if t > last]
-        n = (query.get("n") or [None])[0]
-        if n is not None and n.isdigit():
-            tags = tags[: int(n)]
-        return _json({"name": name, "tags": tags})
+        page, link = page_of(tags, query, f"/v2/{name}/tags/list")
+        if page is None:
+            return v2_error(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer")
+        return json_reply({"name": name, "tags": page}, **link)
 
-    def _manifest(self, repo: str, ref: str) -> Reply:
+    def manifest(self, repo: str, ref: str) -> Reply:
         with self.store.read() as db:
-            if _DIGEST.fullmatch(ref):
+            if DIGEST.fullmatch(ref):
                 img = find_image(db, repo, digest=ref)
             else:
                 img = find_image(db, repo, tag=ref)
         if img is None:
-            return _error(404, "MANIFEST_UNKNOWN", f"manifest {ref!r} is not in {repo!r}")
+            return v2_error(404, "MANIFEST_UNKNOWN", f"manifest {ref!r} is not in {repo!r}")
         return Reply(200, {"Content-Type": img.media_type, "Docker-Content-Digest": img.digest,
                            "ETag": f'"{img.digest}"', **API_HEADER}, img.manifest)
 
-    def _blob(self, repo: str, digest: str, range_header: Optional[str]) -> Reply:
-        if not _DIGEST.fullmatch(digest):
-            return _error(400, "DIGEST_INVALID", f"unsupported digest {digest!r}")
+    def blob(self, repo: str, digest: str, range_header: Optional[str]) -> Reply:
+        if not DIGEST.fullmatch(digest):
+            return v2_error(400, "DIGEST_INVALID", f"unsupported digest {digest!r}")
         with self.store.read() as db:
             row = db.execute("SELECT b.size FROM layers l JOIN blobs b ON b.digest=l.digest "
                              "WHERE l.repo=? AND l.digest=?", (repo, digest)).fetchone()
@@ -119,7 +120,7 @@ class ReadApi:
         if img is not None:
             return Reply(200, headers, img.manifest)
         if row is None:
-            return _error(404, "BLOB_UNKNOWN", f"blob {digest} is not in {repo!r}")
+            return v2_error(404, "BLOB_UNKNOWN", f"blob {digest} is not in {repo!r}")
         size = row[0]
         start, end = 0, size - 1
         status = 200
@@ -132,10 +133,47 @@ class ReadApi:
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         return Reply(status, headers, file=self.store.blob_path(digest), offset=start, length=end - start + 1)
 
+    def referrers(self, repo: str, digest: str, query: Dict[str, List[str]]) -> Reply:
+        """OCI 1.1: an image index of the manifests whose ``subject`` is ``digest``."""
+        if not DIGEST.fullmatch(digest):
+            return v2_error(400, "DIGEST_INVALID", f"unsupported digest {digest!r}")
+        wanted = (query.get("artifactType") or [None])[0]
+        with self.store.read() as db:
+            rows = [ImageRow(*r) for r in db.execute(
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE repo=? AND instr(manifest, ?) > 0 ORDER BY pushed_at",
+                (repo, digest.encode()))]
+        found: List[Dict[str, Any]] = []
+        for img in rows:
+            desc = referrer_descriptor(img, digest)
+            if desc is not None and (wanted is None or desc.get("artifactType") == wanted):
+                found.append(desc)
+        headers = {"OCI-Filters-Applied": "artifactType"} if wanted is not None else {}
+        body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": found}
+        return Reply(200, {"Content-Type": OCI_INDEX, **API_HEADER, **headers}, json.dumps(body).encode())
+
+
+def referrer_descriptor(img: ImageRow, subject: str) -> Optional[Dict[str, Any]]:
+    """The descriptor of ``img`` in a referrers list when its subject is ``subject``."""
+    try:
+        doc = json.loads(img.manifest)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("subject"), dict) or doc["subject"].get("digest") != subject:
+        return None
+    desc: Dict[str, Any] = {"mediaType": img.media_type, "digest": img.digest, "size": len(img.manifest)}
+    artifact = doc.get("artifactType")
+    if artifact is None and img.media_type not in INDEX_TYPES and isinstance(doc.get("config"), dict):
+        artifact = doc["config"].get("mediaType")
+    if isinstance(artifact, str):
+        desc["artifactType"] = artifact
+    if isinstance(doc.get("annotations"), dict):
+        desc["annotations"] = doc["annotations"]
+    return desc
+
 
 def _parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
     m = re.fullmatch(r"bytes=(\d*)-(\d*)", value.strip())
-    if not m or (not m[1] and not m[2]):
+    if not m or (not m[1] and not m[2]) or len(value) > 60:
         return None
     if not m[1]:
         start, end = max(0, size - int(m[2])), size - 1

@@ -1,0 +1,107 @@
+"""v2 manifest writes: PUT by tag or digest (through PutImage, so both doors store the same rows and
+``OCI-Subject`` answers a manifest with a subject), DELETE by digest (the image) or by tag (the tag)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from email.message import Message
+from typing import Any, Dict, Tuple
+
+from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES
+from pypush.server.images import batch_delete_image, put_image
+from pypush.server.operations import Context, Settings
+from pypush.server.protocol import PUBLIC, ApiError, max_length, service_model, validate
+from pypush.server.http_body import BodyError, RequestBody
+from pypush.server.store import Store
+from pypush.server.v2 import API_HEADER, DIGEST, Reply, v2_error
+
+# PutImage / BatchDeleteImage errors -> (HTTP status, distribution error code)
+_ERRORS: Dict[str, Tuple[int, str]] = {
+    "RepositoryNotFoundException": (404, "NAME_UNKNOWN"),
+    "LayersNotFoundException": (400, "MANIFEST_BLOB_UNKNOWN"),
+    "ReferencedImagesNotFoundException": (400, "MANIFEST_BLOB_UNKNOWN"),
+    "ImageDigestDoesNotMatchException": (400, "DIGEST_INVALID"),
+    "ImageTagAlreadyExistsException": (400, "TAG_INVALID"),
+    "InvalidParameterException": (400, "MANIFEST_INVALID"),
+    "LimitExceededException": (429, "TOOMANYREQUESTS"),
+}
+
+
+class ManifestApi:
+    """PUT and DELETE /v2/<name>/manifests/<reference>."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self.max_manifest = max_length(PUBLIC, "ImageManifest")
+
+    def _ctx(self, op: str) -> Context:
+        return Context(self.store, self.settings, PUBLIC, service_model(PUBLIC).operation_model(op))
+
+    def put(self, name: str, repo: str, ref: str, headers: Message, body: RequestBody) -> Reply:
+        try:
+            raw = body.read(self.max_manifest)
+        except BodyError as e:
+            return v2_error(400, "MANIFEST_INVALID", f"manifest body: {e}")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return v2_error(400, "MANIFEST_INVALID", "the manifest is not UTF-8 JSON")
+        params: Dict[str, Any] = {"repositoryName": repo, "imageManifest": text}
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type in MANIFEST_TYPES | INDEX_TYPES:
+            params["imageManifestMediaType"] = content_type
+        if DIGEST.fullmatch(ref):
+            params["imageDigest"] = ref
+        elif ":" in ref:
+            return v2_error(400, "DIGEST_INVALID", f"unsupported digest {ref!r}")
+        else:
+            params["imageTag"] = ref
+        ctx = self._ctx("PutImage")
+        try:
+            validate(ctx.op.input_shape, params)
+            result = put_image(ctx, params)
+            digest = result["image"]["imageId"]["imageDigest"]
+        except ApiError as e:
+            if e.code != "ImageAlreadyExistsException":  # the same bytes again: success, as registries answer
+                status, code = _ERRORS.get(e.code, (400, "MANIFEST_INVALID"))
+                if code == "MANIFEST_INVALID" and "imageTag" in e.message:
+                    code = "TAG_INVALID"
+                return v2_error(status, code, e.message)
+            digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        out = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest, **API_HEADER}
+        subject = _subject(raw)
+        if subject:
+            out["OCI-Subject"] = subject
+        return Reply(201, out)
+
+    def delete(self, repo: str, ref: str) -> Reply:
+        if not DIGEST.fullmatch(ref):
+            if ":" in ref:
+                return v2_error(400, "DIGEST_INVALID", f"unsupported digest {ref!r}")
+            with self.store.tx() as db:
+                gone = db.execute("DELETE FROM image_tags WHERE repo=? AND tag=?", (repo, ref)).rowcount
+            if gone < 1:
+                return v2_error(404, "MANIFEST_UNKNOWN", f"tag {ref!r} is not in {repo!r}")
+            return Reply(202, dict(API_HEADER))
+        try:
+            result = batch_delete_image(self._ctx("BatchDeleteImage"),
+                                        {"repositoryName": repo, "imageIds": [{"imageDigest": ref}]})
+        except ApiError as e:
+            status, code = _ERRORS.get(e.code, (400, "UNSUPPORTED"))
+            return v2_error(status, code, e.message)
+        for failure in result["failures"]:
+            if failure["failureCode"] == "ImageNotFound":
+                return v2_error(404, "MANIFEST_UNKNOWN", f"manifest {ref} is not in {repo!r}")
+            return v2_error(409, "DENIED", failure["failureReason"])
+        return Reply(202, dict(API_HEADER))
+
+
+def _subject(raw: bytes) -> str:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return ""
+    subject = doc.get("subject") if isinstance(doc, dict) else None
+    digest = subject.get("digest") if isinstance(subject, dict) else None
+    return digest if isinstance(digest, str) and DIGEST.fullmatch(digest) else ""

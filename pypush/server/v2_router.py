@@ -1,0 +1,118 @@
+"""The registry door: routes /v2/ requests to the read side (v2.py), uploads (v2_uploads.py) and
+manifest writes (v2_manifests.py) behind ECR's login (registry_auth.py).
+
+``GET /v2/`` without credentials answers 401 with ECR's challenge; reads are open to anonymous
+clients on the public login (as on ECR Public) and need credentials on the private one; writes need
+the GetAuthorizationToken password (Basic ``AWS:<password>``) or a push token from ``GET /token``.
+"""
+from __future__ import annotations
+
+import re
+from email.message import Message
+from typing import Dict, List, Optional
+from urllib.parse import parse_qs, urlsplit
+
+from pypush.server.http_body import RequestBody
+from pypush.server.operations import Settings
+from pypush.server.registry_auth import PUSH, access, challenge
+from pypush.server.store import Store
+from pypush.server.v2 import ReadApi, Reply, json_reply, v2_error
+from pypush.server.v2_manifests import ManifestApi
+from pypush.server.v2_uploads import UploadApi
+
+_NAME = r"(?P<name>[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*)"
+_ROUTES = [
+    (re.compile(rf"/v2/{_NAME}/blobs/uploads/(?P<ref>[A-Za-z0-9-]{{0,64}})"), "uploads"),
+    (re.compile(rf"/v2/{_NAME}/(?P<kind>manifests|blobs|referrers)/(?P<ref>[^/]{{1,300}})"), "objects"),
+    (re.compile(rf"/v2/{_NAME}/tags/list"), "tags"),
+]
+MAX_NAME = 256
+READS = ("GET", "HEAD")
+
+
+class RegistryDoor:
+    """Answers every request under /v2/."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self.reads = ReadApi(store, settings.alias)
+        self.uploads = UploadApi(store, settings)
+        self.manifests = ManifestApi(store, settings)
+
+    def handle(self, method: str, target: str, headers: Message, body: RequestBody) -> Reply:
+        parts = urlsplit(target)
+        path, query = parts.path, parse_qs(parts.query, max_num_fields=20)
+        level, presented = access(self.store, headers)
+        if presented and level is None:
+            return self._unauthorized(headers, "UNAUTHORIZED", "your authorization token is invalid or has expired")
+        if path in ("/v2", "/v2/"):
+            if method not in READS:
+                return v2_error(405, "UNSUPPORTED", f"{method} {path} is not supported")
+            if level is None:
+                return self._unauthorized(headers, "UNAUTHORIZED", "authentication required")
+            return json_reply({})
+        write = method not in READS
+        if (write and level != PUSH) or (self.settings.login == "private" and level is None):
+            return self._unauthorized(headers, "UNAUTHORIZED" if level is None else "DENIED",
+                                      "authentication required" if level is None else "this token may only pull")
+        if path == "/v2/_catalog":
+            return self.reads.catalog(query) if not write else _unsupported(method, path)
+        for pattern, kind in _ROUTES:
+            m = pattern.fullmatch(path)
+            if m:
+                break
+        else:
+            if path.startswith("/v2/") and ("/manifests/" in path or "/blobs/" in path or "/tags/" in path
+                                            or "/referrers/" in path):
+                return v2_error(400, "NAME_INVALID", "invalid repository name")
+            return v2_error(404, "NOT_FOUND", "no such route")
+        name = m["name"]
+        if len(name) > MAX_NAME:
+            return v2_error(400, "NAME_INVALID", f"repository names have at most {MAX_NAME} characters")
+        repo = self.reads.resolve(name)
+        if repo is None:
+            return v2_error(404, "NAME_UNKNOWN", f"repository {name!r} is not known")
+        if kind == "uploads":
+            return self._upload(method, name, repo, m["ref"], query, headers, body)
+        if kind == "tags":
+            return self.reads.tags(name, repo, query) if not write else _unsupported(method, path)
+        ref = m["ref"]
+        if m["kind"] == "referrers":
+            return self.reads.referrers(repo, ref, query) if not write else _unsupported(method, path)
+        if m["kind"] == "blobs":
+            if write:
+                return _unsupported(method, path)
+            return self.reads.blob(repo, ref, headers.get("Range"))
+        if method in READS:
+            return self.reads.manifest(repo, ref)
+        if method == "PUT":
+            return self.manifests.put(name, repo, ref, headers, body)
+        if method == "DELETE":
+            return self.manifests.delete(repo, ref)
+        return _unsupported(method, path)
+
+    def _upload(self, method: str, name: str, repo: str, upload_id: str, query: Dict[str, List[str]],
+                headers: Message, body: RequestBody) -> Reply:
+        if not upload_id:
+            return self.uploads.start(name, repo, query, body) if method == "POST" else _unsupported(method, name)
+        if method == "PATCH":
+            return self.uploads.patch(name, repo, upload_id, headers, body)
+        if method == "PUT":
+            return self.uploads.put(name, repo, upload_id, query, body)
+        if method == "GET":
+            return self.uploads.status(name, repo, upload_id)
+        if method == "DELETE":
+            return self.uploads.cancel(repo, upload_id)
+        return _unsupported(method, f"upload {upload_id}")
+
+    def _unauthorized(self, headers: Message, code: str, message: str) -> Reply:
+        host: Optional[str] = headers.get("Host")
+        if host is not None and not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]{1,300}", host):
+            host = None
+        return v2_error(401, code, message, **{"Www-Authenticate": challenge(self.settings.url, self.settings.login, host)})
+
+
+def _unsupported(method: str, what: str) -> Reply:
+    return v2_error(405, "UNSUPPORTED", f"{method} is not supported on {what}", Allow="GET, HEAD")
+
