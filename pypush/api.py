@@ -103,7 +103,7 @@ def open_transport(dest: Destination, options: PushOptions) -> Transport:
 
         return EcrTransport(dest, endpoint_url=options.endpoint_url, profile=options.profile,
                             rate_limits=options.rate_limits)
-    from pypush.transports.distribution.auth import credentials_for
+    from pypush.transports.distribution.docker_credentials import credentials_for
     from pypush.transports.distribution.v2_transport import RegistryTransport
 
     registry, repository = dest.registry, dest.path
@@ -301,7 +301,7 @@ def _destination_transport(dest: Destination, options: PushOptions, source: Opti
 
 
 def _same_registry(a: str, b: str) -> bool:
-    from pypush.transports.distribution.auth import normalize_registry
+    from pypush.transports.distribution.docker_credentials import normalize_registry
 
     return normalize_registry(a) == normalize_registry(b)
 

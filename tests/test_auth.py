@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pypush.transports.distribution.auth import Credentials, credentials_for, is_loopback, normalize_registry, parse_challenges, server_url
+from pypush.net.connections import is_loopback
+from pypush.transports.distribution.docker_credentials import Credentials, credentials_for, normalize_registry, server_url
+from pypush.transports.distribution.token_auth import parse_challenges
 from pypush.errors import AuthError
 
 

@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from conftest import start_docker_registry
 from test_registry_push import Progress, blob_of, gz_layer, make_image, transport_for
 
-from pypush.transports.distribution.auth import Credentials
+from pypush.transports.distribution.docker_credentials import Credentials
 from pypush.engine.transfer import push
 from pypush.errors import AuthError
 from imagegen import random_bytes

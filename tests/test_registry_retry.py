@@ -16,7 +16,7 @@ from conftest import start_docker_registry
 from test_registry_push import MiB, Progress, blob_of, fetch_blob, make_image, gz_layer
 from imagegen import random_bytes
 
-from pypush.transports.distribution.auth import Credentials
+from pypush.transports.distribution.docker_credentials import Credentials
 from pypush.errors import AuthError, RegistryError, TransientError
 from pypush.image.model import OCI_MANIFEST, Blob, Descriptor
 from pypush.net.retry import Backoff, parse_retry_after, retry_call

@@ -1,9 +1,7 @@
 """botocore plumbing shared by the ECR transport and the registry commands: clients, errors."""
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 import botocore.session
 from botocore.config import Config
@@ -12,7 +10,7 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as 
                                  HTTPClientError, NoCredentialsError, PartialCredentialsError, SSLError)
 
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
-from pypush.net.connections import aws_verify
+from pypush.net.connections import aws_verify, is_loopback
 from pypush.net.retry import parse_retry_after
 
 ECR_PUBLIC_REGION = "us-east-1"
@@ -40,19 +38,6 @@ _HINTS = {
     "InvalidTagParameterException": "tag keys must not start with aws:",
     "TooManyTagsException": "a repository may carry at most 50 resource tags",
 }
-
-
-def is_loopback(url: Optional[str]) -> bool:
-    """True when ``url`` names a host on this machine (the embedded endpoint)."""
-    if not url:
-        return False
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def make_session(profile: Optional[str] = None) -> botocore.session.Session:

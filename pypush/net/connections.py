@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import ipaddress
 import os
 import ssl
 import urllib.request
@@ -18,6 +19,23 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 Verify = Union[bool, str]
 """``True`` (the default bundle), ``False`` (no verification) or the path of a CA bundle."""
+
+
+def is_loopback(host: Optional[str]) -> bool:
+    """Whether ``host`` (``host``, ``host:port``, ``[::1]:5000`` or a URL) is this machine: ``localhost``,
+    127.0.0.0/8 or ``::1``."""
+    if not host:
+        return False
+    if "://" in host:
+        host = urlsplit(host).netloc.rpartition("@")[2]
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def aws_verify(session: Any) -> Verify:

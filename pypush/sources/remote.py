@@ -36,7 +36,7 @@ from pypush.image.parse import (MAX_MANIFEST, check_manifest_bytes, load_json, m
 from pypush.image.platforms import Platform, narrow
 from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Destination, parse_remote
 from pypush.sources import Source
-from pypush.transports.distribution.auth import Credentials, credentials_for
+from pypush.transports.distribution.docker_credentials import Credentials, credentials_for
 from pypush.transports.distribution.v2_transport import RegistryTransport
 
 log = logging.getLogger("pypush")

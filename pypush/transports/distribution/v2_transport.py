@@ -26,7 +26,9 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from pypush.transports.distribution.auth import Authenticator, Credentials, Scopes, is_loopback
+from pypush.net.connections import is_loopback
+from pypush.transports.distribution.docker_credentials import Credentials
+from pypush.transports.distribution.token_auth import Authenticator, Scopes
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
 from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
