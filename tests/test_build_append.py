@@ -93,22 +93,29 @@ def test_append_multi_platform_pulled_back_and_unpacked(tmp_path, docker_registr
     assert again["blobs_pushed"] == 0 and again["bytes_pushed"] == 0
 
 
-def test_append_into_local_endpoint_through_ecr_api(tmp_path, endpoint, skopeo):
-    ecr = ["--endpoint-url", endpoint.url, "--create-repository", "--format", "json"]
-    assert run_pypush("push", "oci:fixtures/small.oci:1", "public.ecr.aws/local/web:base", *ecr).returncode == 0
+def test_append_registry_base_into_local_endpoint_through_ecr_api(tmp_path, endpoint, docker_registry, skopeo):
+    skopeo.run("copy", "-q", "--dest-tls-verify=false", "oci:fixtures/small.oci:1",
+               f"docker://{docker_registry.host}/small:1")
+    base = ["--base", f"docker://{docker_registry.host}/small:1"]
+    ecr = ["--endpoint-url", endpoint.url, "--create-repository"]
     script = tmp_path / "serve.py"
     script.write_text("print('hi')\n")
-    result = append_json("--base", "oci:fixtures/small.oci:1", "--layer", f"{script}:/srv", "--cmd", "python3 /srv/serve.py",
-                         "--workdir", "/srv", "--user", "1000", "public.ecr.aws/local/web:1", *ecr[:2])
-    assert result["blobs_skipped"] == 3 and result["blobs_pushed"] == 2  # new layer + config
-    assert result["bytes_pushed"] < 10_000
-    pull_and_check(skopeo, f"{endpoint.host_port}/web:1", tmp_path / "pulled", result["digest"])
+    first = append_json(*base, "--layer", f"{script}:/srv", "--cmd", "python3 /srv/serve.py", "--workdir", "/srv",
+                        "--user", "1000", "public.ecr.aws/local/web:1", *ecr)
+    assert first["blobs_pushed"] == 5  # the endpoint lacked the base: its 3 layers streamed from the registry
+    pull_and_check(skopeo, f"{endpoint.host_port}/web:1", tmp_path / "pulled", first["digest"])
     manifest = json.loads(skopeo.inspect_raw(f"{endpoint.host_port}/web:1"))
     config = json.loads(skopeo.run("inspect", "--config", "--raw", "--tls-verify=false",
                                    f"docker://{endpoint.host_port}/web:1").stdout)
     assert config["config"]["Cmd"] == ["python3", "/srv/serve.py"]
     assert (config["config"]["WorkingDir"], config["config"]["User"]) == ("/srv", "1000")
     assert manifest["annotations"]["org.opencontainers.image.base.digest"] == oci_top_digest(FIXTURES / "small.oci")
+    assert manifest["annotations"]["org.opencontainers.image.base.name"] == f"{docker_registry.host}/small:1"
+
+    script.write_text("print('hi again')\n")
+    second = append_json(*base, "--layer", f"{script}:/srv", "public.ecr.aws/local/web:2", *ecr)
+    assert (second["blobs_skipped"], second["blobs_pushed"]) == (3, 2)  # only the new layer and config move
+    assert second["bytes_pushed"] < 10_000
 
 
 def test_mutate_alone_changes_only_the_config(tmp_path, docker_registry, skopeo):
