@@ -197,6 +197,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
                 continue
             root = reader.image(tag, _platforms(options))
             sub = subscriber_factory(tag) if subscriber_factory else None
+            transport.stats.clear()  # each result counts its own tag's work
             results.append(_run_engine(root, transport, dest.name, [tag], sub, options, None, None))
     finally:
         reader.conn.close()

@@ -35,6 +35,7 @@ class LayoutV2Server:
         self.ignore_range = False
         self.tamper: Set[str] = set()  # manifest references answered with other bytes
         self.missing: Set[str] = set()  # blob digests answered 404
+        self.page_size = 1  # tags per tags/list page
         self._lock = threading.Lock()
         server = self
 
@@ -95,7 +96,14 @@ class LayoutV2Server:
             index = json.loads((self.layout / "index.json").read_text())
             tags = [e["annotations"]["org.opencontainers.image.ref.name"] for e in index["manifests"]
                     if "org.opencontainers.image.ref.name" in (e.get("annotations") or {})]
-            return self._reply(h, 200, json.dumps({"name": self.repo, "tags": tags}).encode(), {}, head)
+            last = re.search(r"[?&]last=([^&]+)", h.path)
+            tags = sorted(tags)
+            if last:
+                tags = [t for t in tags if t > last.group(1)]
+            page, extra = tags[:self.page_size], {}
+            if len(tags) > self.page_size:  # one page at a time, whatever n asks (registries may cap it)
+                extra["Link"] = f'</v2/{self.repo}/tags/list?n={self.page_size}&last={page[-1]}>; rel="next"'
+            return self._reply(h, 200, json.dumps({"name": self.repo, "tags": page}).encode(), extra, head)
         m = _MANIFEST.match(path)
         if m and m["repo"] == self.repo:
             found = self._resolve(m["ref"])

@@ -30,11 +30,19 @@ def served(tmp_path):
     server.stop()
 
 
-def test_dropped_connection_resumes_with_range(served, tmp_path, docker_registry, skopeo):
+@pytest.mark.parametrize("to", ["v2", "ecr"])
+def test_dropped_connection_resumes_with_range(served, tmp_path, docker_registry, endpoint, skopeo, to):
     served.cut_once.add(served.big)
-    result = pypush.copy(f"docker://{served.host}/img:1", f"{docker_registry.host}/resumed:1")
+    if to == "v2":
+        result = pypush.copy(f"docker://{served.host}/img:1", f"{docker_registry.host}/resumed:1")
+        ref = f"{docker_registry.host}/resumed:1"
+    else:  # through the ECR API: the upload never notices
+        result = pypush.copy(f"docker://{served.host}/img:1", "public.ecr.aws/local/resumed:1",
+                             endpoint_url=endpoint.url, create_repository=True)
+        ref = f"{endpoint.host_port}/resumed:1"
+        assert result.retries == 0
     assert result.digest == served.image_digest
-    assert sha256(skopeo.inspect_raw(f"{docker_registry.host}/resumed:1")) == served.image_digest
+    assert sha256(skopeo.inspect_raw(ref)) == served.image_digest
     ranges = served.ranges(served.big)
     assert ranges[0] == "" and len(ranges) == 2 and ranges[1].startswith("bytes=")
     resumed_at = int(ranges[1][len("bytes="):-1])
@@ -102,3 +110,30 @@ def test_source_behind_bearer_token_server(bearer_registry, token_server, docker
     assert result.digest == want
     scopes = [s for _, asked in token_server.requests[requests_before:] for s in asked]
     assert "repository:private/app:pull" in scopes and not any("push" in s for s in scopes)
+
+
+def test_docker_hub_pull_limit_says_so(served):
+    from pypush.name.reference import parse_remote
+    from pypush.net.retry import Backoff
+    from pypush.sources.remote import RemoteReader
+    from pypush.transports.distribution.v2_transport import RegistryTransport
+
+    served.throttle["/manifests/"] = 99
+    served.retry_after = "0"
+    conn = RegistryTransport(served.host, "img", backoff=Backoff(attempts=2), lookup_credentials=False)
+    reader = RemoteReader(parse_remote("docker://img:1"), conn)  # Docker Hub's name, served here
+    reader.repository = "img"
+    with pytest.raises(pypush.TransientError, match="Docker Hub's pull rate limit is reached; log in"):
+        reader.image("1")
+    conn.close()
+
+
+def test_all_tags_follows_tag_pages(served, tmp_path, docker_registry):
+    index = json.loads((served.layout / "index.json").read_text())
+    entry = index["manifests"][0]
+    index["manifests"] = [dict(entry, annotations={"org.opencontainers.image.ref.name": t}) for t in "abc"]
+    (served.layout / "index.json").write_text(json.dumps(index))
+    results = pypush.mirror(f"docker://{served.host}/img", f"{docker_registry.host}/all")
+    assert sorted(r.tags[0] for r in results) == ["a", "b", "c"]
+    assert [r.bytes_pushed > 0 for r in results] == [True, False, False]  # blobs once, then only manifests
+    assert len([p for m, p, _, _ in served.requests if p.endswith("/tags/list")]) == 3

@@ -76,6 +76,13 @@ def test_pull_to_layout_then_push_back_byte_exact(source_registry, docker_regist
         assert served_digest(skopeo, f"{docker_registry.host}/back/{repo}:1") == digest
 
 
+def test_push_accepts_registry_sources(source_registry, docker_registry, skopeo):
+    want = served_digest(skopeo, f"{source_registry.host}/dlist:1")
+    proc = run_pypush("push", f"docker://{source_registry.host}/dlist:1", f"{docker_registry.host}/pushed:1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"{docker_registry.host}/pushed@{want}"  # gzip layers are kept: same digest
+
+
 def test_copy_within_one_registry_mounts(source_registry):
     proc = run_pypush("copy", f"docker://{source_registry.host}/multi:1", f"{source_registry.host}/mounted:1",
                       "--format", "json")
