@@ -122,21 +122,25 @@ class ConfigChanges:
         if self.user is not None:
             _set(conf, "User", self.user or None)
         if self.labels:
-            labels = conf.get("Labels") if isinstance(conf.get("Labels"), dict) else {}
-            conf["Labels"] = {**labels, **self.labels}
+            conf["Labels"] = {**_dict(conf.get("Labels")), **self.labels}
         if self.exposed_ports:
-            ports = conf.get("ExposedPorts") if isinstance(conf.get("ExposedPorts"), dict) else {}
-            conf["ExposedPorts"] = {**ports, **{p: {} for p in self.exposed_ports}}
+            conf["ExposedPorts"] = {**_dict(conf.get("ExposedPorts")), **{p: {} for p in self.exposed_ports}}
         if diff_ids:
-            rootfs = doc.get("rootfs") if isinstance(doc.get("rootfs"), dict) else {"type": "layers"}
-            old = rootfs.get("diff_ids") if isinstance(rootfs.get("diff_ids"), list) else []
-            doc["rootfs"] = {**rootfs, "type": "layers", "diff_ids": [*old, *diff_ids]}
+            rootfs = _dict(doc.get("rootfs"))
+            doc["rootfs"] = {**rootfs, "type": "layers", "diff_ids": [*_list(rootfs.get("diff_ids")), *diff_ids]}
         if history:
-            old_history = doc.get("history") if isinstance(doc.get("history"), list) else []
-            doc["history"] = [*old_history, *history]
+            doc["history"] = [*_list(doc.get("history")), *history]
         if self.created is not None:
             doc["created"] = self.created
         return doc
+
+
+def _dict(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> List[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _set(conf: Dict[str, Any], key: str, value: Any) -> None:

@@ -143,7 +143,7 @@ class Layer:
             if self.tarball is not None:
                 rewrite_tarball(self.tarball[0], self.tarball[1] or "/", out, mtime)
             else:
-                tree.write(out, mtime, owner)  # type: ignore[arg-type]
+                tree.write(out, mtime, owner)
         return BuiltLayer(tmp, OCI_LAYER, out.digest, out.size, out.digest, created_by)
 
 

@@ -21,7 +21,7 @@ import os
 import stat
 import tarfile
 from dataclasses import dataclass, field
-from typing import IO, Dict, List, Optional, Tuple
+from typing import IO, Dict, List, Optional, Protocol, Tuple
 
 from pypush.errors import SourceError, UsageError
 
@@ -60,6 +60,12 @@ def target_parts(path: str, what: str) -> Tuple[str, ...]:
     if ".." in parts:
         raise UsageError(f"{what}: target path {path!r} escapes the image root ('..')")
     return parts
+
+
+class Writable(Protocol):
+    """Where a tar goes: anything with ``write``."""
+
+    def write(self, data: bytes) -> int: ...
 
 
 @dataclass
@@ -157,7 +163,7 @@ class LayerTree:
             if entry.kind == "dir":
                 self._walk(item.path, child)
 
-    def write(self, out: IO[bytes], mtime: int = 0, owner: Tuple[int, int] = (0, 0)) -> None:
+    def write(self, out: Writable, mtime: int = 0, owner: Tuple[int, int] = (0, 0)) -> None:
         """Write the layer tar to ``out`` (entries sorted, end-of-archive blocks included)."""
         writer = TarWriter(out)
         seen_inodes: Dict[Tuple[int, int], str] = {}
@@ -207,7 +213,7 @@ def _entry(path: str, st: os.stat_result) -> Entry:
 class TarWriter:
     """Writes tar members with deterministic headers (see the module docstring) to ``out``."""
 
-    def __init__(self, out: IO[bytes]):
+    def __init__(self, out: Writable):
         self.out = out
 
     def add(self, name: str, flag: bytes, mode: int, mtime: int, owner: Tuple[int, int], *, size: int = 0,
@@ -335,7 +341,7 @@ def _ustar(name: bytes, flag: bytes, mode: int, mtime: bytes, uid: bytes, gid: b
 class HashingWriter:
     """A write-only stream that hashes and counts what goes through to ``out``."""
 
-    def __init__(self, out: IO[bytes]):
+    def __init__(self, out: Writable):
         self.out = out
         self.hash = hashlib.sha256()
         self.size = 0

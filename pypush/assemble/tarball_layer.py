@@ -108,7 +108,7 @@ def rewrite_tarball(path: str, target: str, out: HashingWriter, mtime: int = 0) 
     with open(path, "rb") as f:
         stream = decompressing_reader(f, kind) if kind else f
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for member in tar:
                     parts = prefix + tuple(_checked_name(path, member.name).split("/"))
                     if parts == prefix:
