@@ -111,6 +111,11 @@ def test_platform_of_a_layout_source_too(docker_registry, skopeo):
     result = pypush.copy(f"oci:{FIXTURES}/multiarch.oci:1", f"{docker_registry.host}/amd:1", platform=["linux/amd64"])
     assert result.media_type == "application/vnd.oci.image.manifest.v1+json"
     assert served_digest(skopeo, f"{docker_registry.host}/amd:1") == result.digest
+    again = pypush.copy(f"docker://{docker_registry.host}/amd:1", f"{docker_registry.host}/amd:2",
+                        platform=["linux/amd64"])  # a single image of that platform passes
+    assert again.digest == result.digest
+    with pytest.raises(UsageError, match="a single image for platform linux/amd64, not linux/arm64"):
+        pypush.copy(f"docker://{docker_registry.host}/amd:1", f"{docker_registry.host}/amd:3", platform=["linux/arm64"])
 
 
 def test_all_tags_mirrors_every_tag_once(source_registry, endpoint, skopeo):

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from pypush.errors import UsageError
-from pypush.image.model import REFERENCE_DIGEST, Descriptor, ImageIndex, Node, sha256_digest
+from pypush.image.model import (DOCKER_CONFIG, OCI_CONFIG, REFERENCE_DIGEST, Descriptor, ImageIndex,
+                                ImageManifest, Node, sha256_digest)
 
 _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}  # what an index means when it names no variant
 
@@ -83,10 +84,26 @@ def narrow(desc: Descriptor, raw: bytes, children: Sequence[Descriptor], platfor
 
 
 def select_platforms(root: Node, platforms: Sequence[Platform], where: str) -> Node:
-    """``root`` narrowed to ``platforms`` (see ``narrow``); a single manifest is returned as it is."""
-    if not platforms or not isinstance(root, ImageIndex):
+    """``root`` narrowed to ``platforms`` (see ``narrow``); a single image must be of one of them."""
+    if not platforms:
+        return root
+    if not isinstance(root, ImageIndex):
+        check_single(root, platforms, where)
         return root
     one, desc, raw, keep = narrow(root.descriptor, root.raw, [c.descriptor for c in root.children], platforms, where)
     if one is not None:
         return root.children[one]
     return ImageIndex(descriptor=desc, raw=raw, children=[root.children[i] for i in keep])
+
+
+def check_single(image: ImageManifest, platforms: Sequence[Platform], where: str) -> None:
+    """UsageError unless the image's config names one of ``platforms`` (artifacts, whose config is no image
+    config, pass)."""
+    config = image.config
+    if config.descriptor.media_type not in (OCI_CONFIG, DOCKER_CONFIG) or config.descriptor.size > 1 << 24:
+        return
+    with config.open() as f:
+        doc = json.loads(f.read())
+    if isinstance(doc, dict) and not any(p.matches(doc) for p in platforms):
+        raise UsageError(f"{where}: a single image for platform {describe(doc)}, not "
+                         f"{', '.join(str(p) for p in platforms)}")

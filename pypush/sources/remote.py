@@ -33,7 +33,7 @@ from pypush.image.model import (DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, IND
                                 sha256_digest)
 from pypush.image.parse import (MAX_MANIFEST, check_manifest_bytes, load_json, manifest_kind, parse_index,
                                 parse_manifest)
-from pypush.image.platforms import Platform, narrow
+from pypush.image.platforms import Platform, check_single, narrow
 from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Destination, parse_remote
 from pypush.sources import Source
 from pypush.transports.distribution.docker_credentials import Credentials, credentials_for
@@ -127,7 +127,10 @@ class RemoteReader:
             if one is not None:
                 return self.node(children[one], f"{where}.manifests[{one}]")
             doc = load_json(raw, where)
-        return self._build(desc, raw, doc, where, 0)
+        node = self._build(desc, raw, doc, where, 0)
+        if platforms and isinstance(node, ImageManifest):
+            check_single(node, platforms, where)
+        return node
 
     def manifest(self, reference: str, expect: Optional[Descriptor] = None) -> Tuple[Descriptor, bytes, Dict[str, Any]]:
         """GET one manifest: (descriptor with its media type, exact bytes, parsed JSON), its digest checked."""
