@@ -446,6 +446,7 @@ class _BlobUpload:
 
     def _send_chunks(self, reader: VerifyingReader) -> Tuple[str, int]:
         assert self.location is not None
+        patches = 0
         while not reader.at_eof():
             headers = {"Content-Type": "application/octet-stream"}
             if self.size is None:  # unknown length: one streamed PATCH to the end
@@ -464,6 +465,7 @@ class _BlobUpload:
                 raise self.t.refusal(resp, f"{self.what} (PATCH)")
             self.location = self.t.location(resp) if resp.headers.get("Location") else self.location
             self.t.count("patches")
+            patches += 1
             end = _range_end(resp) if resp.headers.get("Range") else reader.count
             if end is None and reader.count <= 1:  # "0-0": zero or one byte
                 end = reader.count
@@ -473,6 +475,12 @@ class _BlobUpload:
             self.offset = end
         digest = self.desc.digest or reader.digest
         resp = self._send("PUT", _with_query(self.location, digest=digest), b"", {"Content-Length": "0"})
+        if patches > 1 and resp.status_code == 400 and "DIGEST_INVALID" in _oci_error(resp)[0]:
+            # Our bytes verified, so the registry dropped chunks (ECR keeps one PATCH a session):
+            # from now on one PATCH per session, and this blob starts over.
+            self.t.resumable = False
+            self.location = None
+            raise _Resync("the registry kept only part of a chunked upload")
         self._committed(resp, digest)
         return digest, reader.count
 
