@@ -27,7 +27,7 @@ from typing import Callable, List, Optional, Tuple
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from common import docker_registry, measure, wait_for_idle  # noqa: E402
+from common import docker_registry, may_clear_skopeo_cache, measure, wait_for_idle  # noqa: E402
 
 SKOPEO_CACHES = ("/var/lib/containers/cache/blob-info-cache-v1.boltdb",
                  os.path.expanduser("~/.local/share/containers/cache/blob-info-cache-v1.boltdb"))
@@ -64,14 +64,28 @@ def _zlib_single(level: int) -> Callable:
 
 def throughput_rows(layers, sample_mb: int) -> List[Tuple[str, float, float, float]]:
     """(name, MB/s of input, ratio, seconds) per compressor; single-threaded zlib on a sample only."""
+    from pypush.transform import compress
     from pypush.transform.compress import ParallelGzipReader, ZstdReader, cpu_threads
+
+    def zlib_backend(level: int) -> Callable:
+        def run(s) -> int:
+            saved, compress._backend = compress.gzip_backend(), "zlib"
+            try:
+                return _drain(ParallelGzipReader(s, level))
+            finally:
+                compress._backend = saved
+        return run
 
     limit = sample_mb << 20
     cases: List[Tuple[str, Callable, Optional[int]]] = [
         ("zlib L1, 1 thread (stdlib gzip)", _zlib_single(1), limit),
         ("zlib L6, 1 thread (stdlib gzip)", _zlib_single(6), limit),
         ("pypush gzip L1, 1 thread", lambda s: _drain(ParallelGzipReader(s, 1, threads=1)), limit),
-        (f"pypush gzip L1, {cpu_threads()} threads", lambda s: _drain(ParallelGzipReader(s, 1)), None),
+        (f"pypush gzip L1, {cpu_threads()} threads ({compress.gzip_backend()})",
+         lambda s: _drain(ParallelGzipReader(s, 1)), None),
+        (f"pypush gzip L2, {cpu_threads()} threads ({compress.gzip_backend()})",
+         lambda s: _drain(ParallelGzipReader(s, 2)), None),
+        (f"pypush gzip L1, {cpu_threads()} threads (zlib)", zlib_backend(1), None),
         (f"pypush gzip L6, {cpu_threads()} threads", lambda s: _drain(ParallelGzipReader(s, 6)), None),
         ("zstd L3, 1 thread", lambda s: _drain(ZstdReader(s, 3, threads=1)), None),
         (f"pypush zstd L3, {cpu_threads()} threads", lambda s: _drain(ZstdReader(s, 3)), None),
@@ -120,15 +134,15 @@ def push_rows(tarball: str, runs: int, tmp: Path, idle: float) -> List[Tuple[str
     def skopeo(extra: List[str]) -> Callable[[str, int], List[str]]:
         def cmd(host: str, i: int) -> List[str]:
             for p in SKOPEO_CACHES:
-                if os.path.exists(p):
+                if may_clear_skopeo_cache() and os.path.exists(p):
                     os.remove(p)
             return ["skopeo", "--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", *extra,
                     f"docker-archive:{tarball}", f"docker://{host}/bench/skopeo:{i}"]
         return cmd
 
-    def pypush(algo: str, *extra: str) -> Callable[[str, int], List[str]]:
+    def pypush(algo: str, *extra: str, gzip_with: str = "") -> Callable[[str, int], List[str]]:
         def cmd(host: str, i: int) -> List[str]:
-            return [sys.executable, "-m", "pypush", "push", tarball, f"{host}/bench/pypush:{i}", "--insecure",
+            return [*(["env", f"PYPUSH_GZIP={gzip_with}"] if gzip_with else []), sys.executable, "-m", "pypush", "push", tarball, f"{host}/bench/pypush:{i}", "--insecure",
                     "--compression", algo, "--format", "json", *extra]
         return cmd
 
@@ -136,6 +150,7 @@ def push_rows(tarball: str, runs: int, tmp: Path, idle: float) -> List[Tuple[str
         ("skopeo copy (gzip)", skopeo([]), False),
         ("skopeo copy --dest-compress-format zstd", skopeo(["--dest-compress-format", "zstd"]), False),
         ("pypush --compression gzip", pypush("gzip"), False),
+        ("pypush --compression gzip, PYPUSH_GZIP=zlib", pypush("gzip", gzip_with="zlib"), False),
         ("pypush --compression zstd", pypush("zstd"), False),
         ("pypush --compression zstd --compression-level 1", pypush("zstd", "--compression-level", "1"), False),
         ("pypush gzip re-push, warm cache", pypush("gzip"), True),

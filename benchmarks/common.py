@@ -146,8 +146,16 @@ def skopeo_policy() -> Path:
     return path
 
 
+def may_clear_skopeo_cache() -> bool:
+    """Whether cold runs may delete skopeo's machine-wide blob-info cache (BENCH_CLEAR_SKOPEO_CACHE=1; not
+    while others run skopeo on a shared machine — fresh registries on new ports keep runs cold anyway)."""
+    return os.environ.get("BENCH_CLEAR_SKOPEO_CACHE") == "1"
+
+
 def cold_skopeo() -> None:
-    """Forget what skopeo learned about blobs in earlier runs."""
+    """Forget what skopeo learned about blobs in earlier runs (when allowed: may_clear_skopeo_cache)."""
+    if not may_clear_skopeo_cache():
+        return
     try:
         SKOPEO_CACHE.unlink()
     except OSError:

@@ -196,11 +196,13 @@ def test_bad_algorithm_or_level_is_a_usage_error(algorithm, level):
 def test_compressor_id_names_the_libraries():
     assert zlib.ZLIB_RUNTIME_VERSION in compressor_id("gzip")
     assert zstandard.__version__ in compressor_id("zstd")
+    assert ("isal-" in compressor_id("gzip")) == (compress.gzip_backend() == "isal")
 
 
 # Golden digests pin the byte layout: a change without a new compressor_id would poison caches.
 GOLDEN = {
     "pgz1/zlib-1.2.13/b1048576": "a061a08242b0f8072c1f716be0b1cf9e8a7ba0147327b5269f0228e6200ba81f",
+    "pgz1/zlib-1.2.13/isal-2.32.1/b1048576": "46cf7e926a8620859b5d0dd5e07d3eb2147b260cbcb6346781e61918f212e93c",
     "zst1/zstandard-0.25.0/libzstd-1.5.7": "5e79af7c4870632ced7015e9d25e5a3bd0c0987e9e1db8c65d287eb8a9588f75",
 }
 
@@ -213,6 +215,54 @@ def test_output_matches_the_recorded_digest_for_this_library_version(algorithm):
     data = MIXED * 3  # > 2 zstd jobs, > 9 gzip blocks
     digest = hashlib.sha256(drain(compressing_reader(io.BytesIO(data), algorithm, threads=2))).hexdigest()
     assert digest == GOLDEN[key]
+
+
+def test_zlib_backend_is_forced_by_the_environment_and_keeps_its_bytes(monkeypatch):
+    monkeypatch.setattr(compress, "_backend", None)
+    monkeypatch.setenv("PYPUSH_GZIP", "zlib")
+    assert compress.gzip_backend() == "zlib" and "isal" not in compressor_id("gzip")
+    digest = hashlib.sha256(drain(compressing_reader(io.BytesIO(MIXED * 3), "gzip", threads=2))).hexdigest()
+    assert digest == GOLDEN[compressor_id("gzip")] or compressor_id("gzip") not in GOLDEN
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_isal_levels_make_valid_streams_smaller_than_stored(level):
+    pytest.importorskip("isal")
+    data = MIXED + text_bytes(GZIP_BLOCK_SIZE)
+    out = drain(ParallelGzipReader(io.BytesIO(data), level, threads=2))
+    assert gzip.decompress(out) == data and len(out) < len(data) * 0.8
+    assert deflate_block(data[:GZIP_BLOCK_SIZE], b"", level, "isal") != deflate_block(data[:GZIP_BLOCK_SIZE], b"", level)
+
+
+_QEMU_CPUS = {"core2duo": "zlib", "Nehalem": "isal", "SandyBridge": "isal", "Haswell": "isal"}  # no SSE4.2, SSE4.2, AVX, AVX2
+
+
+def test_isal_bytes_are_the_same_on_every_x86_code_path(tmp_path):
+    """ISA-L dispatches on the CPU: under qemu, CPUs with SSE4.2/AVX/AVX2 (and this host) must make the same
+    bytes; one without SSE4.2 (ISA-L's C fallback, another hash) must be caught by the probe and use zlib."""
+    import platform
+    import sys
+
+    pytest.importorskip("isal")
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None or platform.machine() != "x86_64" or compress.gzip_backend() != "isal":
+        pytest.skip("needs qemu-user on an x86-64 host where ISA-L passes its probe")
+    sample = tmp_path / "sample"
+    sample.write_bytes(mixed_bytes(2 * GZIP_BLOCK_SIZE + 999, seed=7))
+    script = ("import hashlib, sys; from pypush.transform import compress as c; "
+              "d = open(sys.argv[1], 'rb'); r = c.ParallelGzipReader(d, 1, threads=2); "
+              "print(c.gzip_backend(), hashlib.sha256(r.read()).hexdigest())")
+    procs = {cpu: subprocess.Popen([qemu, "-cpu", cpu, sys.executable, "-c", script, str(sample)],
+                                   stdout=subprocess.PIPE, text=True) for cpu in _QEMU_CPUS}
+    native = subprocess.run([sys.executable, "-c", script, str(sample)], stdout=subprocess.PIPE, text=True,
+                            check=True).stdout.split()
+    assert native[0] == "isal"
+    for cpu, backend in _QEMU_CPUS.items():
+        out, _ = procs[cpu].communicate(timeout=300)
+        got = out.split()
+        assert got[0] == backend, cpu
+        if backend == "isal":
+            assert got[1] == native[1], cpu
 
 
 def test_close_stops_early_and_closes_the_source():
