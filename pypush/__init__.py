@@ -12,14 +12,14 @@ if TYPE_CHECKING:  # the real names for type checkers; at run time they load on 
     from pypush.assemble.layer_spec import Layer
     from pypush.ecrpublic.client import ECRPublic
     from pypush.engine.progress import Subscriber
-    from pypush.engine.transfer import PushResult
+    from pypush.engine.push_result import PushResult
 
 __version__ = "0.1.0"
 __all__ = ["push", "copy", "pull", "mirror", "build", "Layer", "BuiltImage", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
            "SourceError", "DigestMismatchError", "RegistryError", "AuthError", "TransientError", "Interrupted",
            "__version__"]
 
-_LAZY = {"push": "pypush.api", "copy": "pypush.api", "pull": "pypush.api", "mirror": "pypush.api", "PushOptions": "pypush.api", "PushResult": "pypush.engine.transfer",
+_LAZY = {"push": "pypush.api", "copy": "pypush.api", "pull": "pypush.api", "mirror": "pypush.api", "PushOptions": "pypush.api", "PushResult": "pypush.engine.push_result",
          "Subscriber": "pypush.engine.progress", "ECRPublic": "pypush.ecrpublic.client",
          "build": "pypush.assemble.builder", "BuiltImage": "pypush.assemble.builder", "Layer": "pypush.assemble.layer_spec"}
 

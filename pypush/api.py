@@ -4,19 +4,21 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
-from pypush.engine import transfer as engine
-from pypush.errors import UsageError
-from pypush.engine.transfer import PushResult
+from pypush.engine.push_result import PushResult, predicted_stored, unchanged_result, unique_blobs
+from pypush.errors import PypushError, UsageError
 from pypush.image.model import Node
-from pypush.engine.progress import Subscriber
 from pypush.name.reference import (REGISTRY_V2, Destination, ecr_host_suggestion, is_ecr_host, parse_destination,
                                    validate_endpoint_url, validate_tag)
-from pypush.transports.base import Transport
-from pypush.engine.verify_ahead import VerifyAhead
+
+if TYPE_CHECKING:  # loaded when a push needs them: a re-push that is already done never does
+    from pypush.engine.progress import Subscriber
+    from pypush.engine.verify_ahead import VerifyAhead
+    from pypush.transports.base import Transport
 
 COMPRESSIONS = ("gzip", "zstd", "none", "keep")
+log = logging.getLogger("pypush")
 
 
 @dataclass
@@ -91,9 +93,13 @@ def _source_uses_aws(source: str) -> bool:
         return False
 
 
-def open_transport(dest: Destination, options: PushOptions) -> Transport:
+def _uses_v2(dest: Destination, options: PushOptions) -> bool:
+    return options.transport == "v2" or (options.transport == "auto" and dest.kind == REGISTRY_V2)
+
+
+def open_transport(dest: Destination, options: PushOptions) -> "Transport":
     """The transport for ``dest``: the ECR API for ECR hosts (unless ``transport="v2"``), else v2."""
-    use_v2 = options.transport == "v2" or (options.transport == "auto" and dest.kind == REGISTRY_V2)
+    use_v2 = _uses_v2(dest, options)
     if options.transport == "ecr" and dest.kind == REGISTRY_V2:
         suggestion = ecr_host_suggestion(dest.registry)
         raise UsageError(f"--transport ecr needs an ECR reference (public.ecr.aws/... or ACCOUNT.dkr.ecr...), "
@@ -125,7 +131,7 @@ Target = Union[str, Destination, "os.PathLike[str]"]
 
 def push(source: Union[str, "os.PathLike[str]"], destination: Target, *,
          tags: Sequence[str] = (), compression: str = "gzip", compression_level: Optional[int] = None,
-         subscriber: Optional[Subscriber] = None, options: Optional[PushOptions] = None,
+         subscriber: Optional["Subscriber"] = None, options: Optional[PushOptions] = None,
          **option_fields: object) -> PushResult:
     """Push the image at ``source`` (a path, an ``oci:``/``oci-archive:``/``docker-archive:`` spec, or
     ``docker://[HOST/]REPO[:TAG|@DIGEST]`` in a registry) to ``destination`` (``public.ecr.aws/ALIAS/REPO:TAG``,
@@ -143,7 +149,7 @@ def push(source: Union[str, "os.PathLike[str]"], destination: Target, *,
 
 def copy(source: Union[str, "os.PathLike[str]"], destination: Target, *, tags: Sequence[str] = (),
          compression: str = "keep", compression_level: Optional[int] = None,
-         subscriber: Optional[Subscriber] = None, options: Optional[PushOptions] = None,
+         subscriber: Optional["Subscriber"] = None, options: Optional[PushOptions] = None,
          **option_fields: object) -> PushResult:
     """Copy an image from any source to any destination (see ``push``), keeping every blob and manifest
     as it is (``compression="keep"``), so every digest is preserved. A destination without a tag takes
@@ -209,7 +215,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
 # ----- plumbing ---------------------------------------------------------------------------------
 
 def _transfer(source: str, destination: Target, tags: Sequence[str], compression: str,
-              compression_level: Optional[int], subscriber: Optional[Subscriber], options: PushOptions,
+              compression_level: Optional[int], subscriber: Optional["Subscriber"], options: PushOptions,
               source_tags: bool) -> PushResult:
     from pypush.sources import open_source
 
@@ -236,7 +242,7 @@ def _transfer(source: str, destination: Target, tags: Sequence[str], compression
         return _send(root, layout, dest, all_tags, subscriber, options, getattr(src, "reference", None))
 
 
-def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional[Subscriber] = None,
+def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
                options: Optional[PushOptions] = None, source_reference: Optional[Destination] = None,
                **option_fields: object) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
@@ -253,11 +259,25 @@ def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
     return _send(root, layout, dest, all_tags, subscriber, options, source_reference)
 
 
-def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str], subscriber: Optional[Subscriber],
-          options: PushOptions, remote: Optional[Destination]) -> PushResult:
-    """Run the engine from ``root`` into a layout or a registry destination."""
+def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str],
+          subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Destination]) -> PushResult:
+    """Run the engine from ``root`` into a layout or a registry destination; into a registry, first ask
+    whether every tag already names the manifest (when its digest is known before sending)."""
+    from pypush.engine.verify_ahead import VerifyAhead
+
+    blobs = unique_blobs(root)
+    ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None
+    if ask and dest is not None and _uses_v2(dest, options) and dest.kind == REGISTRY_V2 and options.username is None:
+        from pypush.transports.distribution.tag_probe import tag_digests
+
+        tagged = tag_digests(dest.registry, dest.path, all_tags, options.insecure)
+        if tagged is not None:
+            ask = False  # answered: the transport need not ask again
+            done = _unchanged(root, blobs, dest, all_tags, tagged, subscriber)
+            if done is not None:
+                return done
     # hashes files while the transport starts up (a registry's blobs are hashed as they stream)
-    ahead = VerifyAhead(engine.unique_blobs(root)).start() if remote is None else None
+    ahead = VerifyAhead(blobs).start() if remote is None else None
     transport: Any = None
     try:
         if layout is not None:
@@ -267,6 +287,10 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
         else:
             assert dest is not None
             transport = _destination_transport(dest, options, remote)
+            if ask:
+                done = _unchanged(root, blobs, dest, all_tags, _tag_digests(transport, all_tags), subscriber)
+                if done is not None:
+                    return done
         transport.prepare(options.create_repository)
         name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
         pinned = dest.digest if dest is not None else None
@@ -282,8 +306,32 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
     return result
 
 
-def _run_engine(root: Any, transport: Transport, name: str, tags: Sequence[str], subscriber: Optional[Subscriber],
-                options: PushOptions, pinned: Optional[str], ahead: Optional[VerifyAhead]) -> PushResult:
+def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[str]]:
+    """tag -> digest it names now; {} when the destination cannot say (no such repository, no right to read)."""
+    try:
+        many = getattr(transport, "tag_digests", None)
+        return many(tags) if many is not None else {t: _tag_digest(transport, t) for t in tags}
+    except PypushError as exc:
+        log.debug("could not look up the tags first: %s", exc)
+        return {}
+
+
+def _unchanged(root: Node, blobs: List[Any], dest: Destination, tags: List[str], tagged: Dict[str, Optional[str]],
+               subscriber: Optional["Subscriber"]) -> Optional[PushResult]:
+    """The result when every tag already names the manifest (and a pinned digest agrees), else None."""
+    result = unchanged_result(root, blobs, dest.name, tags, tagged)
+    if result is None or (dest.digest and result.digest != dest.digest):
+        return None  # a pinned digest that differs: the engine explains it
+    log.info("%s: every tag already names %s; nothing to send", dest.name, result.digest)
+    if subscriber is not None:
+        subscriber.close()
+    return result
+
+
+def _run_engine(root: Any, transport: "Transport", name: str, tags: Sequence[str], subscriber: Optional["Subscriber"],
+                options: PushOptions, pinned: Optional[str], ahead: Optional["VerifyAhead"]) -> PushResult:
+    from pypush.engine import transfer as engine
+
     try:
         return engine.push(root, transport, tags, repository=name, jobs=options.jobs, subscriber=subscriber,
                            expect_digest=pinned, ahead=ahead)
@@ -292,7 +340,7 @@ def _run_engine(root: Any, transport: Transport, name: str, tags: Sequence[str],
             subscriber.close()
 
 
-def _destination_transport(dest: Destination, options: PushOptions, source: Optional[Destination]) -> Transport:
+def _destination_transport(dest: Destination, options: PushOptions, source: Optional[Destination]) -> "Transport":
     """The destination's transport; a copy within one v2 registry mounts from the source repository."""
     if source is not None and _same_registry(source.registry, dest.registry):
         from dataclasses import replace
@@ -307,7 +355,7 @@ def _same_registry(a: str, b: str) -> bool:
     return normalize_registry(a) == normalize_registry(b)
 
 
-def _tag_digest(transport: Transport, tag: str) -> Optional[str]:
+def _tag_digest(transport: "Transport", tag: str) -> Optional[str]:
     """The digest the destination has under ``tag`` (None when it has none or cannot say)."""
     ask = getattr(transport, "tag_digest", None)
     return ask(tag) if ask is not None else None

@@ -61,3 +61,4 @@ def test_private_ecr_push_to_moto(moto_url, source):
     again = run_pypush("push", source, dest, "--endpoint-url", moto_url, "--format", "json", env=MOTO_ENV)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["bytes_pushed"] == 0
+    assert json.loads(again.stdout)["unchanged"]  # one BatchGetImage answered it

@@ -4,60 +4,17 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
+from pypush.engine.push_result import PushResult, rendered_manifests, unique_blobs
 from pypush.errors import DigestMismatchError, Interrupted, UsageError
-from pypush.image.model import Blob, Descriptor, ImageIndex, Node, render_manifest, sha256_digest, walk
+from pypush.image.model import Blob, Descriptor, Node
 from pypush.engine.progress import Subscriber
 from pypush.transports.base import Transport
 from pypush.engine.verify_ahead import VerifyAhead
 
 log = logging.getLogger("pypush")
-
-
-@dataclass
-class PushResult:
-    """What a push did. ``digest`` is the top manifest's; ``reference`` is ``REPO@DIGEST``."""
-
-    repository: str
-    digest: str
-    media_type: str
-    size: int
-    tags: List[str]
-    blobs_pushed: int = 0  # uploaded (or mounted from another repository)
-    blobs_skipped: int = 0  # already there
-    blobs_mounted: int = 0
-    bytes_pushed: int = 0  # bytes uploaded (mounted blobs move no bytes)
-    manifests: int = 0
-    children: List[str] = field(default_factory=list)
-    retries: int = 0  # failed requests that were retried (throttling included)
-    throttled: int = 0  # of which the service throttled
-
-    @property
-    def reference(self) -> str:
-        """``REPOSITORY@DIGEST``: what the CLI prints."""
-        return f"{self.repository}@{self.digest}"
-
-    def to_json(self) -> Dict[str, object]:
-        """The result as plain JSON data (``--format json``)."""
-        out = asdict(self)
-        out["reference"] = self.reference
-        return out
-
-
-def _blob_key(blob: Blob) -> str:
-    return blob.descriptor.digest or "pending:" + (blob.original.digest if blob.original else str(id(blob)))
-
-
-def unique_blobs(root: Node) -> List[Blob]:
-    """Every blob the image needs, once each, in manifest order."""
-    seen: Dict[str, Blob] = {}
-    for node in walk(root):
-        if not isinstance(node, ImageIndex):
-            for blob in node.blobs:
-                seen.setdefault(_blob_key(blob), blob)
-    return list(seen.values())
 
 
 def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: str = "", jobs: int = 4,
@@ -94,13 +51,8 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
 
     result = PushResult(repository=repository, digest="", media_type="", size=0, tags=list(tags),
                         blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo))
-    for node in walk(root):
-        raw = render_manifest(node.raw, stored)
+    for node, raw, digest in rendered_manifests(root, stored):
         desc = node.descriptor
-        digest = sha256_digest(raw) if raw is not node.raw else desc.digest
-        if digest != desc.digest or len(raw) != desc.size:
-            stored[desc.digest] = Descriptor(desc.media_type, digest, len(raw), desc.annotations, desc.platform,
-                                             desc.artifact_type)
         is_root = node is root
         if is_root and expect_digest and digest != expect_digest:
             raise UsageError(f"the image's manifest is {digest}, but the destination pins {expect_digest}; "

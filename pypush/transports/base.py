@@ -1,7 +1,7 @@
 """The contract every transport fulfils; the engine owns ordering, concurrency and progress."""
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence, Set
+from typing import Callable, Optional, Protocol, Sequence, Set
 
 from pypush.image.model import Blob, Descriptor
 from pypush.net.stats import TransferStats
@@ -18,6 +18,10 @@ class Transport(Protocol):
 
     def prepare(self, create_repository: bool = False) -> None:
         """Check the destination is reachable and the repository exists (or create it)."""
+
+    def tag_digest(self, tag: str) -> Optional[str]:
+        """The manifest digest ``tag`` names now (None: no such tag). A transport that can ask about many
+        tags in one request also has ``tag_digests(tags) -> {tag: digest}`` (the one question of a re-push)."""
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """Which of these blob digests the repository does not have."""

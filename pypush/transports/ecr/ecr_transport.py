@@ -40,6 +40,9 @@ _TARGET = {"ecr-public": "SpencerFrontendService", "ecr": "AmazonEC2ContainerReg
 _ENCODE_CHUNK = 3 << 20  # raw bytes per base64 piece (a multiple of 3, so pieces concatenate)
 _PART_BACKOFF = Backoff(attempts=9, base=0.2, cap=20.0)  # parts: more patience (each holds ~14 MB sent)
 _BLOB_RESTARTS = 3
+_MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+                   "application/vnd.docker.distribution.manifest.v2+json",
+                   "application/vnd.docker.distribution.manifest.list.v2+json")
 
 
 _PARTS_IN_MEMORY = threading.BoundedSemaphore(3)  # encoded parts held at once, whatever --jobs says
@@ -144,6 +147,35 @@ class EcrTransport:
         except BotoCoreError as exc:
             raise aws.translate(exc, f"creating repository {self.destination.name}") from None
 
+    def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
+        """tag -> the image digest it names (None: no such tag), in one call: BatchGetImage on private
+        ECR, DescribeImages on ECR Public (which answers ImageNotFoundException if any tag is missing)."""
+        ids = [{"imageTag": t} for t in dict.fromkeys(tags)]
+        found: Dict[str, Optional[str]] = {t: None for t in tags}
+        what = f"looking up tags of {self.destination.name}"
+        if self.service == "ecr":
+            resp = self._call("batch_get_image", what, imageIds=ids, acceptedMediaTypes=list(_MANIFEST_TYPES),
+                              **self._ids())
+            for image in resp.get("images", []):
+                image_id = image.get("imageId", {})
+                if image_id.get("imageTag") in found:
+                    found[image_id["imageTag"]] = image_id.get("imageDigest")
+            return found
+        params = {k: v for k, v in self._ids().items() if k != "registryId" or v.isdigit()}  # an alias is no id here
+        try:
+            resp = self.client.describe_images(imageIds=ids, **params)
+        except ClientError as exc:
+            if aws.error_code(exc) in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
+                return found
+            raise aws.translate(exc, what) from None
+        except BotoCoreError as exc:
+            raise aws.translate(exc, what) from None
+        for detail in resp.get("imageDetails", []):
+            for tag in detail.get("imageTags") or []:
+                if tag in found:
+                    found[tag] = detail.get("imageDigest")
+        return found
+
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """BatchCheckLayerAvailability in batches of 100."""
         unique = list(dict.fromkeys(digests))
@@ -184,18 +216,8 @@ class EcrTransport:
                 raise RegistryError(f"PutImage {self.destination.name}: registry stored digest {got}, expected {digest}")
 
     def tag_digest(self, tag: str) -> Optional[str]:
-        """The digest of the image tagged ``tag`` (DescribeImages; None when there is none)."""
-        try:
-            ids = {k: v for k, v in self._ids().items() if k != "registryId" or v.isdigit()}  # an alias is no id here
-            resp = self.client.describe_images(imageIds=[{"imageTag": tag}], **ids)
-        except ClientError as exc:
-            if aws.error_code(exc) in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
-                return None
-            raise aws.translate(exc, f"DescribeImages {self.destination.name}:{tag}") from None
-        except BotoCoreError as exc:
-            raise aws.translate(exc, f"DescribeImages {self.destination.name}:{tag}") from None
-        details = resp.get("imageDetails") or []
-        return details[0].get("imageDigest") if details else None
+        """The digest of the image tagged ``tag`` (None when there is none)."""
+        return self.tag_digests([tag]).get(tag)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
