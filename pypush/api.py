@@ -41,9 +41,6 @@ class PushOptions:
     src_password: Optional[str] = None
 
 
-log = logging.getLogger("pypush")
-
-
 def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool = False) -> None:
     """Refuse options the transport chosen for ``dest`` would ignore, naming the option and why (exit 2).
 
