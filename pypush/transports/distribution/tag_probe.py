@@ -1,14 +1,14 @@
 """The one question of a re-push, asked without loading requests: which manifest does each tag name?
 
-``HEAD /v2/<repo>/manifests/<tag>`` over ``http.client``, anonymously, on one connection. It answers only
-when it can do so plainly; anything else (credentials needed, a proxy, TLS trouble, an odd answer) gives
-``None`` and the full transport asks instead, with its credentials, proxies and retries.
+``HEAD /v2/<repo>/manifests/<tag>`` over ``http.client`` (pypush.net.connections: the same trust and
+proxies as the transport), anonymously, on one connection. It answers only when it can do so plainly;
+anything else (credentials needed, TLS trouble, an odd answer) gives ``None`` and the full transport asks
+instead, with its credentials and retries.
 """
 from __future__ import annotations
 
 import http.client
-import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES
 
@@ -20,11 +20,9 @@ _TIMEOUT = 15.0
 def tag_digests(registry: str, repository: str, tags: Sequence[str], insecure: bool = False
                 ) -> Optional[Dict[str, Optional[str]]]:
     """tag -> digest it names (None when the tag does not exist), or None when this cannot tell."""
-    from pypush.transports.distribution.auth import is_loopback
+    from pypush.net.connections import is_loopback
 
     host = "registry-1.docker.io" if registry.lower() in ("docker.io", "index.docker.io") else registry
-    if _proxied(host):
-        return None
     schemes = ["http", "https"] if is_loopback(host) else ["https", "http"] if insecure else ["https"]
     for scheme in schemes:
         try:
@@ -36,7 +34,11 @@ def tag_digests(registry: str, repository: str, tags: Sequence[str], insecure: b
 
 def _ask(scheme: str, host: str, repository: str, tags: Sequence[str], insecure: bool
          ) -> Optional[Dict[str, Optional[str]]]:
-    conn = _connection(scheme, host, insecure)
+    from urllib.parse import urlsplit
+
+    from pypush.net.connections import open_connection, registry_verify
+
+    conn = open_connection(urlsplit(f"{scheme}://{host}"), registry_verify(insecure), timeout=_TIMEOUT)
     try:
         out: Dict[str, Optional[str]] = {}
         for tag in dict.fromkeys(tags):
@@ -54,26 +56,3 @@ def _ask(scheme: str, host: str, repository: str, tags: Sequence[str], insecure:
         return out
     finally:
         conn.close()
-
-
-def _connection(scheme: str, host: str, insecure: bool) -> http.client.HTTPConnection:
-    if scheme == "http":
-        return http.client.HTTPConnection(host, timeout=_TIMEOUT)
-    import ssl
-
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
-    context = ssl.create_default_context(cafile=bundle)
-    if insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return http.client.HTTPSConnection(host, timeout=_TIMEOUT, context=context)
-
-
-def _proxied(host: str) -> bool:
-    """Whether a proxy variable may apply to ``host`` (then requests' proxy handling is used instead)."""
-    names: List[str] = ["http_proxy", "https_proxy", "all_proxy"]
-    if not any(os.environ.get(n) or os.environ.get(n.upper()) for n in names):
-        return False
-    from urllib.request import proxy_bypass_environment
-
-    return not proxy_bypass_environment(host.rsplit(":", 1)[0] if host.count(":") == 1 else host)
