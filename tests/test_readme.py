@@ -1,6 +1,7 @@
 """The README as a newcomer uses it: its first command on Debian's own Python, its Python examples."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -56,3 +57,38 @@ def test_first_command_verbatim_in_a_fresh_clone_with_system_python(tmp_path: Pa
     where = subprocess.run([str(python), "-c", "import pypush, sys; print(pypush.__file__, sys.base_prefix)"],
                            cwd=tmp_path, capture_output=True, text=True, check=True, env=env).stdout.split()
     assert where[0].startswith(str(clone / ".venv")) and where[1] == "/usr", where  # installed, from Debian's
+
+
+REAL_AWS = "# real AWS"
+"""The first line of a README python block that needs an AWS account (skipped here, explicitly)."""
+
+
+@pytest.mark.parametrize("index", range(len(code_blocks("python"))))
+def test_python_block_runs_as_written(index: int, monkeypatch, capsys) -> None:
+    """Each README python block runs as written from the repository root, against the embedded endpoint."""
+    block = code_blocks("python")[index]
+    if block.startswith(REAL_AWS):
+        assert "endpoint_url" not in block and "LocalEndpoint" not in block
+        pytest.skip("the README marks this block as needing AWS")
+    assert "LocalEndpoint()" in block, "an unmarked block must run against the embedded endpoint"
+    monkeypatch.chdir(REPO_ROOT)
+    exec(compile(block, f"README.md python block {index}", "exec"), {"__name__": "readme"})
+    assert capsys.readouterr().out.strip()
+
+
+def test_python_examples_cover_push_and_management() -> None:
+    runnable = [b for b in code_blocks("python") if not b.startswith(REAL_AWS)]
+    assert any("pypush.push(" in b for b in runnable) and any("ECRPublic(" in b for b in runnable)
+    assert "`endpoint_url`" in README
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="needs the AWS CLI")
+def test_aws_cli_example_runs_against_the_endpoint(endpoint, tmp_path: Path) -> None:
+    """The serve section's `aws ecr-public` line carries the region and credentials the CLI needs."""
+    line = next(line for block in code_blocks("sh") for line in block.splitlines() if " aws ecr-public " in line)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    proc = subprocess.run(["/bin/sh", "-c", line.replace("http://127.0.0.1:5000", endpoint.url)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"repositories": []}
