@@ -19,7 +19,7 @@ from test_registry_push import gz_layer, make_image
 
 from pypush.engine.transfer import push
 from pypush.server import LocalEndpoint
-from pypush.transports.distribution.auth import Credentials
+from pypush.transports.distribution.docker_credentials import Credentials
 from pypush.transports.distribution.v2_transport import RegistryTransport
 
 FIXTURES = REPO_ROOT / "fixtures"
