@@ -85,7 +85,8 @@ def test_kill_9_mid_upload_keeps_completed_layers_and_images(tmp_path):
 
 
 def test_settings_outside_the_model_are_usage_errors(tmp_path):
-    for args in (["--alias", "Not_An_Alias"], ["--registry-id", "12"], ["--part-size", "0"], ["--faults", "x=1"]):
+    for args in (["--alias", "Not_An_Alias"], ["--registry-id", "12"], ["--part-size", "0"], ["--faults", "x=1"],
+                 ["--registry-quirks", "bogus"], ["--header-timeout", "0"]):
         proc = subprocess.run([sys.executable, "-m", "pypush.server", "--data", str(tmp_path), *args],
                               capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
         assert proc.returncode == 2 and proc.stdout == "", (args, proc.stderr)

@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry-login", choices=("public", "private"), default="public",
                         help="/v2/ login: public (Bearer challenge, anonymous pulls; ECR Public) or "
                              "private (Basic challenge, credentials for everything; private ECR)")
+    parser.add_argument("--header-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="close connections whose request line and headers take longer (default 60)")
     parser.add_argument("--faults", default=os.environ.get("PYPUSH_SERVE_FAULTS"),
                         help="inject faults, e.g. seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05 "
                              "(env PYPUSH_SERVE_FAULTS)")
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                                  enforce_quotas=args.enforce_quotas, access_key=args.access_key,
                                  secret_key=args.secret_key, alias=args.alias, registry_id=args.registry_id,
                                  faults=faults, registry_quirks=args.registry_quirks,
-                                 login=args.registry_login)
+                                 login=args.registry_login, header_timeout=args.header_timeout)
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:

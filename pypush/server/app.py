@@ -5,6 +5,7 @@ fault injection hook in there.
 """
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import shutil
@@ -167,6 +168,20 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """http.server's own refusals (bad request line, headers too long, unknown method) as JSON."""
+        code = 405 if code == 501 else code
+        self.close_connection = True
+        text = message or self.responses.get(code, ("error",))[0]
+        body = json.dumps({"errors": [{"code": "UNSUPPORTED" if code == 405 else "MALFORMED_REQUEST",
+                                       "message": text, "detail": None}]}).encode()
+        if not hasattr(self, "command") or self.command is None:
+            self.command = ""
+        try:
+            self._send(code, {"Content-Type": "application/json"}, body)
+        except OSError:
+            pass
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s %s", self.address_string(), format % args)
 
@@ -226,7 +241,9 @@ class Handler(BaseHTTPRequestHandler):
             return None
         length = int(length_header)
         if length > app.max_body:
-            self._drain(length)
+            if length <= 2 * app.max_body:  # read it so the client sees the answer; beyond that, hang up
+                self._drain(length)
+            self.close_connection = True
             self._send(413, {"Content-Type": CONTENT_TYPE},
                        ApiError("InvalidParameterException", f"request body of {length} bytes is too large").body())
             return None
@@ -313,6 +330,8 @@ class EndpointServer(ThreadingHTTPServer):
 
     def __init__(self, address: Tuple[str, int], app: App, header_timeout: float = HEADER_TIMEOUT):
         self.app = app
+        if not header_timeout > 0:
+            raise ValueError(f"header timeout must be above 0 seconds, not {header_timeout}")
         self.header_timeout = header_timeout
         self._connections: Set[socket.socket] = set()
         self._deadlines: Dict[socket.socket, float] = {}
@@ -400,6 +419,8 @@ class LocalEndpoint:
                   else DEFAULT_QUIRKS if registry_quirks is None else frozenset(registry_quirks))
         self.settings = Settings(registry_id=registry_id, alias=alias, part_size=part_size, login=login,
                                  quirks=quirks, token_lifetime=token_lifetime)
+        if not header_timeout > 0:
+            raise ValueError(f"header timeout must be above 0 seconds, not {header_timeout}")
         self.header_timeout = header_timeout
         self.settings.check()
         self.enforce_quotas = enforce_quotas
