@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from pypush.server.gallery.platforms import PlatformReader
+from pypush.server.gallery.platform_reader import PlatformReader
 from pypush.server.store import Store
 
 

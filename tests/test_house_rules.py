@@ -1,0 +1,71 @@
+"""The package's house rules: no ctypes, unique module names, process-wide tricks only in the console
+entry point, ``import pypush.__main__`` runs nothing."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from conftest import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "pypush"
+
+
+def _modules():
+    return [p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts]
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+def test_no_module_imports_ctypes():
+    users = [str(p.relative_to(REPO_ROOT)) for p in _modules()
+             if any(name.split(".")[0] == "ctypes" for name in _imports(p))]
+    assert users == []
+
+
+def test_module_file_names_are_unique():
+    names = Counter(p.name for p in _modules() if p.name not in ("__init__.py", "__main__.py"))
+    assert [name for name, n in names.items() if n > 1] == []
+
+
+def test_os_exit_and_the_charset_deferral_live_only_in_the_console_entry_point():
+    offenders = []
+    for path in _modules():
+        text = path.read_text(encoding="utf-8")
+        rel = str(path.relative_to(REPO_ROOT)).replace("\\", "/")
+        if rel in ("pypush/cli/main.py", "pypush/cli/lazy_charset.py"):
+            continue
+        if "os._exit(" in text or "lazy_charset" in text or "mallopt" in text:
+            offenders.append(rel)
+    assert offenders == []
+
+
+LIBRARY_USE = """
+import sys
+import pypush, pypush.__main__, pypush.cli.main
+from pypush import push, PushOptions, ECRPublic
+assert "charset_normalizer" not in sys.modules or type(sys.modules["charset_normalizer"]).__name__ == "module"
+import requests  # the host program's own import gets the real package
+assert type(sys.modules["charset_normalizer"]).__name__ == "module"
+print("still running")
+"""
+
+
+def test_importing_pypush_as_a_library_runs_no_cli_and_leaves_the_process_alone():
+    proc = subprocess.run([sys.executable, "-c", LIBRARY_USE], capture_output=True, text=True, timeout=60,
+                          cwd=str(REPO_ROOT))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "still running\n", "")
+
+
+def test_python_dash_m_pypush_is_the_cli():
+    proc = subprocess.run([sys.executable, "-m", "pypush", "--version"], capture_output=True, text=True, timeout=60,
+                          cwd=str(REPO_ROOT))
+    assert proc.returncode == 0 and proc.stdout.startswith("pypush ")
