@@ -2,7 +2,8 @@
 
 Runs `python -m pypush.server` as a subprocess, uploads 200 MB (default) in 10 MiB parts through
 the stock botocore `ecr-public` client (and through a hand-built, SigV4-signed request for
-comparison), with 1, 2 and 4 concurrent uploads, and prints a table:
+comparison; and ``v2``: the registry door, PATCH chunks of the part size then PUT ?digest=, with
+the GetAuthorizationToken password), with 1, 2 and 4 concurrent uploads, and prints a table:
 
 - wall MB/s: layer bytes / elapsed time (client and server share this machine's cores);
 - server CPU s and server MB/s: layer bytes / the server process's CPU seconds (user+system), i.e.
@@ -84,7 +85,39 @@ class HandBuilt:
             raise RuntimeError(payload.decode())
 
 
+class V2Uploads:
+    """The registry door: POST, PATCH per part (Content-Range), PUT ?digest=, over http.client."""
+
+    def __init__(self, url: str, control):
+        self.host = url.split("//", 1)[1]
+        token = control.get_authorization_token()["authorizationData"]["authorizationToken"]
+        self.auth = {"Authorization": "Basic " + token}
+        self.local = threading.local()
+
+    def _call(self, method: str, path: str, body: bytes = b"", **headers: str) -> http.client.HTTPResponse:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection(self.host, timeout=120)
+        conn.request(method, path, body=body, headers={**self.auth, **headers})
+        resp = conn.getresponse()
+        payload = resp.read()
+        if resp.status >= 300:
+            raise RuntimeError(f"{method} {path}: {resp.status} {payload.decode()}")
+        return resp
+
+    def push_layer(self, repo: str, data: memoryview, part: int) -> None:
+        loc = self._call("POST", f"/v2/{repo}/blobs/uploads/").headers["Location"]
+        for first in range(0, len(data), part):
+            chunk = data[first : first + part]
+            loc = self._call("PATCH", loc, bytes(chunk), **{"Content-Range": f"{first}-{first + len(chunk) - 1}"}
+                             ).headers["Location"]
+        self._call("PUT", f"{loc}?digest=sha256:{hashlib.sha256(data).hexdigest()}")
+
+
 def push_layer(control, parts_client, repo: str, data: memoryview, part: int) -> None:
+    if isinstance(parts_client, V2Uploads):
+        parts_client.push_layer(repo, data, part)
+        return
     up = control.initiate_layer_upload(repositoryName=repo)["uploadId"]
     for first in range(0, len(data), part):
         chunk = bytes(data[first : first + part])
@@ -98,7 +131,7 @@ def run_case(url: str, pid: int, data: bytes, part: int, concurrency: int, kind:
     control = make_botocore_client(url)
     repo = f"bench/{kind}-{concurrency}-{n}"
     control.create_repository(repositoryName=repo)
-    parts_client = control if kind == "botocore" else HandBuilt(url)
+    parts_client = control if kind == "botocore" else V2Uploads(url, control) if kind == "v2" else HandBuilt(url)
     view = memoryview(data)
     size = len(data) // concurrency
     slices = [view[i * size : (i + 1) * size] for i in range(concurrency)]
@@ -113,7 +146,7 @@ def main() -> int:
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--part-mib", type=int, default=10)
     ap.add_argument("--concurrency", default="1,2,4")
-    ap.add_argument("--clients", default="botocore,hand-built")
+    ap.add_argument("--clients", default="botocore,hand-built,v2")
     args = ap.parse_args()
     data = hashlib.shake_256(b"bench").digest(args.mb * 1000 * 1000)
     part = args.part_mib * MiB
