@@ -11,6 +11,10 @@ from pypush.errors import UsageError
 ECR_PUBLIC_HOST = "public.ecr.aws"
 _PRIVATE_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 _REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_PUBLIC_REPO = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+"""ECR Public's RepositoryName pattern (single separators only)."""
+_MAX_REPO = {"ecr-public": 205, "ecr": 256, "v2": 256}
+"""Longest repository name: the ECR Public and ECR service models' RepositoryName, the OCI spec's 255+1."""
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _ALIAS = re.compile(r"^[a-z][a-z0-9-]{1,49}$|^\d{12}$")
@@ -148,13 +152,13 @@ def parse_destination(ref: str) -> Destination:
         alias, _, repo = rest.partition("/")
         if not repo or not _ALIAS.match(alias):
             raise UsageError(f"invalid destination {original!r}: expected public.ecr.aws/ALIAS/REPOSITORY[:TAG]")
-        _check_repo(repo, original, ecr=True)
+        _check_repo(repo, original, ECR_PUBLIC)
         return Destination(ECR_PUBLIC, host, repo, tag, digest, alias=alias, region="us-east-1")
     m = _PRIVATE_HOST.match(host)
     if m and not explicit_v2:
-        _check_repo(rest, original, ecr=True)
+        _check_repo(rest, original, ECR_PRIVATE)
         return Destination(ECR_PRIVATE, host, rest, tag, digest, account=m["account"], region=m["region"])
-    _check_repo(rest, original)
+    _check_repo(rest, original, REGISTRY_V2)
     return Destination(REGISTRY_V2, host, rest, tag, digest)
 
 
@@ -173,8 +177,15 @@ def parse_remote(ref: str) -> Destination:
     return parse_destination(body)
 
 
-def _check_repo(repo: str, original: str, ecr: bool = False) -> None:
-    if not _REPO.match(repo) or len(repo) > (205 if ecr else 256) or (ecr and len(repo) < 2):
+def _check_repo(repo: str, original: str, kind: str) -> None:
+    """The repository name as the destination's service accepts it (ECR: its API's RepositoryName)."""
+    ecr = kind in (ECR_PUBLIC, ECR_PRIVATE)
+    pattern = _PUBLIC_REPO if kind == ECR_PUBLIC else _REPO
+    longest = _MAX_REPO[kind]
+    if not pattern.match(repo) or len(repo) > longest or (ecr and len(repo) < 2):
         raise UsageError(f"invalid repository name {repo!r} in {original!r}: lowercase letters, digits and "
                          f"separators (. _ - /), starting and ending with a letter or digit"
-                         + (", 2 to 205 characters for ECR" if ecr else ""))
+                         + (f", 2 to {longest} characters for {'ECR Public' if kind == ECR_PUBLIC else 'ECR'}"
+                            if ecr else "")
+                         + ("; ECR Public allows one separator at a time" if kind == ECR_PUBLIC
+                            and _REPO.match(repo) and not pattern.match(repo) else ""))

@@ -1,0 +1,41 @@
+"""Destination references: repository names as each service's API model accepts them."""
+from __future__ import annotations
+
+import re
+
+import botocore.session
+import pytest
+
+from pypush.errors import UsageError
+from pypush.name.reference import ECR_PRIVATE, ECR_PUBLIC, parse_destination
+
+PRIVATE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/"
+PUBLIC = "public.ecr.aws/alias1/"
+
+
+def _name(length: int) -> str:
+    body = "/".join(["a" * 49] * 8)  # 399 characters, separators inside
+    return body[:length - 1].rstrip("/") + "z" if length > 1 else "z"
+
+
+@pytest.mark.parametrize("service, prefix, kind", [("ecr", PRIVATE, ECR_PRIVATE), ("ecr-public", PUBLIC, ECR_PUBLIC)])
+def test_repository_name_limits_are_the_service_models(service, prefix, kind):
+    shape = botocore.session.get_session().get_service_model(service).shape_for("RepositoryName").metadata
+    longest, shortest, pattern = shape["max"], shape["min"], re.compile(f"^(?:{shape['pattern']})$")
+    name = _name(longest)
+    assert len(name) == longest and pattern.match(name)
+    assert parse_destination(prefix + name + ":1").kind == kind
+    for bad in (_name(longest + 1), "z" * (shortest - 1)):
+        with pytest.raises(UsageError, match=f"{shortest} to {longest} characters"):
+            parse_destination(prefix + bad + ":1")
+
+
+def test_private_ecr_takes_a_256_character_name():
+    dest = parse_destination(PRIVATE + "x" * 256)
+    assert dest.repository == "x" * 256 and dest.kind == ECR_PRIVATE
+
+
+def test_doubled_separators_are_private_ecr_only():
+    assert parse_destination(PRIVATE + "team__app--x:1").repository == "team__app--x"
+    with pytest.raises(UsageError, match="one separator at a time"):
+        parse_destination(PUBLIC + "team__app:1")
