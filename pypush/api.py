@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 from pypush.engine.push_result import PushResult, predicted_stored, unchanged_result, unique_blobs
@@ -39,6 +39,16 @@ class PushOptions:
     src_insecure: bool = False  # docker:// sources: allow plain HTTP / unverified TLS
     src_username: Optional[str] = None  # docker:// sources: credentials (else docker's config, else anonymous)
     src_password: Optional[str] = None
+
+
+def merge_options(options: Optional[PushOptions], option_fields: Dict[str, object]) -> PushOptions:
+    """``options`` (else the defaults) with the keyword arguments given beside it laid over it: what a
+    call spells out wins. The caller's object is not changed; an unknown name is a UsageError."""
+    known = [f.name for f in fields(PushOptions)]
+    unknown = sorted(set(option_fields) - set(known))
+    if unknown:
+        raise UsageError(f"unknown option {unknown[0]!r}: PushOptions fields are {', '.join(known)}")
+    return replace(options or PushOptions(), **option_fields)  # type: ignore[arg-type]
 
 
 def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool = False) -> None:
@@ -139,7 +149,7 @@ def push(source: Union[str, "os.PathLike[str]"], destination: Target, *,
     Raises a subclass of pypush.errors.PypushError on failure; nothing is tagged unless every blob
     of the image is stored.
     """
-    options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
+    options = merge_options(options, option_fields)
     return _transfer(os.fspath(source), destination, tags, compression, compression_level, subscriber, options,
                      source_tags=False)
 
@@ -153,7 +163,7 @@ def copy(source: Union[str, "os.PathLike[str]"], destination: Target, *, tags: S
     the source's (an image named by digest only is stored by digest). Same v2 registry at both ends:
     blobs are mounted from the source repository, no bytes move. ``platform`` (an option) narrows a
     multi-platform image; one platform copies that platform's manifest itself."""
-    options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
+    options = merge_options(options, option_fields)
     return _transfer(os.fspath(source), destination, tags, compression, compression_level, subscriber, options,
                      source_tags=True)
 
@@ -178,7 +188,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
     from pypush.name.reference import parse_remote
     from pypush.sources.remote import connect
 
-    options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
+    options = merge_options(options, option_fields)
     ref = parse_remote(source)
     if ref.tag or ref.digest:
         raise UsageError(f"{source}: name a repository without a tag or digest to copy all its tags")
@@ -245,7 +255,7 @@ def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
     image its blobs come from (a copy within one v2 registry mounts them)."""
-    options = options or PushOptions(**option_fields)  # type: ignore[arg-type]
+    options = merge_options(options, option_fields)
     layout = _layout_target(destination)
     dest = None if layout is not None else (
         destination if isinstance(destination, Destination) else _registry_destination(destination))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from types import ModuleType
 from typing import IO, Callable, Optional
 
 from pypush.errors import SourceError
@@ -51,7 +52,8 @@ class DirTree(Tree):
     """A directory on disk; symlinks may point anywhere inside it, never outside."""
 
     def __init__(self, root: str):
-        self.label = root.rstrip("/") or "/"
+        stripped = root.rstrip(os.sep + (os.altsep or ""))
+        self.label = stripped if stripped and not stripped.endswith(":") else root  # keep "/" and "C:\\"
         self._real_root = os.path.realpath(root)
 
     def _real(self, rel: str) -> Optional[str]:
@@ -59,7 +61,7 @@ class DirTree(Tree):
         if not os.path.lexists(path):
             return None
         real = os.path.realpath(path)
-        if real != self._real_root and not real.startswith(self._real_root.rstrip("/") + "/"):
+        if not is_within(real, self._real_root):
             raise SourceError(f"{self.name(rel)}: symlink points outside {self.label} (to {real})")
         return real
 
@@ -86,6 +88,16 @@ class DirTree(Tree):
 
     def name(self, rel: str) -> str:
         return f"{self.label}/{rel}"
+
+
+def is_within(path: str, root: str, paths: ModuleType = os.path) -> bool:
+    """Whether the resolved ``path`` is ``root`` or below it, in the platform's own path syntax
+    (``paths``: ``os.path``, or ``ntpath``/``posixpath`` to reason about another platform)."""
+    path, root = paths.normcase(path), paths.normcase(root)
+    try:
+        return paths.commonpath([path, root]) == paths.commonpath([root])
+    except ValueError:  # another drive, or a relative path beside an absolute one
+        return False
 
 
 def open_or_fail(open_: Callable[[], IO[bytes]], name: str) -> IO[bytes]:
