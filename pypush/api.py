@@ -1,10 +1,11 @@
-"""The Python API: ``pypush.push``, ``pypush.copy``, ``pypush.pull`` and ``pypush.mirror``."""
+"""The Python API: ``pypush.push``, ``pypush.push_many``, ``pypush.copy``, ``pypush.pull`` and ``pypush.mirror``."""
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from pypush.engine.push_result import PushResult, predicted_stored, unchanged_result, unique_blobs
 from pypush.errors import PypushError, UsageError
@@ -13,6 +14,7 @@ from pypush.name.reference import (REGISTRY_V2, Destination, ecr_host_suggestion
                                    validate_endpoint_url, validate_tag)
 
 if TYPE_CHECKING:  # loaded when a push needs them: a re-push that is already done never does
+    from pypush.engine.plan import PlanEntry, PlanOutcome
     from pypush.engine.progress import Subscriber
     from pypush.engine.verify_ahead import VerifyAhead
     from pypush.transports.base import Transport
@@ -104,8 +106,9 @@ def _uses_v2(dest: Destination, options: PushOptions) -> bool:
     return options.transport == "v2" or (options.transport == "auto" and dest.kind == REGISTRY_V2)
 
 
-def open_transport(dest: Destination, options: PushOptions) -> "Transport":
-    """The transport for ``dest``: the ECR API for ECR hosts (unless ``transport="v2"``), else v2."""
+def open_transport(dest: Destination, options: PushOptions, session: Any = None) -> "Transport":
+    """The transport for ``dest``: the ECR API for ECR hosts (unless ``transport="v2"``), else v2 (through
+    ``session``, a requests session, when given: transports of one registry may share a pool)."""
     use_v2 = _uses_v2(dest, options)
     if options.transport == "ecr" and dest.kind == REGISTRY_V2:
         suggestion = ecr_host_suggestion(dest.registry)
@@ -129,7 +132,7 @@ def open_transport(dest: Destination, options: PushOptions) -> "Transport":
     creds = credentials_for(registry, username=username, password=password)
     return RegistryTransport(registry, repository, insecure=options.insecure, credentials=creds,
                              mount_from=options.mount_from, pool_size=max(8, options.jobs * 2),
-                             lookup_credentials=False)
+                             lookup_credentials=False, session=session)
 
 
 Target = Union[str, Destination, "os.PathLike[str]"]
@@ -152,6 +155,29 @@ def push(source: Union[str, "os.PathLike[str]"], destination: Target, *,
     options = merge_options(options, option_fields)
     return _transfer(os.fspath(source), destination, tags, compression, compression_level, subscriber, options,
                      source_tags=False)
+
+
+def push_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], *, compression: str = "gzip",
+              compression_level: Optional[int] = None, options: Optional[PushOptions] = None,
+              on_outcome: Optional[Callable[["PlanOutcome"], None]] = None,
+              **option_fields: object) -> List["PlanOutcome"]:
+    """Push many images in one run: ``images`` are PlanEntry or ``{"source", "destination", "tags"}``
+    mappings (as in a ``--plan`` file). Images go in parallel (``jobs`` at a time, ``jobs`` uploads at once
+    across the plan) over shared connection pools (ECR: one client, quotas paced across the plan); each
+    distinct blob is uploaded once per v2 registry and mounted into the other repositories (ECR: once per
+    repository). One image's failure does not stop the others: one outcome per image, in plan order
+    (``on_outcome`` is told each as it finishes)."""
+    from pypush.engine.plan import PlanEntry, run_plan
+
+    options = merge_options(options, option_fields)
+    entries = [e if isinstance(e, PlanEntry) else PlanEntry.from_json(e, f"image {i + 1}") for i, e in enumerate(images)]
+    shared = _PlanTransports(options.jobs)
+    try:
+        return run_plan(entries, lambda e: _transfer(e.source, e.destination, e.tags, compression, compression_level,
+                                                     None, options, source_tags=False, opener=shared.open),
+                        options.jobs, on_outcome)
+    finally:
+        shared.close()
 
 
 def copy(source: Union[str, "os.PathLike[str]"], destination: Target, *, tags: Sequence[str] = (),
@@ -223,7 +249,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
 
 def _transfer(source: str, destination: Target, tags: Sequence[str], compression: str,
               compression_level: Optional[int], subscriber: Optional["Subscriber"], options: PushOptions,
-              source_tags: bool) -> PushResult:
+              source_tags: bool, opener: Optional["TransportOpener"] = None) -> PushResult:
     from pypush.sources import open_source
 
     if compression not in COMPRESSIONS:
@@ -246,7 +272,7 @@ def _transfer(source: str, destination: Target, tags: Sequence[str], compression
             from pypush.transform.layer_cache import LayerCache
 
             root = compress_image(root, algorithm=compression, level=compression_level, cache=LayerCache.default())
-        return _send(root, layout, dest, all_tags, subscriber, options, getattr(src, "reference", None))
+        return _send(root, layout, dest, all_tags, subscriber, options, getattr(src, "reference", None), opener)
 
 
 def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
@@ -267,9 +293,12 @@ def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
 
 
 def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str],
-          subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Destination]) -> PushResult:
+          subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Destination],
+          opener: Optional["TransportOpener"] = None) -> PushResult:
     """Run the engine from ``root`` into a layout or a registry destination; into a registry, first ask
-    whether every tag already names the manifest (when its digest is known before sending)."""
+    whether every tag already names the manifest (when its digest is known before sending). ``opener``
+    (a plan's) opens the destination's transport instead of ``_destination_transport``; then no blob is
+    hashed ahead (images of a plan share blobs)."""
     from pypush.engine.verify_ahead import VerifyAhead
 
     blobs = unique_blobs(root)
@@ -284,7 +313,7 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
             if done is not None:
                 return done
     # hashes files while the transport starts up (a registry's blobs are hashed as they stream)
-    ahead = VerifyAhead(blobs).start() if remote is None else None
+    ahead = VerifyAhead(blobs).start() if remote is None and opener is None else None
     transport: Any = None
     try:
         if layout is not None:
@@ -293,7 +322,7 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
             transport = LayoutTransport(layout, all_tags)
         else:
             assert dest is not None
-            transport = _destination_transport(dest, options, remote)
+            transport = (opener or _destination_transport)(dest, options, remote)
             if ask:
                 done = _unchanged(root, blobs, dest, all_tags, _tag_digests(transport, all_tags), subscriber)
                 if done is not None:
@@ -347,13 +376,67 @@ def _run_engine(root: Any, transport: "Transport", name: str, tags: Sequence[str
             subscriber.close()
 
 
-def _destination_transport(dest: Destination, options: PushOptions, source: Optional[Destination]) -> "Transport":
+def _destination_transport(dest: Destination, options: PushOptions, source: Optional[Destination],
+                           session: Any = None) -> "Transport":
     """The destination's transport; a copy within one v2 registry mounts from the source repository."""
     if source is not None and _same_registry(source.registry, dest.registry):
         from dataclasses import replace
 
         options = replace(options, mount_from=[*options.mount_from, source.path])
-    return open_transport(dest, options)
+    return open_transport(dest, options, session)
+
+
+TransportOpener = Callable[[Destination, PushOptions, Optional[Destination]], "Transport"]
+"""Opens the transport of a destination (given the options and the registry source, if any)."""
+
+
+class _PlanTransports:
+    """The transports of a plan: one requests session per v2 registry, one botocore client and quota pacer
+    per ECR registry (the others share it), each image's wrapped to share uploads (engine.plan)."""
+
+    def __init__(self, jobs: int):
+        from pypush.engine.plan import BlobLedger
+
+        self._lock = threading.Lock()
+        self._sessions: Dict[str, Any] = {}
+        self._ecr: Dict[Tuple[str, str, str], Any] = {}
+        self._opened: List[Any] = []
+        self._ledger = BlobLedger()
+        self._slots = threading.BoundedSemaphore(max(1, jobs))
+        self._jobs = jobs
+
+    def open(self, dest: Destination, options: PushOptions, source: Optional[Destination]) -> "Transport":
+        """The wrapped transport of one image of the plan."""
+        from pypush.engine.plan import SharedUploads
+        from pypush.transports.distribution.docker_credentials import normalize_registry
+
+        registry = normalize_registry(dest.registry)
+        if _uses_v2(dest, options):
+            with self._lock:
+                if registry not in self._sessions:
+                    from pypush.net.connections import requests_session
+
+                    self._sessions[registry] = requests_session(max(8, self._jobs * 4), f"https://{dest.registry}/")
+                session = self._sessions[registry]
+            inner = _destination_transport(dest, options, source, session)
+            scope = registry
+        else:
+            key = (dest.kind, dest.region or "", options.endpoint_url or "")
+            with self._lock:  # the first opens the client (credentials, endpoint); the others share it
+                base = self._ecr.get(key)
+                inner = base.for_repository(dest) if base is not None else open_transport(dest, options)
+                self._ecr.setdefault(key, inner)
+            scope = f"{registry}/{dest.path}"  # ECR cannot mount: one upload per repository
+        with self._lock:
+            self._opened.append(inner)
+        return SharedUploads(inner, self._ledger, scope, self._slots)  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Close every transport and shared session."""
+        for transport in self._opened:
+            transport.close()
+        for session in self._sessions.values():
+            session.close()
 
 
 def _same_registry(a: str, b: str) -> bool:

@@ -44,11 +44,16 @@ def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
     summary, compression = _TRANSFERS[command]
     p = sub.add_parser(command, help=summary, description=summary, epilog=EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", help="a path (format detected), oci:PATH[:REF], oci-archive:PATH[:REF], "
+    optional = "?" if command == "push" else None  # push --plan FILE names them in the file
+    p.add_argument("source", nargs=optional, help="a path (format detected), oci:PATH[:REF], oci-archive:PATH[:REF], "
                                   "docker-archive:PATH[:REF] or docker://[HOST/]REPO[:TAG|@DIGEST] (Docker Hub's "
                                   "short forms too: docker://python:3.12)")
-    p.add_argument("destination", help="oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a bare path: oci:PATH)"
-                   if command == "pull" else _DESTINATION_HELP)
+    p.add_argument("destination", nargs=optional, help="oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a bare path: "
+                   "oci:PATH)" if command == "pull" else _DESTINATION_HELP)
+    if command == "push":
+        p.add_argument("--plan", metavar="FILE", help="push many images in one run: FILE is a JSON list of "
+                       "{\"source\", \"destination\", \"tags\"}; one result line per image (JSON lines with "
+                       "--format json); exit 0 only when every image succeeded")
     add_transfer_options(p, compression, "copy only this platform of a multi-platform image (repeatable; one "
                                          "platform: its manifest itself, not an index)")
     if command == "copy":
@@ -133,6 +138,8 @@ def _run_transfer(args: argparse.Namespace) -> int:
     from pypush import api
 
     options = transfer_options(args)
+    if getattr(args, "plan", None) is not None or (args.command == "push" and args.destination is None):
+        return _run_plan(args, options)
     if getattr(args, "all_tags", False):
         if args.tag or args.compression != "keep":
             raise UsageError("--all-tags copies every tag as it is: --tag and --compression do not apply")
@@ -149,6 +156,26 @@ def _run_transfer(args: argparse.Namespace) -> int:
                  compression_level=args.compression_level, options=options,
                  subscriber=progress_subscriber(args, args.command))
     return report(args, result)
+
+
+def _run_plan(args: argparse.Namespace, options) -> int:
+    """``push --plan FILE``: one line per image as it finishes; the first failure's exit code, else 0."""
+    from pypush import api
+    from pypush.engine.plan import read_plan
+
+    if args.plan is None:
+        raise UsageError("push needs SOURCE and DESTINATION, or --plan FILE")
+    if args.source is not None or args.tag or args.digest_file:
+        raise UsageError("--plan names every source, destination and tag in its file: give no SOURCE, "
+                         "DESTINATION, --tag or --digest-file with it")
+
+    def show(outcome) -> None:  # PlanOutcome
+        print(json.dumps(outcome.to_json()) if args.format == "json" else outcome.line(), flush=True)
+
+    outcomes = api.push_many(read_plan(args.plan), compression=args.compression,
+                             compression_level=args.compression_level, options=options, on_outcome=show)
+    failed = [o for o in outcomes if not o.ok]
+    return failed[0].error.exit_code if failed else 0  # type: ignore[union-attr]
 
 
 def report(args: argparse.Namespace, result) -> int:  # result: PushResult

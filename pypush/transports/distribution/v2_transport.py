@@ -276,15 +276,29 @@ class RegistryTransport:
         """Try ``mount_from`` in order: None when mounted, else the answer that opened an upload."""
         resp = None
         for i, source in enumerate(self.mount_from):
-            scopes = self.push_scopes + (f"repository:{source}:pull",)
-            query = urlencode({"mount": digest, "from": source})
-            resp = self.call("POST", f"/v2/{self.repository}/blobs/uploads/?{query}", scopes=scopes,
-                             ok=(201, 202), what=f"blob mount {digest} from {source}")
+            resp = self._mount_request(digest, source)
             if resp.status_code == 201:
-                self.count("mounted")
                 return None
             if i + 1 < len(self.mount_from):
                 self.cancel(self.location(resp))
+        return resp
+
+    def mount(self, digest: str, source: str) -> bool:
+        """Mount blob ``digest`` from repository ``source`` of this registry; False when the registry did not
+        (the upload session it opened instead is cancelled)."""
+        resp = self._mount_request(digest, source)
+        if resp.status_code == 201:
+            return True
+        self.cancel(self.location(resp))
+        return False
+
+    def _mount_request(self, digest: str, source: str) -> requests.Response:
+        scopes = self.push_scopes + (f"repository:{source}:pull",)
+        query = urlencode({"mount": digest, "from": source})
+        resp = self.call("POST", f"/v2/{self.repository}/blobs/uploads/?{query}", scopes=scopes,
+                         ok=(201, 202), what=f"blob mount {digest} from {source}")
+        if resp.status_code == 201:
+            self.count("mounted")
         return resp
 
     def location(self, resp: requests.Response) -> str:

@@ -88,6 +88,20 @@ class EcrTransport:
         self._local = threading.local()
         self._registry_id = destination.registry_id
 
+    def for_repository(self, destination: Destination) -> "EcrTransport":
+        """A transport to another repository of the same registry sharing this one's botocore client,
+        credentials and quota pacing (a plan of many images is paced as a whole); its own stats."""
+        import copy
+
+        other = copy.copy(self)
+        other.destination, other.repository = destination, destination.repository
+        other._registry_id = destination.registry_id
+        other.stats = TransferStats()
+        other._retry = RetryPolicy(self._retry.backoff, other.stats)
+        other._part_retry = RetryPolicy(self._part_retry.backoff, other.stats)
+        other._local = threading.local()
+        return other
+
     # -- botocore calls ---------------------------------------------------------------------------
     def _retrying(self, fn: Callable[[], T], what: str) -> T:
         """``fn`` (botocore calls) under the transport's retry policy."""
