@@ -105,6 +105,9 @@ def test_repository_page_markdown_tags_and_pull_commands(demo):
     agent = get(demo.url + "/repositories/windows/agent?tab=tags")[2]
     assert "windows/amd64" in agent and "docker pull public.ecr.aws/acme/windows/agent:2022" in agent
     assert "linux/arm64/v8" in get(demo.url + "/repositories/tools/registry-cli?tab=tags")[2]
+    # gallery.ecr.aws addresses (/ALIAS/REPO) lead to the repository
+    with urllib.request.urlopen(demo.url + "/acme/tools/registry-cli") as r:
+        assert r.url == demo.url + "/repositories/tools/registry-cli" and "registry-cli" in r.read().decode()
     status, _, missing = get(demo.url + "/repositories/nope")
     assert status == 404 and "no repository named &#x27;nope&#x27;" in missing
 
@@ -151,6 +154,43 @@ def test_repository_without_catalog_data(fresh):
     for tab, empty in (("about", "No About text yet"), ("usage", "No Usage text yet"), ("tags", "No tagged images")):
         status, _, page = get(fresh.url + f"/repositories/bare?tab={tab}")
         assert status == 200 and empty in page and "never pushed" in page
+
+
+def test_without_sqlite_json_functions(demo, monkeypatch):
+    """An SQLite built without JSON1 makes the listing parse catalog data in Python: same cards."""
+    from pypush.server.gallery.listing import _CARDS_JSON
+
+    def cards(page: str) -> List[str]:
+        return re.findall(r'<li class="card">.*?(?:<time|<span class="muted">)', page, re.S)
+
+    expected = cards(get(demo.url + "/?q=linux")[2])
+    assert len(expected) == 5 and all('"badge os">Linux<' in card for card in expected)
+    monkeypatch.setattr("pypush.server.gallery.listing._CARDS_JSON", _CARDS_JSON.replace("json_extract", "no_such_fn"))
+    listing = demo._server.app._gallery.listing  # made by the page above
+    monkeypatch.setattr(listing, "_json_functions", None)
+    monkeypatch.setattr(listing, "_cards", None)
+    assert cards(get(demo.url + "/?q=linux")[2]) == expected
+    assert listing._json_functions is False
+
+
+def test_front_page_follows_every_change(fresh):
+    c = client(fresh)
+    c.create_repository(repositoryName="one")
+    assert card_names(get(fresh.url + "/")[2]) == ["one"]
+    c.create_repository(repositoryName="two")
+    assert card_names(get(fresh.url + "/")[2]) == ["one", "two"]
+    c.put_repository_catalog_data(repositoryName="two", catalogData={"description": "now described"})
+    assert "now described" in get(fresh.url + "/")[2]
+    push_image(c, "two", "v1")
+    assert "1 tag<" in get(fresh.url + "/")[2]
+    c.put_image(repositoryName="two", imageManifest=push_image(c, "two", None, payload=b"2"), imageTag="v2")
+    assert "2 tags<" in get(fresh.url + "/")[2]
+    c.batch_delete_image(repositoryName="two", imageIds=[{"imageTag": "v2"}])
+    assert "1 tag<" in get(fresh.url + "/")[2]
+    c.put_registry_catalog_data(displayName="Renamed")
+    assert "<h1>Renamed</h1>" in get(fresh.url + "/")[2]
+    c.delete_repository(repositoryName="one")
+    assert card_names(get(fresh.url + "/")[2]) == ["two"]
 
 
 def test_empty_registry(fresh):

@@ -89,6 +89,15 @@ _TAG_ROWS = ("SELECT t.tag, t.created_at, i.digest, i.media_type, i.artifact_typ
 _CARDS_PLAIN = f"SELECT r.name, r.created_at, r.catalog, {_CARD_STATS} FROM repositories r"
 
 
+def _version(db: Any) -> Optional[Tuple[int, int]]:
+    """What changes whenever the database does: rows this connection changed, and SQLite's data_version
+    (commits of other connections); None when the store's connection is not reachable."""
+    conn = db if isinstance(db, sqlite3.Connection) else getattr(db, "conn", None)
+    if not isinstance(conn, sqlite3.Connection):
+        return None
+    return conn.total_changes, db.execute("PRAGMA data_version").fetchone()[0]
+
+
 class Listing:
     """Read-only queries over one Store (safe to share between request threads)."""
 
@@ -96,28 +105,44 @@ class Listing:
         self.store = store
         self.platforms = PlatformReader(store)
         self._json_functions: Optional[bool] = None
+        self._cards: Optional[Tuple[Tuple[int, int], List[RepoCard]]] = None
 
     def display_name(self) -> str:
         """The registry's display name (PutRegistryCatalogData), or ''."""
         return self.store.meta("displayName", "") or ""
 
-    def cards(self, where: str = "", args: Tuple[Any, ...] = ()) -> List[RepoCard]:
-        """Every repository (or those ``where`` selects), by name."""
+    def cards(self) -> List[RepoCard]:
+        """Every repository, by name; kept until the store next changes (reading the catalog data of
+        thousands of repositories with their logos takes a noticeable fraction of a second)."""
+        with self.store.read() as db:
+            version = _version(db)
+            cached = self._cards
+            if version is not None and cached is not None and cached[0] == version:
+                return cached[1]
+            cards = self._query(db, "", ())
+        if version is not None:
+            self._cards = (version, cards)
+        return cards
+
+    def card(self, name: str) -> Optional[RepoCard]:
+        """One repository's card, None for an unknown name."""
+        with self.store.read() as db:
+            found = self._query(db, " WHERE r.name=?", (name,))
+        return found[0] if found else None
+
+    def _query(self, db: Any, where: str, args: Tuple[Any, ...]) -> List[RepoCard]:
         order = " ORDER BY r.name"
         if self._json_functions is not False:
             try:
-                with self.store.read() as db:
-                    rows = db.execute(_CARDS_JSON + where + order, args).fetchall()
+                rows = db.execute(_CARDS_JSON + where + order, args).fetchall()
                 self._json_functions = True
-                return [self._card(*row[:6], *row[6:]) for row in rows]
+                return [self._card(*row) for row in rows]
             except sqlite3.OperationalError:
                 if self._json_functions:
                     raise
                 self._json_functions = False  # an SQLite built without JSON1: parse in Python
-        with self.store.read() as db:
-            rows = db.execute(_CARDS_PLAIN + where + order, args).fetchall()
         out = []
-        for name, created, catalog, *stats in rows:
+        for name, created, catalog, *stats in db.execute(_CARDS_PLAIN + where + order, args).fetchall():
             data = json.loads(catalog or "{}")
             out.append(self._card(name, created, data.get("description"), data.get("architectures"),
                                   data.get("operatingSystems"), isinstance(data.get("logoImageBlob"), str), *stats))
@@ -130,11 +155,6 @@ class Listing:
         return RepoCard(name=name, description=_text(description), architectures=_strings(archs),
                         operating_systems=_strings(oses), has_logo=bool(has_logo), created_at=created,
                         last_push=max(pushes) if pushes else None, tag_count=tag_count)
-
-    def search(self, query: str) -> List[RepoCard]:
-        """Repositories matching every word of ``query`` (case-insensitive), by name."""
-        terms = query.lower().split()
-        return [c for c in self.cards() if c.matches(terms)]
 
     def catalog(self, name: str) -> Optional[Dict[str, Any]]:
         """The stored catalog data of ``name`` ({} without any), None for an unknown repository."""
@@ -158,13 +178,13 @@ class Listing:
 
     def repository(self, name: str, offset: int = 0, limit: int = 50) -> Optional[RepoPage]:
         """``name``'s catalog data, tags ``offset``..``offset+limit`` (newest push first) and the newest tag."""
-        cards = self.cards(" WHERE r.name=?", (name,))
+        card = self.card(name)
         data = self.catalog(name)
-        if not cards or data is None:
+        if card is None or data is None:
             return None
-        page = RepoPage(cards[0], about=_text(data.get("aboutText")), usage=_text(data.get("usageText")))
+        page = RepoPage(card, about=_text(data.get("aboutText")), usage=_text(data.get("usageText")),
+                        tag_total=card.tag_count)
         with self.store.read() as db:
-            page.tag_total = db.execute("SELECT COUNT(*) FROM image_tags WHERE repo=?", (name,)).fetchone()[0]
             rows = db.execute(_TAG_ROWS, (name, limit, offset)).fetchall()
             first = rows[:1] if offset == 0 else db.execute(_TAG_ROWS, (name, 1, 0)).fetchall()
         page.tags = [self._tag(name, *row) for row in rows]

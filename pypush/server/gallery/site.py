@@ -1,5 +1,6 @@
 """Routes of the gallery (GET/HEAD outside /v2/): ``/`` (``?q=`` search, ``?page=``),
-``/repositories/NAME`` (``?tab=about|usage|tags``, ``?page=``), ``/logos/NAME``, ``/style.css``.
+``/repositories/NAME`` (``?tab=about|usage|tags``, ``?page=``), ``/logos/NAME``, ``/style.css``;
+``/ALIAS/NAME`` (gallery.ecr.aws's form) redirects to the repository.
 
 A failing page answers 500 for that page only; the AWS API and /v2/ never pass through here.
 """
@@ -12,6 +13,7 @@ from importlib import resources
 from typing import Dict, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from pypush.server.gallery.html_parts import repo_url
 from pypush.server.gallery.listing import Listing
 from pypush.server.gallery.pages import TAGS_PER_PAGE, Site, front_page, message_page, repo_page
 from pypush.server.operations import Settings
@@ -80,6 +82,10 @@ class Gallery:
             if path.startswith("/repositories/"):
                 return self._repository(site, path[len("/repositories/"):], query.get("tab", "about"),
                                         _int(query.get("page")))
+            alias = f"/{self.settings.alias}"
+            if path == alias or path.startswith(alias + "/"):  # gallery.ecr.aws/ALIAS/REPO addresses
+                repo = path[len(alias):].strip("/")
+                return Reply(302, {"Location": repo_url(repo) if repo else "/", "Content-Type": HTML}, b"")
             return self._not_found(f"Nothing is served at {path}.")
         except Exception:
             log.error("gallery page %s failed: %s", path, traceback.format_exc())
