@@ -2,17 +2,15 @@
 indexes pushed through the ECR API of a LocalEndpoint, and a demo registry."""
 from __future__ import annotations
 
-import base64
 import gzip
-import io
 import json
 import math
 import struct
-import tarfile
 import zlib
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from test_server_api import OCI_INDEX, OCI_MANIFEST, client, push_blob, sha
+from test_server_v2 import gzip_tar_layer
 
 RGBA = Tuple[int, int, int, int]
 
@@ -127,19 +125,10 @@ def logo_png(shape: str, bg: Tuple[int, int, int], size: int = 96) -> bytes:
 
 
 # -- pushing through the ECR API -----------------------------------------------------------------
-def _layer(name: str, payload: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime = len(payload), 0
-        tar.addfile(info, io.BytesIO(payload))
-    return gzip.compress(buf.getvalue(), compresslevel=1, mtime=0)
-
-
 def push_image(c, repo: str, tag: Optional[str], os_: str = "linux", arch: str = "amd64",
                variant: Optional[str] = None, payload: bytes = b"hello\n") -> str:
     """An OCI image of one layer for ``os_/arch[/variant]``; returns the manifest text."""
-    layer = _layer("hello.txt", payload)
+    layer = gzip_tar_layer("hello.txt", payload)
     platform = {"architecture": arch, "os": os_, **({"variant": variant} if variant else {})}
     config = json.dumps({**platform, "config": {}, "rootfs": {"type": "layers",
                                                               "diff_ids": [sha(gzip.decompress(layer))]}}).encode()
@@ -241,7 +230,3 @@ def populate_demo(c) -> None:
 
 def populate_demo_on(endpoint) -> None:
     populate_demo(client(endpoint))
-
-
-def logo_b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()

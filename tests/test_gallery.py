@@ -79,7 +79,7 @@ def test_repository_page_markdown_tags_and_pull_commands(demo):
     assert "<h2>Features</h2>" in about and "<strong>HTTP server</strong>" in about
     assert "<th>Tag</th>" in about and "<td><code>1.27-debug</code></td>" in about  # tables are on
     assert "public.ecr.aws/acme/webserver</code>" in about and "A small, fast HTTP server" in about
-    assert f"docker pull public.ecr.aws/acme/webserver:1.27-debug" in about  # the newest tag, in the side panel
+    assert "docker pull public.ecr.aws/acme/webserver:1.27-debug" in about  # the newest tag, in the side panel
     usage = get(demo.url + "/repositories/webserver?tab=usage")[2]
     assert '<pre><code class="language-sh">docker run --rm -p 8080:8080' in usage
     assert '<a href="https://example.com/docs">documentation</a>' in usage
