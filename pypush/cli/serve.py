@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `pypush serve`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
-    parser.add_argument("--data", metavar="DIR", help="data directory (default: a temporary one, removed at exit)")
+    parser.add_argument("--data", metavar="DIR", help="data directory, one server at a time (default: a temporary one, "
+                                                         "removed at exit)")
     parser.add_argument("--part-size", type=int, default=DEFAULT_PART_SIZE,
                         help="partSize InitiateLayerUpload returns (bytes, default 10 MiB)")
     parser.add_argument("--enforce-quotas", action="store_true",
@@ -60,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
                                  login=args.registry_login, header_timeout=args.header_timeout)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: choose 0 (any free port) to 65535")
     try:
         endpoint.start()
-    except OSError as e:
+    except (OSError, OverflowError) as e:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {e}") from None
     stop = threading.Event()
 

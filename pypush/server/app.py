@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, Optional, Set, Tuple, Union
 
 from pypush.server import images, layers, repositories
+from pypush.server.data_lock import DataDirLock
 from pypush.server.limits import DropConnection, FaultPlan, Faults, Quotas
 from pypush.server.operations import (DEFAULT_QUIRKS, OPERATIONS, TOKEN_LIFETIME, Context, Settings,
                                       check_registry, parse_quirks)
@@ -430,6 +431,7 @@ class LocalEndpoint:
         self._server: Optional[EndpointServer] = None
         self._thread: Optional[threading.Thread] = None
         self._store: Optional[Store] = None
+        self._lock: Optional[DataDirLock] = None
 
     @property
     def url(self) -> str:
@@ -449,7 +451,20 @@ class LocalEndpoint:
             self._temp = tempfile.mkdtemp(prefix="pypush-serve-")
             self.data_dir = Path(self._temp)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._store = Store(self.data_dir)
+        self._lock = DataDirLock(self.data_dir).acquire()  # one server per data directory (DataDirInUse)
+        try:
+            self._open(self.data_dir)
+        except BaseException:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._lock.release()
+            raise
+        return self
+
+    def _open(self, data_dir: Path) -> None:
+        """Open the store and serve it from a background thread."""
+        self._store = Store(data_dir)
         verifier = Verifier(*self.keys) if self.keys else None
         app = App(self._store, self.settings, verifier=verifier, quotas=Quotas() if self.enforce_quotas else None,
                   faults=Faults(self.faults) if self.faults else None)
@@ -459,7 +474,6 @@ class LocalEndpoint:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"pypush-serve-{self.port}", daemon=True)
         self._thread.start()
-        return self
 
     def serve_forever(self) -> None:
         """Block until ``stop()`` is called from another thread (or a signal handler)."""
@@ -478,6 +492,8 @@ class LocalEndpoint:
             self._thread.join(timeout=10)
         if self._store is not None:
             self._store.close()
+        if self._lock is not None:
+            self._lock.release()
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)
             self.data_dir, self._temp = None, None
