@@ -94,7 +94,8 @@ def test_failed_pull_leaves_nothing_behind(served, tmp_path):
         assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # no temporary names, index unchanged
 
 
-def test_source_behind_bearer_token_server(bearer_registry, token_server, docker_config, skopeo, tmp_path):  # noqa: F811
+def test_source_behind_bearer_token_server(bearer_registry, token_server, docker_config, skopeo,  # noqa: F811
+                                           tmp_path):
     layout = tmp_path / "src"
     make_oci_layout(layout, [random_bytes(200_000, 5)], tag="1")
     skopeo.run("copy", "-q", "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}", f"oci:{layout}:1",
