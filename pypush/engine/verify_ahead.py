@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import logging
 import mmap
-import os
 import threading
 from typing import IO, Dict, Iterable, Optional, Set, Union, cast
 
@@ -20,8 +19,12 @@ from pypush.image.digest import HashPrefix, VerifyingReader
 from pypush.errors import PypushError
 from pypush.image.model import Blob
 
-PIECE = 16 << 20
-"""Bytes hashed per step: a claim waits for the step under way to end."""
+PIECE = 2 << 20
+"""Bytes hashed per step: a claim waits for the step under way to end; mapped pages already hashed
+leave the resident set at the next step (the page cache keeps them), so a mapping holds one step."""
+CHECK_BUFFER = 256 << 10
+"""BackgroundCheck's read buffer: it runs while uploads wait on sockets (the GIL is free), so small reads
+cost little, and copies into one small buffer keep the resident set flat (a mapping's pages count)."""
 HANDOVER_WAIT = 5.0
 """Seconds a claim waits at most for that (a stalled read): then the upload hashes the blob itself."""
 
@@ -107,6 +110,39 @@ class VerifyAhead:
             return reader.hash_prefix()
 
 
+class BackgroundCheck:
+    """Verify one blob on another thread while its bytes leave by other means (sendfile): read from the page
+    cache into one small buffer and hashed, resuming what VerifyAhead hashed (``blob.hashed``)."""
+
+    def __init__(self, blob: Blob):
+        self._blob = blob
+        self._error: Optional[BaseException] = None
+        self._verified = False
+        self._thread = threading.Thread(target=self._run, name="pypush-verify", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        desc = self._blob.descriptor
+        try:
+            buffer = memoryview(bytearray(CHECK_BUFFER))
+            with VerifyingReader(self._blob.open(), desc.digest, desc.size, self._blob.name,
+                                 self._blob.hashed) as reader:
+                reader.skip_hashed()
+                while reader.readinto(buffer):
+                    pass
+            self._verified = True
+        except BaseException as exc:  # reported to the uploading thread by result()
+            self._error = exc
+
+    def result(self) -> None:
+        """Wait for the check; raise what it found (DigestMismatchError when the bytes are wrong)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if not self._verified:  # never pass a blob whose check did not run to its end
+            raise PypushError(f"{self._blob.name or self._blob.descriptor.digest}: its digest check did not finish")
+
+
 class _Mapped(io.RawIOBase):
     """Zero-copy reads of a file range: ``read`` returns views of one read-only mapping, and pages
     already read leave the process's resident set (the page cache keeps them).
@@ -127,14 +163,13 @@ class _Mapped(io.RawIOBase):
     def of(cls, stream: IO[bytes], size: int) -> Optional["_Mapped"]:
         """The rest of ``stream`` (up to ``size`` + 1 bytes, so that an overlong blob shows) when it is a
         plain file or a tar member of one; None otherwise."""
+        from pypush.net.zero_copy import file_range
+
+        found = file_range(stream)
+        if found is None:
+            return None
+        fd, offset, left = found
         try:
-            if callable(getattr(stream, "file_range", None)):
-                fd, offset, left = stream.file_range()  # type: ignore[attr-defined]
-            elif isinstance(stream, (io.BufferedReader, io.FileIO)):
-                fd, offset = stream.fileno(), stream.tell()
-                left = os.fstat(fd).st_size - offset
-            else:
-                return None
             length = min(left, size + 1)
             return cls(fd, offset, length) if length > 0 else None
         except (OSError, ValueError, OverflowError):  # not mappable (pipe, FUSE, 32-bit address space)
@@ -148,7 +183,7 @@ class _Mapped(io.RawIOBase):
         end = len(self._view) if n is None or n < 0 else min(len(self._view), self._pos + n)
         piece = self._view[self._pos:end]
         self._pos = end
-        if behind - self._done >= PIECE and hasattr(self._map, "madvise"):
+        if behind > self._done and hasattr(self._map, "madvise"):
             start = self._done - self._done % mmap.PAGESIZE
             self._map.madvise(mmap.MADV_DONTNEED, start, behind - start)
             self._done = behind

@@ -93,6 +93,16 @@ class VerifyingReader:
             got += len(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def skip_hashed(self) -> None:
+        """Move past the prefix the given HashPrefix already covers, without reading it (seekable streams;
+        others are left where they are and their prefix is read, unhashed, as usual)."""
+        if self.count == 0 and self._hashed and hasattr(self._stream, "seek"):
+            try:
+                self._stream.seek(self._hashed, 1)
+            except (OSError, ValueError):
+                return
+            self.count = self._hashed
+
     def skip(self, n: int, holder: str = "the registry") -> None:
         """Read (and hash) the first ``n`` bytes without keeping them: what ``holder`` already stores.
 

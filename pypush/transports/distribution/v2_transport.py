@@ -16,6 +16,7 @@ docker): plain http is tried first, then https — whose certificate must verify
 """
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 import threading
@@ -32,7 +33,9 @@ from pypush.transports.distribution.token_auth import Authenticator, Scopes
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
 from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
+from pypush.engine.verify_ahead import BackgroundCheck
 from pypush.net.connections import Verify, registry_verify, requests_session
+from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
 from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
 from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn
@@ -93,6 +96,7 @@ class RegistryTransport:
         self.stats = TransferStats()  # also: patches, resumes
         self._retry = RetryPolicy(backoff, self.stats, registry)
         self.push_scopes: Scopes = (f"repository:{repository}:pull,push",)
+        self._files = threading.local()  # per-thread plain-http connection for sendfile bodies
 
     # ----- the Transport protocol -------------------------------------------------------------
 
@@ -145,6 +149,7 @@ class RegistryTransport:
 
     def close(self) -> None:
         """Close the pooled connections (only of a session this transport created)."""
+        self._drop_file_connection()
         if self._own_session:
             self._session.close()
 
@@ -219,6 +224,52 @@ class RegistryTransport:
                 raise _Resync("credentials refreshed")
             resp.close()
         raise AssertionError("unreachable")
+
+    def send_file(self, method: str, url: str, source: FileRange, count: int, *, scopes: Scopes,
+                  headers: dict, progress: ProgressFn) -> requests.Response:
+        """``send`` with ``count`` bytes of a file range as the body, by sendfile (``can_send_file(url)``)
+        on a per-thread keep-alive connection. Connection failures raise requests.ConnectionError."""
+        full = self.url(url)
+        parts = urlsplit(full)
+        for attempt in (0, 1):
+            auth = self._auth.authorization(scopes)
+            hdrs = {"User-Agent": "pypush", **headers, **({"Authorization": auth} if auth else {})}
+            conn = self._file_connection(parts.netloc)
+            try:
+                raw = send_file(conn, method, urlunsplit(("", "", parts.path, parts.query, "")), hdrs, source,
+                                count, progress)
+                resp = _response(raw, method, full)
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_file_connection()
+                raise requests.ConnectionError(f"{method} {parts.path}: {exc}") from None
+            except BaseException:
+                self._drop_file_connection()  # stopped half-way through the body
+                raise
+            if raw.will_close:
+                self._drop_file_connection()
+            log.debug("%s %s -> %s (sendfile)", method, parts.path, resp.status_code)
+            if resp.status_code != 401 or attempt or not self._auth.challenge(resp, scopes, auth):
+                return resp
+        raise AssertionError("unreachable")
+
+    def can_send_file(self, url: str) -> bool:
+        """Whether a body to ``url`` may go by sendfile (plain http, no proxy)."""
+        return can_send_file(self.url(url), self._session.proxies)
+
+    def _file_connection(self, netloc: str) -> http.client.HTTPConnection:
+        conn = getattr(self._files, "conn", None)
+        if conn is None or getattr(self._files, "netloc", None) != netloc:
+            if conn is not None:
+                conn.close()
+            conn = self._files.conn = http.client.HTTPConnection(netloc, timeout=TIMEOUT[1])
+            self._files.netloc = netloc
+        return conn
+
+    def _drop_file_connection(self) -> None:
+        conn = getattr(self._files, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._files.conn = None
 
     def call(self, method: str, path: str, *, scopes: Scopes, ok: Sequence[int], what: str,
              headers: Optional[dict] = None, data: Optional[bytes] = None) -> requests.Response:
@@ -386,6 +437,10 @@ class _BlobUpload:
             self._resync()
         self.fresh = False
         self._report(self.offset)
+        if not self.chunked and self.offset == 0:
+            done = self._put_zero_copy()
+            if done is not None:
+                return done
         with VerifyingReader(self.blob.open(), self.desc.digest, self.size, self.name,
                              self.blob.hashed) as reader:
             reader.skip(self.offset)
@@ -446,6 +501,29 @@ class _BlobUpload:
                     reader.read(1)  # EOF: verifies size and digest, or raises on extra bytes
             yield piece
             self._report(self.reported + len(piece))
+
+    def _put_zero_copy(self) -> Optional[Tuple[str, int]]:
+        """PUT the whole blob by sendfile when it is a file range and the registry plain http; meanwhile
+        another thread hashes it from the page cache, and a mismatch raises before this returns (so
+        before any manifest). None when the blob cannot go this way."""
+        assert self.location is not None and self.size is not None
+        url = _with_query(self.location, digest=self.desc.digest)
+        if not self.known or self.size == 0 or not self.t.can_send_file(url):
+            return None
+        with self.blob.open() as stream:
+            source = file_range(stream)
+            if source is None or source[2] < self.size:
+                return None
+            check = BackgroundCheck(self.blob)
+            try:
+                resp = self.t.send_file("PUT", url, source, self.size, scopes=self.t.push_scopes,
+                                        headers={"Content-Type": "application/octet-stream"},
+                                        progress=lambda n: self._report(self.reported + n))
+            finally:
+                check.result()  # every byte checked against the digest, whatever the registry said
+        self._committed(resp, self.desc.digest)
+        self.t.count("sendfile")
+        return self.desc.digest, self.size
 
     def _put_whole(self, reader: VerifyingReader) -> Tuple[str, int]:
         assert self.location is not None and self.size is not None
@@ -562,6 +640,16 @@ def _with_query(url: str, **params: str) -> str:
     parts = urlsplit(url)
     query = "&".join(q for q in (parts.query, urlencode(params)) if q)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _response(raw: http.client.HTTPResponse, method: str, url: str) -> requests.Response:
+    """A requests.Response of an http.client answer (read whole: registry answers to uploads are small)."""
+    resp = requests.Response()
+    resp.status_code, resp.reason, resp.url = raw.status, raw.reason, url
+    resp.headers = requests.structures.CaseInsensitiveDict(raw.getheaders())
+    resp._content = raw.read()
+    resp.request = requests.Request(method, url).prepare()
+    return resp
 
 
 def _oci_error(resp: requests.Response) -> Tuple[str, str]:
