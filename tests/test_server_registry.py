@@ -275,3 +275,23 @@ def test_manifests_tags_paging_referrers_and_deletes(ep):
     tags = {d["imageTag"] for d in client(ep).describe_image_tags(repositoryName="team/app")["imageTagDetails"]}
     assert tags == set()
     assert v2("DELETE", "/v2/team/app/manifests/a").json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+
+
+def test_create_on_push_and_the_spec_profile(tmp_path):
+    with LocalEndpoint(data_dir=tmp_path / "d", registry_quirks="spec") as ep:
+        v2 = V2(ep, password_of(ep))
+        raw = v2.put_image("local/made/here", "v1", [b"layer"])  # <alias>/<repo> creates <repo>
+        names = [r["repositoryName"] for r in client(ep).describe_repositories()["repositories"]]
+        assert names == ["made/here"] and v2("GET", "/v2/made/here/manifests/v1").content == raw
+        assert v2("PUT", "/v2/Bad_Name/manifests/x", data=raw).json()["errors"][0]["code"] == "NAME_INVALID"
+        # the spec to the letter: 202 on PATCH, no chunk minimum, 416 when a chunk is sent again
+        r = v2("POST", "/v2/made/here/blobs/uploads/")
+        assert r.status_code == 202 and "OCI-Chunk-Min-Length" not in r.headers
+        loc = r.headers["Location"]
+        assert v2("PATCH", loc, data=b"ab", headers={"Content-Range": "0-1"}).status_code == 202
+        assert v2("PATCH", loc, data=b"ab", headers={"Content-Range": "0-1"}).status_code == 416
+        assert v2("PATCH", loc, data=b"cd", headers={"Content-Range": "2-3"}).headers["Range"] == "0-3"
+        assert v2("PUT", loc + f"?digest={sha(b'abcd')}").status_code == 201
+    with LocalEndpoint(data_dir=tmp_path / "e", registry_quirks="no-create") as ep:
+        r = V2(ep, password_of(ep))("POST", "/v2/nowhere/blobs/uploads/")
+        assert r.status_code == 404 and r.json()["errors"][0]["code"] == "NAME_UNKNOWN"

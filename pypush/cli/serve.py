@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alias", default="local", help="registry alias (public.ecr.aws/ALIAS/...)")
     parser.add_argument("--registry-id", default="123456789012", help="12-digit registry id")
     parser.add_argument("--registry-quirks", default="",
-                        help="ECR registry behaviours of /v2/ uploads: patch-201 and min-chunk by default; "
-                             "add single-patch,no-restart (or 'all'), remove with -NAME, 'none' for none")
+                        help="ECR registry behaviours of /v2/: patch-201 and min-chunk by default; add "
+                             "single-patch, no-restart, no-create; remove with -NAME; profiles: ecr (default), "
+                             "spec (the distribution spec as the OCI conformance suite checks it), all, none")
     parser.add_argument("--registry-login", choices=("public", "private"), default="public",
                         help="/v2/ login: public (Bearer challenge, anonymous pulls; ECR Public) or "
                              "private (Basic challenge, credentials for everything; private ECR)")

@@ -26,20 +26,26 @@ QUIRKS = {
     "min-chunk": "every PATCH chunk but the last is at least 5 MiB (OCI-Chunk-Min-Length)",
     "single-patch": "only the first PATCH of a session is kept; later ones are accepted and dropped",
     "no-restart": "a PATCH from byte 0 on a session that holds bytes answers 416 BLOB_UPLOAD_INVALID",
+    "no-create": "a push to a repository that does not exist answers NAME_UNKNOWN (else it is created)",
 }
 DEFAULT_QUIRKS = frozenset({"patch-201", "min-chunk"})
+QUIRK_PROFILES = {"none": frozenset(), "all": frozenset(QUIRKS), "ecr": DEFAULT_QUIRKS,
+                  "spec": frozenset({"no-restart"})}
+"""``spec``: the distribution spec to the letter, as the OCI conformance suite checks it (202 on PATCH,
+chunks of any size, 416 on a restarted session)."""
 
 
 def parse_quirks(value: str) -> FrozenSet[str]:
-    """``--registry-quirks``: names add to ECR's defaults, ``-name`` removes one, ``none``/``all``."""
+    """``--registry-quirks``: names add to ECR's defaults, ``-name`` removes one; a profile (QUIRK_PROFILES)
+    replaces what came before it."""
     out = set(DEFAULT_QUIRKS)
     for item in filter(None, (v.strip() for v in value.split(","))):
-        if item in ("none", "all"):
-            out = set(QUIRKS) if item == "all" else set()
+        if item in QUIRK_PROFILES:
+            out = set(QUIRK_PROFILES[item])
         elif item.lstrip("-") in QUIRKS:
             (out.discard if item.startswith("-") else out.add)(item.lstrip("-"))
         else:
-            raise ValueError(f"unknown registry quirk {item!r} (known: {', '.join(QUIRKS)}, none, all)")
+            raise ValueError(f"unknown registry quirk {item!r} (known: {', '.join([*QUIRKS, *QUIRK_PROFILES])})")
     return frozenset(out)
 
 

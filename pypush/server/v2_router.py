@@ -4,16 +4,20 @@ manifest writes (v2_manifests.py) behind ECR's login (registry_auth.py).
 ``GET /v2/`` without credentials answers 401 with ECR's challenge; reads are open to anonymous
 clients on the public login (as on ECR Public) and need credentials on the private one; writes need
 the GetAuthorizationToken password (Basic ``AWS:<password>``) or a push token from ``GET /token``.
+A push to a repository that does not exist creates it (private ECR's create-on-push), unless the
+``no-create`` quirk answers NAME_UNKNOWN as ECR Public does.
 """
 from __future__ import annotations
 
 import re
 from email.message import Message
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from pypush.server.http_body import RequestBody
-from pypush.server.operations import Settings
+from pypush.server.operations import Context, Settings
+from pypush.server.protocol import PUBLIC, ApiError, service_model, validate
+from pypush.server.repositories import create_repository
 from pypush.server.registry_auth import PUSH, access, challenge
 from pypush.server.store import Store
 from pypush.server.v2 import ReadApi, Reply, json_reply, v2_error
@@ -71,6 +75,11 @@ class RegistryDoor:
         if len(name) > MAX_NAME:
             return v2_error(400, "NAME_INVALID", f"repository names have at most {MAX_NAME} characters")
         repo = self.reads.resolve(name)
+        creates = kind == "uploads" or (kind == "objects" and m["kind"] == "manifests" and method == "PUT")
+        if repo is None and creates and "no-create" not in self.settings.quirks:
+            repo, refusal = self._create(name)
+            if refusal is not None:
+                return refusal
         if repo is None:
             return v2_error(404, "NAME_UNKNOWN", f"repository {name!r} is not known")
         if kind == "uploads":
@@ -105,6 +114,19 @@ class RegistryDoor:
         if method == "DELETE":
             return self.uploads.cancel(repo, upload_id)
         return _unsupported(method, f"upload {upload_id}")
+
+    def _create(self, name: str) -> Tuple[Optional[str], Optional[Reply]]:
+        """Create on push (as private ECR with a creation template): ``<alias>/<repo>`` creates ``<repo>``."""
+        repo = name[len(self.settings.alias) + 1 :] if name.startswith(self.settings.alias + "/") else name
+        ctx = Context(self.store, self.settings, PUBLIC, service_model(PUBLIC).operation_model("CreateRepository"))
+        params = {"repositoryName": repo}
+        try:
+            validate(ctx.op.input_shape, params)
+            create_repository(ctx, params)
+        except ApiError as e:
+            if e.code != "RepositoryAlreadyExistsException":  # a racing push created it: fine
+                return None, v2_error(400, "NAME_INVALID", e.message)
+        return repo, None
 
     def _unauthorized(self, headers: Message, code: str, message: str) -> Reply:
         host: Optional[str] = headers.get("Host")
