@@ -19,6 +19,57 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
 
+SERVER_FIXTURES = set()
+"""Names of the fixtures that start a server or skopeo: a test using one is marked ``servers``."""
+
+
+def server_fixture(*args, **kwargs):
+    """``pytest.fixture`` for a fixture that starts a server (or skopeo): its tests get the ``servers``
+    marker, so ``-m "not servers"`` runs the unit tests alone."""
+    def register(fn):
+        SERVER_FIXTURES.add(fn.__name__)
+        return pytest.fixture(*args, **kwargs)(fn)
+    if len(args) == 1 and callable(args[0]) and not kwargs:
+        fn, args = args[0], ()
+        return register(fn)
+    return register
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "servers: starts a server (local endpoint, docker-registry, moto, a proxy, "
+                                       "any listening socket) or skopeo; -m 'not servers' runs the unit tests")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
+@pytest.fixture(autouse=True)
+def _test_environment(request, tmp_path_factory, monkeypatch):
+    """Each test its own layer cache; a test not marked ``servers`` may not open a listening socket."""
+    monkeypatch.setenv("PYPUSH_CACHE_DIR", str(tmp_path_factory.mktemp("layer-cache")))
+    if request.node.get_closest_marker("servers") is None:
+        def refuse(self, *args):
+            pytest.fail("this test starts a server: use a server_fixture, or mark it pytest.mark.servers")
+        monkeypatch.setattr(socket.socket, "listen", refuse)
+        monkeypatch.setattr(subprocess, "Popen", _ServerlessPopen)
+
+
+SERVER_COMMANDS = frozenset({"serve", "demo", "docker-registry", "moto_server", "skopeo", "chromium", "umoci"})
+"""Words of a command line that start a server (or a client that needs one): not in unit tests."""
+
+
+class _ServerlessPopen(subprocess.Popen):
+    def __init__(self, args, *rest, **kwargs):
+        words = args if isinstance(args, (list, tuple)) else str(args).split()
+        names = [os.path.basename(str(w)) for w in words]
+        if SERVER_COMMANDS.intersection(names) or any(n.startswith("pypush.server") for n in names):
+            pytest.fail(f"this test runs {' '.join(map(str, words))[:80]}: use a server_fixture, or mark it "
+                        f"pytest.mark.servers")
+        super().__init__(args, *rest, **kwargs)
+
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
@@ -67,7 +118,7 @@ class Skopeo:
         return subprocess.run(cmd, capture_output=True, check=True, timeout=120).stdout
 
 
-@pytest.fixture(scope="session")
+@server_fixture(scope="session")
 def skopeo(tmp_path_factory) -> Skopeo:
     if not shutil.which("skopeo"):
         pytest.fail("skopeo is not installed (apt-get install -y skopeo); .ci/run installs it")
@@ -116,7 +167,7 @@ def start_docker_registry(tmp: Path, extra_config: str = "") -> DockerRegistry:
     return DockerRegistry(tmp, extra_config)
 
 
-@pytest.fixture
+@server_fixture
 def docker_registry(tmp_path) -> Iterator[DockerRegistry]:
     reg = start_docker_registry(tmp_path / "registry")
     yield reg
@@ -147,7 +198,7 @@ def oci_manifests(layout: Path) -> List[dict]:
     return json.loads((layout / "index.json").read_text())["manifests"]
 
 
-@pytest.fixture
+@server_fixture
 def endpoint(tmp_path):
     """The project's own local ECR Public endpoint, in a background thread on an ephemeral port."""
     from pypush.server import LocalEndpoint
@@ -184,7 +235,6 @@ def run_pypush(*args: str, env: dict = None, input: str = None, timeout: float =
     import sys
 
     full_env = dict(os.environ)
-    full_env.setdefault("PYPUSH_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "pypush-test-cache"))
     full_env.pop("AWS_PROFILE", None)
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, "-m", "pypush", *args], capture_output=True, text=True,

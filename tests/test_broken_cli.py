@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from broken_corpus import STREAM_CASES, make_corpus
-from conftest import run_pypush
+from conftest import run_pypush, server_fixture
 from pypush.cli.main import main
 
 
@@ -46,7 +46,7 @@ def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("broken"))
 
 
-@pytest.fixture
+@server_fixture
 def listener():
     lis = Listener()
     yield lis

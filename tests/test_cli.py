@@ -81,6 +81,7 @@ assert type(charset_normalizer).__name__ == "module" and charset_normalizer.from
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize("where", ["repository", "elsewhere"])
 def test_demo_pushes_and_reads_back(where: str, tmp_path) -> None:
     """The README's first command: from the repository it pushes fixtures/small.oci; anywhere else it

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import pypush
-from conftest import oci_manifests, run_pypush
+from conftest import oci_manifests, run_pypush, server_fixture
 from imagegen import make_oci_layout, random_bytes
 from layout_v2_server import LayoutV2Server, sha256
 from pypush.errors import SourceError
@@ -18,7 +18,7 @@ from test_registry_auth import PASSWORD, USER, bearer_registry, skopeo_raw, toke
 BIG = 6 << 20  # several 1 MiB reads, so that a cut lands mid-blob
 
 
-@pytest.fixture
+@server_fixture
 def served(tmp_path):
     layout = tmp_path / "src"
     layers = [random_bytes(BIG, 1), random_bytes(300_000, 2)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import pypush
-from conftest import FIXTURES, oci_blob_path, oci_manifests, run_pypush, start_docker_registry
+from conftest import FIXTURES, oci_blob_path, oci_manifests, run_pypush, start_docker_registry, server_fixture
 from pullcheck import pull_and_check, sha256
 from pypush.errors import UsageError
 
@@ -19,7 +19,7 @@ PLACED = {"multi": ("oci:fixtures/multiarch.oci:1", []),  # OCI index
           "art": ("oci:fixtures/artifact.oci:1", [])}  # OCI 1.1 artifact
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def source_registry(tmp_path_factory, skopeo):
     reg = start_docker_registry(tmp_path_factory.mktemp("source-registry"))
     for repo, (src, extra) in PLACED.items():

@@ -11,6 +11,8 @@ from urllib.error import HTTPError
 
 import pytest
 
+from conftest import server_fixture
+
 from gallerydata import catalog, populate_demo, push_image, push_index, solid_png
 from test_server_api import client
 
@@ -34,7 +36,7 @@ def card_names(page: str) -> List[str]:
     return re.findall(r'<span class="card-name">([^<]*)</span>', page)
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def demo(tmp_path_factory):
     """A LocalEndpoint (alias acme) holding the demo registry; the tests here only read it."""
     with LocalEndpoint(data_dir=tmp_path_factory.mktemp("gallery") / "data", alias="acme") as ep:
@@ -42,7 +44,7 @@ def demo(tmp_path_factory):
         yield ep
 
 
-@pytest.fixture
+@server_fixture
 def fresh(tmp_path):
     with LocalEndpoint(data_dir=tmp_path / "data", alias="acme") as ep:
         yield ep
@@ -282,6 +284,7 @@ def test_a_failing_page_never_affects_the_api(fresh, monkeypatch):
     assert get(fresh.url + "/v2/app/tags/list")[2] == '{"name": "app", "tags": ["v1"]}'
 
 
+@pytest.mark.servers
 def test_a_gallery_that_cannot_import_never_affects_the_api(tmp_path, monkeypatch):
     for name in [m for m in sys.modules if m.startswith("pypush.server.gallery")]:
         monkeypatch.delitem(sys.modules, name)

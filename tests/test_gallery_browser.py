@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from conftest import server_fixture
+
 from chromium import Chromium
 from gallerydata import catalog, count_colour, push_index, read_png, solid_png
 from test_server_api import client
@@ -16,7 +18,7 @@ MAGENTA = (255, 0, 255)
 SCRIPT = "<script>document.title='owned'</script>"
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def site(tmp_path_factory):
     """An endpoint with a magenta-logo repository (markdown, an index), one without catalog data, and one
     whose catalog text tries script; plus a browser."""

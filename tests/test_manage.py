@@ -352,6 +352,7 @@ def test_python_api_returns_frozen_data(endpoint, images):
         ECRPublic("public.ecr.aws/elsewhere", endpoint_url=endpoint.url).list_repositories()
 
 
+@pytest.mark.servers
 def test_aws_credential_chain_and_profile(tmp_path, monkeypatch):
     """With an endpoint that checks SigV4 signatures, --profile picks the shared-credentials profile."""
     from pypush.server import LocalEndpoint

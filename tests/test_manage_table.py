@@ -61,6 +61,7 @@ def test_aliases():
         parse_alias("Bad Alias")
 
 
+@pytest.mark.servers
 def test_logo_urls_data_and_http():
     import base64
     import http.server

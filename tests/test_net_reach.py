@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from certs import self_signed
-from conftest import run_pypush
+from conftest import run_pypush, server_fixture
 
 from pypush.errors import DigestMismatchError, SourceError
 from pypush.image.digest import VerifyingReader
@@ -74,7 +74,7 @@ class TlsTerminator:
         self.sock.close()
 
 
-@pytest.fixture
+@server_fixture
 def tls_endpoint(endpoint, tmp_path):
     cert, key = self_signed(tmp_path)
     port = int(endpoint.url.rsplit(":", 1)[1])

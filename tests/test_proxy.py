@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import run_pypush
+from conftest import run_pypush, server_fixture
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -60,7 +60,7 @@ class Proxy(socketserver.ThreadingTCPServer):
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
 
-@pytest.fixture
+@server_fixture
 def proxy():
     server = Proxy()
     thread = threading.Thread(target=server.serve_forever, daemon=True)

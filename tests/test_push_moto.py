@@ -9,13 +9,13 @@ import sys
 import boto3
 import pytest
 
-from conftest import FIXTURES, free_port, run_pypush, wait_for_port
+from conftest import FIXTURES, free_port, run_pypush, wait_for_port, server_fixture
 from pullcheck import oci_top_digest
 
 ACCOUNT = "123456789012"
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def moto_url(tmp_path_factory):
     port = free_port()
     cmd = [shutil.which("moto_server") or sys.executable, "-p", str(port)]

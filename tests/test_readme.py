@@ -63,6 +63,7 @@ REAL_AWS = "# real AWS"
 """The first line of a README python block that needs an AWS account (skipped here, explicitly)."""
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize("index", range(len(code_blocks("python"))))
 def test_python_block_runs_as_written(index: int, monkeypatch, capsys) -> None:
     """Each README python block runs as written from the repository root, against the embedded endpoint."""

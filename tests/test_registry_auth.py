@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from conftest import start_docker_registry
+from conftest import start_docker_registry, server_fixture
 from test_registry_push import Progress, blob_of, gz_layer, make_image, transport_for
 
 from pypush.transports.distribution.docker_credentials import Credentials
@@ -125,21 +125,21 @@ class TokenServer:
         self.httpd.server_close()
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def token_server(tmp_path_factory):
     server = TokenServer(tmp_path_factory.mktemp("token"))
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def bearer_registry(tmp_path_factory, token_server):
     reg = start_docker_registry(tmp_path_factory.mktemp("bearer-registry"), token_server.registry_config())
     yield reg
     reg.stop()
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def basic_registry(tmp_path_factory):
     root = tmp_path_factory.mktemp("basic-registry")
     htpasswd = root / "htpasswd"

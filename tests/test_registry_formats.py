@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES, start_docker_registry
+from conftest import FIXTURES, start_docker_registry, server_fixture
 from pullcheck import docker_archive_expectations, oci_archive_top_digest, oci_top_digest, pull_and_check
 
 from pypush.api import push
@@ -19,7 +19,7 @@ OCI_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def registry(tmp_path_factory):
     reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
     yield reg

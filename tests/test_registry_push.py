@@ -16,7 +16,7 @@ import requests
 
 from imagegen import random_bytes, tar_layer
 from pullcheck import pull_and_check
-from conftest import start_docker_registry
+from conftest import start_docker_registry, server_fixture
 
 from pypush.engine.transfer import push
 from pypush.errors import DigestMismatchError, RegistryError, TransientError
@@ -103,7 +103,7 @@ class Progress:
         return sum(self.calls)
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def registry(tmp_path_factory):
     reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
     yield reg

@@ -12,7 +12,7 @@ from typing import Callable, List, Optional, Tuple
 
 import pytest
 
-from conftest import start_docker_registry
+from conftest import start_docker_registry, server_fixture
 from test_registry_push import MiB, Progress, blob_of, fetch_blob, make_image, gz_layer
 from imagegen import random_bytes
 
@@ -124,14 +124,14 @@ class FaultProxy:
         self.httpd.server_close()
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def registry(tmp_path_factory):
     reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
     yield reg
     reg.stop()
 
 
-@pytest.fixture
+@server_fixture
 def proxy(registry):
     p = FaultProxy(registry.port)
     yield p

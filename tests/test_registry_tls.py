@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from certs import self_signed
-from conftest import start_docker_registry
+from conftest import start_docker_registry, server_fixture
 from test_registry_push import Progress, blob_of, fetch_blob
 from imagegen import random_bytes
 
@@ -12,7 +12,7 @@ from pypush.errors import RegistryError
 from pypush.transports.distribution.v2_transport import RegistryTransport
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def tls_registry(tmp_path_factory):
     """docker-registry on https://127.0.0.1:PORT with a self-signed certificate; yields (registry, cert path)."""
     root = tmp_path_factory.mktemp("tls-registry")

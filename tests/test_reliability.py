@@ -17,6 +17,8 @@ from conftest import REPO_ROOT, run_pypush
 from imagegen import make_oci_layout, random_bytes, tar_layer
 from pullcheck import pull_and_check
 
+pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
+
 PART = 256 << 10  # small parts so that a small image makes many requests
 
 

@@ -14,6 +14,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from conftest import server_fixture
+
+pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
+
 MiB = 1024 * 1024
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -92,12 +96,12 @@ def push_image(c, repo: str, layers: Sequence[bytes], tag: Optional[str] = "v1",
     return text
 
 
-@pytest.fixture
+@server_fixture
 def pub(endpoint):
     return client(endpoint)
 
 
-@pytest.fixture
+@server_fixture
 def priv(endpoint):
     return client(endpoint, "ecr", region_name="eu-west-1")
 

@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from pypush.server import LocalEndpoint
 from test_server_api import MiB, client, error_of, push_blob
 
+pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
+
 
 def test_sigv4_verified_when_keys_are_configured(tmp_path):
     with LocalEndpoint(data_dir=tmp_path / "d", access_key="AKIDLOCAL", secret_key="s3cret") as ep:

@@ -12,8 +12,12 @@ import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from conftest import REPO_ROOT
 from test_server_api import MiB, client, code_of, push_blob, push_image, sha
+
+pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
 
 
 def start_server(data: Path, *args: str) -> subprocess.Popen:

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from conftest import REPO_ROOT, run_pypush
+from conftest import REPO_ROOT, run_pypush, server_fixture
 from pullcheck import pull_and_check
 from test_server_api import OCI_MANIFEST, MiB, client, sha
 from test_registry_push import gz_layer, make_image
@@ -21,6 +21,8 @@ from pypush.engine.transfer import push
 from pypush.server import LocalEndpoint
 from pypush.transports.distribution.docker_credentials import Credentials
 from pypush.transports.distribution.v2_transport import RegistryTransport
+
+pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
 
 FIXTURES = REPO_ROOT / "fixtures"
 ARTIFACT = "application/vnd.example.sbom+json"
@@ -63,7 +65,7 @@ class V2:
         return raw
 
 
-@pytest.fixture
+@server_fixture
 def ep(tmp_path):
     with LocalEndpoint(data_dir=tmp_path / "data", part_size=MiB) as e:
         for repo in ("team/app", "other"):

@@ -25,6 +25,8 @@ from test_server_api import MiB, client, push_blob, push_image, sha
 from test_server_persist import start_server, url_of
 from test_server_registry import V2, password_of
 
+pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
+
 
 def _v2_push(v2: V2, repo: str, shared: bytes, seed: int, tag: str) -> bytes:
     """Blobs (one shared by every pusher, one chunked) and a manifest through /v2/."""

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import boto3
 import pytest
 
-from conftest import Skopeo, oci_blob_path, run_pypush, start_docker_registry
+from conftest import Skopeo, oci_blob_path, run_pypush, start_docker_registry, server_fixture
 from imagegen import OCI_INDEX, LayoutWriter, compress, docker_save, named, random_bytes, tar_layer, write_tar
 from pullcheck import docker_archive_expectations, pull_and_check, sha256
 from test_broken_cli import Listener
@@ -277,14 +277,14 @@ def flavours(tmp_path_factory, skopeo) -> Dict[str, Flavour]:
     return made
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def registry(tmp_path_factory):
     reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
     yield reg
     reg.stop()
 
 
-@pytest.fixture(scope="module")
+@server_fixture(scope="module")
 def ecr(tmp_path_factory):
     from pypush.server import LocalEndpoint
 
@@ -646,6 +646,7 @@ def broken(tmp_path_factory) -> List[BrokenCase]:
     return make_broken(tmp_path_factory.mktemp("broken-wild"))
 
 
+@pytest.mark.servers
 def test_broken_inputs_exit_3_with_one_line_and_send_nothing(broken, capsys):
     assert len(broken) >= 50 and len({c[0] for c in broken}) == len(broken)
     listener = Listener()

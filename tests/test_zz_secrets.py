@@ -11,7 +11,7 @@ import json
 import pytest
 
 import conftest
-from conftest import run_pypush
+from conftest import run_pypush, server_fixture
 from test_registry_auth import PASSWORD, REFRESH_TOKEN, USER, basic_registry  # noqa: F401 (fixture)
 
 AWS_KEY = "AKIAPYPUSHTESTKEY123"
@@ -24,7 +24,7 @@ def _env(secret: str = AWS_SECRET) -> dict:
     return {"AWS_ACCESS_KEY_ID": AWS_KEY, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": AWS_TOKEN}
 
 
-@pytest.fixture
+@server_fixture
 def signing_endpoint(tmp_path):
     from pypush.server import LocalEndpoint
 
