@@ -169,8 +169,8 @@ def build(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Opti
         workdir_path = tempfile.mkdtemp(prefix="pypush-build-")
         try:
             built = [recipe.build(workdir_path, epoch, owner) for recipe in recipes]
-            history = [{"created": rfc3339(epoch), "created_by": layer.created_by, "comment": "pypush"}
-                       for layer in built]
+            stamp = {"created": changes.created} if changes.created else {}  # dated only when asked: reproducible
+            history = [{**stamp, "created_by": layer.created_by, "comment": "pypush"} for layer in built]
             root = plan.compose(changes, built, history)
         except BaseException:
             shutil.rmtree(workdir_path, ignore_errors=True)
