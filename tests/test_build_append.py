@@ -145,6 +145,8 @@ def test_mutate_alone_changes_only_the_config(tmp_path, docker_registry, skopeo)
     (["--layer", "{tmp}", "--platform", "linux/s390x"], 2, "no image for platform linux/s390x"),
     (["--layer", "{tmp}", "--base-override", "oci:fixtures/artifact.oci:1"], 3, "not an image but an artifact"),
     (["--layer", "{tmp}", "--env", "NOVALUE"], 2, "want KEY=VALUE"),
+    (["--layer", "{tmp}", "--platform", "linux/arm64", "--base-override", "oci:fixtures/small.oci:1"], 2,
+     "linux/amd64, not linux/arm64"),
 ])
 def test_bad_input_is_refused_before_contacting_the_destination(tmp_path, args, code, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]

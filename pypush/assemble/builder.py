@@ -236,7 +236,7 @@ class _Plan:
         annotations = node.descriptor.annotations or {}
         if (platform or {}).get("os") == "unknown" or annotations.get(REFERENCE_DIGEST):
             return None  # buildx attestations describe the base's build, not this one
-        if top and self.wanted:  # a single-platform base: its config says which platform it is
+        if top and self.wanted and not platform:  # a single-platform base: its config says which it is
             doc = self.config(node)
             have = {k: doc.get(k) for k in ("os", "architecture", "variant") if doc.get(k)}
             if not any(want.matches(have) for want in self.wanted):
