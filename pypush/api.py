@@ -209,8 +209,8 @@ def pull(source: str, destination: Union[str, "os.PathLike[str]"], **kwargs: Any
 def mirror(source: str, destination: Union[str, Destination], *, subscriber_factory: Any = None,
            options: Optional[PushOptions] = None, **option_fields: object) -> List[PushResult]:
     """Copy every tag of the repository ``source`` (``docker://[HOST/]REPO``) to the repository
-    ``destination`` (paged ``tags/list``), skipping tags whose digest is already there; one result per
-    tag copied. ``subscriber_factory(tag)`` may give a progress subscriber per tag."""
+    ``destination`` (or into the layout directory ``oci:DIR``, each image named by its tag), following the
+    pages of ``tags/list``, skipping tags whose digest is already there; one result per tag copied. ``subscriber_factory(tag)`` may give a progress subscriber per tag."""
     from pypush.name.reference import parse_remote
     from pypush.sources.remote import connect
 
@@ -218,24 +218,34 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
     ref = parse_remote(source)
     if ref.tag or ref.digest:
         raise UsageError(f"{source}: name a repository without a tag or digest to copy all its tags")
-    dest = destination if isinstance(destination, Destination) else _registry_destination(destination)
-    if dest.tag or dest.digest:
+    layout = _layout_target(destination)
+    if layout is not None and (layout.archive or layout.tag):
+        raise UsageError(f"{layout.name}: every tag goes into a layout directory, oci:DIR (each image named by its tag)")
+    dest = None if layout is not None else (
+        destination if isinstance(destination, Destination) else _registry_destination(destination))
+    if dest is not None and (dest.tag or dest.digest):
         raise UsageError(f"{dest.name}: name a repository without a tag or digest to copy all tags into")
-    check_options(dest, options, ref.kind != REGISTRY_V2)
+    if dest is not None:
+        check_options(dest, options, ref.kind != REGISTRY_V2)
     reader = connect(ref, insecure=options.src_insecure, username=options.src_username,
                      password=options.src_password, profile=options.profile, pool_size=max(8, options.jobs * 2))
     results: List[PushResult] = []
     transport = None
     try:
         tags = reader.tags()
-        transport = _destination_transport(dest, options, ref)
-        transport.prepare(options.create_repository)
+        if dest is not None:
+            transport = _destination_transport(dest, options, ref)
+            transport.prepare(options.create_repository)
         for tag in tags:
             digest = reader.digest_of(tag)
-            if digest and _tag_digest(transport, tag) == digest:
+            there = _tag_digest(transport, tag) if transport is not None else _layout_tag_digest(layout, tag)
+            if digest and there == digest:
                 continue
             root = reader.image(tag, _platforms(options))
             sub = subscriber_factory(tag) if subscriber_factory else None
+            if transport is None:
+                results.append(push_image(root, f"oci:{layout.path}:{tag}", subscriber=sub, options=options))
+                continue
             transport.stats.clear()  # each result counts its own tag's work
             results.append(_run_engine(root, transport, dest.name, [tag], sub, options, None, None))
     finally:
@@ -243,6 +253,12 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
         if transport is not None:
             transport.close()
     return results
+
+
+def _layout_tag_digest(layout: Any, tag: str) -> Optional[str]:
+    from pypush.transports.layout.layout_writer import LayoutTransport
+
+    return LayoutTransport(layout).tag_digest(tag)
 
 
 # ----- plumbing ---------------------------------------------------------------------------------

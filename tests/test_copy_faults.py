@@ -138,3 +138,17 @@ def test_all_tags_follows_tag_pages(served, tmp_path, docker_registry):
     assert sorted(r.tags[0] for r in results) == ["a", "b", "c"]
     assert [r.bytes_pushed > 0 for r in results] == [True, False, False]  # blobs once, then only manifests
     assert len([p for m, p, _, _ in served.requests if p.endswith("/tags/list")]) == 3
+
+
+def test_all_tags_into_a_layout_directory(served, tmp_path):
+    index = json.loads((served.layout / "index.json").read_text())
+    entry = index["manifests"][0]
+    index["manifests"] = [dict(entry, annotations={"org.opencontainers.image.ref.name": t}) for t in "xy"]
+    (served.layout / "index.json").write_text(json.dumps(index))
+    results = pypush.mirror(f"docker://{served.host}/img", f"oci:{tmp_path / 'all'}")
+    assert [r.tags for r in results] == [["x"], ["y"]]
+    assert sorted(m["annotations"]["org.opencontainers.image.ref.name"] for m in oci_manifests(tmp_path / "all")) \
+        == ["x", "y"]
+    assert pypush.mirror(f"docker://{served.host}/img", f"oci:{tmp_path / 'all'}") == []
+    with pytest.raises(pypush.UsageError, match="every tag goes into a layout directory"):
+        pypush.mirror(f"docker://{served.host}/img", f"oci-archive:{tmp_path / 'all.tar'}")
