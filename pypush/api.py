@@ -293,10 +293,11 @@ def _transfer(source: str, destination: Target, tags: Sequence[str], compression
 
 def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
                options: Optional[PushOptions] = None, source_reference: Optional[Destination] = None,
-               **option_fields: object) -> PushResult:
+               verify_ahead: bool = True, **option_fields: object) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
-    image its blobs come from (a copy within one v2 registry mounts them)."""
+    image its blobs come from (a copy within one v2 registry mounts them). ``verify_ahead=False``: hash no
+    blob before its upload starts (when most blobs are likely at the destination already)."""
     options = merge_options(options, option_fields)
     layout = _layout_target(destination)
     dest = None if layout is not None else (
@@ -305,12 +306,12 @@ def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
     all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
     if not all_tags and not (dest is not None and dest.digest):
         all_tags = ["latest"]
-    return _send(root, layout, dest, all_tags, subscriber, options, source_reference)
+    return _send(root, layout, dest, all_tags, subscriber, options, source_reference, ahead=verify_ahead)
 
 
 def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str],
           subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Destination],
-          opener: Optional["TransportOpener"] = None) -> PushResult:
+          opener: Optional["TransportOpener"] = None, ahead: bool = True) -> PushResult:
     """Run the engine from ``root`` into a layout or a registry destination; into a registry, first ask
     whether every tag already names the manifest (when its digest is known before sending). ``opener``
     (a plan's) opens the destination's transport instead of ``_destination_transport``; then no blob is
@@ -329,7 +330,7 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
             if done is not None:
                 return done
     # hashes files while the transport starts up (a registry's blobs are hashed as they stream)
-    ahead = VerifyAhead(blobs).start() if remote is None and opener is None else None
+    verifier = VerifyAhead(blobs).start() if ahead and remote is None and opener is None else None
     transport: Any = None
     try:
         if layout is not None:
@@ -346,13 +347,13 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
         transport.prepare(options.create_repository)
         name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
         pinned = dest.digest if dest is not None else None
-        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, ahead)
+        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, verifier)
         if layout is not None:
             transport.commit()
             result.tags = transport.tags
     finally:
-        if ahead is not None:
-            ahead.stop()
+        if verifier is not None:
+            verifier.stop()
         if transport is not None:
             transport.close()
     return result

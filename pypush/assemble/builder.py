@@ -101,7 +101,8 @@ class BuiltImage:
         if compression not in COMPRESSIONS:
             raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
         return push_image(self.node(compression, compression_level), destination, tags=tags, subscriber=subscriber,
-                          options=options, source_reference=getattr(self._base, "reference", None), **option_fields)
+                          options=options, source_reference=getattr(self._base, "reference", None),
+                          verify_ahead=False, **option_fields)  # base layers are mostly at the destination
 
     def write(self, destination: Union[str, "os.PathLike[str]"], *, tags: Sequence[str] = (),
               compression: str = "gzip", compression_level: Optional[int] = None,
