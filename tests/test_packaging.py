@@ -24,6 +24,7 @@ def test_license_is_apache_2() -> None:
     assert "END OF TERMS AND CONDITIONS" in text and len(text) > 11000
 
 
+@pytest.mark.servers
 def test_build_sdist_and_wheel_then_demo_from_the_wheel_alone(tmp_path: Path) -> None:
     source = tmp_path / "src"  # only what the build reads: the wheel is built from the sdist, proving it complete
     shutil.copytree(REPO_ROOT / "pypush", source / "pypush", ignore=shutil.ignore_patterns("__pycache__"))

@@ -30,6 +30,7 @@ def test_second_lock_in_one_process_is_refused_until_released(tmp_path: Path) ->
     assert (tmp_path / LOCK_NAME).read_text() == ""
 
 
+@pytest.mark.servers
 def test_local_endpoints_share_no_data_dir(tmp_path: Path) -> None:
     with LocalEndpoint(data_dir=tmp_path) as first:
         with pytest.raises(DataDirInUse) as info:
@@ -40,6 +41,7 @@ def test_local_endpoints_share_no_data_dir(tmp_path: Path) -> None:
         assert again.url
 
 
+@pytest.mark.servers
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="kill -9 is POSIX")
 def test_serve_refuses_a_data_dir_in_use_and_takes_over_after_kill_9(tmp_path: Path) -> None:
     data = tmp_path / "ecr-data"
