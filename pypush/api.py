@@ -249,7 +249,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
             transport.stats.clear()  # each result counts its own tag's work
             results.append(_run_engine(root, transport, dest.name, [tag], sub, options, None, None))
     finally:
-        reader.conn.close()
+        reader.close()
         if transport is not None:
             transport.close()
     return results

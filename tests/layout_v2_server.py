@@ -36,6 +36,7 @@ class LayoutV2Server:
         self.tamper: Set[str] = set()  # manifest references answered with other bytes
         self.missing: Set[str] = set()  # blob digests answered 404
         self.page_size = 1  # tags per tags/list page
+        self.bearer = False  # like ECR Public: every request needs a token; the token service refuses credentials
         self._lock = threading.Lock()
         server = self
 
@@ -89,6 +90,14 @@ class LayoutV2Server:
                     self.throttle[part] = left - 1
                     return self._reply(h, 429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
                                        {"Retry-After": self.retry_after}, head)
+        if self.bearer and path == "/token":  # anonymous tokens only (as if the credentials had expired)
+            if h.headers.get("Authorization"):
+                return self._reply(h, 401, b'{"errors":[{"code":"DENIED","message":"expired"}]}', {}, head)
+            return self._reply(h, 200, b'{"token": "anonymous-token"}', {}, head)
+        if self.bearer and h.headers.get("Authorization") != "Bearer anonymous-token":
+            challenge = f'Bearer realm="http://{self.host}/token",service="test"'
+            return self._reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}',
+                               {"WWW-Authenticate": challenge}, head)
         if path == "/v2/":
             return self._reply(h, 200, b"{}", {}, head)
         m = _TAGS.match(path)

@@ -152,3 +152,15 @@ def test_all_tags_into_a_layout_directory(served, tmp_path):
     assert pypush.mirror(f"docker://{served.host}/img", f"oci:{tmp_path / 'all'}") == []
     with pytest.raises(pypush.UsageError, match="every tag goes into a layout directory"):
         pypush.mirror(f"docker://{served.host}/img", f"oci-archive:{tmp_path / 'all.tar'}")
+
+
+def test_refused_configured_credentials_fall_back_to_anonymous(served, tmp_path, docker_config):
+    served.bearer = True
+    auth = base64.b64encode(b"someone:expired").decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {served.host: {"auth": auth}}}))
+    result = pypush.pull(f"docker://{served.host}/img:1", f"oci:{tmp_path / 'out'}")
+    assert result.digest == served.image_digest
+    assert len([p for m, p, _, _ in served.requests if p == "/token"]) == 2  # refused with, given without
+    explicit = run_pypush("pull", f"docker://{served.host}/img:1", f"oci:{tmp_path / 'again'}",
+                          "--src-username", "someone", "--src-password-stdin", input="expired\n")
+    assert explicit.returncode == 5, explicit.stderr  # credentials given on purpose are not dropped

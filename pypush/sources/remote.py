@@ -21,7 +21,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 from urllib.parse import urljoin
 
 import requests
@@ -40,6 +40,7 @@ from pypush.transports.distribution.docker_credentials import Credentials, crede
 from pypush.transports.distribution.v2_transport import RegistryTransport
 
 log = logging.getLogger("pypush")
+T = TypeVar("T")
 
 SCHEME = "docker://"
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
@@ -62,7 +63,7 @@ class RemoteSource(Source):
 
     def close(self) -> None:
         if self.reader is not None:
-            self.reader.conn.close()
+            self.reader.close()
 
 
 def is_remote(spec: str) -> bool:
@@ -74,16 +75,22 @@ def connect(ref: Destination, *, insecure: bool = False, username: Optional[str]
             password: Optional[str] = None, profile: Optional[str] = None, pool_size: int = 8,
             endpoint_url: Optional[str] = None) -> "RemoteReader":
     """A reader of the repository ``ref`` names, with credentials: the given pair, else docker's config,
-    else (private ECR) a GetAuthorizationToken login, else anonymous."""
+    else (private ECR) a GetAuthorizationToken login, else anonymous. Credentials from docker's config that
+    the registry refuses (an expired ECR Public login, say) are dropped for anonymous access, once."""
     creds: Optional[Credentials] = credentials_for(ref.registry, username=username, password=password)
     if creds is None and ref.kind == ECR_PRIVATE:
         from pypush.transports.ecr.login import ecr_login
 
         user, secret = ecr_login(ref, endpoint_url, profile)
         creds = Credentials(user, secret, source="from ECR GetAuthorizationToken")
-    conn = RegistryTransport(ref.registry, ref.path, insecure=insecure, credentials=creds, pool_size=pool_size,
-                             lookup_credentials=False)
-    return RemoteReader(ref, conn)
+
+    def conn(credentials: Optional[Credentials]) -> RegistryTransport:
+        return RegistryTransport(ref.registry, ref.path, insecure=insecure, credentials=credentials,
+                                 pool_size=pool_size, lookup_credentials=False)
+
+    configured = creds is not None and username is None and password is None and ref.kind != ECR_PRIVATE
+    return RemoteReader(ref, conn(creds), anonymous=(lambda: conn(None)) if configured else None,
+                        credentials=creds.source if creds else "")
 
 
 def open_remote(spec: str, *, platforms: Sequence[Platform] = (), insecure: bool = False,
@@ -96,7 +103,7 @@ def open_remote(spec: str, *, platforms: Sequence[Platform] = (), insecure: bool
     try:
         root = reader.image(ref.digest or ref.tag or "latest", platforms)
     except BaseException:
-        reader.conn.close()
+        reader.close()
         raise
     tags = [ref.tag] if ref.tag else ([] if ref.digest else ["latest"])
     return RemoteSource(root=root, name=spec, tags=tags, format="docker", reference=ref, reader=reader)
@@ -105,9 +112,15 @@ def open_remote(spec: str, *, platforms: Sequence[Platform] = (), insecure: bool
 class RemoteReader:
     """Reads manifests, blobs and tags of one repository through a v2 connection (thread-safe)."""
 
-    def __init__(self, ref: Destination, conn: RegistryTransport):
+    def __init__(self, ref: Destination, conn: RegistryTransport,
+                 anonymous: Optional[Callable[[], RegistryTransport]] = None, credentials: str = ""):
+        """``anonymous``: makes a connection without credentials, tried once when ``conn``'s are refused;
+        ``credentials``: where ``conn``'s come from (for the message)."""
         self.ref = ref
         self.conn = conn
+        self._anonymous = anonymous
+        self._credentials = credentials
+        self._retired: List[RegistryTransport] = []
         self.repository = ref.path
         self.scopes = (f"repository:{self.repository}:pull",)
         self.label = f"{SCHEME}{ref.registry}/{self.repository}"
@@ -290,16 +303,39 @@ class RemoteReader:
 
     def _call(self, method: str, path: str, *, ok: Sequence[int], what: str,
               headers: Optional[dict] = None) -> requests.Response:
+        return self._guarded(lambda: self.conn.call(method, path, scopes=self.scopes, ok=ok, what=what,
+                                                    headers=headers))
+
+    def _retrying(self, fn: Any, what: str) -> Any:
+        return self._guarded(lambda: self.conn.retrying(fn, what))
+
+    def _guarded(self, fn: Callable[[], T]) -> T:
+        """``fn()``, once more anonymously when configured credentials are refused; errors explained."""
         try:
-            return self.conn.call(method, path, scopes=self.scopes, ok=ok, what=what, headers=headers)
+            try:
+                return fn()
+            except AuthError as exc:
+                if not self._drop_credentials(exc):
+                    raise
+                return fn()
         except RegistryError as exc:
             raise self._explain(exc) from None
 
-    def _retrying(self, fn: Any, what: str) -> Any:
-        try:
-            return self.conn.retrying(fn, what)
-        except RegistryError as exc:
-            raise self._explain(exc) from None
+    def _drop_credentials(self, exc: AuthError) -> bool:
+        """Switch to an anonymous connection (once); True when a retry may succeed."""
+        with self._lock:
+            if self._anonymous is None:
+                return bool(self._retired)  # another thread switched already
+            log.warning("%s: the credentials %s were refused (%s); trying anonymously", self.label,
+                        self._credentials, exc.code or "auth")
+            self._retired.append(self.conn)
+            self.conn, self._anonymous = self._anonymous(), None
+            return True
+
+    def close(self) -> None:
+        """Release every connection this reader opened."""
+        for conn in [*self._retired, self.conn]:
+            conn.close()
 
     def _explain(self, exc: RegistryError) -> RegistryError:
         """Docker Hub's pull limit gets a message that says so; refused credentials name the source."""
