@@ -61,6 +61,10 @@ def test_front_page_cards_and_search(demo):
     assert '<span class="badge os">Windows</span>' in page and '<span class="badge arch">ARM 64</span>' in page
     assert 'src="/logos/webserver"' in page and 'src="/logos/scratch"' not in page  # scratch has no logo
     assert "2 tags" in page and "No images yet" in page and "Pushed just now" in page
+    # newest push first on request (never-pushed last), and the order survives paging links
+    pushed = card_names(get(demo.url + "/?sort=pushed")[2])
+    assert pushed[:2] == ["ml/inference", "windows/agent"] and pushed[-1] == "scratch"
+    assert '<a href="/?sort=pushed">Recently pushed</a>' in page
     # the search form is a plain GET; words must all match name, description or badges
     assert '<form class="search" method="get" action="/"' in page
     assert card_names(get(demo.url + "/?q=windows")[2]) == ["windows/agent"]
@@ -238,6 +242,7 @@ def test_hundreds_of_repositories_are_paged(fresh):
     # search pages too, and its links keep the query
     found = get(fresh.url + "/?q=svc-1")[2]
     assert "1–24 of 100 repositories matching “svc-1”" in found and 'href="/?q=svc-1&amp;page=2"' in found
+    assert 'href="/?q=svc-1&amp;sort=pushed&amp;page=2"' in get(fresh.url + "/?q=svc-1&sort=pushed")[2]
     assert card_names(get(fresh.url + "/?q=number+299")[2]) == ["svc-299"]
 
 

@@ -74,8 +74,21 @@ def _card(site: Site, card: RepoCard) -> str:
 </li>"""
 
 
-def front_page(site: Site, cards: Sequence[RepoCard], total: int, query: str, page: int) -> str:
-    """The registry header and one page of the (matching) repositories."""
+SORTS = (("name", "Name"), ("pushed", "Recently pushed"))
+
+
+def _sort_links(query: str, sort: str) -> str:
+    links = []
+    for key, label in SORTS:
+        params = {k: v for k, v in (("q", query), ("sort", key if key != "name" else "")) if v}
+        href = "/" + (f"?{urlencode(params)}" if params else "")
+        links.append(f'<span class="current">{label}</span>' if key == sort else f'<a href="{esc(href)}">{label}</a>')
+    return f'<span class="sort">Sort: {" · ".join(links)}</span>'
+
+
+def front_page(site: Site, cards: Sequence[RepoCard], total: int, query: str, page: int, sort: str = "name") -> str:
+    """The registry header and one page of the (matching) repositories, in the order ``cards`` has
+    (``sort`` names it: name or pushed)."""
     pages = max(1, -(-len(cards) // CARDS_PER_PAGE))
     page = min(max(1, page), pages)
     shown = cards[(page - 1) * CARDS_PER_PAGE: page * CARDS_PER_PAGE]
@@ -83,7 +96,8 @@ def front_page(site: Site, cards: Sequence[RepoCard], total: int, query: str, pa
     if shown:
         first = (page - 1) * CARDS_PER_PAGE + 1
         what = f"matching “{esc(query)}”" if query else ""
-        count = f'<p class="count">{first}–{first + len(shown) - 1} of {len(cards)} repositories {what}</p>'
+        count = (f'<p class="count"><span>{first}–{first + len(shown) - 1} of {len(cards)} repositories {what}</span>'
+                 f'{_sort_links(query, sort)}</p>')
         grid = '<ul class="cards">' + "\n".join(_card(site, c) for c in shown) + "</ul>"
     elif query:
         count = ""
@@ -100,7 +114,7 @@ def front_page(site: Site, cards: Sequence[RepoCard], total: int, query: str, pa
 </section>
 {count}
 {grid}
-{_pager("/", {"q": query}, page, pages)}"""
+{_pager("/", {"q": query, "sort": sort if sort != "name" else ""}, page, pages)}"""
     return shell(f"{title} · pypush gallery", body, query=query, alias=site.alias)
 
 

@@ -1,4 +1,4 @@
-"""Routes of the gallery (GET/HEAD outside /v2/): ``/`` (``?q=`` search, ``?page=``),
+"""Routes of the gallery (GET/HEAD outside /v2/): ``/`` (``?q=`` search, ``?sort=name|pushed``, ``?page=``),
 ``/repositories/NAME`` (``?tab=about|usage|tags``, ``?page=``), ``/logos/NAME``, ``/style.css``;
 ``/ALIAS/NAME`` (gallery.ecr.aws's form) redirects to the repository.
 
@@ -78,7 +78,7 @@ class Gallery:
                 return Reply(204, {"Cache-Control": "max-age=86400"})
             site = self.site(headers)
             if path in ("/", "/index.html"):
-                return self._front(site, query.get("q", "").strip(), _int(query.get("page")))
+                return self._front(site, query.get("q", "").strip(), _int(query.get("page")), query.get("sort", "name"))
             if path.startswith("/repositories/"):
                 return self._repository(site, path[len("/repositories/"):], query.get("tab", "about"),
                                         _int(query.get("page")))
@@ -100,13 +100,17 @@ class Gallery:
     def _not_found(self, text: str) -> Reply:
         return self._page(404, message_page(self.settings.alias, "Not found", text))
 
-    def _front(self, site: Site, q: str, page: int) -> Reply:
+    def _front(self, site: Site, q: str, page: int, sort: str) -> Reply:
         cards = self.listing.cards()
         total = len(cards)
         if q:
             terms = q.lower().split()
             cards = [c for c in cards if c.matches(terms)]
-        return self._page(200, front_page(site, cards, total, q, page))
+        if sort == "pushed":  # newest first, never-pushed last, by name among equals
+            cards = sorted(cards, key=lambda c: -(c.last_push or 0.0))
+        else:
+            sort = "name"
+        return self._page(200, front_page(site, cards, total, q, page, sort))
 
     def _repository(self, site: Site, name: str, tab: str, page: int) -> Reply:
         name = name.strip("/")
