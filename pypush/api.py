@@ -247,6 +247,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
                 results.append(push_image(root, f"oci:{layout.path}:{tag}", subscriber=sub, options=options))
                 continue
             transport.stats.clear()  # each result counts its own tag's work
+            assert dest is not None
             results.append(_run_engine(root, transport, dest.name, [tag], sub, options, None, None))
     finally:
         reader.close()

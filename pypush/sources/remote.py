@@ -21,7 +21,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, cast
 from urllib.parse import urljoin
 
 import requests
@@ -229,7 +229,7 @@ class RemoteReader:
         if not desc.digest.startswith("sha256:"):
             raise SourceError(f"{where}: {desc.digest.partition(':')[0]} digests are not supported: registries "
                               f"address content by sha256")
-        return Blob(descriptor=desc, open=lambda: self.open_blob(desc, where),
+        return Blob(descriptor=desc, open=lambda: cast(IO[bytes], self.open_blob(desc, where)),
                     name=f"{self.label}@{desc.digest}")
 
     def open_blob(self, desc: Descriptor, where: str = "") -> "ResumingStream":
@@ -354,7 +354,8 @@ class ResumingStream(io.RawIOBase):
     make progress; ``MAX_STALLS`` reconnections in a row without a byte give up (TransientError).
     """
 
-    def __init__(self, fetch: Any, size: int, name: str, on_resume: Any = None):
+    def __init__(self, fetch: Callable[[int], requests.Response], size: int, name: str,
+                 on_resume: Optional[Callable[[], None]] = None):
         super().__init__()
         self._fetch = fetch
         self._size = size
@@ -410,8 +411,6 @@ class ResumingStream(io.RawIOBase):
     def close(self) -> None:
         self._release()
         super().close()
-
-
 
 
 __all__ = ["RemoteSource", "RemoteReader", "ResumingStream", "open_remote", "connect", "is_remote", "SCHEME"]

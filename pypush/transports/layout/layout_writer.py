@@ -24,7 +24,7 @@ import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from pypush.errors import SourceError, UsageError
 from pypush.image.digest import VerifyingReader
@@ -191,12 +191,12 @@ class LayoutTransport:
 
     # ----- helpers --------------------------------------------------------------------------------
 
-    def _replaced(self, entry: Dict[str, object], digest: str) -> bool:
+    def _replaced(self, entry: Dict[str, Any], digest: str) -> bool:
         """An entry the new image replaces: one with a tag the image takes, or the image itself untagged."""
-        name = (entry.get("annotations") or {}).get(REF_NAME)  # type: ignore[union-attr]
+        name = (entry.get("annotations") or {}).get(REF_NAME)
         return name in self.tags if name else entry.get("digest") == digest and not self.tags
 
-    def _entries(self, directory: str) -> List[Dict[str, object]]:
+    def _entries(self, directory: str) -> List[Dict[str, Any]]:
         if not directory:
             return []
         path = os.path.join(directory, "index.json")
