@@ -64,6 +64,11 @@ def terminal_columns(stream: IO[str]) -> int:
         return 0
 
 
+WIDE = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}]"
+NARROW = "{percentage:3.0f}% {n_fmt}B/{total_fmt}B |{bar}|"
+"""Below 60 columns the numbers come first, so a narrow terminal still shows them."""
+
+
 @dataclass
 class _BlobBytes:
     estimate: int  # bytes the plan counted for it (the source size of a layer compressed on the fly)
@@ -76,7 +81,7 @@ class TqdmProgress(Subscriber):
 
     A layer compressed on the fly counts with its source size until it is stored, then with the bytes it
     really took (the bar jumps ahead then, never claims 100 % early), so it ends at 100 % of what was
-    sent. A terminal that reports 0 columns gets an 80-column bar.
+    sent. A terminal that reports 0 columns gets an 80-column bar, a narrow one the numbers first.
     """
 
     def __init__(self, description: str = "push", stream: Optional[IO[str]] = None):
@@ -95,7 +100,7 @@ class TqdmProgress(Subscriber):
         self._bar = tqdm(total=bytes_missing or None, unit="B", unit_scale=True, unit_divisor=1000,
                          desc=f"{self._description} ({blobs_missing}/{blobs_total} blobs)", leave=False,
                          file=self._stream, ncols=None if columns else 80, dynamic_ncols=bool(columns),
-                         bar_format="{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}]")
+                         bar_format=WIDE if not columns or columns >= 60 else NARROW)
 
     def _entry(self, blob: Blob) -> _BlobBytes:
         entry = self._blobs.get(id(blob))
