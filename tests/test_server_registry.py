@@ -247,6 +247,9 @@ def test_manifests_tags_paging_referrers_and_deletes(ep):
     for tag in ("a", "b", "c"):
         assert v2("PUT", f"/v2/team/app/manifests/{tag}", data=subject,
                   headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+    later = v2.put_image("team/app", "c", [b"other layer"])  # the later PUT of a tag wins
+    assert v2("GET", "/v2/team/app/manifests/c").content == later
+    assert v2("PUT", "/v2/team/app/manifests/c", data=subject, headers={"Content-Type": OCI_MANIFEST}).status_code == 201
     r = v2("GET", "/v2/team/app/tags/list?n=2")
     assert r.json()["tags"] == ["a", "b"] and r.headers["Link"] == '</v2/team/app/tags/list?n=2&last=b>; rel="next"'
     r = v2("GET", "/v2/team/app/tags/list?n=2&last=b")
