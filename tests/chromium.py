@@ -8,7 +8,9 @@ from typing import List
 
 FLAGS = ["--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--disable-extensions",
          "--disable-background-networking", "--disable-sync", "--hide-scrollbars", "--mute-audio",
-         "--force-device-scale-factor=1"]
+         "--force-device-scale-factor=1",
+         # deterministic captures on a loaded machine: every image decoded and composited before the dump
+         "--run-all-compositor-stages-before-draw", "--virtual-time-budget=10000"]
 
 
 def find_chromium() -> str:

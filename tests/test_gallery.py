@@ -310,3 +310,23 @@ def test_render_markdown_unit():
     assert render("[x](javascript:alert(1))") == "<p>[x](javascript:alert(1))</p>\n"
     assert render("<b>bold</b>") == "<p>&lt;b&gt;bold&lt;/b&gt;</p>\n"
     assert 'src="data:image/png;base64,AAAA"' in render("![i](data:image/png;base64,AAAA)")
+
+
+def test_what_pypush_catalog_set_writes_is_what_the_gallery_shows(fresh, tmp_path):
+    from test_manage import cli
+
+    c = client(fresh)
+    c.create_repository(repositoryName="app")
+    (tmp_path / "about.md").write_text("# App\n\nDoes *things* — ünïcode too.\n", encoding="utf-8")
+    (tmp_path / "logo.png").write_bytes(solid_png(8, 8, (9, 9, 9)))
+    proc = cli(fresh, "catalog", "set", "app", "--description", "The app", "--about", str(tmp_path / "about.md"),
+               "--architecture", "arm64", "--os", "linux", "--logo", str(tmp_path / "logo.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert cli(fresh, "catalog", "set", "--registry", "--display-name", "Local Builds").returncode == 0
+    front = get(fresh.url + "/")[2]
+    assert "<h1>Local Builds</h1>" in front and "The app" in front and 'src="/logos/app"' in front
+    assert '<span class="badge arch">ARM 64</span>' in front and '<span class="badge os">Linux</span>' in front
+    page = get(fresh.url + "/repositories/app")[2]
+    assert "<h1>App</h1>" in page and "<p>Does <em>things</em> — ünïcode too.</p>" in page
+    with urllib.request.urlopen(fresh.url + "/logos/app") as r:
+        assert r.headers["Content-Type"] == "image/png" and r.read() == (tmp_path / "logo.png").read_bytes()
