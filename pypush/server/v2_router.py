@@ -58,8 +58,9 @@ class RegistryDoor:
             return json_reply({})
         write = method not in READS
         if (write and level != PUSH) or (self.settings.login == "private" and level is None):
-            return self._unauthorized(headers, "UNAUTHORIZED" if level is None else "DENIED",
-                                      "authentication required" if level is None else "this token may only pull")
+            if level is None:
+                return self._unauthorized(headers, "UNAUTHORIZED", "authentication required")
+            return self._unauthorized(headers, "DENIED", "this token may only pull", ',error="insufficient_scope"')
         if path == "/v2/_catalog":
             return self.reads.catalog(query) if not write else _unsupported(method, path)
         for pattern, kind in _ROUTES:
@@ -128,11 +129,12 @@ class RegistryDoor:
                 return None, v2_error(400, "NAME_INVALID", e.message)
         return repo, None
 
-    def _unauthorized(self, headers: Message, code: str, message: str) -> Reply:
+    def _unauthorized(self, headers: Message, code: str, message: str, extra: str = "") -> Reply:
         host: Optional[str] = headers.get("Host")
         if host is not None and not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]{1,300}", host):
             host = None
-        return v2_error(401, code, message, **{"Www-Authenticate": challenge(self.settings.url, self.settings.login, host)})
+        value = challenge(self.settings.url, self.settings.login, host) + extra
+        return v2_error(401, code, message, **{"Www-Authenticate": value})
 
 
 def _unsupported(method: str, what: str) -> Reply:
