@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from conftest import start_docker_registry, server_fixture
 from test_registry_push import Progress, blob_of, gz_layer, make_image, transport_for
 
+from pypush.transports.distribution import token_auth
 from pypush.transports.distribution.docker_credentials import Credentials
 from pypush.engine.transfer import push
 from pypush.errors import AuthError
@@ -237,14 +238,19 @@ def test_bearer_mount_asks_for_both_scopes(bearer_registry, token_server):
     assert ["repository:bearer/dst:pull,push", "repository:bearer/src:pull"] in scopes
 
 
-def test_bearer_token_refreshed_when_it_expires(bearer_registry, token_server):
+def test_bearer_token_refreshed_when_it_expires(bearer_registry, token_server, monkeypatch):
     token_server.expires_in = 11  # pypush refreshes ~10 s before expiry: here after ~1 s
+    start, passed = time.monotonic(), [0.0]
+    monkeypatch.setattr(token_auth, "clock", lambda: start + passed[0])  # time moves only when told
     try:
         with transport_for(bearer_registry, "bearer/refresh", credentials=Credentials(USER, PASSWORD)) as t:
             t.prepare()
             t.missing(["sha256:" + "0" * 64])
             fetched = len(token_server.requests)
-            time.sleep(1.3)
+            passed[0] = 0.9
+            t.missing(["sha256:" + "2" * 64])
+            assert len(token_server.requests) == fetched  # still fresh
+            passed[0] = 1.3
             t.missing(["sha256:" + "1" * 64])
             assert len(token_server.requests) == fetched + 1
     finally:

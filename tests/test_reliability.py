@@ -7,7 +7,7 @@ import random
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import boto3
@@ -23,8 +23,12 @@ PART = 256 << 10  # small parts so that a small image makes many requests
 
 
 def ecr(endpoint):
-    return boto3.client("ecr-public", endpoint_url=endpoint.url, region_name="us-east-1",
-                        aws_access_key_id="x", aws_secret_access_key="y")
+    """A boto3 client that keeps no connection open between calls (so the endpoint can go idle)."""
+    client = boto3.client("ecr-public", endpoint_url=endpoint.url, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="y")
+    client.meta.events.register("before-send", lambda request, **_: request.headers.__setitem__("Connection",
+                                                                                                "close"))
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +109,13 @@ def test_kill_9_at_seeded_points_then_rerun_uploads_nothing_twice(tmp_path, mult
         killed_midway = 0
         for point in range(10):
             client.batch_delete_image(repositoryName="killed", imageIds=[{"imageTag": "1"}])
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT)
-            time.sleep(rng.uniform(0.3, 2.0))
+            proc = subprocess.Popen([*cmd, "-v"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    cwd=REPO_ROOT)
+            stored = rng.randrange(len(blobs))  # kill once this many blobs are stored (0: as uploads start)
+            StderrWatch(proc).wait_for("to upload" if stored == 0 else "stored sha256:", max(1, stored))
             proc.kill()
             proc.wait()
-            time.sleep(0.6)  # let the server finish the requests it had already received
+            ep._server.wait_idle(timeout=30)  # the requests the server had received are finished
             assert_no_tag_points_at_missing_blobs(ep)
             present = set(blobs) - set(_missing(client, blobs))
             killed_midway += proc.returncode == -signal.SIGKILL and len(present) < len(blobs)
@@ -127,6 +133,34 @@ def test_kill_9_at_seeded_points_then_rerun_uploads_nothing_twice(tmp_path, mult
         assert killed_midway >= 3, "the seeded kill points should interrupt several pushes mid-way"
 
 
+class StderrWatch:
+    """Reads a process's stderr in the background (it never blocks on a full pipe); its log lines are the
+    events a test waits for, with a deadline."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: list = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stderr:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 120) -> None:
+        """Until ``count`` lines containing ``text`` were written."""
+        with self._changed:
+            done = self._changed.wait_for(lambda: sum(text in line for line in self.lines) >= count, timeout)
+        assert done, f"the push never logged {text!r} {count} times"
+
+    def text(self) -> str:
+        """Everything written, once the process has ended."""
+        self._thread.join(timeout=60)
+        return "".join(self.lines)
+
+
 def _missing(client, digests):
     check = client.batch_check_layer_availability(repositoryName="killed", layerDigests=digests)
     present = {layer["layerDigest"] for layer in check["layers"] if layer["layerAvailability"] == "AVAILABLE"}
@@ -140,11 +174,14 @@ def test_ctrl_c_stops_cleanly_with_a_message(tmp_path, multi_layer_image):
     with LocalEndpoint(data_dir=tmp_path / "d", part_size=PART, faults="seed=1,delay=1.0,delay_seconds=0.5") as ep:
         ecr(ep).create_repository(repositoryName="intr")
         proc = subprocess.Popen([sys.executable, "-m", "pypush", "push", f"oci:{layout}:1",
-                                 "public.ecr.aws/local/intr:1", "--endpoint-url", ep.url, "--compression", "keep"],
+                                 "public.ecr.aws/local/intr:1", "--endpoint-url", ep.url, "--compression", "keep",
+                                 "-v"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-        time.sleep(1.5)
+        watch = StderrWatch(proc)
+        watch.wait_for("to upload")  # the push is under way: uploads have started
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        err = watch.text()
         assert proc.returncode == 130, err
         assert err.strip().splitlines()[-1].startswith("pypush: error: interrupted")
         assert "Traceback" not in err

@@ -83,8 +83,15 @@ def test_enforced_quotas_throttle_at_published_rates(tmp_path):
         assert "ThrottlingException" in outcomes and outcomes[:5] == ["ok"] * 5
         for _ in range(30):  # BatchCheckLayerAvailability: 200 a second
             c.batch_check_layer_availability(repositoryName="quota", layerDigests=["sha256:" + "0" * 64])
-        time.sleep(1.0)
-        c.initiate_layer_upload(repositoryName="quota")
+        # the bucket refills: within a deadline InitiateLayerUpload is accepted again
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                c.initiate_layer_upload(repositoryName="quota")
+                break
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ThrottlingException" and time.monotonic() < deadline
+                time.sleep(0.05)  # polling interval
 
 
 def _outcomes(ep, n: int):

@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import tarfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -15,6 +16,7 @@ from pypush.image.digest import VerifyingReader
 from pypush.errors import DigestMismatchError
 from pypush.image.model import Blob, Descriptor
 from pypush.sources.tarfs import MemberReader
+from pypush.engine import verify_ahead
 from pypush.engine.verify_ahead import PIECE, VerifyAhead
 
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -133,13 +135,47 @@ def test_a_stalled_read_does_not_hold_the_upload(monkeypatch) -> None:
         def readinto(self, b) -> int:  # type: ignore[override]
             reading.set()
             release.wait(10)
+            returned.set()
             return 0
 
+    returned = threading.Event()
     blob = _blob(data, lambda: Stalled())
     ahead = VerifyAhead([blob]).start()
     assert reading.wait(10)
-    started = time.monotonic()
     assert ahead.claim(blob) is None
-    assert time.monotonic() - started < 5
+    assert not returned.is_set()  # the claim gave up on the hand-over while the read was still stalled
     release.set()
     assert _reupload(_blob(data, lambda: io.BytesIO(data)), None) == blob.descriptor.digest
+
+
+@pytest.mark.parametrize("mappable", [True, False], ids=["mapping", "reads"])
+@pytest.mark.parametrize("good", [True, False], ids=["intact", "corrupt"])
+def test_both_paths_hash_the_same_and_catch_the_same(tmp_path: Path, monkeypatch, mappable: bool, good: bool) -> None:
+    """A file is hashed through a read-only mapping; where mapping fails (32-bit address space, FUSE) the
+    same bytes go through the read buffer. Both hand over the same prefix, both catch a wrong blob."""
+    data = os.urandom(2 * PIECE + 99)
+    on_disk = data if good else data[:-1] + bytes([data[-1] ^ 1])
+    path = tmp_path / "blob"
+    path.write_bytes(on_disk)
+    blob = _blob(data, lambda: open(path, "rb"))
+    paths = []
+    real_hash = VerifyAhead._hash
+
+    def spy(self, blob, stream, buffer):
+        paths.append("reads" if buffer is not None else type(stream).__name__)
+        return real_hash(self, blob, stream, buffer)
+
+    monkeypatch.setattr(VerifyAhead, "_hash", spy)
+    if not mappable:
+        def unmappable(*args, **kwargs):
+            raise OverflowError("cannot fit 'int' into an index-sized integer")
+        monkeypatch.setattr(verify_ahead.mmap, "mmap", unmappable)
+    ahead = VerifyAhead([blob]).start()
+    if good:
+        result = _finish(ahead, blob)
+        assert result is not None and result[0] == len(data)
+        assert _reupload(blob, result) == blob.descriptor.digest
+    else:
+        with pytest.raises(DigestMismatchError, match="content has digest"):
+            _finish(ahead, blob)
+    assert paths == (["_Mapped"] if mappable else ["reads"])

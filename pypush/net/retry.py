@@ -120,7 +120,7 @@ class RetryPolicy:
 
     def __init__(self, backoff: Backoff, stats: "TransferStats", label: str = "",
                  sleep: Callable[[float], None] = time.sleep):
-        self.backoff, self.stats, self.label, self._sleep = backoff, stats, label, sleep
+        self.backoff, self.stats, self.label, self.sleep = backoff, stats, label, sleep
 
     def call(self, fn: Callable[[], T], what: str, is_transient: Callable[[BaseException], bool],
              retry_after: Callable[[BaseException], Optional[float]] = lambda exc: getattr(exc, "retry_after", None),
@@ -131,4 +131,4 @@ class RetryPolicy:
             log.info("%s%s failed (%s); retry %d in %.1fs", self.label and self.label + ": ", what,
                      describe_network_error(exc), retry + 1, delay)
         return retry_call(fn, is_transient=is_transient, backoff=self.backoff, retry_after=retry_after,
-                          sleep=self._sleep, on_retry=note)
+                          sleep=self.sleep, on_retry=note)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # requests is imported by the transport that hands us its ses
 log = logging.getLogger(__name__)
 
 _TOKEN_TIMEOUT = (15.0, 60.0)
+clock = time.monotonic
+"""When tokens are judged fresh or stale (tests move it forward instead of waiting)."""
 
 
 _SCHEME = re.compile(r"\s*,?\s*([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)(?=\s|,|$)")
@@ -104,7 +106,7 @@ class Authenticator:
             return creds.basic() if creds else None
         if self._scheme == "bearer":
             token = self._tokens.get(scopes)
-            if token is None or time.monotonic() >= token.refresh_at:
+            if token is None or clock() >= token.refresh_at:
                 token = self._fetch(scopes, stale=token)
             return "Bearer " + token.value if token.value else None
         return None
@@ -138,7 +140,7 @@ class Authenticator:
             lock = self._fetch_locks.setdefault(scopes, threading.Lock())
         with lock:
             current = self._tokens.get(scopes)
-            if current is not None and current is not stale and time.monotonic() < current.refresh_at:
+            if current is not None and current is not stale and clock() < current.refresh_at:
                 return current
             token = self._request_token(scopes + extra)
             with self._lock:
@@ -201,7 +203,7 @@ class Authenticator:
                             f"without a token")
         # Refresh well before expiry: a request must not start with a token about to lapse.
         lifetime = max(0.0, min(expires_in - 10.0, expires_in * 0.8))
-        return _Token(value, time.monotonic() + lifetime)
+        return _Token(value, clock() + lifetime)
 
 
 def _covered(scope: str, scopes: Scopes) -> bool:
