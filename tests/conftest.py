@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -38,6 +39,14 @@ def server_fixture(*args, **kwargs):
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "servers: starts a server (local endpoint, docker-registry, moto, a proxy, "
                                        "any listening socket) or skopeo; -m 'not servers' runs the unit tests")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The secrets guard: no registered secret in any CLI output or pypush log record of the session."""
+    leaks = sorted({text[:200] for text in CLI_OUTPUTS + LOG_LINES for secret in SECRETS_USED if secret in text})
+    if leaks:
+        sys.stderr.write("\nSECRET LEAKED into output during the session:\n" + "\n".join(map(repr, leaks)) + "\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -208,7 +217,9 @@ def endpoint(tmp_path):
 
 
 CLI_OUTPUTS: List[str] = []
-"""Everything every CLI run of the session printed (the secrets test greps it)."""
+"""Everything every CLI run of the session printed (the session-end secrets guard greps it)."""
+SECRETS_USED: set = set()
+"""Secrets test modules use (they add theirs at import); none may appear in any output of the session."""
 LOG_LINES: List[str] = []
 """Every record the ``pypush`` logger emitted in-process during the session, at DEBUG level."""
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+import conftest
 from conftest import start_docker_registry, server_fixture
 from test_registry_push import Progress, blob_of, gz_layer, make_image, transport_for
 
@@ -33,6 +34,7 @@ from imagegen import random_bytes
 
 USER, PASSWORD = "alice", "s3cret-Pa55"
 REFRESH_TOKEN = "refresh-token-for-alice"
+conftest.SECRETS_USED.update((PASSWORD, REFRESH_TOKEN))
 
 
 def _b64url(data: bytes) -> str:
