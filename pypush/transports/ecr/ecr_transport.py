@@ -323,10 +323,12 @@ class EcrTransport:
                 if err.code == "InvalidLayerPartException" and "lastValidByteReceived" in err.body:
                     last = int(err.body["lastValidByteReceived"])
                     if last + 1 < first + n and last + 1 != first:
+                        log.info("%s: the service holds %d bytes, not %d; resuming at byte %d", what, last + 1,
+                                 first, last + 1)
                         return last + 1  # the service kept fewer bytes: resume after the last it holds
                     if last + 1 < first + n:
                         raise RegistryError(f"{what}: {err}", err.code) from None
-                    # else the part arrived and only the reply was lost
+                    log.info("%s: bytes %d-%d had arrived (the answer was lost)", what, first, first + n - 1)
                 elif err.code == "UploadNotFoundException":
                     raise _UploadLost(first) from None
                 elif err.status >= 500 or err.code in aws.TRANSIENT_CODES:

@@ -1,0 +1,62 @@
+"""The ECR upload restart: a part the service did not keep is sent again from lastValidByteReceived + 1;
+a part that arrived while its answer was lost is not sent twice."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import requests
+
+import pypush
+from conftest import run_pypush
+from imagegen import make_oci_layout, random_bytes, tar_layer
+from pypush.server import LocalEndpoint
+from pypush.transports.ecr.ecr_transport import EcrTransport
+
+pytestmark = pytest.mark.servers  # every test here runs the local endpoint
+PART = 256 << 10
+
+
+@pytest.fixture
+def image(tmp_path):
+    layer = tar_layer([("data", random_bytes(5 * PART - 20_000, 21))])  # five parts with the tar's headers
+    layout = tmp_path / "img.oci"
+    return layout, make_oci_layout(layout, [layer]), layer
+
+
+def test_a_lost_part_is_sent_again_from_the_last_valid_byte(tmp_path, image, monkeypatch):
+    layout, digest, layer = image
+    real_post, posts = EcrTransport._post, []
+
+    def loses_the_second_part(self, operation, pieces, body_hash):
+        posts.append(operation)
+        if b'"partFirstByte": %d,' % PART in pieces[0] and not lost:
+            lost.append(True)
+            return {}  # acknowledged but never stored: the next part finds the service one part behind
+        return real_post(self, operation, pieces, body_hash)
+
+    lost: list = []
+    monkeypatch.setattr(EcrTransport, "_post", loses_the_second_part)
+    with LocalEndpoint(data_dir=tmp_path / "d", part_size=PART) as ep:
+        result = pypush.push(layout, "public.ecr.aws/local/resume:1", endpoint_url=ep.url, create_repository=True,
+                             compression="keep")
+        layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+        stored = requests.get(f"{ep.url}/v2/resume/blobs/{layer_digest}", timeout=30).content
+    assert lost and result.digest == digest and stored == layer
+    # config (1 part) + layer (5 parts) + the lost part's successor refused (InvalidLayerPartException)
+    # + the lost part again
+    assert -(-len(layer) // PART) == 5 and posts.count("UploadLayerPart") == 1 + 5 + 2
+    manifest = json.loads((layout / "blobs" / "sha256" / digest.split(":")[1]).read_bytes())
+    assert result.bytes_pushed == len(layer) + manifest["config"]["size"]  # progress rewound, not counted twice
+
+
+def test_answers_lost_after_the_part_arrived_are_not_sent_twice(tmp_path, image):
+    layout, digest, _ = image
+    # Seeded: some UploadLayerPart answers are dropped after the part is stored (and other calls' too).
+    with LocalEndpoint(data_dir=tmp_path / "d", part_size=PART, faults="seed=4,drop_after=0.3") as ep:
+        proc = run_pypush("-v", "push", f"oci:{layout}:1", "public.ecr.aws/local/lost:1", "--endpoint-url", ep.url,
+                          "--create-repository", "--compression", "keep", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["digest"] == digest
+    assert "had arrived (the answer was lost)" in proc.stderr
