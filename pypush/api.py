@@ -210,9 +210,11 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
            options: Optional[PushOptions] = None, **option_fields: object) -> List[PushResult]:
     """Copy every tag of the repository ``source`` (``docker://[HOST/]REPO``) to the repository
     ``destination`` (or into the layout directory ``oci:DIR``, each image named by its tag), following the
-    pages of ``tags/list``, skipping tags whose digest is already there; one result per tag copied. ``subscriber_factory(tag)`` may give a progress subscriber per tag."""
+    pages of ``tags/list``, skipping tags whose digest is already there (and, with a warning, Docker schema 1
+    images and images without the ``platform`` asked for); one result per tag copied. ``subscriber_factory(tag)`` may give a progress subscriber per tag."""
+    from pypush.image.platforms import NoSuchPlatform
     from pypush.name.reference import parse_remote
-    from pypush.sources.remote import connect
+    from pypush.sources.remote import SchemaOneError, connect
 
     options = merge_options(options, option_fields)
     ref = parse_remote(source)
@@ -236,12 +238,17 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
         if dest is not None:
             transport = _destination_transport(dest, options, ref)
             transport.prepare(options.create_repository)
+        platforms = _platforms(options)
         for tag in tags:
             digest = reader.digest_of(tag)
             there = _tag_digest(transport, tag) if transport is not None else _layout_tag_digest(layout, tag)
             if digest and there == digest:
                 continue
-            root = reader.image(tag, _platforms(options))
+            try:
+                root = reader.image(tag, platforms)
+            except (SchemaOneError, NoSuchPlatform) as exc:  # one old or foreign tag does not stop a mirror
+                log.warning("skipped %s", exc)
+                continue
             sub = subscriber_factory(tag) if subscriber_factory else None
             if transport is None:
                 results.append(push_image(root, f"oci:{layout.path}:{tag}", subscriber=sub, options=options))

@@ -149,13 +149,20 @@ def test_all_tags_follows_tag_pages(served, tmp_path, docker_registry):
     assert len([p for m, p, _, _ in served.requests if p.endswith("/tags/list")]) == 3
 
 
-def test_all_tags_into_a_layout_directory(served, tmp_path):
+def test_all_tags_into_a_layout_directory(served, tmp_path, caplog):
     index = json.loads((served.layout / "index.json").read_text())
     entry = index["manifests"][0]
     index["manifests"] = [dict(entry, annotations={"org.opencontainers.image.ref.name": t}) for t in "xy"]
+    old = json.dumps({"schemaVersion": 1, "name": "img", "tag": "old", "fsLayers": []}).encode()
+    (served.layout / "blobs" / "sha256" / sha256(old).split(":")[1]).write_bytes(old)
+    index["manifests"].append({"mediaType": "application/vnd.docker.distribution.manifest.v1+prettyjws",
+                               "digest": sha256(old), "size": len(old),
+                               "annotations": {"org.opencontainers.image.ref.name": "old"}})
     (served.layout / "index.json").write_text(json.dumps(index))
     results = pypush.mirror(f"docker://{served.host}/img", f"oci:{tmp_path / 'all'}")
-    assert [r.tags for r in results] == [["x"], ["y"]]
+    assert [r.tags for r in results] == [["x"], ["y"]]  # the schema 1 tag is skipped, with a warning
+    assert "schema 1" in caplog.text and "img:old" in caplog.text
+    assert pypush.mirror(f"docker://{served.host}/img", f"oci:{tmp_path / 'arm'}", platform=["linux/arm64"]) == []
     assert sorted(m["annotations"]["org.opencontainers.image.ref.name"] for m in oci_manifests(tmp_path / "all")) \
         == ["x", "y"]
     assert pypush.mirror(f"docker://{served.host}/img", f"oci:{tmp_path / 'all'}") == []

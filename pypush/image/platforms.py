@@ -12,6 +12,10 @@ from pypush.image.model import (DOCKER_CONFIG, OCI_CONFIG, REFERENCE_DIGEST, Des
 _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}  # what an index means when it names no variant
 
 
+class NoSuchPlatform(UsageError):
+    """The image offers none of the platforms asked for (or several that match one)."""
+
+
 @dataclass(frozen=True)
 class Platform:
     """``os/architecture[/variant]`` as users write it."""
@@ -59,7 +63,7 @@ def choose(children: Sequence[Descriptor], platforms: Sequence[Platform], where:
             offered = ", ".join(dict.fromkeys(describe(c.platform) for c in children
                                               if describe(c.platform) != "unknown/unknown"))
             what = "no image" if not hits else f"{len(hits)} images"
-            raise UsageError(f"{where}: {what} for platform {want} (it offers {offered or 'no platforms'})")
+            raise NoSuchPlatform(f"{where}: {what} for platform {want} (it offers {offered or 'no platforms'})")
         chosen.append(hits[0])
     digests = {children[i].digest for i in chosen}
     chosen += [i for i, c in enumerate(children) if (c.annotations or {}).get(REFERENCE_DIGEST) in digests]
@@ -105,5 +109,5 @@ def check_single(image: ImageManifest, platforms: Sequence[Platform], where: str
     with config.open() as f:
         doc = json.loads(f.read())
     if isinstance(doc, dict) and not any(p.matches(doc) for p in platforms):
-        raise UsageError(f"{where}: a single image for platform {describe(doc)}, not "
+        raise NoSuchPlatform(f"{where}: a single image for platform {describe(doc)}, not "
                          f"{', '.join(str(p) for p in platforms)}")

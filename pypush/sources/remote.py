@@ -54,6 +54,10 @@ _DROPS = (requests.RequestException, OSError, urllib3.exceptions.HTTPError, http
 """What a read of a dropped connection raises."""
 
 
+class SchemaOneError(SourceError):
+    """The registry holds the image as a Docker schema 1 manifest, which pypush does not copy."""
+
+
 @dataclass
 class RemoteSource(Source):
     """An image in a registry; ``close`` releases its connections."""
@@ -168,8 +172,8 @@ class RemoteReader:
             check_manifest_bytes(raw, expect, what)
         doc = load_json(raw, what)
         if doc.get("schemaVersion") == 1:
-            raise SourceError(f"{what}: a Docker schema 1 manifest (deprecated, unsigned copies change its digest); "
-                              f"not supported")
+            raise SchemaOneError(f"{what}: a Docker schema 1 manifest (deprecated, unsigned copies change its digest); "
+                                 f"not supported")
         header_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         base = expect or Descriptor(header_type if header_type in (*INDEX_TYPES, OCI_MANIFEST, DOCKER_MANIFEST)
                                     else "", digest, len(raw))
@@ -413,4 +417,4 @@ class ResumingStream(io.RawIOBase):
         super().close()
 
 
-__all__ = ["RemoteSource", "RemoteReader", "ResumingStream", "open_remote", "connect", "is_remote", "SCHEME"]
+__all__ = ["SchemaOneError", "RemoteSource", "RemoteReader", "ResumingStream", "open_remote", "connect", "is_remote", "SCHEME"]
