@@ -54,11 +54,17 @@ def compile_pypush() -> None:
 
 
 def measure(cmd: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> Run:
-    """Run ``cmd`` as a child process and measure it (os.wait4); fails loudly on a non-zero exit."""
+    """Run ``cmd`` as a child process and measure it (os.wait4); fails loudly on a non-zero exit.
+
+    Peak RSS comes from GNU time (/usr/bin/time) when present: a child spawned straight from this process
+    starts from this process's own peak (Linux keeps the high-water mark across vfork/exec), which
+    floored every figure at the benchmark's own ~30 MiB."""
     compile_pypush()
-    with tempfile.TemporaryFile() as err:
+    timer = shutil.which("time") if os.path.exists("/usr/bin/time") else None
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as peak:
+        full = [timer, "-q", "-f", "%M", "-o", peak.name, *cmd] if timer else list(cmd)
         start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err, cwd=cwd,
+        proc = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd,
                                 env=dict(os.environ, **(env or {})))
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
@@ -66,7 +72,9 @@ def measure(cmd: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optio
         if code != 0:
             err.seek(0)
             raise RuntimeError(f"{' '.join(cmd)} failed ({code}): {err.read().decode(errors='replace')[-2000:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+        text = peak.read().strip().splitlines() if timer else []
+        rss = int(text[-1]) / 1024 if text and text[-1].isdigit() else usage.ru_maxrss / 1024
+    return Run(wall, usage.ru_utime + usage.ru_stime, rss)
 
 
 def cpu_idle(seconds: float = 1.0) -> float:
