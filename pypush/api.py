@@ -328,10 +328,8 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
 
     blobs = unique_blobs(root)
     ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None
-    if ask and dest is not None and _uses_v2(dest, options) and dest.kind == REGISTRY_V2 and options.username is None:
-        from pypush.transports.distribution.tag_probe import tag_digests
-
-        tagged = tag_digests(dest.registry, dest.path, all_tags, options.insecure)
+    if ask and dest is not None:
+        tagged = _ask_lightly(dest, options, all_tags)
         if tagged is not None:
             ask = False  # answered: the transport need not ask again
             done = _unchanged(root, blobs, dest, all_tags, tagged, subscriber)
@@ -365,6 +363,20 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
         if transport is not None:
             transport.close()
     return result
+
+
+def _ask_lightly(dest: Destination, options: PushOptions, tags: List[str]) -> Optional[Dict[str, Optional[str]]]:
+    """tag -> digest, asked before the transport (and requests or botocore) is loaded; None when only the
+    transport can ask (credentials to look up, a profile, ...)."""
+    if _uses_v2(dest, options):
+        if dest.kind != REGISTRY_V2 or options.username is not None:
+            return None
+        from pypush.transports.distribution.tag_probe import tag_digests
+
+        return tag_digests(dest.registry, dest.path, tags, options.insecure)
+    from pypush.transports.ecr.ecr_tag_probe import tag_digests as ecr_tag_digests
+
+    return ecr_tag_digests(dest, tags, options.endpoint_url, options.profile)
 
 
 def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[str]]:

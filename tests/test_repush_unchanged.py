@@ -55,3 +55,27 @@ def test_ecr_public_repush_asks_describe_images_once(endpoint):
     assert again["unchanged"] and again["digest"] == first["digest"] and not first["unchanged"]
     other = push(*args, "--tag", "v2")
     assert not other["unchanged"] and other["manifests"] == 1
+
+
+def test_ecr_question_is_signed_sigv4_that_the_endpoint_verifies(tmp_path):
+    from pypush.name.reference import parse_destination
+    from pypush.server import LocalEndpoint
+    from pypush.transports.ecr.ecr_tag_probe import tag_digests as ecr_tag_digests
+
+    env = {"AWS_ACCESS_KEY_ID": "AKIDPYPUSHTEST", "AWS_SECRET_ACCESS_KEY": "s3cr3t/key"}
+    with LocalEndpoint(data_dir=tmp_path / "ecr", access_key=env["AWS_ACCESS_KEY_ID"],
+                       secret_key=env["AWS_SECRET_ACCESS_KEY"]) as ep:
+        args = ("oci:fixtures/small.oci:1", "public.ecr.aws/local/signed:1", "--endpoint-url", ep.url,
+                "--create-repository")
+        first = push(*args, env=env)
+        assert push(*args, env=env)["unchanged"]
+        dest = parse_destination("public.ecr.aws/local/signed:1")
+        import os
+        from unittest import mock
+
+        with mock.patch.dict(os.environ, env):
+            os.environ.pop("AWS_PROFILE", None)
+            assert ecr_tag_digests(dest, ["1"], ep.url) == {"1": first["digest"]}
+            assert ecr_tag_digests(dest, ["2"], ep.url) == {"2": None}
+            os.environ["AWS_SECRET_ACCESS_KEY"] = "wrong"
+            assert ecr_tag_digests(dest, ["1"], ep.url) is None  # refused: the transport asks (and explains)
