@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import FIXTURES, run_pypush
 from pullcheck import oci_top_digest
 
@@ -57,6 +59,7 @@ def test_ecr_public_repush_asks_describe_images_once(endpoint):
     assert not other["unchanged"] and other["manifests"] == 1
 
 
+@pytest.mark.servers
 def test_ecr_question_is_signed_sigv4_that_the_endpoint_verifies(tmp_path):
     from pypush.name.reference import parse_destination
     from pypush.server import LocalEndpoint
