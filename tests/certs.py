@@ -6,14 +6,14 @@ import ipaddress
 from pathlib import Path
 from typing import Tuple
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 
 def self_signed(root: Path) -> Tuple[Path, Path]:
     """Write cert.pem and key.pem under ``root``; returns their paths."""
+    from cryptography import x509  # a test dependency of the server tests only: imported when used
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -8,7 +8,6 @@ import tarfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import zstandard
 
 
 def sha256(data: bytes) -> str:
@@ -22,6 +21,8 @@ def _uncompressed_digest(path: Path) -> str:
     if magic[:2] == b"\x1f\x8b":
         stream = gzip.open(path, "rb")
     elif magic == b"\x28\xb5\x2f\xfd":
+        import zstandard  # only when a pulled layer is zstd
+
         stream = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
     else:
         stream = open(path, "rb")

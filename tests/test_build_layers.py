@@ -132,6 +132,7 @@ def test_config_changes():
             ConfigChanges.parse(**bad)
 
 
+@pytest.mark.zstd
 def test_docker_typed_base_becomes_oci_with_the_same_layer_digests(tmp_path):
     layout = Path("fixtures/docker-list.oci")
     def blob(digest: str) -> dict:

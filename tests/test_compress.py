@@ -8,11 +8,11 @@ import io
 import random
 import shutil
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
 import pytest
-import zstandard
 
 from pypush.transform import compress
 from pypush.transform.compress import GZIP_BLOCK_SIZE, ParallelGzipReader, ZstdReader, compressing_reader, compressor_id, decompressing_reader, deflate_block
@@ -139,6 +139,7 @@ def test_gzip_reads_the_source_only_a_bounded_distance_ahead():
     assert src.closed_
 
 
+@pytest.mark.zstd
 def test_source_errors_surface_before_the_end_of_the_stream():
     data = text_bytes(GZIP_BLOCK_SIZE * 2 + 5)
     wrong = "sha256:" + "0" * 64
@@ -154,6 +155,8 @@ def test_zstd_same_bytes_for_any_thread_count_and_read_pattern():
     assert drain(ZstdReader(io.BytesIO(MIXED), threads=2)) == want
     assert drain(ZstdReader(io.BytesIO(MIXED), threads=4, read_size=12345), 999) == want
     assert drain(ZstdReader(Dribble(MIXED, 5000), threads=2)) == want
+    import zstandard
+
     assert zstandard.ZstdDecompressor().decompressobj().decompress(want) == MIXED
     params = zstandard.get_frame_parameters(want)
     assert params.has_checksum and params.content_size == zstandard.CONTENTSIZE_UNKNOWN
@@ -193,7 +196,9 @@ def test_bad_algorithm_or_level_is_a_usage_error(algorithm, level):
         compressing_reader(io.BytesIO(b""), algorithm, level)
 
 
-def test_compressor_id_names_the_libraries():
+def test_compressor_id_names_the_libraries_zstd_included():
+    import zstandard
+
     assert zlib.ZLIB_RUNTIME_VERSION in compressor_id("gzip")
     assert zstandard.__version__ in compressor_id("zstd")
     assert ("isal-" in compressor_id("gzip")) == (compress.gzip_backend() == "isal")
@@ -286,3 +291,9 @@ def test_bench_module_imports():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert callable(module.main)
+
+
+def test_missing_zstandard_library_is_a_usage_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # what an install without a working backend gives
+    with pytest.raises(UsageError, match="zstd needs the zstandard package"):
+        compressing_reader(io.BytesIO(b"data"), "zstd")

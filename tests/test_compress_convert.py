@@ -191,6 +191,7 @@ def test_zstd_converts_a_docker_manifest_list_to_an_oci_index():
     assert [layer_types(d) for d in t.check_image(result.digest)] == [[DOCKER_LAYER_GZIP]] * 2
 
 
+@pytest.mark.zstd
 def test_nondistributable_plain_layers_get_the_matching_compressed_type():
     image = _docker_image(3)
     layer = image.layers[0]
@@ -234,6 +235,7 @@ def test_cache_predicts_digests_so_a_second_push_compresses_and_uploads_nothing(
     assert (result2.blobs_pushed, opens.count, transport.uploads) == (0, 0, uploads_before)
 
 
+@pytest.mark.zstd
 def test_a_warm_cache_and_an_empty_registry_upload_once_with_the_predicted_digest(tmp_path):
     cache = LayerCache(tmp_path / "cache")
     _, result = engine_push(compress_image(open_source(DOCKER_SAVE).root, "zstd", cache=cache, notify=print))

@@ -15,12 +15,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-import bcrypt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
 import conftest
 from conftest import start_docker_registry, server_fixture
@@ -51,6 +46,11 @@ class TokenServer:
     service, issuer = "pypush-test-registry", "pypush-test-issuer"
 
     def __init__(self, tmp: Path, expires_in: int = 300):
+        from cryptography import x509  # test dependencies of the server tests only: imported when used
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
         self.expires_in = expires_in
         self.requests: List[Tuple[str, List[str]]] = []
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -116,6 +116,9 @@ class TokenServer:
         claims = {"iss": self.issuer, "sub": user, "aud": self.service, "exp": now + self.expires_in,
                   "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(), "access": access}
         signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64url(signature)}"
 
@@ -144,6 +147,8 @@ def bearer_registry(tmp_path_factory, token_server):
 
 @server_fixture(scope="module")
 def basic_registry(tmp_path_factory):
+    import bcrypt
+
     root = tmp_path_factory.mktemp("basic-registry")
     htpasswd = root / "htpasswd"
     htpasswd.write_bytes(USER.encode() + b":" + bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)) + b"\n")

@@ -190,7 +190,7 @@ class _Mapped(io.RawIOBase):
         return piece
 
     def close(self) -> None:
-        if not self.closed:
+        if not self.closed and hasattr(self, "_view"):  # not when __init__ failed to map the file
             try:
                 self._view.release()
                 self._map.close()

@@ -33,7 +33,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import groupby
-from typing import IO, Deque, List, Optional, cast
+from typing import IO, Any, Deque, List, Optional, cast
 
 from pypush.errors import SourceError, UsageError
 
@@ -80,10 +80,20 @@ def compressor_id(algorithm: str) -> str:
         isal = f"/isal-{_isal_version()}" if gzip_backend() == ISAL else ""
         return f"{_GZIP_FORMAT}/zlib-{zlib.ZLIB_RUNTIME_VERSION}{isal}/b{GZIP_BLOCK_SIZE}"
     if algorithm == ZSTD:
-        import zstandard
-
+        zstandard = _zstandard()
         return f"{_ZSTD_FORMAT}/zstandard-{zstandard.__version__}/libzstd-{'.'.join(map(str, zstandard.ZSTD_VERSION))}"
     raise UsageError(f"unknown compression algorithm {algorithm!r}")
+
+
+def _zstandard() -> Any:
+    """The zstandard module, imported when zstd is first needed; a UsageError when it does not load (the
+    package installs without its backend on PyPy older than its cffi 1.17): the rest of pypush works."""
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise UsageError(f"zstd needs the zstandard package, which does not load on this Python ({exc}); "
+                         f"use --compression gzip, or a Python where zstandard works") from None
+    return zstandard
 
 
 def read_full(stream: IO[bytes], n: int) -> bytes:
@@ -328,8 +338,7 @@ class ZstdReader(_Reader):
         super().__init__()
         self._source = source
         self._reader: Optional[IO[bytes]] = None
-        import zstandard
-
+        zstandard = _zstandard()
         with ZstdReader._running_lock:
             params = zstandard.ZstdCompressionParameters.from_level(
                 check_level(ZSTD, level), threads=max(1, threads or cpu_threads() - ZstdReader._running),
@@ -411,8 +420,7 @@ def decompressing_reader(source: IO[bytes], algorithm: str) -> IO[bytes]:
         reader = cast(IO[bytes], _GunzipReader(source))
         return cast(IO[bytes], _DecodeErrors(reader, source, algorithm, (OSError, EOFError, zlib.error)))
     if algorithm == ZSTD:
-        import zstandard
-
+        zstandard = _zstandard()
         reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
         return cast(IO[bytes], _DecodeErrors(reader, source, algorithm, (zstandard.ZstdError,)))
     raise UsageError(f"unknown compression algorithm {algorithm!r}")
