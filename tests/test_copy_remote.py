@@ -149,3 +149,19 @@ def test_docker_hub_short_forms():
     ecr = parse_remote("docker://public.ecr.aws/docker/library/alpine:3")
     assert (ecr.kind, ecr.path, ecr.tag) == ("ecr-public", "docker/library/alpine", "3")
     assert parse_remote("localhost:5000/a/b").registry == "localhost:5000"
+
+
+def test_platform_inside_a_nested_index(docker_registry, skopeo, tmp_path):
+    """An index whose child is an index: the platform is found below it, from a registry and from a layout."""
+    nested = pypush.copy(f"oci:{FIXTURES}/multiarch.oci:nested", f"{docker_registry.host}/nested:1")
+    inner = json.loads(oci_blob_path(FIXTURES / "multiarch.oci", json.loads(
+        oci_blob_path(FIXTURES / "multiarch.oci", nested.digest).read_bytes())["manifests"][0]["digest"]).read_bytes())
+    arm = next(m for m in inner["manifests"] if m["platform"]["architecture"] == "arm64")
+    for src in (f"docker://{docker_registry.host}/nested:1", f"oci:{FIXTURES}/multiarch.oci:nested"):
+        pulled = pypush.pull(src, f"oci:{tmp_path / 'out'}:arm", platform=["linux/arm64"])
+        assert pulled.digest == arm["digest"]
+        both = pypush.pull(src, f"oci:{tmp_path / 'out'}:both", platform=["linux/arm64", "linux/amd64"])
+        assert both.digest == nested.digest  # every platform chosen: the tree unchanged
+    proc = run_pypush("push", "--platform", "linux/s390x", f"docker://{docker_registry.host}/nested:1",
+                      f"{docker_registry.host}/nested:2")
+    assert proc.returncode == 2 and "no image for platform linux/s390x (it offers linux/amd64, linux/arm64)" in proc.stderr

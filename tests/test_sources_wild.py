@@ -24,7 +24,8 @@ from pullcheck import docker_archive_expectations, pull_and_check, sha256
 from test_broken_cli import Listener
 from pypush.cli.main import main
 from pypush.image.digest import VerifyingReader
-from pypush.errors import SourceError
+from pypush.errors import SourceError, UsageError
+from pypush.image.platforms import parse_platform
 from pypush.image.model import DOCKER_MANIFEST, OCI_LAYER_ZSTD, OCI_MANIFEST, ImageIndex, ImageManifest, walk
 from pypush.sources import open_source
 
@@ -448,6 +449,24 @@ def test_platform_set_and_nested_index_shapes(flavours):
     with open_source(flavours["nested-indexes"].spec) as src:
         assert [type(c).__name__ for c in src.root.children] == ["ImageIndex", "ImageManifest"]
         assert isinstance(src.root.children[0].children[0], ImageIndex)
+        amd64 = src.root.children[1]
+    spec = flavours["nested-indexes"].spec
+    with open_source(spec, platforms=[parse_platform("linux/arm64")]) as src:  # found two indexes down
+        assert isinstance(src.root, ImageManifest) and src.root.descriptor.platform["architecture"] == "arm64"
+    with open_source(spec, platforms=[parse_platform("linux/amd64")]) as src:  # listed twice: one image
+        assert src.root.raw == amd64.raw
+    with pytest.raises(UsageError, match=r"no image for platform linux/s390x \(it offers linux/amd64, linux/arm64\)"):
+        open_source(spec, platforms=[parse_platform("linux/s390x")])
+    with open_source(spec, platforms=[parse_platform("linux/arm64"), parse_platform("linux/amd64")]) as src:
+        assert [type(c).__name__ for c in src.root.children] == ["ImageIndex"]  # the duplicate amd64 dropped
+        inner = src.root.children[0].children[0]
+        assert [c.descriptor.platform["architecture"] for c in inner.children] == ["amd64", "arm64"]
+    with open_source(spec, platforms=[parse_platform("linux/arm64"), parse_platform("linux/arm64")]) as src:
+        kept = json.loads(src.root.raw)["manifests"]  # indexes rewritten up the tree, each naming the new one
+        assert len(kept) == 1 and kept[0]["digest"] == src.root.children[0].descriptor.digest
+        assert sha256(src.root.children[0].raw) == kept[0]["digest"] != flavours["nested-indexes"].digest
+        leaf = src.root.children[0].children[0].children
+        assert [c.descriptor.platform["architecture"] for c in leaf] == ["arm64"]
 
 
 # --- broken inputs beyond tests/broken_corpus.py -------------------------------------------------------

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from pypush.errors import UsageError
 from pypush.image.model import (DOCKER_CONFIG, OCI_CONFIG, REFERENCE_DIGEST, Descriptor, ImageIndex,
@@ -80,11 +80,22 @@ def narrow(desc: Descriptor, raw: bytes, children: Sequence[Descriptor], platfor
         return next(i for i in keep if platforms[0].matches(children[i].platform)), desc, raw, keep
     if len(keep) == len(children):
         return None, desc, raw, keep
+    new_desc, new = _rewrite(desc, raw, keep, {})
+    return None, new_desc, new, keep
+
+
+def _rewrite(desc: Descriptor, raw: bytes, keep: Sequence[int],
+             changed: Mapping[int, Descriptor]) -> Tuple[Descriptor, bytes]:
+    """The index ``desc``/``raw`` listing only its children at ``keep``, those in ``changed`` (position →
+    new descriptor) pointing at their new bytes; the indentation of ``raw`` is kept."""
     doc = json.loads(raw)
-    doc["manifests"] = [doc["manifests"][i] for i in keep]
+    entries = doc["manifests"]
+    for i, d in changed.items():
+        entries[i] = {**entries[i], "digest": d.digest, "size": d.size}
+    doc["manifests"] = [entries[i] for i in keep]
     indent = 3 if raw.startswith(b"{\n   ") else (2 if raw.startswith(b"{\n") else None)
     new = json.dumps(doc, indent=indent, separators=(",", ": ") if indent else (",", ":")).encode()
-    return None, Descriptor(desc.media_type, sha256_digest(new), len(new)), new, keep
+    return replace(desc, digest=sha256_digest(new), size=len(new), data=None), new
 
 
 def select_platforms(root: Node, platforms: Sequence[Platform], where: str) -> Node:
@@ -94,10 +105,75 @@ def select_platforms(root: Node, platforms: Sequence[Platform], where: str) -> N
     if not isinstance(root, ImageIndex):
         check_single(root, platforms, where)
         return root
+    if any(isinstance(c, ImageIndex) for c in root.children):
+        return _select_nested(root, platforms, where)
     one, desc, raw, keep = narrow(root.descriptor, root.raw, [c.descriptor for c in root.children], platforms, where)
     if one is not None:
         return root.children[one]
     return ImageIndex(descriptor=desc, raw=raw, children=[root.children[i] for i in keep])
+
+
+_Path = Tuple[int, ...]
+
+
+def _leaves(node: ImageIndex, inherited: Optional[Mapping[str, Any]], prefix: _Path,
+            out: List[Tuple[_Path, ImageManifest, Optional[Mapping[str, Any]]]]) -> None:
+    """The manifests below ``node`` with their positions and platforms (an index's own platform, when its
+    entry names one, stands for children that name none)."""
+    for i, child in enumerate(node.children):
+        platform = child.descriptor.platform or inherited
+        if isinstance(child, ImageIndex):
+            _leaves(child, platform, prefix + (i,), out)
+        else:
+            out.append((prefix + (i,), child, platform))
+
+
+def _select_nested(root: ImageIndex, platforms: Sequence[Platform], where: str) -> Node:
+    """``select_platforms`` for an index whose children include indexes: the platforms are looked for in
+    every manifest below it; one platform yields its manifest, several an index tree holding only the
+    paths to them (and the attestations naming them), rewritten indexes getting new digests."""
+    leaves: List[Tuple[_Path, ImageManifest, Optional[Mapping[str, Any]]]] = []
+    _leaves(root, root.descriptor.platform, (), leaves)
+    chosen: Dict[str, _Path] = {}
+    for want in platforms:
+        hits: Dict[str, _Path] = {}
+        for path, m, p in leaves:
+            if want.matches(p):
+                hits.setdefault(m.descriptor.digest, path)  # the same manifest listed twice is one image
+        if len(hits) != 1:
+            offered = ", ".join(dict.fromkeys(describe(p) for _, _, p in leaves if describe(p) != "unknown/unknown"))
+            what = "no image" if not hits else f"{len(hits)} images"
+            raise NoSuchPlatform(f"{where}: {what} for platform {want} (it offers {offered or 'no platforms'})")
+        chosen.update(hits)
+    if len(platforms) == 1:
+        return next(m for path, m, _ in leaves if path == next(iter(chosen.values())))
+    kept = set(chosen.values()) | {path for path, m, _ in leaves
+                                   if (m.descriptor.annotations or {}).get(REFERENCE_DIGEST) in chosen}
+    return _prune(root, kept, ())
+
+
+def _prune(node: ImageIndex, kept: Set[_Path], prefix: _Path) -> ImageIndex:
+    """``node`` keeping only the children on the paths ``kept``; unchanged indexes keep their bytes."""
+    keep: List[int] = []
+    children: List[Node] = []
+    changed: Dict[int, Descriptor] = {}
+    for i, child in enumerate(node.children):
+        path = prefix + (i,)
+        if isinstance(child, ImageIndex):
+            if not any(k[:len(path)] == path for k in kept):
+                continue
+            new = _prune(child, kept, path)
+            if new.descriptor.digest != child.descriptor.digest:
+                changed[i] = new.descriptor
+            child = new
+        elif path not in kept:
+            continue
+        keep.append(i)
+        children.append(child)
+    if len(keep) == len(node.children) and not changed:
+        return node
+    desc, raw = _rewrite(node.descriptor, node.raw, keep, changed)
+    return ImageIndex(descriptor=desc, raw=raw, children=children)
 
 
 def check_single(image: ImageManifest, platforms: Sequence[Platform], where: str) -> None:

@@ -33,7 +33,7 @@ from pypush.image.model import (DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, IND
                                 sha256_digest)
 from pypush.image.parse import (MAX_MANIFEST, check_manifest_bytes, load_json, manifest_kind, parse_index,
                                 parse_manifest)
-from pypush.image.platforms import Platform, check_single, narrow
+from pypush.image.platforms import Platform, check_single, narrow, select_platforms
 from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Destination, parse_remote
 from pypush.sources import Source
 from pypush.transports.distribution.docker_credentials import Credentials, credentials_for
@@ -140,6 +140,8 @@ class RemoteReader:
         where = f"{self.label}{'@' if reference.startswith('sha256:') else ':'}{reference}"
         if platforms and desc.media_type in INDEX_TYPES:
             children = parse_index(doc, where)
+            if any(c.media_type in INDEX_TYPES for c in children):  # nested: the platforms may be anywhere below
+                return select_platforms(self._build(desc, raw, doc, where, 0), platforms, where)
             one, desc, raw, keep = narrow(desc, raw, children, platforms, where)
             if one is not None:
                 return self.node(children[one], f"{where}.manifests[{one}]")
