@@ -277,6 +277,10 @@ def test_manifests_tags_paging_referrers_and_deletes(ep):
         "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(b"nope"), "size": 4}, "layers": []}).encode()
     r = v2("PUT", "/v2/team/app/manifests/bad", data=bad, headers={"Content-Type": OCI_MANIFEST})
     assert r.status_code == 400 and r.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
+    for tag in ("bad%20tag", "-dash", "x" * 129):  # the spec's tag grammar: nothing stored
+        r = v2("PUT", f"/v2/team/app/manifests/{tag}", data=subject, headers={"Content-Type": OCI_MANIFEST})
+        assert r.status_code == 400 and r.json()["errors"][0]["code"] == "TAG_INVALID", tag
+    assert all(t.isalnum() for t in v2("GET", "/v2/team/app/tags/list").json()["tags"])
     assert v2("DELETE", "/v2/team/app/manifests/a").status_code == 202
     assert v2("GET", "/v2/team/app/manifests/a").status_code == 404
     assert v2("GET", f"/v2/team/app/manifests/{sha(subject)}").content == subject

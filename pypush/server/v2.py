@@ -18,6 +18,7 @@ from pypush.server.store import Store
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # the distribution spec's tag grammar
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 

@@ -13,7 +13,7 @@ from pypush.server.operations import Context, Settings
 from pypush.server.protocol import PUBLIC, ApiError, max_length, service_model, validate
 from pypush.server.http_body import BodyError, RequestBody
 from pypush.server.store import Store
-from pypush.server.v2 import API_HEADER, DIGEST, Reply, v2_error
+from pypush.server.v2 import API_HEADER, DIGEST, TAG, Reply, v2_error
 
 # PutImage / BatchDeleteImage errors -> (HTTP status, distribution error code)
 _ERRORS: Dict[str, Tuple[int, str]] = {
@@ -55,6 +55,9 @@ class ManifestApi:
             params["imageDigest"] = ref
         elif ":" in ref:
             return v2_error(400, "DIGEST_INVALID", f"unsupported digest {ref!r}")
+        elif not TAG.fullmatch(ref):
+            return v2_error(400, "TAG_INVALID", f"invalid tag {ref!r}: letters, digits, _ . - (up to 128, "
+                                                f"not starting with . or -)")
         else:
             params["imageTag"] = ref
         ctx = self._ctx("PutImage")
