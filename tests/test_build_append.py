@@ -2,6 +2,7 @@
 the same engine; pulled back by skopeo and unpacked by umoci."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import stat
@@ -147,9 +148,12 @@ def test_mutate_alone_changes_only_the_config(tmp_path, docker_registry, skopeo)
     (["--layer", "{tmp}", "--env", "NOVALUE"], 2, "want KEY=VALUE"),
     (["--layer", "{tmp}", "--platform", "linux/arm64", "--base-override", "oci:fixtures/small.oci:1"], 2,
      "linux/amd64, not linux/arm64"),
+    (["--layer", "{cut}"], 3, "cut.tar.gz: not valid gzip data"),  # the message names the tarball
 ])
 def test_bad_input_is_refused_before_contacting_the_destination(tmp_path, args, code, message):
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "{cut}" in args:
+        (tmp_path / "cut.tar.gz").write_bytes(gzip.compress(b"\0" * 10240)[:30])
+    args = [a.replace("{tmp}", str(tmp_path)).replace("{cut}", str(tmp_path / "cut.tar.gz")) for a in args]
     base = MULTIARCH
     if "--base-override" in args:
         i = args.index("--base-override")

@@ -48,6 +48,7 @@ class _Hashing:
 
     def __init__(self, stream: IO[bytes]):
         self.stream, self.hash, self.size = stream, hashlib.sha256(), 0
+        self.name = getattr(stream, "name", "")  # what a decoding error names
 
     def read(self, n: int = -1) -> bytes:
         data = self.stream.read(n)
