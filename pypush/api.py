@@ -172,9 +172,12 @@ def push_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], *, compre
     options = merge_options(options, option_fields)
     entries = [e if isinstance(e, PlanEntry) else PlanEntry.from_json(e, f"image {i + 1}") for i, e in enumerate(images)]
     shared = _PlanTransports(options.jobs)
+    # An image's blobs may all start at once: uploads are bounded plan-wide (shared.open's slots), and a
+    # thread waiting for a blob another image sends must not hold back the image's own blobs.
+    per_image = replace(options, jobs=max(options.jobs, 16))
     try:
         return run_plan(entries, lambda e: _transfer(e.source, e.destination, e.tags, compression, compression_level,
-                                                     None, options, source_tags=False, opener=shared.open),
+                                                     None, per_image, source_tags=False, opener=shared.open),
                         options.jobs, on_outcome)
     finally:
         shared.close()
@@ -489,11 +492,13 @@ def _tag_digest(transport: "Transport", tag: str) -> Optional[str]:
 
 
 def _layout_target(destination: Target) -> Any:
-    from pypush.transports.layout.layout_writer import is_layout_destination, parse_layout_destination
-
     if isinstance(destination, Destination):
         return None
     text = os.fspath(destination)
+    if not text.startswith(("oci:", "oci-archive:")):  # a registry: the layout writer is not even loaded
+        return None
+    from pypush.transports.layout.layout_writer import is_layout_destination, parse_layout_destination
+
     return parse_layout_destination(text) if is_layout_destination(text) else None
 
 
@@ -502,6 +507,8 @@ def _registry_destination(destination: Union[str, "os.PathLike[str]"]) -> Destin
 
 
 def _platforms(options: PushOptions) -> List[Any]:
+    if not options.platform:
+        return []
     from pypush.image.platforms import parse_platform
 
     return [parse_platform(p) for p in options.platform]
