@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from broken_corpus import STREAM_CASES, make_corpus
-from conftest import run_pypush, server_fixture
+from conftest import FIXTURES, run_pypush, server_fixture
 from pypush.cli.main import main
 
 
@@ -123,3 +123,20 @@ def test_image_one_directory_down_gets_a_hint(tmp_path, listener, capsys):
 def main_err(source, listener, capsys) -> str:
     main(["push", str(source), "public.ecr.aws/local/hint:1", "--endpoint-url", listener.url])
     return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scheme", ["oci", "oci-archive"])
+def test_layout_destination_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypatch, scheme):
+    """A full disk (or a directory that cannot be written) while writing a layout: exit 1 naming the
+    destination, not an internal error; nothing left behind."""
+    from pypush.transports.layout import layout_writer
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(layout_writer.tempfile, "mkstemp", full)
+    dest = f"{scheme}:{tmp_path / 'out'}"
+    assert main(["copy", str(FIXTURES / "small.oci"), dest]) == 1
+    err = capsys.readouterr().err
+    assert err == f"pypush: error: {dest}: cannot write the layout: No space left on device\n"
+    assert list(tmp_path.iterdir()) == []

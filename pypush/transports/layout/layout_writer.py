@@ -23,10 +23,11 @@ import tarfile
 import tempfile
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from pypush.errors import SourceError, UsageError
+from pypush.errors import PypushError, SourceError, UsageError
 from pypush.image.digest import VerifyingReader
 from pypush.image.model import Blob, Descriptor
 from pypush.image.parse import is_tag
@@ -89,6 +90,10 @@ class LayoutTransport:
 
     def prepare(self, create_repository: bool = False) -> None:
         """Choose where to write: into an existing layout directory, else a temporary one beside the target."""
+        with self._writing():
+            self._prepare()
+
+    def _prepare(self) -> None:
         path = self.target.path
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
@@ -124,7 +129,8 @@ class LayoutTransport:
     def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
         """Stream ``blob`` into a temporary file, verifying it, then rename it to its digest."""
         desc = blob.descriptor
-        fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.join(self._dir, "blobs", "sha256"))
+        with self._writing():
+            fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.join(self._dir, "blobs", "sha256"))
         try:
             with os.fdopen(fd, "wb") as out, VerifyingReader(blob.open(), desc.digest, desc.size if desc.digest
                                                              else None, blob.name, blob.hashed) as reader:
@@ -132,10 +138,12 @@ class LayoutTransport:
                     piece = reader.read(READ_SIZE)
                     if not piece:
                         break
-                    out.write(piece)
+                    with self._writing():
+                        out.write(piece)
                     progress(len(piece))
             digest = desc.digest or reader.digest
-            self._place(tmp, digest)
+            with self._writing():
+                self._place(tmp, digest)
         except BaseException:
             _remove(tmp)
             raise
@@ -146,14 +154,29 @@ class LayoutTransport:
         """Store the manifest as a blob; the last one put is the image index.json will name."""
         path = self._blob_path(digest)
         if not os.path.isfile(path):
-            fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.dirname(path))
-            with os.fdopen(fd, "wb") as out:
-                out.write(raw)
-            self._place(tmp, digest)
+            with self._writing():
+                fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.dirname(path))
+                with os.fdopen(fd, "wb") as out:
+                    out.write(raw)
+                self._place(tmp, digest)
         self._root = (media_type, digest, len(raw))
 
     def commit(self) -> None:
         """Write index.json and oci-layout, then move the layout (or its archive) into place."""
+        with self._writing():
+            self._commit()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """An OSError of the file system written to (no such directory, permission, disk full) becomes one
+        line naming the destination."""
+        try:
+            yield
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            raise PypushError(f"{self.target.name}: cannot write the layout: {e.strerror or e}{where}") from None
+
+    def _commit(self) -> None:
         if self._root is None:
             raise UsageError(f"{self.target.name}: nothing to write")
         media_type, digest, size = self._root
