@@ -39,3 +39,20 @@ def test_doubled_separators_are_private_ecr_only():
     assert parse_destination(PRIVATE + "team__app--x:1").repository == "team__app--x"
     with pytest.raises(UsageError, match="one separator at a time"):
         parse_destination(PUBLIC + "team__app:1")
+
+
+@pytest.mark.parametrize("ref,message", [
+    ("docker-archive:/tmp/x.tar", "docker-archive: destinations are not supported"),  # skopeo's transports
+    ("dir:/tmp/x", "dir: destinations are not supported"),
+    ("127.0.0.1:abc/app:1", "'127.0.0.1:abc' is not HOST[:PORT]"),
+    ("docker://localhost:/app", "'localhost:' is not HOST[:PORT]"),
+])
+def test_destination_hosts_are_host_and_numeric_port(ref, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_destination(ref)
+
+
+def test_ipv6_and_port_hosts_still_parse():
+    assert parse_destination("[::1]:5000/app:1").registry == "[::1]:5000"
+    assert parse_destination("[::1]/app").registry == "[::1]"
+    assert parse_destination("localhost:5000/a/b@sha256:" + "0" * 64).path == "a/b"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
 from pypush.errors import UsageError
@@ -126,6 +126,15 @@ def _looks_like_host(part: str) -> bool:
     return "." in part or ":" in part or part == "localhost"
 
 
+def _split_port(host: str) -> Tuple[str, str, str]:
+    """``(name, ":", port)`` of ``HOST[:PORT]`` (an IPv6 name in brackets keeps its colons)."""
+    if host.startswith("[") and "]" in host:
+        name, bracket, rest = host.partition("]")
+        _, colon, port = rest.partition(":")
+        return name + bracket, colon, port
+    return host.partition(":")
+
+
 def parse_destination(ref: str) -> Destination:
     """Parse ``public.ecr.aws/ALIAS/REPO[:TAG]``, ``ACCT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG]``,
     ``docker://HOST[:PORT]/REPO[:TAG]`` or ``HOST[:PORT]/REPO[:TAG]`` (``@sha256:…`` instead of or
@@ -139,6 +148,12 @@ def parse_destination(ref: str) -> Destination:
         raise UsageError(f"invalid destination {original!r}: expected REGISTRY/REPOSITORY[:TAG], "
                          f"e.g. public.ecr.aws/ALIAS/REPO:TAG")
     host, rest = ref.split("/", 1)
+    name, colon, port = _split_port(host)
+    if colon and not (port.isdigit() and name):
+        if not port and not explicit_v2:  # a transport prefix, as skopeo writes them (docker-archive:, dir:)
+            raise UsageError(f"invalid destination {original!r}: {name}: destinations are not supported; write a "
+                             f"registry reference, oci:DIR[:TAG] or oci-archive:FILE[:TAG]")
+        raise UsageError(f"invalid destination {original!r}: {host!r} is not HOST[:PORT]")
     if not _looks_like_host(host):
         raise UsageError(f"invalid destination {original!r}: {host!r} is not a registry host "
                          f"(write e.g. docker.io/{ref} or public.ecr.aws/ALIAS/{rest})")
