@@ -220,6 +220,10 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
     from pypush.sources.remote import SchemaOneError, connect
 
     options = merge_options(options, option_fields)
+    if not source.startswith("docker://") and (source.partition(":")[0] in ("oci", "oci-archive", "docker-archive")
+                                                or os.path.lexists(source) or os.path.lexists(source.partition(":")[0])):
+        raise UsageError(f"{source}: --all-tags copies the tags of a repository in a registry (docker://HOST/REPO); "
+                         f"copy images on disk one at a time (PATH:TAG)")
     ref = parse_remote(source)
     if ref.tag or ref.digest:
         raise UsageError(f"{source}: name a repository without a tag or digest to copy all its tags")

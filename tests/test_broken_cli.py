@@ -140,3 +140,11 @@ def test_layout_destination_that_cannot_be_written_is_one_line(tmp_path, capsys,
     err = capsys.readouterr().err
     assert err == f"pypush: error: {dest}: cannot write the layout: No space left on device\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("source", ["small.docker-archive.tar", "oci:{f}/multiarch.oci", "{f}/small.oci"])
+def test_all_tags_of_an_image_on_disk_is_a_usage_error(tmp_path, capsys, source):
+    """Not a Docker Hub repository named like the file (was: DNS lookups of registry-1.docker.io, exit 6)."""
+    source = source.replace("{f}", str(FIXTURES)) if "{f}" in source else str(FIXTURES / source)
+    assert main(["copy", "--all-tags", source, f"oci:{tmp_path / 'out'}"]) == 2
+    assert "--all-tags copies the tags of a repository in a registry" in capsys.readouterr().err
