@@ -87,10 +87,13 @@ SERVER_COMMANDS = frozenset({"serve", "demo", "docker-registry", "moto_server", 
 
 class _ServerlessPopen(subprocess.Popen):
     def __init__(self, args, *rest, **kwargs):
-        words = args if isinstance(args, (list, tuple)) else str(args).split()
-        names = [os.path.basename(str(w)) for w in words]
-        if SERVER_COMMANDS.intersection(names) or any(n.startswith("pypush.server") for n in names):
-            pytest.fail(f"this test runs {' '.join(map(str, words))[:80]}: use a server_fixture, or mark it "
+        argv = [str(a) for a in (args if isinstance(args, (list, tuple)) else str(args).split())]
+        words = [os.path.basename(a) for a in argv]
+        if words and words[0] in ("sh", "bash") and "-c" in words:  # a shell command line: its words
+            words += argv[words.index("-c") + 1].split()
+        module = [argv[k + 1] for k, w in enumerate(argv[:-1]) if w == "-m"]
+        if SERVER_COMMANDS.intersection(words) or any(m.startswith("pypush.server") for m in module):
+            pytest.fail(f"this test runs {' '.join(argv)[:80]}: use a server_fixture, or mark it "
                         f"pytest.mark.servers")
         super().__init__(args, *rest, **kwargs)
 

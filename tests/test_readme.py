@@ -37,6 +37,7 @@ def _system_python_has_venv() -> bool:
         [SYSTEM_PYTHON, "-c", "import ensurepip, venv"], capture_output=True).returncode == 0
 
 
+@pytest.mark.servers  # the first command ends in `pypush demo`, which starts the local endpoint
 @pytest.mark.skipif(not _system_python_has_venv(), reason="needs Debian's /usr/bin/python3 with python3-venv "
                                                           "(.ci/run installs it)")
 @pytest.mark.skipif(shutil.which("git") is None or not (REPO_ROOT / ".git").exists(), reason="needs a git clone")
