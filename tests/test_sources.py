@@ -128,6 +128,10 @@ def test_legacy_multi_image_tarball() -> None:
     b = open_source(spec + ":docker.io/fixture/b:latest")
     assert b.tags == ["latest"]
     assert open_source(spec + ":@1").root.raw == b.root.raw
+    alone = open_source(spec + ":fixture/b")  # a name alone means :latest, as docker and skopeo take it
+    assert (alone.root.raw, alone.tags) == (b.root.raw, ["latest"])
+    with pytest.raises(SourceError, match="no image named 'fixture/a'"):  # a has no :latest
+        open_source(spec + ":fixture/a")
     assert sorted(open_source(spec + ":@1").tags) == ["1", "latest"]
     # b's base layer.tar is a symlink to a's: same bytes, same descriptor
     assert a.layers[0].descriptor == b.root.layers[0].descriptor

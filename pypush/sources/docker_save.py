@@ -102,6 +102,9 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
     else:
         matching = ([e for e in entries if e.matches(ref)]
                     or [e for e in entries if is_tag(ref) and ref in (tag_of(t) for t in e.repo_tags)])
+        if not matching and ":" not in ref.rsplit("/", 1)[-1] and "@" not in ref:  # a name alone: docker's :latest
+            matching = [e for e in entries if e.matches(ref + ":latest")]
+            ref += ":latest" if matching else ""
         if not matching:
             if has_oci:  # a tag or digest of the OCI index.json (Docker 25+)
                 return OciLayout(tree).select(ref)
