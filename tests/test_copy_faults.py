@@ -149,6 +149,23 @@ def test_all_tags_follows_tag_pages(served, tmp_path, docker_registry):
     assert len([p for m, p, _, _ in served.requests if p.endswith("/tags/list")]) == 3
 
 
+def test_all_tags_stops_at_a_link_to_a_page_already_read(served, tmp_path):
+    """A registry whose last page links to itself again: every tag copied once, not a loop."""
+    serve = served.handle
+
+    def handle(h, head):
+        if h.path.split("?")[0].endswith("/tags/list"):
+            served.requests.append((h.command, h.path, "", 0.0))
+            return served._reply(h, 200, b'{"name": "img", "tags": ["1"]}',
+                                 {"Link": '</v2/img/tags/list?n=1&last=1>; rel="next"'}, head)
+        return serve(h, head)
+
+    served.handle = handle
+    results = pypush.mirror(f"docker://{served.host}/img", f"oci:{tmp_path / 'all'}")
+    assert [r.tags for r in results] == [["1"]]
+    assert len([p for _, p, _, _ in served.requests if "/tags/list" in p]) == 2
+
+
 def test_all_tags_into_a_layout_directory(served, tmp_path, caplog):
     index = json.loads((served.layout / "index.json").read_text())
     entry = index["manifests"][0]

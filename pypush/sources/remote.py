@@ -292,7 +292,9 @@ class RemoteReader:
         """Every tag of the repository (``tags/list``, following ``Link`` pages)."""
         out: List[str] = []
         url: Optional[str] = f"/v2/{self.repository}/tags/list?n=1000"
-        while url:
+        seen = set()
+        while url and url not in seen:  # a registry whose Link names a page already read is done
+            seen.add(url)
             resp = self._call("GET", url, ok=(200, 404), what=f"tags/list of {self.label}")
             if resp.status_code == 404:
                 raise SourceError(f"{self.label}: no such repository in the registry (HTTP 404)")
@@ -302,7 +304,7 @@ class RemoteReader:
                 raise SourceError(f"{self.label}: tags/list answered something that is not its JSON") from None
             out.extend(t for t in page if isinstance(t, str))
             link = resp.links.get("next", {}).get("url")
-            url = urljoin(resp.url, link) if link else None
+            url = urljoin(resp.url, link) if link and page else None
         return list(dict.fromkeys(out))
 
     # ----- requests -----------------------------------------------------------------------------
