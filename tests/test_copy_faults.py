@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -197,3 +199,48 @@ def test_refused_configured_credentials_fall_back_to_anonymous(served, tmp_path,
     explicit = run_pypush("pull", f"docker://{served.host}/img:1", f"oci:{tmp_path / 'again'}",
                           "--src-username", "someone", "--src-password-stdin", input="expired\n")
     assert explicit.returncode == 5, explicit.stderr  # credentials given on purpose are not dropped
+
+
+def test_blob_redirect_to_another_host_gets_no_credentials(served, tmp_path):
+    """Registries send blob GETs to S3 or a CDN with a 307: followed, without the registry's credentials."""
+    seen = {"origin": [], "cdn": []}
+
+    class Cdn(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen["cdn"].append(self.headers.get("Authorization"))
+            data = (served.layout / "blobs" / "sha256" / self.path.split(":")[-1].split("?")[0]).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    cdn = ThreadingHTTPServer(("127.0.0.1", 0), Cdn)
+    threading.Thread(target=cdn.serve_forever, daemon=True).start()
+    serve = served.handle
+
+    def handle(h, head):
+        seen["origin"].append(h.headers.get("Authorization"))
+        if not h.headers.get("Authorization"):  # a private registry: Basic credentials on every request
+            return served._reply(h, 401, b'{"errors": [{"code": "UNAUTHORIZED", "message": "login"}]}',
+                                 {"WWW-Authenticate": 'Basic realm="registry"'}, head)
+        if "/blobs/" in h.path and not head:
+            h.send_response(307)
+            h.send_header("Location", f"http://127.0.0.1:{cdn.server_address[1]}/bucket/{h.path.split('/')[-1]}?X-Sig=1")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return None
+        return serve(h, head)
+
+    served.handle = handle
+    try:
+        result = pypush.pull(f"docker://{served.host}/img:1", f"oci:{tmp_path / 'out'}", src_username="someone",
+                             src_password="s3cret")
+    finally:
+        cdn.shutdown()
+        cdn.server_close()
+    assert result.digest == served.image_digest
+    assert len(seen["cdn"]) == 3 and seen["cdn"] == [None] * 3  # config and both layers, no Authorization
+    assert seen["origin"][-1].startswith("Basic ")  # the registry itself got them
