@@ -473,7 +473,7 @@ class _PlanTransports:
             scope = f"{registry}/{dest.path}"  # ECR cannot mount: one upload per repository
         with self._lock:
             self._opened.append(inner)
-        return SharedUploads(inner, self._ledger, scope, self._slots)  # type: ignore[return-value]
+        return SharedUploads(inner, self._ledger, scope, self._slots)
 
     def close(self) -> None:
         """Close every transport and shared session."""

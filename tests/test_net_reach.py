@@ -178,3 +178,25 @@ def test_one_retry_policy_counts_retries_and_throttling():
     stats.blob_uploaded(10)
     stats.add("mounted")
     assert (stats["uploaded"], stats["bytes"], stats["mounted"]) == (1, 10, 1)
+
+
+@pytest.mark.parametrize("profile", ["default", "corp"])
+@pytest.mark.parametrize("env_bundle", [None, "/env/ca.pem"])
+def test_the_probe_trusts_what_botocore_trusts(tmp_path, monkeypatch, profile, env_bundle):
+    """The re-push probe reads the AWS config without botocore: it must reach the same decision."""
+    from pypush.net.aws import make_session
+    from pypush.net.connections import aws_verify, aws_verify_from_files
+
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nca_bundle = /default/ca.pem\n[profile corp]\nca_bundle = /corp/ca.pem\n"
+                      "[profile bare]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    if env_bundle:
+        monkeypatch.setenv("AWS_CA_BUNDLE", env_bundle)
+    if profile != "default":
+        monkeypatch.setenv("AWS_PROFILE", profile)
+    assert aws_verify_from_files() == aws_verify(make_session()) == (env_bundle or f"/{profile}/ca.pem")
+    monkeypatch.setenv("AWS_PROFILE", "bare")
+    assert aws_verify_from_files() == aws_verify(make_session()) == (env_bundle or True)

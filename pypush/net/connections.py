@@ -44,6 +44,27 @@ def aws_verify(session: Any) -> Verify:
     return session.get_config_variable("ca_bundle") or True
 
 
+def aws_verify_from_files(profile: Optional[str] = None) -> Verify:
+    """``aws_verify``'s answer without loading botocore (the re-push probe): ``AWS_CA_BUNDLE``, then
+    ``ca_bundle`` of the profile (``profile``, AWS_PROFILE, AWS_DEFAULT_PROFILE, else ``default``) in
+    AWS_CONFIG_FILE (~/.aws/config), else botocore's default bundle."""
+    if os.environ.get("AWS_CA_BUNDLE"):
+        return os.environ["AWS_CA_BUNDLE"]
+    import configparser
+
+    name = profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(os.environ.get("AWS_CONFIG_FILE") or os.path.join(os.path.expanduser("~"), ".aws", "config"))
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return True
+    for section in ([name] if name == "default" else []) + [f"profile {name}"]:
+        value = parser.get(section, "ca_bundle", fallback=None)
+        if value:
+            return os.path.expanduser(value.strip())
+    return True
+
+
 def registry_verify(insecure: bool = False) -> Verify:
     """``verify`` for an OCI registry: off when ``insecure``, else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE or True."""
     if insecure:
@@ -69,9 +90,14 @@ def ssl_context(verify: Verify) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     if verify is True:
-        from botocore.httpsession import get_cert_path
+        try:  # botocore's default bundle: certifi's when installed (imported without botocore)
+            import certifi
 
-        return ssl.create_default_context(cafile=get_cert_path(True))
+            return ssl.create_default_context(cafile=certifi.where())
+        except ImportError:
+            from botocore.httpsession import get_cert_path
+
+            return ssl.create_default_context(cafile=get_cert_path(True))
     return ssl.create_default_context(cafile=verify)
 
 

@@ -25,7 +25,7 @@ def file_range(stream: IO[bytes]) -> Optional[FileRange]:
     """The rest of ``stream`` as a file range when it is a plain file or a tar member read in place."""
     try:
         if callable(getattr(stream, "file_range", None)):
-            return stream.file_range()  # type: ignore[attr-defined, no-any-return]
+            return stream.file_range()  # type: ignore[attr-defined]
         if isinstance(stream, (io.BufferedReader, io.FileIO)):
             fd, offset = stream.fileno(), stream.tell()
             return fd, offset, os.fstat(fd).st_size - offset
@@ -71,7 +71,7 @@ def send_file(conn: http.client.HTTPConnection, method: str, path: str, headers:
     sock = conn.sock
     sent = 0
     while sent < count:
-        n = sock.sendfile(_Fd(fd), offset + sent, min(STEP, count - sent))  # type: ignore[union-attr]
+        n = sock.sendfile(_Fd(fd), offset + sent, min(STEP, count - sent))  # type: ignore[arg-type]
         if n <= 0:
             raise OSError(f"sendfile stopped after {sent} of {count} bytes (the file shrank?)")
         sent += n

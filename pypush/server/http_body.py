@@ -1,8 +1,9 @@
 """Request bodies of the registry door, streamed: Content-Length or chunked transfer coding."""
 from __future__ import annotations
 
+import io
 from email.message import Message
-from typing import BinaryIO, Iterator, Optional
+from typing import Iterator, Optional
 
 PIECE = 1 << 20
 """Bytes per read (and per write to an upload file)."""
@@ -15,7 +16,7 @@ class BodyError(Exception):
 class RequestBody:
     """The body of one request, read at most once; ``pieces()`` yields views of one reused buffer."""
 
-    def __init__(self, rfile: BinaryIO, headers: Message):
+    def __init__(self, rfile: io.BufferedIOBase, headers: Message):
         self._rfile = rfile
         te = (headers.get("Transfer-Encoding") or "").strip().lower()
         length = headers.get("Content-Length")

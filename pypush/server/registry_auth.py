@@ -112,8 +112,8 @@ def token_response(store: Store, headers: Message) -> Tuple[int, Dict[str, str],
         creds = _basic(rest) if scheme.lower() == "basic" else None
         expires = check_token(store, creds[1], ("pw",), now) if creds and creds[0] == "AWS" else None
         if expires is None:
-            body = {"errors": [{"code": "DENIED", "message": "Your authorization token is invalid or has expired."}]}
-            return 401, {"Content-Type": "application/json"}, json.dumps(body).encode()
+            denied = {"errors": [{"code": "DENIED", "message": "Your authorization token is invalid or has expired."}]}
+            return 401, {"Content-Type": "application/json"}, json.dumps(denied).encode()
         token = _mint(store, PUSH, expires)
     else:
         expires = int(now) + ANONYMOUS_TOKEN_LIFETIME

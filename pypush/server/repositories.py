@@ -105,7 +105,7 @@ def delete_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     with ctx.store.tx() as db:
         row = require_repo(ctx, db, name)
-        images = db.execute("SELECT COUNT(*) FROM images WHERE repo=?", (name,)).fetchone()[0]
+        images = (db.execute("SELECT COUNT(*) FROM images WHERE repo=?", (name,)).fetchone() or (0,))[0]
         if images and not p.get("force"):
             raise ApiError("RepositoryNotEmptyException",
                            f"The repository with name '{name}' in registry with id '{ctx.registry_id}' cannot be "

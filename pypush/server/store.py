@@ -100,7 +100,7 @@ class Upload:
         self.touched_at = time.time()
 
 
-class Rows(list):  # type: ignore[type-arg]
+class Rows(list):
     """The complete result of one statement: a list of tuples with the cursor methods callers use."""
 
     rowcount = -1

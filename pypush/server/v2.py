@@ -46,10 +46,10 @@ def json_reply(obj: object, status: int = 200, **headers: str) -> Reply:
 
 def page_of(items: List[str], query: Dict[str, List[str]], link: str) -> Tuple[Optional[List[str]], Dict[str, str]]:
     """(items after ``last``, at most ``n`` of them; a ``Link`` header to the next page). None: bad ``n``."""
-    last = (query.get("last") or [None])[0]
+    last = next(iter(query.get("last") or []), None)
     if last is not None:
         items = [t for t in items if t > last]
-    n = (query.get("n") or [None])[0]
+    n = next(iter(query.get("n") or []), None)
     if n is None:
         return items, {}
     if not n.isdigit() or len(n) > 9:
@@ -88,7 +88,7 @@ class ReadApi:
         page, link = page_of(names, query, "/v2/_catalog")
         if page is None:
             return v2_error(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer")
-        return json_reply({"repositories": page}, **link)
+        return json_reply({"repositories": page}, 200, **link)
 
     def tags(self, name: str, repo: str, query: Dict[str, List[str]]) -> Reply:
         with self.store.read() as db:
@@ -96,7 +96,7 @@ class ReadApi:
         page, link = page_of(tags, query, f"/v2/{name}/tags/list")
         if page is None:
             return v2_error(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer")
-        return json_reply({"name": name, "tags": page}, **link)
+        return json_reply({"name": name, "tags": page}, 200, **link)
 
     def manifest(self, repo: str, ref: str) -> Reply:
         with self.store.read() as db:
@@ -138,7 +138,7 @@ class ReadApi:
         """OCI 1.1: an image index of the manifests whose ``subject`` is ``digest``."""
         if not DIGEST.fullmatch(digest):
             return v2_error(400, "DIGEST_INVALID", f"unsupported digest {digest!r}")
-        wanted = (query.get("artifactType") or [None])[0]
+        wanted = next(iter(query.get("artifactType") or []), None)
         with self.store.read() as db:
             rows = [ImageRow(*r) for r in db.execute(
                 f"SELECT {IMAGE_COLUMNS} FROM images WHERE repo=? AND instr(manifest, ?) > 0 ORDER BY pushed_at",

@@ -153,11 +153,11 @@ def deflate_block(data: bytes, dictionary: bytes, level: int, backend: str = "zl
         if compress:
             window = (dictionary[-(_WINDOW - start):] if start < _WINDOW else b"") + data[max(0, start - _WINDOW):start]
             if window:
-                c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, window)
+                z = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, window)
             else:
-                c = zlib.compressobj(level, zlib.DEFLATED, -15)
-            out.append(c.compress(data[start:end]))
-            out.append(c.flush(zlib.Z_SYNC_FLUSH))
+                z = zlib.compressobj(level, zlib.DEFLATED, -15)
+            out.append(z.compress(data[start:end]))
+            out.append(z.flush(zlib.Z_SYNC_FLUSH))
         else:
             out.append(_stored(data[start:end]))
         start = end

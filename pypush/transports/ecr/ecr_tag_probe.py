@@ -85,7 +85,7 @@ def _credentials(profile: Optional[str], loopback: bool) -> Optional[Tuple[str, 
 
 def _post(url: str, service: str, region: str, operation: str, payload: bytes,
           creds: Tuple[str, str, str]) -> Tuple[int, dict]:
-    from pypush.net.connections import open_connection
+    from pypush.net.connections import aws_verify_from_files, open_connection
 
     parts = urlsplit(url)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -94,8 +94,7 @@ def _post(url: str, service: str, region: str, operation: str, payload: bytes,
     if creds[2]:
         headers["X-Amz-Security-Token"] = creds[2]
     headers["Authorization"] = _sigv4(headers, payload, parts.path or "/", service, region, creds, now)
-    verify = os.environ.get("AWS_CA_BUNDLE") or _default_bundle()
-    conn = open_connection(parts, verify, timeout=_TIMEOUT)
+    conn = open_connection(parts, aws_verify_from_files(), timeout=_TIMEOUT)
     try:
         conn.request("POST", parts.path or "/", body=payload, headers=headers)
         resp = conn.getresponse()
@@ -104,16 +103,6 @@ def _post(url: str, service: str, region: str, operation: str, payload: bytes,
         conn.close()
     doc = json.loads(data) if data else {}
     return resp.status, doc if isinstance(doc, dict) else {}
-
-
-def _default_bundle() -> object:
-    """botocore's default trust (certifi's bundle when installed), without importing botocore."""
-    try:
-        import certifi
-
-        return certifi.where()
-    except ImportError:
-        return True
 
 
 def _sigv4(headers: Dict[str, str], payload: bytes, path: str, service: str, region: str,
