@@ -88,6 +88,8 @@ class EcrTransport:
         self._retry = RetryPolicy(Backoff(attempts=max_attempts), self.stats)
         self._part_retry = RetryPolicy(_PART_BACKOFF, self.stats)
         self._local = threading.local()
+        self._encoders: List[ThreadPoolExecutor] = []  # every upload thread's read-ahead helper, closed by close()
+        self._encoders_lock = threading.Lock()
         self._registry_id = destination.registry_id
 
     def for_repository(self, destination: Destination) -> "EcrTransport":
@@ -102,6 +104,7 @@ class EcrTransport:
         other._retry = RetryPolicy(self._retry.backoff, other.stats)
         other._part_retry = RetryPolicy(self._part_retry.backoff, other.stats)
         other._local = threading.local()
+        other._encoders, other._encoders_lock = [], threading.Lock()
         return other
 
     # -- botocore calls ---------------------------------------------------------------------------
@@ -223,9 +226,14 @@ class EcrTransport:
         return self.tag_digests([tag]).get(tag)
 
     def close(self) -> None:
+        """Close this thread's connection and stop the read-ahead helpers."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
+        with self._encoders_lock:
+            encoders, self._encoders = self._encoders, []
+        for encoder in encoders:
+            encoder.shutdown(wait=True)
 
     # -- blob upload ------------------------------------------------------------------------------
     def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
@@ -262,7 +270,7 @@ class EcrTransport:
             return part
 
         # The next part is read, hashed and encoded on a helper thread while this one is in flight.
-        encoder = ThreadPoolExecutor(1, thread_name_prefix="pypush-encode")
+        encoder = self._encoder()
         upcoming = encoder.submit(encode, 0)
         try:
             while True:
@@ -290,7 +298,6 @@ class EcrTransport:
             raise
         finally:
             _drop(upcoming)
-            encoder.shutdown(wait=True)
             readers[-1].close()
         reader = readers[-1]
         digest = reader.digest
@@ -377,6 +384,16 @@ class EcrTransport:
         if conn is None:
             conn = self._local.conn = open_connection(self._url, self._verify, 120.0, self._proxies)
         return conn
+
+    def _encoder(self) -> ThreadPoolExecutor:
+        """This upload thread's read-ahead helper, kept for its next blobs (a thread per blob would give
+        glibc a new malloc arena each, and the process the high-water mark of every one)."""
+        encoder = getattr(self._local, "encoder", None)
+        if encoder is None:
+            encoder = self._local.encoder = ThreadPoolExecutor(1, thread_name_prefix="pypush-encode")
+            with self._encoders_lock:
+                self._encoders.append(encoder)
+        return encoder
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
