@@ -200,3 +200,33 @@ def test_the_probe_trusts_what_botocore_trusts(tmp_path, monkeypatch, profile, e
     assert aws_verify_from_files() == aws_verify(make_session()) == (env_bundle or f"/{profile}/ca.pem")
     monkeypatch.setenv("AWS_PROFILE", "bare")
     assert aws_verify_from_files() == aws_verify(make_session()) == (env_bundle or True)
+
+
+def test_keep_alive_is_one_connection_per_thread_and_target_and_close_closes_all():
+    from pypush.net.connections import KeepAlive
+
+    class Conn:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    made, conns = [], KeepAlive()
+
+    def opener():
+        made.append(Conn())
+        return made[-1]
+
+    first = conns.get("a", opener)
+    assert conns.get("a", opener) is first and len(made) == 1
+    other = conns.get("b", opener)  # another target: the old connection is closed
+    assert first.closed and not other.closed
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(conns.get("b", opener)))
+    worker.start()
+    worker.join()
+    assert seen[0] is not other  # another thread, its own connection
+    conns.drop()
+    assert other.closed and not seen[0].closed
+    conns.close()
+    assert seen[0].closed

@@ -13,8 +13,9 @@ import http.client
 import ipaddress
 import os
 import ssl
+import threading
 import urllib.request
-from typing import Any, Dict, Optional, Union
+from typing import Any, Callable, Dict, Hashable, List, Optional, Union
 from urllib.parse import SplitResult, unquote, urlsplit
 
 Verify = Union[bool, str]
@@ -140,3 +141,42 @@ def requests_session(pool_size: int, url: str) -> Any:
     session.trust_env = False
     session.proxies.update(proxies_for(url))
     return session
+
+
+class KeepAlive:
+    """One keep-alive ``http.client`` connection per thread (they are not thread-safe), reopened when the
+    thread asks for another target; ``close`` closes every thread's."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._open: List[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def get(self, target: Hashable, opener: Callable[[], http.client.HTTPConnection]) -> http.client.HTTPConnection:
+        """This thread's connection to ``target``, opened by ``opener`` when there is none yet."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.target == target:
+            return conn
+        self.drop()
+        conn = self._local.conn = opener()
+        self._local.target = target
+        with self._lock:
+            self._open.append(conn)
+        return conn
+
+    def drop(self) -> None:
+        """Close this thread's connection (after an error, or when the server will close it)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            conn.close()
+            with self._lock:
+                if conn in self._open:
+                    self._open.remove(conn)
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            conns, self._open = self._open, []
+        for conn in conns:
+            conn.close()

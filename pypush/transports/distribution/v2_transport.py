@@ -34,7 +34,7 @@ from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
 from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
 from pypush.engine.verify_ahead import BackgroundCheck
-from pypush.net.connections import Verify, registry_verify, requests_session
+from pypush.net.connections import KeepAlive, Verify, registry_verify, requests_session
 from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
 from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
 from pypush.net.stats import TransferStats
@@ -96,7 +96,7 @@ class RegistryTransport:
         self.stats = TransferStats()  # also: patches, resumes
         self._retry = RetryPolicy(backoff, self.stats, registry)
         self.push_scopes: Scopes = (f"repository:{repository}:pull,push",)
-        self._files = threading.local()  # per-thread plain-http connection for sendfile bodies
+        self._files = KeepAlive()  # per-thread plain-http connection for sendfile bodies
 
     # ----- the Transport protocol -------------------------------------------------------------
 
@@ -148,8 +148,9 @@ class RegistryTransport:
         return resp.headers.get("Docker-Content-Digest") if resp.status_code == 200 else None
 
     def close(self) -> None:
-        """Close the pooled connections (only of a session this transport created)."""
-        self._drop_file_connection()
+        """Close the pooled connections (only of a session this transport created) and every thread's
+        sendfile connection."""
+        self._files.close()
         if self._own_session:
             self._session.close()
 
@@ -257,19 +258,10 @@ class RegistryTransport:
         return can_send_file(self.url(url), self._session.proxies)
 
     def _file_connection(self, netloc: str) -> http.client.HTTPConnection:
-        conn = getattr(self._files, "conn", None)
-        if conn is None or getattr(self._files, "netloc", None) != netloc:
-            if conn is not None:
-                conn.close()
-            conn = self._files.conn = http.client.HTTPConnection(netloc, timeout=TIMEOUT[1])
-            self._files.netloc = netloc
-        return conn
+        return self._files.get(netloc, lambda: http.client.HTTPConnection(netloc, timeout=TIMEOUT[1]))
 
     def _drop_file_connection(self) -> None:
-        conn = getattr(self._files, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._files.conn = None
+        self._files.drop()
 
     def call(self, method: str, path: str, *, scopes: Scopes, ok: Sequence[int], what: str,
              headers: Optional[dict] = None, data: Optional[bytes] = None) -> requests.Response:

@@ -29,7 +29,7 @@ from pypush.errors import RegistryError, SourceError, TransientError
 from pypush.image.model import Blob, Descriptor
 from pypush.transports.ecr.pacing import Pacer
 from pypush.name.reference import ECR_PUBLIC, Destination
-from pypush.net.connections import aws_verify, open_connection, proxies_for
+from pypush.net.connections import KeepAlive, aws_verify, open_connection, proxies_for
 from pypush.net.retry import Backoff, RetryPolicy
 from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn
@@ -90,6 +90,7 @@ class EcrTransport:
         self._local = threading.local()
         self._encoders: List[ThreadPoolExecutor] = []  # every upload thread's read-ahead helper, closed by close()
         self._encoders_lock = threading.Lock()
+        self._conns = KeepAlive()  # the UploadLayerPart connections, one per upload thread
         self._registry_id = destination.registry_id
 
     def for_repository(self, destination: Destination) -> "EcrTransport":
@@ -105,6 +106,7 @@ class EcrTransport:
         other._part_retry = RetryPolicy(self._part_retry.backoff, other.stats)
         other._local = threading.local()
         other._encoders, other._encoders_lock = [], threading.Lock()
+        other._conns = KeepAlive()
         return other
 
     # -- botocore calls ---------------------------------------------------------------------------
@@ -226,10 +228,8 @@ class EcrTransport:
         return self.tag_digests([tag]).get(tag)
 
     def close(self) -> None:
-        """Close this thread's connection and stop the read-ahead helpers."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
+        """Close every thread's UploadLayerPart connection and stop the read-ahead helpers."""
+        self._conns.close()
         with self._encoders_lock:
             encoders, self._encoders = self._encoders, []
         for encoder in encoders:
@@ -380,10 +380,7 @@ class EcrTransport:
         return self._part_retry.call(attempt, what, lambda exc: isinstance(exc, TransientError))
 
     def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = open_connection(self._url, self._verify, 120.0, self._proxies)
-        return conn
+        return self._conns.get(None, lambda: open_connection(self._url, self._verify, 120.0, self._proxies))
 
     def _encoder(self) -> ThreadPoolExecutor:
         """This upload thread's read-ahead helper, kept for its next blobs (a thread per blob would give
@@ -396,10 +393,7 @@ class EcrTransport:
         return encoder
 
     def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._conns.drop()
 
     def _post(self, operation: str, pieces: List[Union[bytes, bytearray]], body_hash: str) -> Dict[str, Any]:
         """POST a hand-built JSON body, signed with SigV4; raise _PartError on an error reply."""
