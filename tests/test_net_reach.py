@@ -141,6 +141,9 @@ def test_proxies_follow_no_proxy(monkeypatch):
     assert proxies_for("https://registry.example/v2/") == {"https": "http://proxy.example:3128"}
     assert proxies_for("https://internal.example:5000/v2/") == {}
     assert proxies_for("https://api.ecr.corp.example/") == {}
+    monkeypatch.setenv("no_proxy", "10.0.0.0/8, fd00::/8")
+    assert proxies_for("http://10.1.2.3:5000/v2/") == {} and proxies_for("http://[fd00::1]:5000/v2/") == {}
+    assert proxies_for("http://11.1.2.3:5000/v2/") == {"https": "http://proxy.example:3128"}
 
 
 def test_skip_reads_and_hashes_what_the_server_holds():

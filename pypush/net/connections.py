@@ -77,10 +77,27 @@ def proxies_for(url: str) -> Dict[str, str]:
     """The proxies (by scheme) for ``url``: the environment's, none when NO_PROXY exempts its host."""
     parts = urlsplit(url if "://" in url else f"https://{url}")
     host = parts.hostname or ""
-    if host and (urllib.request.proxy_bypass(host) or urllib.request.proxy_bypass(parts.netloc)):
+    if host and (urllib.request.proxy_bypass(host) or urllib.request.proxy_bypass(parts.netloc)
+                 or _in_no_proxy_network(host)):
         return {}
     return {scheme: proxy for scheme, proxy in urllib.request.getproxies().items()
             if scheme in ("http", "https", "all") and proxy}
+
+
+def _in_no_proxy_network(host: str) -> bool:
+    """An IP address inside a network NO_PROXY names (``10.0.0.0/8``; requests honours these, urllib does not)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    for entry in (os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or "").replace(" ", "").split(","):
+        if "/" in entry:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
 
 
 def ssl_context(verify: Verify) -> ssl.SSLContext:
