@@ -110,6 +110,11 @@ def test_v2_routes(endpoint):
     assert sha(blob) == config_digest
     status, headers, part = _get(base + f"/a/b/blobs/{config_digest}", headers={"Range": "bytes=2-9"})
     assert status == 206 and part == blob[2:10] and headers["Content-Range"] == f"bytes 2-9/{len(blob)}"
+    for odd in ("bytes=0-1,4-5", "bytes=9-2", "items=0-1"):  # not one valid byte range: ignored (RFC 9110)
+        status, headers, whole = _get(base + f"/a/b/blobs/{config_digest}", headers={"Range": odd})
+        assert (status, whole, headers.get("Content-Range")) == (200, blob, None), odd
+    status, headers, _ = _get(base + f"/a/b/blobs/{config_digest}", headers={"Range": f"bytes={len(blob)}-"})
+    assert status == 416 and headers["Content-Range"] == f"bytes */{len(blob)}"
     assert _get(base + "/a/b/tags/list")[2] == json.dumps({"name": "a/b", "tags": ["t0", "t1"]}).encode()
     assert json.loads(_get(base + "/a/b/tags/list?n=1")[2])["tags"] == ["t0"]
     assert json.loads(_get(base + "/_catalog")[2]) == {"repositories": ["a/b"]}

@@ -129,9 +129,10 @@ class ReadApi:
             parsed = _parse_range(range_header, size)
             if parsed is None:
                 return Reply(416, {"Content-Range": f"bytes */{size}", **API_HEADER})
-            start, end = parsed
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+            if parsed != _WHOLE:
+                start, end = parsed
+                status = 206
+                headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         return Reply(status, headers, file=self.store.blob_path(digest), offset=start, length=end - start + 1)
 
     def referrers(self, repo: str, digest: str, query: Dict[str, List[str]]) -> Reply:
@@ -172,10 +173,16 @@ def referrer_descriptor(img: ImageRow, subject: str) -> Optional[Dict[str, Any]]
     return desc
 
 
+_WHOLE = (-1, -1)
+
+
 def _parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
+    """``(first, last)`` of a single satisfiable byte range; None when it is unsatisfiable (416); ``_WHOLE``
+    when the header is not one valid byte range (several ranges, last before first, another unit): ignored
+    and the blob served whole, as RFC 9110 allows."""
     m = re.fullmatch(r"bytes=(\d*)-(\d*)", value.strip())
-    if not m or (not m[1] and not m[2]) or len(value) > 60:
-        return None
+    if not m or (not m[1] and not m[2]) or len(value) > 60 or (m[1] and m[2] and int(m[2]) < int(m[1])):
+        return _WHOLE
     if not m[1]:
         start, end = max(0, size - int(m[2])), size - 1
     else:
