@@ -4,6 +4,7 @@ Bearer token server."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -244,3 +245,21 @@ def test_blob_redirect_to_another_host_gets_no_credentials(served, tmp_path):
     assert result.digest == served.image_digest
     assert len(seen["cdn"]) == 3 and seen["cdn"] == [None] * 3  # config and both layers, no Authorization
     assert seen["origin"][-1].startswith("Basic ")  # the registry itself got them
+
+
+def test_blobs_served_gzip_encoded_by_a_proxy_are_decoded(served, tmp_path):
+    """A proxy or CDN that gzips responses: blob GETs ask for identity, and an encoded answer all the same is
+    decoded back to the blob's bytes (was: a size or digest mismatch)."""
+    asked = []
+    reply = served._reply
+
+    def encoding(h, status, body, headers, head):
+        if "/blobs/" in h.path and status == 200 and not head:
+            asked.append(h.headers.get("Accept-Encoding"))
+            body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
+        return reply(h, status, body, headers, head)
+
+    served._reply = encoding
+    result = pypush.pull(f"docker://{served.host}/img:1", f"oci:{tmp_path / 'out'}")
+    assert result.digest == served.image_digest
+    assert asked and set(asked) == {"identity"}

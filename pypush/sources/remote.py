@@ -254,7 +254,8 @@ class RemoteReader:
 
         def once() -> requests.Response:
             url = f"/v2/{self.repository}/blobs/{desc.digest}"
-            headers = {"Range": f"bytes={start}-"} if start else {}
+            # the blob's own bytes: no gzip a proxy or CDN would add on top (its digest is of these bytes)
+            headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={start}-"} if start else {})}
             for _ in range(6):
                 resp = self.conn.send("GET", url, scopes=self.scopes, headers=headers, stream=True)
                 if resp.status_code not in _REDIRECTS or not resp.headers.get("Location"):
@@ -271,6 +272,8 @@ class RemoteReader:
             return resp
 
         resp = self._retrying(once, what)
+        if resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("identity", ""):
+            resp.raw.decode_content = True  # encoded all the same: decoded back to the blob's bytes
         if start and resp.status_code == 200:  # the Range was ignored: skip what we already have
             log.info("%s: the server ignored the Range request; reading past %d bytes again", what, start)
             left = start
