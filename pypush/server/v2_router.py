@@ -109,7 +109,7 @@ class RegistryDoor:
         if method == "PATCH":
             return self.uploads.patch(name, repo, upload_id, headers, body)
         if method == "PUT":
-            return self.uploads.put(name, repo, upload_id, query, body)
+            return self.uploads.put(name, repo, upload_id, query, headers, body)
         if method == "GET":
             return self.uploads.status(name, repo, upload_id)
         if method == "DELETE":

@@ -77,22 +77,9 @@ class UploadApi:
         with upload.lock:
             if self._upload(repo, upload_id) is None:
                 return _upload_unknown(upload_id)
-            content_range = headers.get("Content-Range")
-            if content_range is not None:
-                m = _CONTENT_RANGE.fullmatch(content_range.strip())
-                if m is None or int(m[2]) < int(m[1]):
-                    return v2_error(416, "BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range!r}",
-                                    **self._session_headers(name, upload))
-                start, end = int(m[1]), int(m[2])
-                if body.length is not None and body.length != end - start + 1:
-                    return v2_error(400, "SIZE_INVALID", f"Content-Range {start}-{end} does not match "
-                                    f"Content-Length {body.length}")
-                if start != upload.claimed:
-                    if start != 0 or "no-restart" in quirks:
-                        return v2_error(416, "BLOB_UPLOAD_INVALID",
-                                        f"the chunk starts at byte {start}; the upload holds {upload.claimed} bytes",
-                                        **self._session_headers(name, upload))
-                    upload.restart()
+            refused = self._check_range(name, upload, headers.get("Content-Range"), body)
+            if refused is not None:
+                return refused
             if "single-patch" in quirks and upload.part_sizes:
                 dropped = sum(len(p) for p in body.pieces())  # accepted, and dropped (as ECR does)
                 upload.claimed += dropped
@@ -105,7 +92,8 @@ class UploadApi:
         return Reply(status, self._session_headers(name, upload))
 
     # -- PUT / GET / DELETE on a session -------------------------------------------------------
-    def put(self, name: str, repo: str, upload_id: str, query: Dict[str, List[str]], body: RequestBody) -> Reply:
+    def put(self, name: str, repo: str, upload_id: str, query: Dict[str, List[str]], headers: Message,
+            body: RequestBody) -> Reply:
         upload = self._upload(repo, upload_id)
         if upload is None:
             return _upload_unknown(upload_id)
@@ -115,7 +103,34 @@ class UploadApi:
         with upload.lock:
             if self._upload(repo, upload_id) is None:
                 return _upload_unknown(upload_id)
+            if not body.done:  # a last chunk with a Content-Range is checked as a PATCH's (the session kept)
+                refused = self._check_range(name, upload, headers.get("Content-Range"), body)
+                if refused is not None:
+                    return refused
             return self._finish(name, repo, upload, digest, body)
+
+    def _check_range(self, name: str, upload: Upload, content_range: Optional[str],
+                     body: RequestBody) -> Optional[Reply]:
+        """The refusal of a chunk whose ``Content-Range`` is malformed, disagrees with its length or does not
+        start where the session ends (416, the session kept; a restart from byte 0 is allowed unless
+        no-restart); None when it fits (or names no range)."""
+        if content_range is None:
+            return None
+        m = _CONTENT_RANGE.fullmatch(content_range.strip())
+        if m is None or int(m[2]) < int(m[1]):
+            return v2_error(416, "BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range!r}",
+                            **self._session_headers(name, upload))
+        start, end = int(m[1]), int(m[2])
+        if body.length is not None and body.length != end - start + 1:
+            return v2_error(400, "SIZE_INVALID", f"Content-Range {start}-{end} does not match "
+                            f"Content-Length {body.length}")
+        if start != upload.claimed:
+            if start != 0 or "no-restart" in self.settings.quirks:
+                return v2_error(416, "BLOB_UPLOAD_INVALID",
+                                f"the chunk starts at byte {start}; the upload holds {upload.claimed} bytes",
+                                **self._session_headers(name, upload))
+            upload.restart()
+        return None
 
     def status(self, name: str, repo: str, upload_id: str) -> Reply:
         upload = self._upload(repo, upload_id)
