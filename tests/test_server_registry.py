@@ -18,6 +18,7 @@ from test_server_api import OCI_MANIFEST, MiB, client, sha
 from test_registry_push import gz_layer, make_image
 
 from pypush.engine.transfer import push
+from pypush.image.model import OCI_INDEX
 from pypush.server import LocalEndpoint
 from pypush.transports.distribution.docker_credentials import Credentials
 from pypush.transports.distribution.v2_transport import RegistryTransport
@@ -272,6 +273,8 @@ def test_manifests_tags_paging_referrers_and_deletes(ep):
                                    "artifactType": ARTIFACT, "annotations": {"org.example": "yes"}}]
     r = v2("GET", f"/v2/team/app/referrers/{sha(subject)}?artifactType=other/type")
     assert r.json()["manifests"] == [] and r.headers["OCI-Filters-Applied"] == "artifactType"
+    r = v2("GET", f"/v2/team/never-pushed/referrers/{sha(subject)}")  # the spec: the referrers API never 404s
+    assert (r.status_code, r.headers["Content-Type"], r.json()["manifests"]) == (200, OCI_INDEX, [])
     # manifests naming blobs the repository lacks are refused; a tag DELETE removes the tag only
     bad = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
         "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(b"nope"), "size": 4}, "layers": []}).encode()

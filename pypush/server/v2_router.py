@@ -82,6 +82,8 @@ class RegistryDoor:
             if refusal is not None:
                 return refusal
         if repo is None:
+            if kind == "objects" and m["kind"] == "referrers" and not write:  # the spec: never a 404 here
+                return self.reads.referrers(name, m["ref"], query)  # (an empty index)
             return v2_error(404, "NAME_UNKNOWN", f"repository {name!r} is not known")
         if kind == "uploads":
             return self._upload(method, name, repo, m["ref"], query, headers, body)
