@@ -12,7 +12,7 @@ import pypush
 from conftest import run_pypush
 from imagegen import make_oci_layout, random_bytes, tar_layer
 from pypush.server import LocalEndpoint
-from pypush.transports.ecr.ecr_transport import EcrTransport
+from pypush.net.aws_json import AwsJsonClient
 
 pytestmark = pytest.mark.servers  # every test here runs the local endpoint
 PART = 256 << 10
@@ -27,7 +27,7 @@ def image(tmp_path):
 
 def test_a_lost_part_is_sent_again_from_the_last_valid_byte(tmp_path, image, monkeypatch):
     layout, digest, layer = image
-    real_post, posts = EcrTransport._post, []
+    real_post, posts = AwsJsonClient.send, []
 
     def loses_the_second_part(self, operation, pieces, body_hash):
         posts.append(operation)
@@ -37,7 +37,7 @@ def test_a_lost_part_is_sent_again_from_the_last_valid_byte(tmp_path, image, mon
         return real_post(self, operation, pieces, body_hash)
 
     lost: list = []
-    monkeypatch.setattr(EcrTransport, "_post", loses_the_second_part)
+    monkeypatch.setattr(AwsJsonClient, "send", loses_the_second_part)
     with LocalEndpoint(data_dir=tmp_path / "d", part_size=PART) as ep:
         result = pypush.push(layout, "public.ecr.aws/local/resume:1", endpoint_url=ep.url, create_repository=True,
                              compression="keep")

@@ -1,7 +1,7 @@
 """botocore plumbing shared by the ECR transport and the registry commands: clients, errors."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import botocore.session
 from botocore.config import Config
@@ -9,35 +9,13 @@ from botocore.credentials import Credentials
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
                                  HTTPClientError, NoCredentialsError, PartialCredentialsError, SSLError)
 
-from pypush.errors import AuthError, PypushError, RegistryError, TransientError
+from pypush.errors import AuthError, PypushError
+from pypush.net import aws_errors
+from pypush.net.aws_errors import TRANSIENT_CODES  # noqa: F401 - re-exported
+from pypush.net.aws_json import ECR_PUBLIC_REGION  # noqa: F401 - re-exported
 from pypush.net.connections import aws_verify, is_loopback
 from pypush.net.retry import parse_retry_after
 
-ECR_PUBLIC_REGION = "us-east-1"
-_AUTH_CODES = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
-               "ExpiredTokenException", "IncompleteSignature", "MissingAuthenticationTokenException",
-               "InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied"}
-TRANSIENT_CODES = {"ThrottlingException", "ServerException", "LimitExceededException",
-                   "ServiceUnavailableException", "InternalFailure", "RequestTimeout", "RequestTimeoutException",
-                   "PriorRequestNotComplete", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
-_HINTS = {
-    "RepositoryNotFoundException": "create it first: pypush repo create REPO, or push with --create-repository",
-    "RepositoryNotEmptyException": "use --force to delete it with its images",
-    "ImageTagAlreadyExistsException": "the repository has immutable tags: push under a new tag",
-    "RegistryNotFoundException": "check the registry alias in the reference",
-    "ThrottlingException": "the service throttled the request: retry later or lower --jobs",
-    "LimitExceededException": "a service quota was reached: see the ECR Public quotas",
-    "LayersNotFoundException": "a blob of the manifest is missing in the repository: push the image again",
-    "ExpiredTokenException": "refresh your AWS session credentials",
-    "UnrecognizedClientException": "check your AWS credentials: AWS_PROFILE, AWS_ACCESS_KEY_ID, ...",
-    "InvalidSignatureException": "check your AWS secret key and the machine's clock",
-    "AccessDeniedException": "the caller's IAM policy does not allow this ECR action",
-    "RepositoryPolicyNotFoundException": "no policy is set: pypush policy set REPO FILE",
-    "RepositoryAlreadyExistsException": "it exists: pypush repo describe REPO",
-    "ImageNotFoundException": "see pypush images list REPO",
-    "InvalidTagParameterException": "tag keys must not start with aws:",
-    "TooManyTagsException": "a repository may carry at most 50 resource tags",
-}
 
 
 def make_session(profile: Optional[str] = None) -> botocore.session.Session:
@@ -111,25 +89,48 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def failure(exc: BaseException) -> BaseException:
+    """The pypush.net.aws_errors form of a botocore failure (other exceptions as they are)."""
+    if isinstance(exc, ClientError):
+        meta = exc.response.get("ResponseMetadata", {})
+        return aws_errors.AwsApiError(int(meta.get("HTTPStatusCode") or 0), error_code(exc),
+                                      exc.response.get("Error", {}).get("Message", "") or "", {}, retry_after(exc))
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return aws_errors.AwsCredentialsError(type(exc).__name__)
+    if isinstance(exc, SSLError):
+        return aws_errors.AwsTlsError(str(exc))
+    if isinstance(exc, BotoConnectionError):
+        return aws_errors.AwsConnectionError(str(exc), cause=type(exc).__name__)
+    if isinstance(exc, HTTPClientError):
+        return aws_errors.AwsConnectionError(str(exc), closed=True, cause=type(exc).__name__)
+    if isinstance(exc, BotoCoreError):
+        return aws_errors.AwsLocalError(str(exc))
+    return exc
+
+
 def translate(exc: BaseException, action: str) -> PypushError:
     """A one-line PypushError for a botocore failure while doing ``action`` (secrets never included)."""
-    if isinstance(exc, ClientError):
-        code = error_code(exc)
-        message = exc.response.get("Error", {}).get("Message", "") or ""
-        hint = _HINTS.get(code)
-        text = f"{action}: {code}: {message}".rstrip(": ") + (f"; {hint}" if hint else "")
-        if code in _AUTH_CODES:
-            return AuthError(text, code)
-        if code in TRANSIENT_CODES:
-            return TransientError(text, code)
-        return RegistryError(text, code)
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return AuthError(f"{action}: no usable AWS credentials ({type(exc).__name__})")
-    if isinstance(exc, SSLError):
-        return RegistryError(f"{action}: TLS failed ({' '.join(str(exc).split())}); trust its CA through "
-                             f"AWS_CA_BUNDLE or ca_bundle in the AWS profile", "TLS")
-    if isinstance(exc, BotoConnectionError):
-        return TransientError(f"{action}: {' '.join(str(exc).split())}; check the network or --endpoint-url")
-    if isinstance(exc, BotoCoreError):
-        return RegistryError(f"{action}: {' '.join(str(exc).split())}")
-    return RegistryError(f"{action}: {type(exc).__name__}: {' '.join(str(exc).split())}")
+    return aws_errors.translate(failure(exc), action)
+
+
+class BotocoreApi:
+    """A botocore client behind AwsJsonClient's ``call``: operations by API name, failures raised in
+    pypush.net.aws_errors' terms (so the transport handles both clients alike)."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        self._methods = {api: name for name, api in client.meta.method_to_api_mapping.items()}
+
+    def call(self, operation: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        """``operation`` (e.g. ``PutImage``) with ``params``; the parsed reply."""
+        try:
+            return getattr(self.client, self._methods[operation])(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise failure(exc) from None
+
+    def clone(self) -> "BotocoreApi":
+        """This very client (botocore's pool is thread-safe and shared)."""
+        return self
+
+    def close(self) -> None:
+        """Nothing to do (botocore pools its connections)."""

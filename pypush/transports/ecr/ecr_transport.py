@@ -1,43 +1,40 @@
-"""The ECR transport: ECR Public and private ECR through their JSON APIs, via botocore.
+"""The ECR transport: ECR Public and private ECR through their JSON APIs.
 
-Every call but UploadLayerPart goes through a stock botocore client. UploadLayerPart is the hot
-path: its ~14 MB JSON body (a base64 string) is built as bytes by hand, hashed once, signed with
-botocore's own SigV4 signer and streamed over a per-thread keep-alive connection. Both kinds of
-request are retried by the same policy (pypush.net.retry) and reach the service with the same TLS
-trust and proxies (pypush.net.connections).
+When the environment alone gives the credentials (AWS_ACCESS_KEY_ID/..., or a loopback endpoint with no
+AWS configuration) every call goes through pypush.net.aws_json's small SigV4 client and botocore is never
+loaded; any other credential source (profiles, SSO, roles, credential_process) goes through a botocore
+client, made only then. UploadLayerPart is the hot path either way: its ~14 MB JSON body (a base64
+string) is built as bytes by hand, hashed once, signed (pypush.net.sigv4_signer) and streamed over a
+per-thread keep-alive connection. Every request is retried by the same policy (pypush.net.retry), paced
+by the same token buckets, and reaches the service with the same TLS trust and proxies
+(pypush.net.connections); failures are translated by pypush.net.aws_errors.
 """
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import logging
-import ssl
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
-from urllib.parse import urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.exceptions import BotoCoreError, ClientError
-
-from pypush.net import aws
 from pypush import b64
 from pypush.image.digest import VerifyingReader
 from pypush.errors import RegistryError, SourceError, TransientError
 from pypush.image.model import Blob, Descriptor
 from pypush.transports.ecr.pacing import Pacer
 from pypush.name.reference import ECR_PUBLIC, Destination
-from pypush.net.connections import KeepAlive, aws_verify, open_connection, proxies_for
+from pypush.net import aws_errors
+from pypush.net.aws_errors import AwsApiError, AwsConnectionError, AwsFailure, AwsTlsError
+from pypush.net.aws_json import ECR_PUBLIC_REGION, AwsJsonClient, default_endpoint, env_credentials
 from pypush.net.retry import Backoff, RetryPolicy
+from pypush.net.sigv4_signer import AwsCredentials
 from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn
 
 log = logging.getLogger("pypush")
 T = TypeVar("T")
 
-_TARGET = {"ecr-public": "SpencerFrontendService", "ecr": "AmazonEC2ContainerRegistry_V20150921"}
 _ENCODE_CHUNK = 3 << 18  # raw bytes per base64 piece (a multiple of 3, so pieces concatenate)
 # 768 KiB in, 1 MiB out: pieces this size are reused by the allocator from part to part (3 MiB pieces
 # kept the high-water mark of every part unless glibc was told to mmap them): pushing the 200 MB
@@ -53,19 +50,6 @@ _PARTS_IN_MEMORY = threading.BoundedSemaphore(2)  # encoded parts held at once, 
 # flight and the next read ahead (client peak RSS ~79 MiB pushing big.oci, 88 with 3 and no read-ahead)
 
 
-class _PrehashedSigV4(SigV4Auth):
-    """SigV4 with the payload hash computed by the caller while building the body."""
-
-    def payload(self, request: AWSRequest) -> str:
-        return request.context["payload_sha256"]
-
-
-class _PartError(Exception):
-    def __init__(self, status: int, code: str, message: str, body: Dict[str, Any]):
-        super().__init__(f"{code}: {message}")
-        self.status, self.code, self.message, self.body = status, code, message, body
-
-
 class EcrTransport:
     """Push to one repository of ECR Public (``kind == "ecr-public"``) or private ECR (``"ecr"``)."""
 
@@ -74,27 +58,41 @@ class EcrTransport:
         self.destination = destination
         self.repository = destination.repository
         self.service = "ecr-public" if destination.kind == ECR_PUBLIC else "ecr"
-        self.region = destination.region or aws.ECR_PUBLIC_REGION
-        session = aws.make_session(profile)
-        self._credentials = aws.resolve_credentials(session, endpoint_url)
-        self.client = aws.make_client(self.service, self.region, endpoint_url, session, max_attempts=1,
-                                      credentials=self._credentials)  # retried here, by self._retry
-        self._url = urlsplit(self.client.meta.endpoint_url)
-        self._verify = aws_verify(session)
-        self._proxies = proxies_for(self._url.geturl())
+        self.region = destination.region or ECR_PUBLIC_REGION
         self._pacer = Pacer(self.service, rate_limits)
-        self.client.meta.events.register("before-send", self._pacer.botocore_handler)
+        creds = env_credentials(profile, endpoint_url)
+        url = endpoint_url or default_endpoint(self.service, self.region)
+        self.api: Any
+        if creds is not None and url:  # no botocore: the environment decides everything
+            from pypush.net.connections import aws_verify_from_files
+
+            verify = aws_verify_from_files()
+            credentials: Callable[[], AwsCredentials] = lambda: creds
+            self.api = AwsJsonClient(self.service, self.region, url, credentials, verify, pace=self._pacer.wait,
+                                     tunnel=False)
+        else:
+            from pypush.net import aws
+            from pypush.net.connections import aws_verify
+
+            session = aws.make_session(profile)
+            resolved = aws.resolve_credentials(session, endpoint_url)
+            client = aws.make_client(self.service, self.region, endpoint_url, session, max_attempts=1,
+                                     credentials=resolved)  # retried here, by self._retry
+            client.meta.events.register("before-send", self._pacer.botocore_handler)
+            url, verify = client.meta.endpoint_url, aws_verify(session)
+            credentials = lambda: _frozen(resolved)
+            self.api = aws.BotocoreApi(client)
+        self._parts = AwsJsonClient(self.service, self.region, url, credentials, verify, pace=self._pacer.wait)
         self.stats = TransferStats()
         self._retry = RetryPolicy(Backoff(attempts=max_attempts), self.stats)
         self._part_retry = RetryPolicy(_PART_BACKOFF, self.stats)
         self._local = threading.local()
         self._encoders: List[ThreadPoolExecutor] = []  # every upload thread's read-ahead helper, closed by close()
         self._encoders_lock = threading.Lock()
-        self._conns = KeepAlive()  # the UploadLayerPart connections, one per upload thread
         self._registry_id = destination.registry_id
 
     def for_repository(self, destination: Destination) -> "EcrTransport":
-        """A transport to another repository of the same registry sharing this one's botocore client,
+        """A transport to another repository of the same registry sharing this one's API clients,
         credentials and quota pacing (a plan of many images is paced as a whole); its own stats."""
         import copy
 
@@ -106,13 +104,14 @@ class EcrTransport:
         other._part_retry = RetryPolicy(self._part_retry.backoff, other.stats)
         other._local = threading.local()
         other._encoders, other._encoders_lock = [], threading.Lock()
-        other._conns = KeepAlive()
+        other.api, other._parts = self.api.clone(), self._parts.clone()
         return other
 
-    # -- botocore calls ---------------------------------------------------------------------------
-    def _retrying(self, fn: Callable[[], T], what: str) -> T:
-        """``fn`` (botocore calls) under the transport's retry policy."""
-        return self._retry.call(fn, what, aws.is_transient, aws.retry_after)
+    # -- API calls --------------------------------------------------------------------------------
+    def _retrying(self, operation: str, what: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        """``operation`` under the transport's retry policy (failures as pypush.net.aws_errors raises them)."""
+        return self._retry.call(lambda: self.api.call(operation, params), what, aws_errors.is_transient,
+                                aws_errors.retry_after)
 
     def _ids(self) -> Dict[str, str]:
         ids = {"repositoryName": self.repository}
@@ -122,9 +121,9 @@ class EcrTransport:
 
     def _call(self, operation: str, what: str, **params: Any) -> Dict[str, Any]:
         try:
-            return self._retrying(lambda: getattr(self.client, operation)(**params), what)
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.translate(exc, what) from None
+            return self._retrying(operation, what, params)
+        except AwsFailure as exc:
+            raise aws_errors.translate(exc, what) from None
 
     def prepare(self, create_repository: bool = False) -> None:
         """Check the repository exists; create it when asked.
@@ -133,27 +132,24 @@ class EcrTransport:
         missing repository shows as RepositoryNotFoundException on the first push call.
         """
         try:
-            self._retrying(lambda: self.client.describe_repositories(repositoryNames=[self.repository]),
-                           "DescribeRepositories")
+            self._retrying("DescribeRepositories", "DescribeRepositories", {"repositoryNames": [self.repository]})
             return
-        except ClientError as exc:
-            code = aws.error_code(exc)
-            if code == "AccessDeniedException" and not create_repository:
+        except AwsApiError as exc:
+            if exc.code == "AccessDeniedException" and not create_repository:
                 log.info("not allowed to describe %s; pushing anyway", self.destination.name)
                 return
-            if code != "RepositoryNotFoundException" or not create_repository:
-                raise aws.translate(exc, f"repository {self.destination.name}") from None
-        except BotoCoreError as exc:
-            raise aws.translate(exc, f"repository {self.destination.name}") from None
+            if exc.code != "RepositoryNotFoundException" or not create_repository:
+                raise aws_errors.translate(exc, f"repository {self.destination.name}") from None
+        except AwsFailure as exc:
+            raise aws_errors.translate(exc, f"repository {self.destination.name}") from None
         try:
-            self._retrying(lambda: self.client.create_repository(repositoryName=self.repository),
-                           "CreateRepository")
+            self._retrying("CreateRepository", "CreateRepository", {"repositoryName": self.repository})
             log.info("created repository %s", self.destination.name)
-        except ClientError as exc:
-            if aws.error_code(exc) != "RepositoryAlreadyExistsException":
-                raise aws.translate(exc, f"creating repository {self.destination.name}") from None
-        except BotoCoreError as exc:
-            raise aws.translate(exc, f"creating repository {self.destination.name}") from None
+        except AwsApiError as exc:
+            if exc.code != "RepositoryAlreadyExistsException":
+                raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
+        except AwsFailure as exc:
+            raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
 
     def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
         """tag -> the image digest it names (None: no such tag), in one call: BatchGetImage on private
@@ -162,7 +158,7 @@ class EcrTransport:
         found: Dict[str, Optional[str]] = {t: None for t in tags}
         what = f"looking up tags of {self.destination.name}"
         if self.service == "ecr":
-            resp = self._call("batch_get_image", what, imageIds=ids, acceptedMediaTypes=list(_MANIFEST_TYPES),
+            resp = self._call("BatchGetImage", what, imageIds=ids, acceptedMediaTypes=list(_MANIFEST_TYPES),
                               **self._ids())
             for image in resp.get("images", []):
                 image_id = image.get("imageId", {})
@@ -171,13 +167,13 @@ class EcrTransport:
             return found
         params = {k: v for k, v in self._ids().items() if k != "registryId" or v.isdigit()}  # an alias is no id here
         try:
-            resp = self.client.describe_images(imageIds=ids, **params)
-        except ClientError as exc:
-            if aws.error_code(exc) in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
+            resp = self.api.call("DescribeImages", dict(params, imageIds=ids))
+        except AwsApiError as exc:
+            if exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
                 return found
-            raise aws.translate(exc, what) from None
-        except BotoCoreError as exc:
-            raise aws.translate(exc, what) from None
+            raise aws_errors.translate(exc, what) from None
+        except AwsFailure as exc:
+            raise aws_errors.translate(exc, what) from None
         for detail in resp.get("imageDetails", []):
             for tag in detail.get("imageTags") or []:
                 if tag in found:
@@ -190,7 +186,7 @@ class EcrTransport:
         absent: Set[str] = set()
         for i in range(0, len(unique), 100):
             batch = unique[i:i + 100]
-            resp = self._call("batch_check_layer_availability", f"checking blobs in {self.destination.name}",
+            resp = self._call("BatchCheckLayerAvailability", f"checking blobs in {self.destination.name}",
                               layerDigests=batch, **self._ids())
             present = {layer["layerDigest"] for layer in resp.get("layers", [])
                        if layer.get("layerAvailability") == "AVAILABLE"}
@@ -212,13 +208,13 @@ class EcrTransport:
             if tag:
                 params["imageTag"] = tag
             try:
-                resp = self._retrying(lambda: self.client.put_image(**params), "PutImage")
-            except ClientError as exc:
-                if aws.error_code(exc) == "ImageAlreadyExistsException":
+                resp = self._retrying("PutImage", "PutImage", params)
+            except AwsApiError as exc:
+                if exc.code == "ImageAlreadyExistsException":
                     continue
-                raise aws.translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
-            except BotoCoreError as exc:
-                raise aws.translate(exc, f"PutImage {self.destination.name}") from None
+                raise aws_errors.translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
+            except AwsFailure as exc:
+                raise aws_errors.translate(exc, f"PutImage {self.destination.name}") from None
             got = resp.get("image", {}).get("imageId", {}).get("imageDigest")
             if got and got != digest:
                 raise RegistryError(f"PutImage {self.destination.name}: registry stored digest {got}, expected {digest}")
@@ -228,8 +224,9 @@ class EcrTransport:
         return self.tag_digests([tag]).get(tag)
 
     def close(self) -> None:
-        """Close every thread's UploadLayerPart connection and stop the read-ahead helpers."""
-        self._conns.close()
+        """Close every thread's connections and stop the read-ahead helpers."""
+        self._parts.close()
+        self.api.close()
         with self._encoders_lock:
             encoders, self._encoders = self._encoders, []
         for encoder in encoders:
@@ -252,7 +249,7 @@ class EcrTransport:
     def _upload_once(self, blob: Blob, progress: ProgressFn) -> Descriptor:
         desc = blob.descriptor
         name = blob.name or desc.digest
-        resp = self._call("initiate_layer_upload", f"InitiateLayerUpload for {name}", **self._ids())
+        resp = self._call("InitiateLayerUpload", f"InitiateLayerUpload for {name}", **self._ids())
         upload_id, part_size = resp["uploadId"], int(resp.get("partSize") or 10 << 20)
         expected_size = desc.size if desc.digest else None
         readers = [VerifyingReader(blob.open(), desc.digest, expected_size, name, blob.hashed)]
@@ -302,22 +299,22 @@ class EcrTransport:
         reader = readers[-1]
         digest = reader.digest
         try:
-            resp = self._retrying(lambda: self.client.complete_layer_upload(
-                uploadId=upload_id, layerDigests=[digest], **self._ids()), f"CompleteLayerUpload for {name}")
+            resp = self._retrying("CompleteLayerUpload", f"CompleteLayerUpload for {name}",
+                                  dict(self._ids(), uploadId=upload_id, layerDigests=[digest]))
             stored = resp.get("layerDigest", digest)
             if stored != digest:
                 raise RegistryError(f"CompleteLayerUpload for {name}: registry computed {stored}, pypush sent {digest}")
-        except ClientError as exc:
-            code = aws.error_code(exc)
+        except AwsApiError as exc:
+            code = exc.code
             if code == "UploadNotFoundException":
                 if digest not in self.missing([digest]):  # an earlier attempt completed it
                     return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform,
                                       desc.artifact_type)
                 raise _UploadLost(sent) from None
             if code != "LayerAlreadyExistsException":
-                raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
-        except BotoCoreError as exc:
-            raise aws.translate(exc, f"CompleteLayerUpload for {name}") from None
+                raise aws_errors.translate(exc, f"CompleteLayerUpload for {name}") from None
+        except AwsFailure as exc:
+            raise aws_errors.translate(exc, f"CompleteLayerUpload for {name}") from None
         self.stats.blob_uploaded(sent)
         return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
 
@@ -350,8 +347,8 @@ class EcrTransport:
 
         def attempt() -> int:
             try:
-                self._post("UploadLayerPart", pieces, body_hash)
-            except _PartError as err:
+                self._parts.send("UploadLayerPart", pieces, body_hash)
+            except AwsApiError as err:
                 if err.code == "InvalidLayerPartException" and "lastValidByteReceived" in err.body:
                     last = int(err.body["lastValidByteReceived"])
                     if last + 1 < first + n and last + 1 != first:
@@ -363,24 +360,19 @@ class EcrTransport:
                     log.info("%s: bytes %d-%d had arrived (the answer was lost)", what, first, first + n - 1)
                 elif err.code == "UploadNotFoundException":
                     raise _UploadLost(first) from None
-                elif err.status >= 500 or err.code in aws.TRANSIENT_CODES:
+                elif err.status >= 500 or err.code in aws_errors.TRANSIENT_CODES:
                     raise TransientError(f"{what}: {err}", err.code) from None
                 else:
                     raise aws_part_error(err, name) from None
-            except ssl.SSLCertVerificationError as exc:
-                self._drop_connection()
+            except AwsTlsError as exc:
                 raise RegistryError(f"{what}: TLS failed ({exc.verify_message}); trust its CA through "
                                     f"AWS_CA_BUNDLE or ca_bundle in the AWS profile", "TLS") from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop_connection()
-                raise TransientError(f"{what}: connection failed ({type(exc).__name__})") from None
+            except AwsConnectionError as exc:
+                raise TransientError(f"{what}: connection failed ({exc.cause})") from None
             progress(n)
             return first + n
 
         return self._part_retry.call(attempt, what, lambda exc: isinstance(exc, TransientError))
-
-    def _connection(self) -> http.client.HTTPConnection:
-        return self._conns.get(None, lambda: open_connection(self._url, self._verify, 120.0, self._proxies))
 
     def _encoder(self) -> ThreadPoolExecutor:
         """This upload thread's read-ahead helper, kept for its next blobs (a thread per blob would give
@@ -391,45 +383,6 @@ class EcrTransport:
             with self._encoders_lock:
                 self._encoders.append(encoder)
         return encoder
-
-    def _drop_connection(self) -> None:
-        self._conns.drop()
-
-    def _post(self, operation: str, pieces: List[Union[bytes, bytearray]], body_hash: str) -> Dict[str, Any]:
-        """POST a hand-built JSON body, signed with SigV4; raise _PartError on an error reply."""
-        length = sum(len(p) for p in pieces)
-        host = self._url.netloc
-        request = AWSRequest(method="POST", url=f"{self._url.scheme}://{host}/", headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": f"{_TARGET[self.service]}.{operation}",
-            "Content-Length": str(length),
-            "Host": host,
-        })
-        request.context["payload_sha256"] = body_hash
-        creds = self._credentials.get_frozen_credentials() if hasattr(self._credentials, "get_frozen_credentials") \
-            else self._credentials
-        _PrehashedSigV4(creds, self.service, self.region).add_auth(request)
-        self._pacer.wait(operation)
-        conn = self._connection()
-        conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
-        for key, value in request.headers.items():
-            conn.putheader(key, value)
-        conn.endheaders()
-        for piece in pieces:
-            conn.send(piece)
-        resp = conn.getresponse()
-        data = resp.read()
-        if resp.will_close:
-            self._drop_connection()
-        try:
-            body = json.loads(data) if data else {}
-        except ValueError:
-            body = {}
-        if resp.status == 200:
-            return body
-        code = str(body.get("__type") or resp.getheader("x-amzn-ErrorType") or f"HTTP{resp.status}")
-        code = code.split("#")[-1].split(":")[0]
-        raise _PartError(resp.status, code, str(body.get("message") or body.get("Message") or ""), body)
 
 
 def _drop(upcoming: "Future[Tuple[List[Union[bytes, bytearray]], str, int]]") -> None:
@@ -447,7 +400,12 @@ class _UploadLost(Exception):
         self.sent = sent
 
 
-def aws_part_error(err: _PartError, name: str) -> Exception:
-    """Map an UploadLayerPart error reply the same way botocore errors are mapped."""
-    fake = ClientError({"Error": {"Code": err.code, "Message": err.message}}, "UploadLayerPart")
-    return aws.translate(fake, f"UploadLayerPart for {name}")
+def aws_part_error(err: AwsApiError, name: str) -> Exception:
+    """Map an UploadLayerPart error reply as every other call's."""
+    return aws_errors.translate(err, f"UploadLayerPart for {name}")
+
+
+def _frozen(credentials: Any) -> AwsCredentials:
+    """botocore's (maybe refreshing) credentials as they are now."""
+    frozen = credentials.get_frozen_credentials() if hasattr(credentials, "get_frozen_credentials") else credentials
+    return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token or "")
