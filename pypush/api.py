@@ -435,7 +435,7 @@ TransportOpener = Callable[[Destination, PushOptions, Optional[Destination]], "T
 
 
 class _PlanTransports:
-    """The transports of a plan: one requests session per v2 registry, one botocore client and quota pacer
+    """The transports of a plan: one requests session per v2 registry, one ECR API client and quota pacer
     per ECR registry (the others share it), each image's wrapped to share uploads (engine.plan)."""
 
     def __init__(self, jobs: int):

@@ -1,4 +1,5 @@
-"""botocore plumbing shared by the ECR transport and the registry commands: clients, errors."""
+"""botocore plumbing shared by the ECR transport (credentials only botocore can resolve) and the registry
+commands: sessions, clients, and their failures in pypush.net.aws_errors' terms."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional

@@ -2,7 +2,7 @@
 
 The one place both transports ask. TLS trust: for AWS endpoints what botocore trusts (``AWS_CA_BUNDLE``,
 else the profile's ``ca_bundle``, else botocore's bundle), applied to botocore's own calls and to the
-hand-built UploadLayerPart connection alike; for OCI registries ``REQUESTS_CA_BUNDLE`` /
+hand-built AWS JSON requests (pypush.net.aws_json) alike; for OCI registries ``REQUESTS_CA_BUNDLE`` /
 ``CURL_CA_BUNDLE``, else requests' bundle. Proxies: ``HTTP(S)_PROXY`` unless ``NO_PROXY`` (or the
 system's proxy settings) exempt the host, read once per transport.
 """
