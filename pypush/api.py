@@ -217,7 +217,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
     images and images without the ``platform`` asked for); one result per tag copied. ``subscriber_factory(tag)`` may give a progress subscriber per tag."""
     from pypush.image.platforms import NoSuchPlatform
     from pypush.name.reference import parse_remote
-    from pypush.sources.remote import SchemaOneError, connect
+    from pypush.sources.remote import NoSuchImage, SchemaOneError, connect
 
     options = merge_options(options, option_fields)
     if not source.startswith("docker://") and (source.partition(":")[0] in ("oci", "oci-archive", "docker-archive")
@@ -246,15 +246,17 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
             transport = _destination_transport(dest, options, ref)
             transport.prepare(options.create_repository)
         platforms = _platforms(options)
+        if not tags:
+            log.warning("%s: the registry lists no tags; nothing to copy", source)
         for tag in tags:
-            digest = reader.digest_of(tag)
-            there = _tag_digest(transport, tag) if transport is not None else _layout_tag_digest(layout, tag)
-            if digest and there == digest:
-                continue
             try:
+                digest = reader.digest_of(tag)
+                there = _tag_digest(transport, tag) if transport is not None else _layout_tag_digest(layout, tag)
+                if digest and there == digest:
+                    continue
                 root = reader.image(tag, platforms)
-            except (SchemaOneError, NoSuchPlatform) as exc:  # one old or foreign tag does not stop a mirror
-                log.warning("skipped %s", exc)
+            except (SchemaOneError, NoSuchPlatform, NoSuchImage) as exc:  # one old, foreign or since deleted
+                log.warning("skipped %s", exc)  # tag does not stop a mirror
                 continue
             sub = subscriber_factory(tag) if subscriber_factory else None
             if transport is None:

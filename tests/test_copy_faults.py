@@ -263,3 +263,18 @@ def test_blobs_served_gzip_encoded_by_a_proxy_are_decoded(served, tmp_path):
     result = pypush.pull(f"docker://{served.host}/img:1", f"oci:{tmp_path / 'out'}")
     assert result.digest == served.image_digest
     assert asked and set(asked) == {"identity"}
+
+
+def test_all_tags_skips_a_tag_deleted_since_the_listing(served, tmp_path, caplog):
+    """tags/list names a tag the registry no longer has (deleted in between): a warning, the rest copied."""
+    serve = served.handle
+
+    def handle(h, head):
+        if h.path.split("?")[0].endswith("/tags/list"):
+            return served._reply(h, 200, b'{"name": "img", "tags": ["1", "gone"]}', {}, head)
+        return serve(h, head)
+
+    served.handle = handle
+    results = pypush.mirror(f"docker://{served.host}/img", f"oci:{tmp_path / 'all'}")
+    assert [r.tags for r in results] == [["1"]]
+    assert "skipped docker://" in caplog.text and ":gone: no such image in the registry (HTTP 404)" in caplog.text

@@ -58,6 +58,10 @@ class SchemaOneError(SourceError):
     """The registry holds the image as a Docker schema 1 manifest, which pypush does not copy."""
 
 
+class NoSuchImage(SourceError):
+    """The registry answered 404 for the tag or digest asked for (not for a manifest an index names)."""
+
+
 @dataclass
 class RemoteSource(Source):
     """An image in a registry; ``close`` releases its connections."""
@@ -157,7 +161,8 @@ class RemoteReader:
         resp = self._call("GET", f"/v2/{self.repository}/manifests/{reference}", ok=(200, 404),
                           what=f"manifest GET {what}", headers={"Accept": ACCEPT})
         if resp.status_code == 404:
-            raise SourceError(f"{what}: no such image in the registry (HTTP 404)")
+            gone = NoSuchImage if expect is None else SourceError  # a child an index names is a broken image
+            raise gone(f"{what}: no such image in the registry (HTTP 404)")
         raw = resp.content
         if len(raw) > MAX_MANIFEST:
             raise SourceError(f"{what}: manifest of {len(raw)} bytes exceeds the 4 MiB limit")
@@ -186,7 +191,7 @@ class RemoteReader:
         resp = self._call("HEAD", f"/v2/{self.repository}/manifests/{tag}", ok=(200, 404),
                           what=f"manifest HEAD {self.label}:{tag}", headers={"Accept": ACCEPT})
         if resp.status_code == 404:
-            raise SourceError(f"{self.label}:{tag}: no such image in the registry (HTTP 404)")
+            raise NoSuchImage(f"{self.label}:{tag}: no such image in the registry (HTTP 404)")
         named = resp.headers.get("Docker-Content-Digest", "")
         return named if named.startswith("sha256:") else self.manifest(tag)[0].digest
 
