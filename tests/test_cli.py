@@ -105,3 +105,14 @@ def test_demo_sample_image_is_a_valid_oci_image(tmp_path, skopeo) -> None:
     skopeo.run("copy", f"oci:{layout}:latest", f"dir:{out}")
     manifest = json.loads((out / "manifest.json").read_bytes())
     assert len(manifest["layers"]) == 1 and (out / manifest["layers"][0]["digest"].split(":")[1]).exists()
+
+
+def test_pull_offers_only_options_that_apply_to_a_layout_destination() -> None:
+    help_text = subprocess.run([sys.executable, "-m", "pypush", "pull", "--help"], capture_output=True, text=True,
+                               timeout=60).stdout
+    assert "--src-username" in help_text and "--platform" in help_text
+    for flag in ("--endpoint-url", "--create-repository", "--mount-from", "--rate-limit", "--password-stdin"):
+        assert flag not in help_text, flag
+    proc = subprocess.run([sys.executable, "-m", "pypush", "pull", "docker://localhost:1/a:1", "oci:x",
+                           "--mount-from", "b"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--mount-from" in proc.stderr

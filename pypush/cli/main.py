@@ -55,7 +55,8 @@ def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
                        "{\"source\", \"destination\", \"tags\"}; one result line per image (JSON lines with "
                        "--format json); exit 0 only when every image succeeded")
     add_transfer_options(p, compression, "copy only this platform of a multi-platform image (repeatable; one "
-                                         "platform: its manifest itself, not an index)")
+                                         "platform: its manifest itself, not an index)",
+                         registry_destination=command != "pull")
     if command == "copy":
         p.add_argument("--all-tags", action="store_true",
                        help="copy every tag of the source repository (docker://HOST/REPO) to the destination "
@@ -63,36 +64,47 @@ def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
     p.set_defaults(run=_run_transfer)
 
 
-def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_help: str) -> None:
-    """The destination, source-access and output options every command that sends an image takes."""
+def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_help: str,
+                         registry_destination: bool = True) -> None:
+    """The destination, source-access and output options every command that sends an image takes (without
+    the registry-destination ones when ``registry_destination`` is false: pull writes only layouts)."""
     p.add_argument("--tag", "-t", action="append", default=[], help="also tag the image T (repeatable)")
     p.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
                    help=platform_help)
-    p.add_argument("--endpoint-url", help="ECR API endpoint to use instead of AWS's (e.g. `pypush serve`)")
     p.add_argument("--jobs", "-j", type=int, default=4, help="blobs uploaded at once (default 4)")
-    p.add_argument("--create-repository", action="store_true", help="create the repository when missing")
-    p.add_argument("--transport", choices=("auto", "ecr", "v2"), default="auto",
-                   help="ECR API or OCI distribution v2 (default: by destination)")
     p.add_argument("--compression", choices=("gzip", "zstd", "none", "keep"), default=compression,
                    help=f"(default {compression}) gzip|zstd: compress plain layers, keep compressed ones (zstd "
                         "converts Docker manifests to OCI); none: push every layer uncompressed; keep: push every "
                         "blob as stored")
     p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
-    p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
-    p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
-                   help="v2: mount blobs from this repository of the same registry instead of uploading them")
-    p.add_argument("--username", "-u", help="registry user name (v2 transport)")
-    p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
+    if registry_destination:
+        _add_registry_destination_options(p)
+    else:
+        p.set_defaults(endpoint_url=None, create_repository=False, transport="auto", insecure=False, mount_from=[],
+                       username=None, password_stdin=False, rate_limit=[])
     p.add_argument("--src-insecure", action="store_true", help="allow plain HTTP / unverified TLS for the source")
     p.add_argument("--src-username", help="user name for a docker:// source (default: docker's config, else "
                                           "anonymous)")
     p.add_argument("--src-password-stdin", action="store_true",
                    help="read the source's password from stdin (after the destination's, when both are read)")
     p.add_argument("--profile", help="AWS profile to use")
-    p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
-                   help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
     p.add_argument("--digest-file", help="write the pushed manifest digest to this file")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+
+
+def _add_registry_destination_options(p: argparse.ArgumentParser) -> None:
+    """How to reach and write a registry destination (ECR API or v2)."""
+    p.add_argument("--endpoint-url", help="ECR API endpoint to use instead of AWS's (e.g. `pypush serve`)")
+    p.add_argument("--create-repository", action="store_true", help="create the repository when missing")
+    p.add_argument("--transport", choices=("auto", "ecr", "v2"), default="auto",
+                   help="ECR API or OCI distribution v2 (default: by destination)")
+    p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
+    p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
+                   help="v2: mount blobs from this repository of the same registry instead of uploading them")
+    p.add_argument("--username", "-u", help="registry user name (v2 transport)")
+    p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
+    p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
+                   help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
 
 
 def _add_push(sub: argparse._SubParsersAction) -> None:
