@@ -51,7 +51,7 @@ _SAMPLE = 2048  # bytes at the start of a chunk that decide it
 _STORE_PERCENT = 95  # a sample compressing to >= this share of its size marks the chunk stored
 _GZIP_FORMAT = "pgz1"  # bump whenever the layout or any constant above changes
 _ZSTD_JOB_SIZE = 4 << 20  # zstd multi-threading job: the default 8 MiB at level 3 costs ~85 MiB more RSS
-_ZSTD_FORMAT = "zst1"  # stream_reader, nbWorkers >= 1, _ZSTD_JOB_SIZE, checksum on, no content size
+_ZSTD_FORMAT = "zst1"  # streamed (compressobj), nbWorkers >= 1, _ZSTD_JOB_SIZE, checksum on, no content size
 
 
 def cpu_threads() -> int:
@@ -342,26 +342,34 @@ class ZstdReader(_Reader):
                  read_size: int = 1 << 20):
         super().__init__()
         self._source = source
-        self._reader: Optional[IO[bytes]] = None
+        self._cobj: Any = None
         zstandard = _zstandard()
         with ZstdReader._running_lock:
             params = zstandard.ZstdCompressionParameters.from_level(
                 check_level(ZSTD, level), threads=max(1, threads or cpu_threads() - ZstdReader._running),
                 job_size=_ZSTD_JOB_SIZE, write_checksum=1, write_content_size=0)
             ZstdReader._running += 1
-        cctx = zstandard.ZstdCompressor(compression_params=params)
-        self._reader = cctx.stream_reader(source, read_size=read_size)
-        self._out_size = 1 << 20
+        # compressobj, not stream_reader: its final flush waits for the last jobs with the GIL released
+        # (stream_reader holds it there, stalling every other upload's thread at each layer's end)
+        self._cobj = zstandard.ZstdCompressor(compression_params=params).compressobj()
+        self._read_size = read_size
+        self._flushed = False
 
     def _next(self) -> bytes:
-        assert self._reader is not None
-        return self._reader.read(self._out_size)
+        while not self._flushed:
+            data = self._source.read(self._read_size)
+            if not data:
+                self._flushed = True
+                return cast(bytes, self._cobj.flush())
+            out = self._cobj.compress(data)
+            if out:
+                return cast(bytes, out)
+        return b""
 
     def close(self) -> None:
         """Free the compression context and close the source."""
         if not self.closed:
-            if self._reader is not None:
-                self._reader.close()
+            self._cobj = None  # frees the context and its workers
             self._source.close()
             with ZstdReader._running_lock:
                 ZstdReader._running -= 1
