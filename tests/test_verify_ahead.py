@@ -179,3 +179,31 @@ def test_both_paths_hash_the_same_and_catch_the_same(tmp_path: Path, monkeypatch
         with pytest.raises(DigestMismatchError, match="content has digest"):
             _finish(ahead, blob)
     assert paths == (["_Mapped"] if mappable else ["reads"])
+
+
+def test_a_compressed_layer_has_its_input_hashed_ahead_and_resumed(tmp_path: Path) -> None:
+    """A layer compressed on upload: VerifyAhead hashes its plain source; the compressor's reader resumes
+    that hash (same output), and a wrong source still fails at the claim."""
+    from dataclasses import replace
+
+    from pypush.transform.convert import transform_layer
+
+    data = os.urandom(PIECE) + b"layer " * PIECE
+    plain = _file_blob(tmp_path, data)
+    plain = replace(plain, descriptor=replace(plain.descriptor, media_type="application/vnd.oci.image.layer.v1.tar"))
+    blob = transform_layer(plain, "gzip")
+    assert blob.source is plain
+    with blob.open() as r:
+        want = r.read()
+    hashed = _finish(VerifyAhead([blob]).start(), blob)
+    assert hashed is not None and hashed[0] == len(data)
+    plain.hashed = hashed
+    with blob.open() as r:
+        assert r.read() == want
+    plain.hashed = (len(data), hashlib.sha256(b"not the layer"))  # the prefix is used, not hashed again
+    with pytest.raises(DigestMismatchError), blob.open() as r:
+        r.read()
+    wrong = replace(plain, descriptor=replace(plain.descriptor, digest="sha256:" + "0" * 64), hashed=None)
+    bad = transform_layer(wrong, "gzip")
+    with pytest.raises(DigestMismatchError):
+        _finish(VerifyAhead([bad]).start(), bad)

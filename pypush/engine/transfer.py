@@ -90,6 +90,9 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
             subscriber.on_bytes(blob, n)
 
         hashed = ahead.claim(blob) if ahead is not None else None
+        if hashed and blob.source is not None:
+            blob.source.hashed = hashed  # of the compressor's input: the transform's reader resumes it
+            hashed = None
         try:
             desc = transport.upload(replace(blob, hashed=hashed) if hashed else blob, progress)
         except DigestMismatchError:

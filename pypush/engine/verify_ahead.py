@@ -36,8 +36,9 @@ class VerifyAhead:
     """A background verifier of ``blobs`` (those whose bytes and digest are known up front)."""
 
     def __init__(self, blobs: Iterable[Blob]):
-        todo = [b for b in blobs if b.descriptor.digest and b.original is None and b.descriptor.size > 0]
-        self._queue = sorted(todo, key=lambda b: -b.descriptor.size)
+        todo = [b for b in blobs if _input(b).descriptor.digest and _input(b).descriptor.size > 0
+                and (b.original is None or b.source is not None)]
+        self._queue = sorted(todo, key=lambda b: -_input(b).descriptor.size)
         self._results: Dict[int, object] = {}  # id(blob) -> HashPrefix, or the PypushError it raised
         self._claimed: Set[int] = set()  # blobs this thread must leave alone
         self._current: Optional[int] = None  # the blob being hashed
@@ -62,7 +63,8 @@ class VerifyAhead:
 
     def claim(self, blob: Blob) -> Optional[HashPrefix]:
         """Take over ``blob`` as its upload starts: what was hashed of it (all of it, verified, or a
-        prefix), None when nothing was; raises the error its verification found."""
+        prefix), None when nothing was; raises the error its verification found. For a transformed blob
+        that is its ``source``'s bytes (the compressor's input, hashed while the transport started)."""
         with self._cond:
             self._claimed.add(id(blob))
             self._cond.wait_for(lambda: self._current != id(blob), HANDOVER_WAIT)  # hand-over after this step
@@ -86,8 +88,9 @@ class VerifyAhead:
                 self._current = id(blob)
             result: object = None
             try:
-                with blob.open() as stream:
-                    mapped = _Mapped.of(stream, blob.descriptor.size)
+                target = _input(blob)
+                with target.open() as stream:
+                    mapped = _Mapped.of(stream, target.descriptor.size)
                     if mapped is None and buffer is None:
                         buffer = memoryview(bytearray(PIECE))
                     source = stream if mapped is None else mapped
@@ -102,13 +105,20 @@ class VerifyAhead:
                 self._cond.notify_all()
 
     def _hash(self, blob: Blob, stream: Union["_Mapped", IO[bytes]], buffer: Optional[memoryview]) -> HashPrefix:
-        """Hash ``stream`` (into ``buffer`` when given, else by zero-copy reads) until EOF or a claim."""
-        desc = blob.descriptor
-        with VerifyingReader(stream, desc.digest, desc.size, blob.name) as reader:  # type: ignore[arg-type]
+        """Hash ``stream`` (the bytes of ``_input(blob)``: into ``buffer`` when given, else by zero-copy reads)
+        until EOF or a claim of ``blob``."""
+        target = _input(blob)
+        desc = target.descriptor
+        with VerifyingReader(stream, desc.digest, desc.size, target.name) as reader:  # type: ignore[arg-type]
             while not (self._stop.is_set() or id(blob) in self._claimed):
                 if not (reader.read(PIECE) if buffer is None else reader.readinto(buffer)):
                     break  # EOF: verified (or raised)
             return reader.hash_prefix()
+
+
+def _input(blob: Blob) -> Blob:
+    """The blob whose bytes an upload of ``blob`` reads from the source: its ``source`` when transformed."""
+    return blob.source if blob.source is not None else blob
 
 
 class BackgroundCheck:

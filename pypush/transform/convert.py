@@ -173,16 +173,17 @@ class _Converter:
 
         return Blob(descriptor=desc, open=lambda: transform(_verified(blob)), original=blob.descriptor,
                     name=f"{blob.name or blob.descriptor.digest} ({what})",
-                    on_stored=on_stored if cache is not None else None)
+                    on_stored=on_stored if cache is not None else None, source=blob)
 
 
 def _verified(blob: Blob) -> IO[bytes]:
-    """``blob.open()``, checked against its descriptor as it is read (once)."""
+    """``blob.open()``, checked against its descriptor as it is read (once; what ``blob.hashed`` covers,
+    hashed ahead, is not hashed again)."""
     stream = blob.open()
     if isinstance(stream, VerifyingReader) and stream.expected_digest == blob.descriptor.digest:
         return stream
     return cast(IO[bytes], VerifyingReader(stream, blob.descriptor.digest, blob.descriptor.size,
-                                           blob.name or blob.descriptor.digest))
+                                           blob.name or blob.descriptor.digest, blob.hashed))
 
 
 def _docker_to_oci(raw: bytes) -> bytes:
