@@ -7,8 +7,9 @@ plain-layer `docker save` tarball into a fresh docker-registry on loopback.
 The tarball comes from `ONLY=big bash /work/shared/tools/make-fixtures.sh /tmp/fixtures` (~400 MB of
 plain layers). Every push goes into a new registry (cold), with skopeo's blob-info cache deleted and
 pypush's layer cache empty; the "re-push" row pushes again into the same registry with the cache
-warm. Times are medians of --runs; CPU is the pusher's user + system time (not the registry's),
-which other load on the machine disturbs less than wall time.
+warm. Rounds are interleaved (each case once per round); times are medians of --runs; CPU is the
+pusher's user + system time, printed beside the registry's (both share the two cores), which other
+load on the machine disturbs less than wall time.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -31,6 +32,16 @@ from common import docker_registry, may_clear_skopeo_cache, measure, wait_for_id
 
 SKOPEO_CACHES = ("/var/lib/containers/cache/blob-info-cache-v1.boltdb",
                  os.path.expanduser("~/.local/share/containers/cache/blob-info-cache-v1.boltdb"))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
 
 
 def plain_layers(tarball: str) -> List[Tuple[str, Callable]]:
@@ -81,6 +92,7 @@ def throughput_rows(layers, sample_mb: int) -> List[Tuple[str, float, float, flo
         ("zlib L1, 1 thread (stdlib gzip)", _zlib_single(1), limit),
         ("zlib L6, 1 thread (stdlib gzip)", _zlib_single(6), limit),
         ("pypush gzip L1, 1 thread", lambda s: _drain(ParallelGzipReader(s, 1, threads=1)), limit),
+        (f"pypush gzip L1, {cpu_threads()} threads, same sample", lambda s: _drain(ParallelGzipReader(s, 1)), limit),
         (f"pypush gzip L1, {cpu_threads()} threads ({compress.gzip_backend()})",
          lambda s: _drain(ParallelGzipReader(s, 1)), None),
         (f"pypush gzip L2, {cpu_threads()} threads ({compress.gzip_backend()})",
@@ -155,10 +167,13 @@ def push_rows(tarball: str, runs: int, tmp: Path, idle: float) -> List[Tuple[str
         ("pypush --compression zstd --compression-level 1", pypush("zstd", "--compression-level", "1"), False),
         ("pypush gzip re-push, warm cache", pypush("gzip"), True),
     ]
-    rows = []
-    for name, make_cmd, warm in cases:
-        times, cpus, stored, rss, idles = [], [], 0, 0, []
-        for i in range(runs):
+    # Interleaved rounds (every case once per round): load from other work on a shared machine then
+    # disturbs every case alike, and the per-round ratios to the first case stay comparable.
+    runs_of: Dict[str, List[Tuple[float, float, float, int, float]]] = {name: [] for name, _, _ in cases}
+    loads, idles = [], []
+    for i in range(runs):
+        loads.append(os.getloadavg()[0])
+        for name, make_cmd, warm in cases:
             reg = docker_registry()
             cache_dir = Path(tempfile.mkdtemp(dir=tmp))
             run_env = dict(env, PYPUSH_CACHE_DIR=str(cache_dir))
@@ -168,19 +183,26 @@ def push_rows(tarball: str, runs: int, tmp: Path, idle: float) -> List[Tuple[str
                     measure(make_cmd(host, i), run_env)
                 if idle:
                     idles.append(wait_for_idle(idle, 300))
+                before = _cpu_seconds(reg.proc.pid)
                 dt, cpu, rss = measure(make_cmd(host, i), run_env)
-                times.append(dt)
-                cpus.append(cpu)
-                stored = reg.stored_bytes()
+                runs_of[name].append((dt, cpu, rss, reg.stored_bytes(), _cpu_seconds(reg.proc.pid) - before))
             finally:
                 reg.stop()
                 shutil.rmtree(cache_dir, ignore_errors=True)
-        med = statistics.median(times)
-        cpu = statistics.median(cpus)
+    rows = []
+    first = runs_of[cases[0][0]]
+    for name, _, _ in cases:
+        runs_ = runs_of[name]
+        times = [r[0] for r in runs_]
+        med, cpu = statistics.median(times), statistics.median(r[1] for r in runs_)
+        rss, stored = max(r[2] for r in runs_), runs_[-1][3]
+        ratio = statistics.median(r[0] / f[0] for r, f in zip(runs_, first))
         rows.append((name, med, cpu, rss, stored))
-        print(f"  {name:48} {med:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)})  "
-              f"{size / med / 1e6:.0f} MB/s, CPU {cpu:.2f} s, peak RSS {rss:.0f} MiB, registry holds {stored / 1e6:.1f} MB"
-              + (f", machine idle before runs: {', '.join(f'{x:.0%}' for x in idles)}" if idles else ""), flush=True)
+        print(f"  {name:48} {med:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)}; per-round ratio to the first "
+              f"case {ratio:.2f})  {size / med / 1e6:.0f} MB/s, CPU {cpu:.2f} s, peak RSS {rss:.0f} MiB, registry CPU "
+              f"{statistics.median(r[4] for r in runs_):.2f} s, registry holds {stored / 1e6:.1f} MB", flush=True)
+    print(f"  load average (1 min) at the start of each round: {', '.join(f'{x:.2f}' for x in loads)}"
+          + (f"; machine idle before runs: {', '.join(f'{x:.0%}' for x in idles)}" if idles else ""))
     return rows
 
 
