@@ -5,7 +5,8 @@ transport (requests, botocore) and asking the destination what it lacks. ``Verif
 image's blobs meanwhile in a background thread (file reads and hashlib release the GIL), largest
 first. When a blob's upload starts, the hash state so far is handed over: the upload sends every
 byte but hashes only the rest, and checks the digest at the end as always. A blob found wrong here
-fails the push as its upload would start, before any of its bytes are sent.
+fails the push as its upload would start, before any of its bytes are sent. A layer compressed on upload
+has its plain input (``Blob.source``) hashed the same way; its compressor's reader resumes that hash.
 """
 from __future__ import annotations
 
