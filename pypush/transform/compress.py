@@ -33,7 +33,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import groupby
-from typing import IO, Any, Deque, List, Optional, cast
+from typing import IO, Any, Deque, List, Optional, Tuple, cast
 
 from pypush.errors import SourceError, UsageError
 
@@ -138,13 +138,18 @@ def deflate_block(data: bytes, dictionary: bytes, level: int, backend: str = "zl
     into one valid stream. Pure function of its arguments (and the library's version); ``backend``
     ``"isal"`` deflates levels 1-2 through ISA-L in one piece.
     """
+    return b"".join(_deflate_pieces(data, dictionary, level, backend))
+
+
+def _deflate_pieces(data: bytes, dictionary: bytes, level: int, backend: str) -> Tuple[bytes, ...]:
+    """``deflate_block`` as the pieces that concatenate to it (ISA-L's two are not copied into one)."""
     if backend == ISAL and 1 <= level <= _ISAL_MAX_LEVEL:
         from isal import isal_zlib
 
         window = dictionary[-_WINDOW:]
         c = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -15, 8, 0, window) if window else \
             isal_zlib.compressobj(level, isal_zlib.DEFLATED, -15)
-        return c.compress(data) + c.flush(isal_zlib.Z_SYNC_FLUSH)
+        return c.compress(data), c.flush(isal_zlib.Z_SYNC_FLUSH)
     kinds = [_compressible(data[s:s + _SAMPLE], level) for s in range(0, len(data), _CHUNK)]
     out: List[bytes] = []
     start = 0
@@ -161,7 +166,7 @@ def deflate_block(data: bytes, dictionary: bytes, level: int, backend: str = "zl
         else:
             out.append(_stored(data[start:end]))
         start = end
-    return b"".join(out)
+    return (b"".join(out),)  # many small stored pieces: one send is cheaper than a socket write each
 
 
 _ISAL_MAX_LEVEL = 2  # ISA-L's level 3 gives different bytes on AVX2 and AVX-512 CPUs: zlib does levels >= 3
@@ -263,6 +268,7 @@ class ParallelGzipReader(_Reader):
         self._source = source
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pending: Deque[Future] = deque()
+        self._ready: Deque[bytes] = deque()  # output pieces of a finished block, not yet read
         self._level = check_level(GZIP, level)
         self._backend = gzip_backend()
         self._crc32 = zlib.crc32
@@ -288,25 +294,27 @@ class ParallelGzipReader(_Reader):
             self._crc = self._crc32(data, self._crc)
             self.bytes_in += len(data)
             assert self._pool is not None
-            self._pending.append(self._pool.submit(deflate_block, data, self._dictionary, self._level, self._backend))
+            self._pending.append(self._pool.submit(_deflate_pieces, data, self._dictionary, self._level, self._backend))
             self._dictionary = (self._dictionary + data[-_WINDOW:])[-_WINDOW:]
             if len(data) < GZIP_BLOCK_SIZE:
                 self._source_eof = True
 
     def _next(self) -> bytes:
-        if self._state == "header":
-            self._state = "body"
-            self._top_up()
-            return _gzip_header(self._level)
-        if self._state == "body":
-            if self._pending:  # _top_up keeps it non-empty until the source is exhausted
-                piece = self._pending.popleft().result()
+        while not self._ready:
+            if self._state == "header":
+                self._state = "body"
                 self._top_up()
-                return piece
-            self._state = "done"
-            self._shutdown()
-            return b"\x03\x00" + struct.pack("<II", self._crc & 0xFFFFFFFF, self.bytes_in & 0xFFFFFFFF)
-        return b""
+                self._ready.append(_gzip_header(self._level))
+            elif self._state == "body" and self._pending:  # _top_up keeps it non-empty until the source ends
+                self._ready.extend(piece for piece in self._pending.popleft().result() if piece)
+                self._top_up()
+            elif self._state == "body":
+                self._state = "done"
+                self._shutdown()
+                self._ready.append(b"\x03\x00" + struct.pack("<II", self._crc & 0xFFFFFFFF, self.bytes_in & 0xFFFFFFFF))
+            else:
+                return b""
+        return self._ready.popleft()
 
     def _shutdown(self) -> None:
         if self._pool is not None:
@@ -320,6 +328,7 @@ class ParallelGzipReader(_Reader):
         """Stop the workers and close the source."""
         if not self.closed:
             self._shutdown()
+            self._ready.clear()
             self._source.close()
         super().close()
 
