@@ -84,3 +84,29 @@ def test_env_credentials_push_without_botocore_and_fail_as_botocore_does(tmp_pat
 def test_loopback_without_credentials_pushes_without_botocore(endpoint, tmp_path):
     result = _client("public.ecr.aws/local/anon:1", endpoint.url, {"HOME": str(tmp_path)})  # no AWS files, no keys
     assert result["botocore"] is False and result["digest"].startswith("sha256:")
+
+
+def test_botocore_decides_whenever_the_environment_alone_does_not(tmp_path, monkeypatch):
+    from pypush.net.aws_json import LOCAL_CREDENTIALS, env_credentials
+
+    for name in [k for k in __import__("os").environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    local = "http://127.0.0.1:5000"
+    assert env_credentials(None, local) == LOCAL_CREDENTIALS  # no keys, no AWS files: placeholders
+    assert env_credentials(None, "https://api.ecr.eu-west-1.amazonaws.com") is None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "tok")
+    assert env_credentials(None, None) == AwsCredentials(KEY, SECRET, "tok")
+    assert env_credentials("corp", None) is None  # --profile
+    config = tmp_path / "config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    config.write_text("[default]\nendpoint_url = https://ecr.example\n")
+    assert env_credentials(None, None) is None
+    for var in ("AWS_PROFILE", "AWS_USE_FIPS_ENDPOINT", "AWS_ENDPOINT_URL_ECR"):
+        config.unlink(missing_ok=True)
+        assert env_credentials(None, None) is not None
+        monkeypatch.setenv(var, "x")
+        assert env_credentials(None, None) is None
+        monkeypatch.delenv(var)

@@ -41,14 +41,30 @@ def env_credentials(profile: Optional[str], endpoint_url: Optional[str]) -> Opti
             or env.get("AWS_USE_DUALSTACK_ENDPOINT") or any(k.startswith("AWS_ENDPOINT_URL") for k in env):
         return None
     key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        return AwsCredentials(key, secret, env.get("AWS_SESSION_TOKEN", ""))
     home = os.path.expanduser("~")
-    files = [env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials"),
-             env.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config")]
+    config = env.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config")
+    if key and secret:
+        if os.path.exists(config) and _endpoint_configured(config):
+            return None
+        return AwsCredentials(key, secret, env.get("AWS_SESSION_TOKEN", ""))
+    files = [env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials"), config]
     if is_loopback(endpoint_url) and not any(os.path.exists(f) for f in files):
         return LOCAL_CREDENTIALS
     return None
+
+
+def _endpoint_configured(path: str) -> bool:
+    """Whether the default profile of the config file at ``path`` changes which endpoint botocore would use
+    (or cannot be read: then botocore decides)."""
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path)
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return True
+    return any(parser.has_option("default", k) for k in ("endpoint_url", "services", "use_fips_endpoint",
+                                                          "use_dualstack_endpoint"))
 
 
 def default_endpoint(service: str, region: str) -> Optional[str]:
