@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from pypush import b64
 from pypush.image.digest import VerifyingReader
@@ -33,7 +33,6 @@ from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn
 
 log = logging.getLogger("pypush")
-T = TypeVar("T")
 
 _ENCODE_CHUNK = 3 << 18  # raw bytes per base64 piece (a multiple of 3, so pieces concatenate)
 # 768 KiB in, 1 MiB out: pieces this size are reused by the allocator from part to part (3 MiB pieces
