@@ -86,3 +86,30 @@ def test_no_proxy_bypasses_it(endpoint, proxy):
                       "--create-repository", env=env)
     assert proc.returncode == 0, proc.stderr
     assert proxy.tunnels == proxy.forwarded == 0
+
+
+def _unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_dead_proxy_is_named_not_the_tls_attempt(monkeypatch):
+    """A plain-HTTP loopback registry behind a dead HTTP_PROXY: the error is the proxy's, not that of the
+    https attempt (which goes direct and fails differently)."""
+    import requests
+
+    from pypush.errors import TransientError
+    from pypush.transports.distribution.v2_transport import RegistryTransport
+
+    proxy = f"http://user:s3cret@127.0.0.1:{_unused_port()}"
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    transport = RegistryTransport(f"127.0.0.1:{_unused_port()}", "app")
+    with pytest.raises(requests.exceptions.ProxyError) as caught:
+        transport._probe_once()
+    error = transport._connection_error(caught.value, "API check")
+    assert isinstance(error, TransientError) and "proxy" in str(error) and "NO_PROXY" in str(error)
+    assert "s3cret" not in str(error)

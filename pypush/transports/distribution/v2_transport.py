@@ -191,7 +191,8 @@ class RegistryTransport:
                 if _untrusted_certificate(exc):
                     raise  # TLS, but not trusted: not a reason to try plain http
                 log.debug("%s unusable: %s", base, exc.__class__.__name__)
-                last = exc
+                if last is None or isinstance(last, requests.exceptions.SSLError):
+                    last = exc  # the preferred scheme's failure, unless it only says "this is not TLS"
                 continue
             resp.close()
             if resp.status_code in (200, 401) or resp.headers.get("Docker-Distribution-API-Version"):
@@ -288,6 +289,10 @@ class RegistryTransport:
             return RegistryError(f"{self.registry}: {what}: TLS failed ({_short(exc)}); trust its CA through "
                                  f"REQUESTS_CA_BUNDLE, or use --insecure for a self-signed certificate or plain HTTP",
                                  code="TLS")
+        if isinstance(exc, requests.exceptions.ProxyError):
+            return TransientError(f"{self.registry}: {what}: the proxy (HTTP_PROXY/HTTPS_PROXY) could not be reached "
+                                  f"or refused the request ({_short(exc)}; gave up after {self.backoff.attempts} "
+                                  f"attempts); fix it or exempt this host through NO_PROXY", code="PROXY")
         if _is_transient(exc):
             return TransientError(f"{self.registry}: {what}: {_short(exc)} (gave up after "
                                   f"{self.backoff.attempts} attempts)", code="CONNECTION")
