@@ -67,7 +67,6 @@ class BuiltImage:
     def __init__(self, root: Union[_Manifest, _Index], layers: List[BuiltLayer], workdir: str, base: Any):
         self._root = root
         self.layers = layers
-        self._workdir = workdir
         self._base = base
         self._cleanup = weakref.finalize(self, shutil.rmtree, workdir, True)
 

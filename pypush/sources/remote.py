@@ -141,7 +141,7 @@ class RemoteReader:
         """The manifest or index ``reference`` (a tag or digest) names, children resolved; with
         ``platforms`` an index keeps only the children they pick, and one platform yields its child."""
         desc, raw, doc = self.manifest(reference)
-        where = f"{self.label}{'@' if reference.startswith('sha256:') else ':'}{reference}"
+        where = self._named(reference)
         if platforms and desc.media_type in INDEX_TYPES:
             children = parse_index(doc, where)
             if any(c.media_type in INDEX_TYPES for c in children):  # nested: the platforms may be anywhere below
@@ -157,7 +157,7 @@ class RemoteReader:
 
     def manifest(self, reference: str, expect: Optional[Descriptor] = None) -> Tuple[Descriptor, bytes, Dict[str, Any]]:
         """GET one manifest: (descriptor with its media type, exact bytes, parsed JSON), its digest checked."""
-        what = f"{self.label}{'@' if reference.startswith('sha256:') else ':'}{reference}"
+        what = self._named(reference)
         resp = self._call("GET", f"/v2/{self.repository}/manifests/{reference}", ok=(200, 404),
                           what=f"manifest GET {what}", headers={"Accept": ACCEPT})
         if resp.status_code == 404:
@@ -185,6 +185,10 @@ class RemoteReader:
         base = expect or Descriptor(header_type if header_type in (*INDEX_TYPES, OCI_MANIFEST, DOCKER_MANIFEST)
                                     else "", digest, len(raw))
         return replace(base, media_type=manifest_kind(doc, base, what)), raw, doc
+
+    def _named(self, reference: str) -> str:
+        """``REPO:TAG`` or ``REPO@DIGEST`` as users write it, for messages."""
+        return f"{self.label}{'@' if reference.startswith('sha256:') else ':'}{reference}"
 
     def digest_of(self, tag: str) -> str:
         """The digest of the manifest ``tag`` names (HEAD; a GET when the registry does not say)."""
