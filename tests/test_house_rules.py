@@ -69,3 +69,26 @@ def test_python_dash_m_pypush_is_the_cli():
     proc = subprocess.run([sys.executable, "-m", "pypush", "--version"], capture_output=True, text=True, timeout=60,
                           cwd=str(REPO_ROOT))
     assert proc.returncode == 0 and proc.stdout.startswith("pypush ")
+
+
+def test_public_names_are_typed_for_type_checkers():
+    """py.typed ships, and every name in ``pypush.__all__`` is bound statically (top level or under
+    TYPE_CHECKING, never only through the module ``__getattr__``) to the object the lazy import returns."""
+    import importlib
+
+    import pypush
+
+    assert (PACKAGE / "py.typed").is_file()
+    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    static = {}
+    for node in tree.body:
+        body = node.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING" else [node]
+        for stmt in body:
+            if isinstance(stmt, ast.ImportFrom):
+                static.update({alias.asname or alias.name: stmt.module for alias in stmt.names})
+            elif isinstance(stmt, ast.Assign):
+                static.update({t.id: None for t in stmt.targets if isinstance(t, ast.Name)})
+    for name in pypush.__all__:
+        assert name in static, f"{name} is not visible to type checkers"
+        if static[name] is not None:
+            assert getattr(pypush, name) is getattr(importlib.import_module(static[name]), name), name

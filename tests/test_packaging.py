@@ -42,7 +42,7 @@ def test_build_sdist_and_wheel_then_demo_from_the_wheel_alone(tmp_path: Path) ->
     with zipfile.ZipFile(wheel) as whl:
         names = whl.namelist()
         meta = email.message_from_bytes(whl.read(next(n for n in names if n.endswith(".dist-info/METADATA"))))
-    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names) and "pypush/py.typed" in names
     assert not any(n.startswith(("tests/", "fixtures/", "benchmarks/")) for n in names)
     assert meta["License-Expression"] == "Apache-2.0" and meta["Requires-Python"] == ">=3.9"
     classifiers = meta.get_all("Classifier")
