@@ -7,6 +7,9 @@ Spec forms (PATH may contain ':'; the longest prefix that exists on disk is the 
                                  with manifest.json is a docker save, one with index.json an OCI archive
 - ``oci:PATH[:REF]``, ``oci-archive:PATH[:REF]``   read as an OCI layout (directory or tar)
 - ``docker-archive:PATH[:REF]``  read as a docker save (directory or tar)
+
+A tar compressed whole (gzip, zstd, xz, bzip2: told by its magic bytes) is decompressed once into a
+private temporary file (compressed_archive.py), removed when the source closes.
 - ``docker://[HOST/]REPO[:TAG|@DIGEST]``   an image in a registry (pypush.sources.remote)
 
 REF is a tag, a full image name, a digest ``sha256:…`` or a position ``@N``; without it the
@@ -16,10 +19,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from pypush.errors import SourceError
 from pypush.image.model import Node
+from pypush.sources.compressed_archive import sniff, unpack
 from pypush.sources.docker_save import read_docker_save
 from pypush.sources.tree import DirTree, Tree
 from pypush.sources.oci_layout import OciLayout
@@ -29,22 +33,24 @@ if TYPE_CHECKING:
     from pypush.image.platforms import Platform
 
 SCHEMES = ("oci", "oci-archive", "docker-archive")
-_COMPRESSED = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
-_UNPACK_HINT = {"gzip": "gunzip", "zstd": "unzstd", "bzip2": "bunzip2", "xz": "unxz"}
 
 
 @dataclass
 class Source:
     """An opened image: ``root`` (manifest or index, children resolved), ``name`` for messages,
-    ``tags`` the source suggests (may be empty) and ``format`` (oci, oci-archive or docker-archive)."""
+    ``tags`` the source suggests (may be empty) and ``format`` (oci, oci-archive or docker-archive);
+    ``release`` (if any) removes what opening it made (the decompressed copy of a compressed archive)."""
 
     root: Node
     name: str
     tags: List[str] = field(default_factory=list)
     format: str = ""
+    release: Optional[Callable[[], None]] = field(default=None, repr=False, compare=False)
 
     def close(self) -> None:
-        """Nothing to release: every blob opener opens (and its caller closes) its own file handle."""
+        """Remove what opening the source made; every blob opener opens (and its caller closes) its own handle."""
+        if self.release is not None:
+            self.release()
 
     def __enter__(self) -> "Source":
         return self
@@ -91,25 +97,39 @@ def open_source(spec: Union[str, "os.PathLike[str]"], *, platforms: Sequence["Pl
 
 def _open_file(spec: str) -> Source:
     scheme, path, ref = parse_spec(spec)
-    tree, detected = _open_tree(path, scheme)
-    if detected == "docker-archive":
-        root, tags = read_docker_save(tree, ref)
-    else:
-        layout = OciLayout(tree)
-        layout.check()
-        root, tags = layout.select(ref)
-    return Source(root=root, name=spec, tags=tags, format=detected)
+    release: List[Callable[[], None]] = []
+    try:
+        tree, detected = _open_tree(path, scheme, release)
+        if detected == "docker-archive":
+            root, tags = read_docker_save(tree, ref)
+        else:
+            layout = OciLayout(tree)
+            layout.check()
+            root, tags = layout.select(ref)
+    except BaseException:
+        for undo in release:
+            undo()
+        raise
+    return Source(root=root, name=spec, tags=tags, format=detected, release=release[0] if release else None)
 
 
-def _open_tree(path: str, scheme: Optional[str]) -> Tuple[Tree, str]:
-    """The tree at ``path`` and its format: the scheme's, else detected from what it holds."""
+def _open_tree(path: str, scheme: Optional[str], release: List[Callable[[], None]]) -> Tuple[Tree, str]:
+    """The tree at ``path`` and its format: the scheme's, else detected from what it holds. A compressed
+    archive is decompressed first; what removes the copy is appended to ``release``."""
     tree: Tree
     if os.path.isdir(path):
         tree = DirTree(path)
         oci_format = "oci"
     elif os.path.isfile(path):
-        _check_archive(path)
-        tree = TarTree(path)
+        kind = _check_archive(path)
+        if kind:
+            unpacked = unpack(path, kind)
+            release.append(unpacked.remove)
+            if not is_tar(unpacked.path):
+                raise SourceError(f"not an image: {path} ({kind}-compressed, but what it holds is not a tar archive)")
+            tree = TarTree(unpacked.path, label=path)
+        else:
+            tree = TarTree(path)
         oci_format = "oci-archive"
     else:
         raise SourceError(f"not an image: {path} (neither a directory nor a regular file)")
@@ -141,8 +161,8 @@ def _nested_hint(tree: Tree, path: str, what: str) -> str:
     return f"; the image is in {os.path.join(path, top)}: name that directory"
 
 
-def _check_archive(path: str) -> None:
-    """SourceError unless ``path`` is an uncompressed tar."""
+def _check_archive(path: str) -> Optional[str]:
+    """None for an uncompressed tar, the compression of a compressed file (which may hold one), else SourceError."""
     try:
         with open(path, "rb") as f:
             head = f.read(6)
@@ -150,11 +170,12 @@ def _check_archive(path: str) -> None:
         raise SourceError(f"not an image: {path} ({e.strerror or e})") from None
     if not head:
         raise SourceError(f"not an image: {path} (empty file)")
-    for magic, kind in _COMPRESSED.items():
-        if head.startswith(magic):
-            raise SourceError(f"not an image: {path} ({kind}-compressed; decompress it first: {_UNPACK_HINT[kind]})")
-    if not is_tar(path):
+    if is_tar(path):
+        return None
+    kind = sniff(head)
+    if kind is None:
         raise SourceError(f"not an image: {path} (not a tar archive)")
+    return kind
 
 
 __all__ = ["Source", "open_source", "parse_spec", "SCHEMES"]

@@ -73,10 +73,10 @@ class MemberReader(io.RawIOBase):
 
 
 class TarTree(Tree):
-    """The members of the tar at ``path``, indexed once."""
+    """The members of the tar at ``path``, indexed once; ``label`` names it in messages (default: ``path``)."""
 
-    def __init__(self, path: str):
-        self.label = path
+    def __init__(self, path: str, label: Optional[str] = None):
+        self.label = label or path
         self._path = path
         self._files: Dict[str, Tuple[int, int]] = {}  # name -> (data offset, size)
         self._links: Dict[str, Tuple[str, bool]] = {}  # name -> (target, is_symlink)
