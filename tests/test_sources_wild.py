@@ -4,7 +4,6 @@ to the local ECR Public endpoint, and pulled back with skopeo; digests are compa
 producing tool wrote. Broken inputs not in tests/broken_corpus.py: exit 3, one line, nothing sent."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -579,17 +578,6 @@ def make_broken(tmp: Path) -> List[BrokenCase]:
     doc = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())
     oci_blob_path(w.layout, doc["config"]["digest"]).write_bytes(b"{" + b" " * (doc["config"]["size"] - 2) + b"}")
     cases.append(("config-content-changed", str(w.layout), "content has digest"))
-
-    w = LayoutWriter(tmp / "sha512-blobs")
-    m = w.image(LAYERS[:1])
-    doc = json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())
-    data = oci_blob_path(w.layout, doc["layers"][0]["digest"]).read_bytes()
-    hex512 = hashlib.sha512(data).hexdigest()
-    (w.layout / "blobs" / "sha512").mkdir()
-    (w.layout / "blobs" / "sha512" / hex512).write_bytes(data)
-    doc["layers"][0]["digest"] = "sha512:" + hex512
-    w.write_index([named(w.put(json.dumps(doc).encode(), OCI_MANIFEST), ref="1")])
-    cases.append(("sha512-blobs", str(w.layout), "sha512 digest sha512:"))
 
     w, m = layout("index-bad-annotations")
     ix = w.index([m], annotations={"n": 1})  # type: ignore[dict-item]

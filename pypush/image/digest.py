@@ -1,10 +1,22 @@
-"""Streaming digest verification: a reader that hashes and counts what flows through it."""
+"""Streaming digest verification: a reader that hashes and counts what flows through it.
+
+Digests are ``sha256:<64 hex>`` or ``sha512:<128 hex>`` (the OCI image spec's registered algorithms);
+manifests pypush writes are addressed by sha256."""
 from __future__ import annotations
 
 import hashlib
 from typing import IO, Any, List, Optional, Tuple
 
 from pypush.errors import DigestMismatchError, SourceError
+
+
+ALGORITHMS = ("sha256", "sha512")
+"""The digest algorithms blobs may be addressed by."""
+
+
+def digest_of(data: bytes, algorithm: str = "sha256") -> str:
+    """``<algorithm>:<hex>`` of ``data``."""
+    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
 
 HashPrefix = Tuple[int, Any]
@@ -24,7 +36,7 @@ class VerifyingReader:
     def __init__(self, stream: IO[bytes], expected_digest: str = "", expected_size: Optional[int] = None,
                  name: str = "", hashed: Optional[HashPrefix] = None):
         algo, _, _ = expected_digest.partition(":") if expected_digest else ("sha256", "", "")
-        if algo not in ("sha256", "sha512"):
+        if algo not in ALGORITHMS:
             raise DigestMismatchError(f"{name or 'blob'}: unsupported digest algorithm {algo!r}")
         self._stream = stream
         self._hash = hashed[1].copy() if hashed else hashlib.new(algo)

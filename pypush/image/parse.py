@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pypush.errors import SourceError
+from pypush.image.digest import digest_of
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, Descriptor
 
 MAX_MANIFEST = 4 * 1024 * 1024  # ECR's and the distribution registry's limit on manifest bytes
@@ -40,7 +40,7 @@ def is_tag(value: str) -> bool:
 def check_digest(value: Any, where: str) -> str:
     """``value`` if it is a well-formed digest, else SourceError."""
     if not is_digest(value):
-        raise SourceError(f"{where}: invalid digest {_short(value)} (want sha256: and 64 lowercase hex digits)")
+        raise SourceError(f"{where}: invalid digest {_short(value)} (want sha256: and 64, or sha512: and 128, lowercase hex digits)")
     return value
 
 
@@ -132,8 +132,7 @@ def check_embedded_data(data: Any, digest: str, size: int, where: str) -> bytes:
         raw = None
     if raw is None:
         raise SourceError(f"{where}: not base64")
-    algo = digest.partition(":")[0]
-    if len(raw) != size or f"{algo}:{hashlib.new(algo, raw).hexdigest()}" != digest:
+    if len(raw) != size or digest_of(raw, digest.partition(":")[0]) != digest:
         raise SourceError(f"{where}: embedded content does not match the descriptor's size and digest")
     return raw
 
@@ -150,8 +149,7 @@ def check_manifest_bytes(raw: bytes, desc: Descriptor, where: str) -> None:
     """Raise unless ``raw`` has the size and digest ``desc`` declares (and fits the 4 MiB limit)."""
     if len(raw) != desc.size:
         raise SourceError(f"{where}: {len(raw)} bytes, but its descriptor declares size {desc.size}")
-    algo = desc.digest.partition(":")[0]
-    actual = f"{algo}:{hashlib.new(algo, raw).hexdigest()}"
+    actual = digest_of(raw, desc.digest.partition(":")[0])
     if actual != desc.digest:
         raise SourceError(f"{where}: content has digest {actual}, but its descriptor says {desc.digest}")
 

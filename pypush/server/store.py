@@ -1,6 +1,6 @@
 """Persistent state of the local endpoint: blobs by digest on disk, metadata in SQLite.
 
-Crash safety: a blob is written to ``uploads/<id>``, fsynced and renamed into ``blobs/sha256/<hex>``
+Crash safety: a blob is written to ``uploads/<id>``, fsynced and renamed into ``blobs/<algorithm>/<hex>``
 before the SQLite transaction that makes it visible commits; every API operation is one transaction
 (WAL mode), so a completed layer or image survives ``kill -9``. Unfinished uploads live in memory and
 in ``uploads/``, which is emptied at start.
@@ -89,6 +89,17 @@ class Upload:
         self.claimed = self.size
         self.part_sizes.append(added)
         return added
+
+    def digest(self, algorithm: str = "sha256") -> str:
+        """The digest of the bytes so far: sha256 as they arrived; another algorithm (sha512, which the v2
+        door accepts) by reading the upload's file once, as the distribution registry does."""
+        if algorithm == "sha256":
+            return "sha256:" + self.hasher.hexdigest()
+        h = hashlib.new(algorithm)
+        with open(self.path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return f"{algorithm}:{h.hexdigest()}"
 
     def restart(self) -> None:
         """Forget every byte (call with ``lock`` held)."""
@@ -240,8 +251,9 @@ class Store:
 
     # -- blobs ------------------------------------------------------------------------------
     def blob_path(self, digest: str) -> Path:
-        """Where the bytes of ``sha256:<hex>`` live (whether or not they exist)."""
-        return self.blob_dir / digest.partition(":")[2]
+        """Where the bytes of ``<algorithm>:<hex>`` live (whether or not they exist): ``blobs/<algorithm>/<hex>``."""
+        algorithm, _, hexd = digest.partition(":")
+        return self.blob_dir / hexd if algorithm == "sha256" else self.root / "blobs" / algorithm / hexd
 
     def commit_upload_file(self, upload: Upload, digest: str) -> None:
         """Move a finished upload's file to its content address (idempotent).
@@ -253,6 +265,7 @@ class Store:
             os.remove(upload.path)
             return
         self.sync_upload(upload)
+        target.parent.mkdir(exist_ok=True)
         os.replace(upload.path, target)
 
     @staticmethod

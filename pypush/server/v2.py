@@ -18,6 +18,9 @@ from pypush.server.store import Store
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+"""A manifest digest: manifests are stored by their sha256, as ECR computes it."""
+BLOB_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
+"""A blob digest: blobs are also uploaded, stored and served by sha512 (the OCI image spec allows it)."""
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # the distribution spec's tag grammar
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -110,7 +113,7 @@ class ReadApi:
                            "ETag": f'"{img.digest}"', **API_HEADER}, img.manifest)
 
     def blob(self, repo: str, digest: str, range_header: Optional[str]) -> Reply:
-        if not DIGEST.fullmatch(digest):
+        if not BLOB_DIGEST.fullmatch(digest):
             return v2_error(400, "DIGEST_INVALID", f"unsupported digest {digest!r}")
         with self.store.read() as db:
             row = db.execute("SELECT b.size FROM layers l JOIN blobs b ON b.digest=l.digest "

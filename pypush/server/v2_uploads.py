@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 from pypush.server.http_body import RequestBody
 from pypush.server.operations import Settings
 from pypush.server.store import Store, Upload
-from pypush.server.v2 import API_HEADER, DIGEST, Reply, resolve_repo, v2_error
+from pypush.server.v2 import API_HEADER, BLOB_DIGEST, Reply, resolve_repo, v2_error
 
 _CONTENT_RANGE = re.compile(r"(?:bytes )?(\d{1,18})-(\d{1,18})(?:/(?:\d{1,18}|\*))?")
 
@@ -49,7 +49,7 @@ class UploadApi:
 
     def _mount(self, name: str, repo: str, digest: str, source: Optional[str]) -> Optional[Reply]:
         """201 when ``digest`` is in ``source`` (any repository when not named); None: upload instead."""
-        if not DIGEST.fullmatch(digest):
+        if not BLOB_DIGEST.fullmatch(digest):
             return v2_error(400, "DIGEST_INVALID", f"unsupported digest {digest!r}")
         from_repo = resolve_repo(self.store, self.settings.alias, source) if source else None
         if source and from_repo is None:
@@ -147,7 +147,7 @@ class UploadApi:
     # -- helpers ------------------------------------------------------------------------------------
     def _finish(self, name: str, repo: str, upload: Upload, digest: str, body: RequestBody) -> Reply:
         """Append the final chunk (if any), check the digest, and make the blob part of ``repo``."""
-        if not DIGEST.fullmatch(digest):
+        if not BLOB_DIGEST.fullmatch(digest):
             self.store.drop_upload(upload.id)
             return v2_error(400, "DIGEST_INVALID", f"unsupported digest {digest!r}")
         if not body.done:
@@ -155,7 +155,7 @@ class UploadApi:
             if small is not None:
                 return small
             upload.append(body.pieces())
-        computed = "sha256:" + upload.hasher.hexdigest()
+        computed = upload.digest(digest.partition(":")[0])
         if computed != digest or upload.claimed != upload.size:
             self.store.drop_upload(upload.id)
             return v2_error(400, "DIGEST_INVALID", f"the uploaded content has digest {computed}, not {digest}"

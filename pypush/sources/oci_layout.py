@@ -53,7 +53,6 @@ class OciLayout:
 
     def blob(self, desc: Descriptor, where: str) -> Blob:
         """The blob ``desc`` names; SourceError when it is missing or its size differs."""
-        _check_pushable_digest(desc.digest, where)
         rel = self.blob_path(desc.digest)
         size = self.tree.size(rel)
         if size is None and desc.data is not None:  # OCI 1.1: the descriptor carries the content
@@ -70,7 +69,6 @@ class OciLayout:
 
         The descriptor's media type is the document's own, else the referring descriptor's.
         """
-        _check_pushable_digest(desc.digest, where)
         rel = self.blob_path(desc.digest)
         name = self.tree.name(rel)
         if desc.size > MAX_MANIFEST:
@@ -184,14 +182,6 @@ class OciLayout:
                 if desc.digest == digest:
                     return self.node(desc, below)
         raise SourceError(f"{self.tree.label}: no manifest {digest} (choices: {describe_choices(entries)})")
-
-
-def _check_pushable_digest(digest: str, where: str) -> None:
-    """Registries address content by sha256 (ECR computes it; the distribution registry stores sha512 blobs
-    under their sha256): other algorithms are refused before anything is uploaded."""
-    if not digest.startswith("sha256:"):
-        raise SourceError(f"{where}: {digest.partition(':')[0]} digest {digest[:23]}... is not supported: registries "
-                          f"address content by sha256 (rebuild the image with sha256 digests)")
 
 
 def check_image_config(config: Blob, layers: int, where: str) -> None:

@@ -582,9 +582,16 @@ class _BlobUpload:
             raise self.t.refusal(resp, f"{self.what} (PUT)")
         self.location = None  # nothing left to cancel
         got = resp.headers.get("Docker-Content-Digest")
-        if got and got != digest:
+        if not got or got == digest:
+            return
+        if got.partition(":")[0] == digest.partition(":")[0]:
             raise RegistryError(f"{self.t.registry}: {self.what}: the registry stored {got}, expected {digest}",
                                 code="DIGEST_MISMATCH")
+        # A sha512 blob named by the registry's canonical sha256 (docker-registry links both): it must answer
+        # to the digest the manifest will name, too
+        if not self.t._has_blob(digest):
+            raise RegistryError(f"{self.t.registry}: {self.what}: the registry stored it only as {got}: it does not "
+                                f"address blobs by {digest.partition(':')[0]}", code="DIGEST_UNSUPPORTED")
 
 
 # ----- helpers --------------------------------------------------------------------------------------

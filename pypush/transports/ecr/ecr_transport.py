@@ -180,8 +180,15 @@ class EcrTransport:
         return found
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
-        """BatchCheckLayerAvailability in batches of 100."""
+        """BatchCheckLayerAvailability in batches of 100. The engine asks before any upload, so a blob the
+        ECR API cannot store (not sha256) is refused here, before anything is pushed."""
         unique = list(dict.fromkeys(digests))
+        for digest in unique:
+            if not digest.startswith("sha256:"):
+                raise RegistryError(f"blob {digest}: the ECR API stores layers by their sha256 only "
+                                    f"(CompleteLayerUpload takes the layer's sha256 digest), so this image cannot be "
+                                    f"pushed to {self.destination.name} as it is; nothing was pushed",
+                                    "UnsupportedDigest")
         absent: Set[str] = set()
         for i in range(0, len(unique), 100):
             batch = unique[i:i + 100]
