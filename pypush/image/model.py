@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Set, Union
 
+from pypush.errors import SourceError
 from pypush.image.digest import HashPrefix
+
+log = logging.getLogger("pypush")
 
 # Media types we reason about.
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -119,13 +123,46 @@ Node = Union[ImageManifest, ImageIndex]
 
 
 def walk(node: Node) -> List[Node]:
-    """All nodes below and including ``node``, children before parents (push order)."""
+    """All nodes below and including ``node``, children before parents (push order); a manifest that
+    several indexes (or one index twice) list comes once, at its first place."""
     out: List[Node] = []
-    if isinstance(node, ImageIndex):
-        for child in node.children:
-            out.extend(walk(child))
-    out.append(node)
+    seen: Set[str] = set()
+
+    def visit(n: Node) -> None:
+        if n.descriptor.digest in seen:
+            return
+        seen.add(n.descriptor.digest)
+        if isinstance(n, ImageIndex):
+            for child in n.children:
+                visit(child)
+        out.append(n)
+
+    visit(node)
     return out
+
+
+MAX_EXPANDED = 10000  # manifests in an index tree, counting repeats
+
+
+def check_expansion(node: Node, where: str) -> Node:
+    """``node``, unless its index tree, counting every repeat, holds more than MAX_EXPANDED manifests (indexes
+    that list the same index many times, level after level, would make any walk over all paths endless)."""
+    count = expanded_size(node)
+    if count > MAX_EXPANDED:
+        raise SourceError(f"{where}: index {node.descriptor.digest} lists {count} manifests counting repeats "
+                          f"(the same index listed many times at each level?); more than {MAX_EXPANDED} is refused")
+    return node
+
+
+def expanded_size(node: Node, memo: Optional[Dict[str, int]] = None) -> int:
+    """How many nodes ``node`` holds counting every repeat (an index listing one child 30 times counts it
+    30 times): what a walk that does not skip repeats would visit. Computed once per distinct manifest."""
+    memo = {} if memo is None else memo
+    key = node.descriptor.digest
+    if key not in memo:
+        children = node.children if isinstance(node, ImageIndex) else []
+        memo[key] = 1 + sum(expanded_size(c, memo) for c in children)
+    return memo[key]
 
 
 def is_foreign(layer: Mapping[str, Any]) -> bool:
@@ -134,6 +171,17 @@ def is_foreign(layer: Mapping[str, Any]) -> bool:
     registries (ECR, Docker Hub, the distribution registry) accept manifests naming it."""
     media_type = layer.get("mediaType") or ""
     return bool(layer.get("urls")) or media_type == DOCKER_FOREIGN_LAYER or ".nondistributable." in media_type
+
+
+def carries_layer(layer: Mapping[str, Any], present: bool, where: str) -> bool:
+    """Whether the layer described by JSON ``layer`` (at ``where``) goes with its image. A layer with ``urls`` does
+    not: clients fetch it from there (docker, skopeo and crane leave it behind too); nor does a
+    non-distributable layer whose blob the source lacks (``present``). Each layer left behind is logged."""
+    if not is_foreign(layer) or (present and not layer.get("urls")):
+        return True
+    why = "clients fetch it from its urls" if layer.get("urls") else "its blob is not in the source"
+    log.warning("%s: non-distributable layer %s is not copied (%s)", where, layer.get("digest"), why)
+    return False
 
 
 REFERENCE_DIGEST = "vnd.docker.reference.digest"

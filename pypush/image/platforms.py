@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from pypush.errors import UsageError
 from pypush.image.model import (DOCKER_CONFIG, OCI_CONFIG, REFERENCE_DIGEST, Descriptor, ImageIndex,
-                                ImageManifest, Node, sha256_digest)
+                                ImageManifest, Node, check_expansion, sha256_digest)
 
 _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}  # what an index means when it names no variant
 
@@ -106,7 +106,7 @@ def select_platforms(root: Node, platforms: Sequence[Platform], where: str) -> N
         check_single(root, platforms, where)
         return root
     if any(isinstance(c, ImageIndex) for c in root.children):
-        return _select_nested(root, platforms, where)
+        return _select_nested(check_expansion(root, where), platforms, where)
     one, desc, raw, keep = narrow(root.descriptor, root.raw, [c.descriptor for c in root.children], platforms, where)
     if one is not None:
         return root.children[one]

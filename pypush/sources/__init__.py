@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from pypush.errors import SourceError
-from pypush.image.model import Node
+from pypush.image.model import Node, check_expansion
 from pypush.sources.compressed_archive import sniff, unpack
 from pypush.sources.docker_save import read_docker_save
 from pypush.sources.tree import DirTree, Tree
@@ -86,12 +86,18 @@ def open_source(spec: Union[str, "os.PathLike[str]"], *, platforms: Sequence["Pl
     if spec.startswith("docker://"):
         from pypush.sources.remote import open_remote
 
-        return open_remote(spec, platforms=platforms, **remote)
-    source = _open_file(spec)
-    if platforms:
-        from pypush.image.platforms import select_platforms
+        source: Source = open_remote(spec, platforms=platforms, **remote)
+    else:
+        source = _open_file(spec)
+    try:
+        check_expansion(source.root, spec)
+        if platforms and not spec.startswith("docker://"):
+            from pypush.image.platforms import select_platforms
 
-        source.root = select_platforms(source.root, platforms, spec)
+            source.root = select_platforms(source.root, platforms, spec)
+    except BaseException:
+        source.close()
+        raise
     return source
 
 
@@ -143,6 +149,9 @@ def _open_tree(path: str, scheme: Optional[str], release: List[Callable[[], None
     if has["index.json"] or has["oci-layout"]:
         return tree, oci_format
     what = "directory" if oci_format == "oci" else "tar"
+    if tree.size("repositories") is not None:
+        raise SourceError(f"not an image: {path} (a docker save of Docker before 1.10: a repositories file but no "
+                          f"manifest.json; docker load it and save it again with a newer Docker)")
     raise SourceError(f"not an image: {path} ({what} holds neither index.json, oci-layout nor manifest.json"
                       f"{_nested_hint(tree, path, what)})")
 

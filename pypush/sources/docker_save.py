@@ -22,13 +22,13 @@ import json
 import posixpath
 import re
 from dataclasses import replace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from pypush.errors import SourceError
-from pypush.image.model import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageManifest, Node, sha256_digest, walk
+from pypush.image.model import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageManifest, Node, carries_layer, sha256_digest, walk
 from pypush.sources.tree import Tree
 from pypush.sources.oci_layout import MAX_CONFIG, MAX_DEPTH, OciLayout, normalize_name
-from pypush.image.parse import MissingError, check_digest, is_tag, load_json, parse_index, tag_of
+from pypush.image.parse import MissingError, check_digest, is_tag, load_json, parse_descriptor, parse_index, tag_of
 
 MAX_MANIFEST_JSON = 64 * 1024 * 1024
 _NAMED_BLOB = re.compile(r"^(?:.*/)?blobs/sha256/([a-f0-9]{64})$")
@@ -56,6 +56,13 @@ class _Entry:
         if not isinstance(tags, list) or not all(isinstance(x, str) for x in tags):
             raise SourceError(f"{where}.RepoTags: not an array of strings")
         self.repo_tags: List[str] = tags
+        sources = _member(item, "LayerSources") or {}  # diff_id -> descriptor of a foreign (Windows base) layer
+        if not isinstance(sources, dict):
+            raise SourceError(f"{where}.LayerSources: not a JSON object")
+        self.layer_sources: Dict[str, Dict[str, Any]] = {}
+        for key, desc in sources.items():
+            parse_descriptor(desc, f"{where}.LayerSources[{key}]")
+            self.layer_sources[check_digest(key, f"{where}.LayerSources")] = desc
         for i, path in enumerate([self.config, *self.layers]):
             parts = path.split("/")
             if path.startswith("/") or ".." in parts:
@@ -86,7 +93,7 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
         raise SourceError(f"{where}: JSON top level is not an array")
     entries = [_Entry(item, f"{where}[{i}]") for i, item in enumerate(items)]
     has_oci = tree.size("index.json") is not None and tree.size("oci-layout") is not None
-    choices = ", ".join(t for e in entries for t in e.repo_tags) or f"@0..@{len(entries) - 1}"
+    choices = ", ".join(", ".join(e.repo_tags) or _untagged(e, i) for i, e in enumerate(entries))
     if not entries:
         raise SourceError(f"{where}: lists no images")
     if ref is None:
@@ -121,6 +128,12 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
     return _generate(tree, entry, config_raw, config_digest), suggested
 
 
+def _untagged(entry: _Entry, position: int) -> str:
+    """How an image without RepoTags (saved by ID) is chosen: ``@N``, with its image ID when the config's name shows it."""
+    named = _NAMED_CONFIG.match(entry.config)
+    return f"@{position} (image ID {named.group(1)[:12]})" if named else f"@{position}"
+
+
 def _read_config(tree: Tree, entry: _Entry) -> Tuple[bytes, str]:
     raw = tree.read(entry.config, MAX_CONFIG, "image config")
     digest = sha256_digest(raw)
@@ -148,7 +161,12 @@ def _oci_image(tree: Tree, entry: _Entry, config_digest: str) -> Optional[Node]:
         return (isinstance(node, ImageManifest) and node.config.descriptor.digest == config_digest
                 and [layout.blob_path(b.descriptor.digest) for b in node.layers] == entry.layer_paths)
 
+    searched: Set[str] = set()  # each manifest once, however many indexes list it
+
     def search(desc: Descriptor, where: str, depth: int) -> Optional[Node]:
+        if desc.digest in searched:
+            return None
+        searched.add(desc.digest)
         try:
             node = layout.node(desc, where)
         except SourceError:
@@ -193,8 +211,14 @@ def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str) 
         raise SourceError(f"{entry.where}: {len(entry.layers)} Layers, "
                           f"but {cfg_name} has {len(diff_ids)} rootfs.diff_ids")
     hashed: Dict[str, str] = {}
-    layers = [_layer(tree, rel, diff_id, f"{entry.where}.Layers[{i}]", hashed)
-              for i, (rel, diff_id) in enumerate(zip(entry.layers, diff_ids))]
+    layers: List[Blob] = []
+    foreign: Dict[int, Dict[str, Any]] = {}  # position -> descriptor JSON of a layer left to its urls
+    for i, (rel, diff_id) in enumerate(zip(entry.layers, diff_ids)):
+        source = entry.layer_sources.get(diff_id)
+        if source is not None and source.get("urls") and not carries_layer(source, True, f"{entry.where}.Layers[{i}]"):
+            foreign[i] = {k: source[k] for k in ("mediaType", "size", "digest", "urls")}
+        else:
+            layers.append(_layer(tree, rel, diff_id, f"{entry.where}.Layers[{i}]", hashed))
     manifest_type, config_type = DOCKER_MANIFEST, DOCKER_CONFIG
     if any(b.descriptor.media_type == OCI_LAYER_ZSTD for b in layers):  # no Docker type for zstd: all OCI
         manifest_type, config_type = OCI_MANIFEST, OCI_CONFIG
@@ -210,6 +234,8 @@ def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str) 
         "layers": [{"mediaType": b.descriptor.media_type, "size": b.descriptor.size, "digest": b.descriptor.digest}
                    for b in layers],
     }
+    for i in sorted(foreign):  # in place, as docker push writes them
+        doc["layers"].insert(i, foreign[i])
     raw = json.dumps(doc, indent=3).encode()
     return ImageManifest(Descriptor(manifest_type, sha256_digest(raw), len(raw)), raw, config_blob, layers)
 

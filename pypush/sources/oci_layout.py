@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from pypush.errors import SourceError
-from pypush.image.model import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, is_foreign, sha256_digest
+from pypush.image.model import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, carries_layer, sha256_digest
 from pypush.sources.tree import Tree
-from pypush.image.parse import MAX_MANIFEST, MissingError, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json, manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of
+from pypush.image.parse import MAX_MANIFEST, MissingError, check_annotations, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json, manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
@@ -44,6 +44,9 @@ class OciLayout:
         doc = load_json(self.tree.read("index.json", MAX_INDEX_JSON, "index.json"), where)
         if doc.get("schemaVersion") != 2:
             raise SourceError(f"{where}: schemaVersion is {doc.get('schemaVersion')!r}, want 2")
+        if doc.get("mediaType", OCI_INDEX) != OCI_INDEX:
+            raise SourceError(f"{where}: mediaType is {doc['mediaType']!r}, want {OCI_INDEX}")
+        check_annotations(doc, where)
         return parse_descriptors(doc, "manifests", where)
 
     @staticmethod
@@ -100,7 +103,8 @@ class OciLayout:
         else:
             parsed = parse_manifest(doc, name)
             layers = [self.blob(d, f"{name}.layers[{i}]") for i, d in enumerate(parsed["layers"])
-                      if not (is_foreign(doc["layers"][i]) and self.tree.size(self.blob_path(d.digest)) is None)]
+                      if carries_layer(doc["layers"][i], self.tree.size(self.blob_path(d.digest)) is not None,
+                                       f"{name}.layers[{i}]")]
             config = self.blob(parsed["config"], f"{name}.config")
             check_image_config(config, len(parsed["layers"]), name)
             node = ImageManifest(descriptor=descriptor, raw=raw, config=config, layers=layers)
@@ -158,10 +162,14 @@ class OciLayout:
         children = [self.node(e, f"{where}.manifests[{i}]") for i, e in enumerate(entries)]
         return ImageIndex(Descriptor(OCI_INDEX, sha256_digest(raw), len(raw)), raw, children)
 
-    def _present_below(self, desc: Descriptor, where: str, depth: int = 0) -> List[Tuple[Descriptor, str]]:
-        """(descriptor, where it is) below index ``desc``, at any depth, of the manifests in the layout."""
-        if desc.media_type not in INDEX_TYPES or depth > MAX_DEPTH:
+    def _present_below(self, desc: Descriptor, where: str, depth: int = 0,
+                       seen: Optional[Set[str]] = None) -> List[Tuple[Descriptor, str]]:
+        """(descriptor, where it is) below index ``desc``, at any depth, of the manifests in the layout; each
+        index is looked into once (``seen``), however often it is listed."""
+        seen = set() if seen is None else seen
+        if desc.media_type not in INDEX_TYPES or depth > MAX_DEPTH or desc.digest in seen:
             return []
+        seen.add(desc.digest)
         try:
             _, _, doc = self.load(desc, where)
         except MissingError:
@@ -171,14 +179,15 @@ class OciLayout:
         for i, child in enumerate(parse_index(doc, name)):
             if self.tree.size(self.blob_path(child.digest)) is not None:
                 out += [(child, f"{name}.manifests[{i}]"), *self._present_below(child, f"{name}.manifests[{i}]",
-                                                                                depth + 1)]
+                                                                                depth + 1, seen)]
         return out
 
     def _find_below(self, entries: List[Descriptor], digest: str) -> Node:
         """The manifest or index ``digest`` below an index index.json lists (which may be incomplete)."""
+        seen: Set[str] = set()
         for i, entry in enumerate(entries):
             where = f"{self.tree.name('index.json')}.manifests[{i}]"
-            for desc, below in self._present_below(entry, where):
+            for desc, below in self._present_below(entry, where, 0, seen):
                 if desc.digest == digest:
                     return self.node(desc, below)
         raise SourceError(f"{self.tree.label}: no manifest {digest} (choices: {describe_choices(entries)})")

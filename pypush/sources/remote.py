@@ -29,7 +29,7 @@ import urllib3
 
 from pypush.errors import AuthError, RegistryError, SourceError, TransientError
 from pypush.image.model import (DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG, OCI_INDEX,
-                                OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest, Node, is_foreign,
+                                OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest, Node, carries_layer,
                                 sha256_digest)
 from pypush.image.parse import (MAX_MANIFEST, check_manifest_bytes, load_json, manifest_kind, parse_index,
                                 parse_manifest)
@@ -134,6 +134,7 @@ class RemoteReader:
         self.label = f"{SCHEME}{ref.registry}/{self.repository}"
         self.resumes = 0  # reconnections after a blob's connection dropped (observable in tests)
         self._lock = threading.Lock()
+        self._nodes: Dict[str, Node] = {}  # digest -> node read (an index may list one child many times)
 
     # ----- manifests ----------------------------------------------------------------------------
 
@@ -200,18 +201,23 @@ class RemoteReader:
         return named if named.startswith("sha256:") else self.manifest(tag)[0].digest
 
     def node(self, desc: Descriptor, where: str, depth: int = 0) -> Node:
-        """The manifest or index ``desc`` names, fetched by digest and checked against it."""
+        """The manifest or index ``desc`` names, fetched by digest (once, however often indexes list it) and
+        checked against it."""
+        cached = self._nodes.get(desc.digest)
+        if cached is not None:
+            return cached
         if depth > MAX_DEPTH:
             raise SourceError(f"{where}: indexes nested more than {MAX_DEPTH} deep")
         got, raw, doc = self.manifest(desc.digest, expect=desc)
-        return self._build(got, raw, doc, where, depth)
+        node = self._nodes[desc.digest] = self._build(got, raw, doc, where, depth)
+        return node
 
     def _build(self, desc: Descriptor, raw: bytes, doc: Dict[str, Any], where: str, depth: int) -> Node:
         if desc.media_type in INDEX_TYPES:
             return self._index(desc, raw, doc, where, depth)
         parsed = parse_manifest(doc, where)
         layers = [self.blob(d, f"{where}.layers[{i}]") for i, d in enumerate(parsed["layers"])
-                  if not is_foreign(doc["layers"][i])]
+                  if carries_layer(doc["layers"][i], False, f"{where}.layers[{i}]")]
         config = self._config(parsed["config"], f"{where}.config", len(parsed["layers"]))
         return ImageManifest(descriptor=desc, raw=raw, config=config, layers=layers)
 

@@ -307,6 +307,10 @@ class RegistryTransport:
             return AuthError(f"{self.registry}: {what} refused with {self._auth.describe()}: {detail}; "
                              f"log in with `docker login {self.registry}` or pass --username with --password-stdin, "
                              f"and check push rights to {self.repository}", code=code or str(status))
+        if status >= 500 and _REFUSALS.intersection(code.split(",")):  # a refusal wrapped in a server error
+            hint = (" (a layer with urls its policy does not allow? docker-registry: validation.manifests.urls)"
+                    if "MANIFEST_BLOB_UNKNOWN" in code else "")
+            return RegistryError(f"{self.registry}: {what} refused: {detail}{hint}", code=code)
         if status == 429 or status >= 500:
             err = TransientError(f"{self.registry}: {what}: {detail}", code=code or str(status))
             err.retry_after = parse_retry_after(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
@@ -654,6 +658,12 @@ def _response(raw: http.client.HTTPResponse, method: str, url: str) -> requests.
     resp._content = raw.read()
     resp.request = requests.Request(method, url).prepare()
     return resp
+
+
+# OCI error codes that say the request itself is wrong: retrying cannot help, whatever the HTTP status (the
+# distribution registry answers 500 UNKNOWN,MANIFEST_BLOB_UNKNOWN for a foreign layer's URL it does not allow)
+_REFUSALS = frozenset({"BLOB_UNKNOWN", "DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID",
+                       "MANIFEST_UNVERIFIED", "NAME_INVALID", "SIZE_INVALID", "TAG_INVALID", "UNSUPPORTED"})
 
 
 def _oci_error(resp: requests.Response) -> Tuple[str, str]:
