@@ -146,6 +146,13 @@ class VerifyingReader:
         """True once a read returned no bytes (and verification passed)."""
         return self._eof
 
+    def file_range(self) -> "Optional[Tuple[int, int, int]]":
+        """``(fd, offset, bytes left)`` of the wrapped stream's rest when it is a plain file or a tar member
+        read in place (pypush.net.zero_copy.file_range), else None."""
+        from pypush.net.zero_copy import file_range
+
+        return file_range(self._stream)
+
     def close(self) -> None:
         """Close the wrapped stream."""
         self._stream.close()

@@ -14,7 +14,7 @@ import json
 import os
 import socket
 import ssl
-from typing import Any, Callable, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Union
 from urllib.parse import unquote, urlsplit
 
 from pypush.net.aws_errors import AwsApiError, AwsConnectionError, AwsTlsError
@@ -74,7 +74,8 @@ def default_endpoint(service: str, region: str) -> Optional[str]:
     return f"https://api.{'ecr-public' if service == 'ecr-public' else 'ecr'}.{region}.amazonaws.com"
 
 
-Body = Sequence[Union[bytes, bytearray]]
+Body = Iterable[Union[bytes, bytearray]]
+"""A request body as pieces; iterated again for each attempt, so it must be replayable (not an iterator)."""
 
 
 class AwsJsonClient:
@@ -97,11 +98,12 @@ class AwsJsonClient:
         body = json.dumps(params).encode()
         return self.send(operation, [body], hashlib.sha256(body).hexdigest())
 
-    def send(self, operation: str, pieces: Body, body_sha256: str) -> Dict[str, Any]:
-        """POST a body given as ``pieces`` whose SHA-256 the caller computed."""
+    def send(self, operation: str, pieces: Body, body_sha256: str, length: Optional[int] = None) -> Dict[str, Any]:
+        """POST a body given as ``pieces`` whose SHA-256 (and, when they are produced as they are sent,
+        byte ``length``) the caller computed."""
         headers = {"Host": self.url.netloc, "Content-Type": "application/x-amz-json-1.1",
                    "X-Amz-Target": f"{TARGETS[self.service]}.{operation}",
-                   "Content-Length": str(sum(len(p) for p in pieces))}
+                   "Content-Length": str(sum(len(p) for p in pieces) if length is None else length)}
         sign(headers, body_sha256, self.service, self.region, self._credentials())
         headers["User-Agent"] = "pypush"
         path = "/"
@@ -157,8 +159,14 @@ class AwsJsonClient:
             for key, value in headers.items():
                 conn.putheader(key, value)
             conn.endheaders()
-            for piece in pieces:
-                conn.send(piece)
+            try:
+                for piece in pieces:
+                    conn.send(piece)
+            except (OSError, http.client.HTTPException):
+                raise
+            except BaseException:  # the body stopped half-way (its source failed): the connection is spent
+                self._conns.drop()
+                raise
             resp = conn.getresponse()
             data = resp.read()
         except ssl.SSLError as exc:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pypush import b64
 from pypush.image.digest import VerifyingReader
@@ -46,7 +47,46 @@ _MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vn
 
 
 _PARTS_IN_MEMORY = threading.BoundedSemaphore(2)  # encoded parts held at once, whatever --jobs says: one in
-# flight and the next read ahead (client peak RSS ~79 MiB pushing big.oci, 88 with 3 and no read-ahead)
+# flight and the next read ahead (client peak RSS ~79 MiB pushing big.oci, 88 with 3 and no read-ahead).
+# Parts of a file (a layout's blob, a tar member read in place) are not held: see _PartBody.
+_REREAD = hasattr(os, "pread")  # not on Windows: there every part is held in memory
+_HEAD = b'{"layerPartBlob": "'
+
+
+class _PartBody:
+    """One UploadLayerPart body, replayable: ``{"layerPartBlob": "<base64 of n source bytes>", <ids>}``.
+
+    The base64 text is held in memory, or, when the source is a file range (``source``: fd and offset), encoded
+    again from the page cache each time the body is sent, so a part in flight holds no memory. The blob
+    member comes first so that the body's SHA-256 (for SigV4) is taken as the text is produced, before
+    the part's length is known."""
+
+    def __init__(self, encoded: Optional[List[bytes]], source: Optional[Tuple[int, int]], n: int, tail: bytes,
+                 sha256: str, name: str):
+        self.encoded, self.source, self.n, self.tail, self.sha256, self.name = encoded, source, n, tail, sha256, name
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether this part holds its text (and a _PARTS_IN_MEMORY permit)."""
+        return self.encoded is not None and self.n > 0
+
+    def __len__(self) -> int:
+        return len(_HEAD) + (self.n + 2) // 3 * 4 + len(self.tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield _HEAD
+        if self.encoded is not None:
+            yield from self.encoded
+        else:
+            assert self.source is not None
+            fd, offset = self.source
+            for done in range(0, self.n, _ENCODE_CHUNK):
+                want = min(_ENCODE_CHUNK, self.n - done)
+                raw = os.pread(fd, want, offset + done)
+                if len(raw) != want:
+                    raise SourceError(f"blob {self.name} changed while it was being pushed (it shrank)")
+                yield b64.encode(raw)
+        yield self.tail
 
 
 class EcrTransport:
@@ -261,14 +301,17 @@ class EcrTransport:
         readers = [VerifyingReader(blob.open(), desc.digest, expected_size, name, blob.hashed)]
         sent = 0
 
-        def encode(first: int) -> Tuple[List[Union[bytes, bytearray]], str, int]:
-            _PARTS_IN_MEMORY.acquire()  # released once the part is sent (or found empty, or on failure)
+        def encode(first: int) -> _PartBody:
+            source = readers[-1].file_range() if _REREAD else None
+            if source is None:
+                _PARTS_IN_MEMORY.acquire()  # released once the part is sent (or found empty, or on failure)
             try:
-                part = self._encode_part(readers[-1], part_size, upload_id, first)
+                part = self._encode_part(readers[-1], part_size, upload_id, first, source)
             except BaseException:
-                _PARTS_IN_MEMORY.release()
+                if source is None:
+                    _PARTS_IN_MEMORY.release()
                 raise
-            if part[2] == 0:
+            if source is None and not part.in_memory:
                 _PARTS_IN_MEMORY.release()
             return part
 
@@ -277,15 +320,17 @@ class EcrTransport:
         upcoming = encoder.submit(encode, 0)
         try:
             while True:
-                pieces, body_hash, n = upcoming.result()
+                part = upcoming.result()
+                n = part.n
                 if n == 0:
                     break
                 upcoming = encoder.submit(encode, sent + n)
                 try:
-                    resume_at = self._send_part(pieces, body_hash, upload_id, sent, n, name, progress)
+                    resume_at = self._send_part(part, sent, progress)
                 finally:
-                    del pieces
-                    _PARTS_IN_MEMORY.release()
+                    if part.in_memory:
+                        _PARTS_IN_MEMORY.release()
+                    del part
                 if resume_at != sent + n:  # the service kept fewer bytes than were sent: resume there
                     _drop(upcoming)
                     progress(resume_at - sent)
@@ -324,36 +369,36 @@ class EcrTransport:
         self.stats.blob_uploaded(sent)
         return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
 
-    def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str,
-                     first: int) -> Tuple[List[Union[bytes, bytearray]], str, int]:
-        """Read up to ``part_size`` bytes and build the UploadLayerPart JSON body as pieces."""
-        encoded: List[Union[bytes, bytearray]] = []
+    def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str, first: int,
+                     source: Optional[Tuple[int, int, int]]) -> _PartBody:
+        """Read up to ``part_size`` bytes and build the UploadLayerPart body; its text is kept only when the
+        bytes cannot be read again from ``source`` (the reader's file range)."""
+        encoded: Optional[List[bytes]] = [] if source is None else None
+        h = hashlib.sha256(_HEAD)
         n = 0
         while n < part_size:
             raw = reader.read_exactly(min(_ENCODE_CHUNK, part_size - n))
             if not raw:
                 break
             n += len(raw)
-            encoded.append(b64.encode(raw))
-        if n == 0:
-            return [], "", 0
-        ids = self._ids()
-        head = json.dumps(dict(ids, uploadId=upload_id, partFirstByte=first, partLastByte=first + n - 1))
-        pieces = [head[:-1].encode() + b', "layerPartBlob": "', *encoded, b'"}']
-        h = hashlib.sha256()
-        for p in pieces:
-            h.update(p)
-        return pieces, h.hexdigest(), n
+            piece = b64.encode(raw)
+            h.update(piece)
+            if encoded is not None:
+                encoded.append(piece)
+        members = json.dumps(dict(self._ids(), uploadId=upload_id, partFirstByte=first, partLastByte=first + n - 1))
+        tail = b'", ' + members[1:].encode()
+        h.update(tail)
+        return _PartBody(encoded, source[:2] if source else None, n, tail, h.hexdigest(), reader.name)
 
-    def _send_part(self, pieces: List[Union[bytes, bytearray]], body_hash: str, upload_id: str, first: int, n: int,
-                   name: str, progress: ProgressFn) -> int:
+    def _send_part(self, part: _PartBody, first: int, progress: ProgressFn) -> int:
         """Send one part with retries; returns the next byte offset the service expects (``first + n``,
         or less when the service reports it kept fewer bytes than were sent)."""
-        what = f"UploadLayerPart for {name}"
+        what, n = f"UploadLayerPart for {part.name}", part.n
+        name = part.name
 
         def attempt() -> int:
             try:
-                self._parts.send("UploadLayerPart", pieces, body_hash)
+                self._parts.send("UploadLayerPart", part, part.sha256, len(part))
             except AwsApiError as err:
                 if err.code == "InvalidLayerPartException" and "lastValidByteReceived" in err.body:
                     last = int(err.body["lastValidByteReceived"])
@@ -391,10 +436,10 @@ class EcrTransport:
         return encoder
 
 
-def _drop(upcoming: "Future[Tuple[List[Union[bytes, bytearray]], str, int]]") -> None:
+def _drop(upcoming: "Future[_PartBody]") -> None:
     """Discard a part read ahead that will not be sent (giving its memory permit back)."""
     try:
-        if upcoming.result()[2]:
+        if upcoming.result().in_memory:
             _PARTS_IN_MEMORY.release()
     except BaseException:  # its error, if any, was or will be reported by the part that matters
         pass
