@@ -131,3 +131,12 @@ def test_manifest_refused_inside_a_server_error_is_exit_4_at_once(shapes, tmp_pa
         assert requests.get(f"http://{reg.host}/v2/strict/tags/list", timeout=10).status_code == 404
     finally:
         reg.stop()
+
+
+def test_digest_file_that_cannot_be_written_is_refused_before_the_push(shapes, registry, tmp_path, capsys):
+    layout, _ = shapes
+    for path, expect in ((tmp_path, "is a directory"), (tmp_path / "no" / "d.txt", "does not exist")):
+        code, _, err = _push(capsys, f"oci:{layout}:zero-layers", f"{registry.host}/digest-file:1", "--insecure",
+                             "--digest-file", str(path))
+        assert code == 2 and len(err) == 1 and expect in err[0] and str(path) in err[0], err
+    assert requests.get(f"http://{registry.host}/v2/digest-file/tags/list", timeout=10).status_code == 404

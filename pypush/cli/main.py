@@ -135,6 +135,7 @@ def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported 
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    _check_digest_file(getattr(args, "digest_file", None))
     password = _read_password(args.password_stdin, args.username, "")
     src_password = _read_password(args.src_password_stdin, args.src_username, "src-")
     options = api.PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
@@ -144,6 +145,14 @@ def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported 
                               platform=args.platform, src_insecure=args.src_insecure, src_username=args.src_username,
                               src_password=src_password)
     return options
+
+
+def _check_digest_file(path: Optional[str]) -> None:
+    """UsageError, before anything is sent, when ``--digest-file`` names a directory or lies in a missing one."""
+    if path and os.path.isdir(path):
+        raise UsageError(f"--digest-file {path}: is a directory")
+    if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise UsageError(f"--digest-file {path}: directory {os.path.dirname(os.path.abspath(path))} does not exist")
 
 
 def _run_transfer(args: argparse.Namespace) -> int:
@@ -193,7 +202,11 @@ def _run_plan(args: argparse.Namespace, options) -> int:
 def report(args: argparse.Namespace, result) -> int:  # result: PushResult
     """Print a result as ``--format`` asks (and write ``--digest-file``); the exit code."""
     if args.digest_file:
-        Path(args.digest_file).write_text(result.digest + "\n")
+        try:
+            Path(args.digest_file).write_text(result.digest + "\n")
+        except OSError as exc:
+            raise UsageError(f"--digest-file {args.digest_file}: cannot write ({exc.strerror or exc}); the push of "
+                             f"{result.reference} succeeded") from None
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))
     else:
