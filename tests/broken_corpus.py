@@ -321,7 +321,7 @@ def make_corpus(tmp: Path) -> List[Case]:
     (skopeo_dir / "manifest.json").write_bytes(_blob(FIXTURES / "small.oci", _index(FIXTURES / "small.oci")[
         "manifests"][0]["digest"]).read_bytes())
     (skopeo_dir / "version").write_text("Directory Transport Version: 1.1\n")
-    add("skopeo-dir-layout", skopeo_dir, "not a docker save")
+    add("skopeo-dir-layout", skopeo_dir, "is missing")  # read as a skopeo dir: copy whose blobs are absent
     add("docker-bzip2-layer", _docker_save(tmp / "dm-bzip2.tar", layers={"l1/layer.tar": b"BZh91AY&SY" + b"\0" * 100}),
         "bzip2")
     add("docker-unknown-repo-tag", "docker-archive:" + str(_docker_save(tmp / "dm-tag.tar")) + ":other:2",

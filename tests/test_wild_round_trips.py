@@ -3,6 +3,7 @@ CLI, pulled back with skopeo, copied and pulled again with pypush: every digest 
 that refuses a manifest inside a server error (HTTP 500) makes pypush say."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -140,3 +141,27 @@ def test_digest_file_that_cannot_be_written_is_refused_before_the_push(shapes, r
                              "--digest-file", str(path))
         assert code == 2 and len(err) == 1 and expect in err[0] and str(path) in err[0], err
     assert requests.get(f"http://{registry.host}/v2/digest-file/tags/list", timeout=10).status_code == 404
+
+
+def test_skopeo_dir_copies_push_as_written(shapes, registry, skopeo, tmp_path, capsys):
+    """skopeo's dir: format (detected by its version file, or named dir:PATH): a single image and a whole index,
+    exact manifest bytes; a missing blob is exit 3 naming the file."""
+    layout, descs = shapes
+    multi = LayoutWriter(tmp_path / "multi.oci")
+    a, b = multi.image(LAYERS[:1], arch="amd64", seed="a"), multi.image(LAYERS[1:], arch="arm64", seed="b")
+    multi.write_index([named(multi.index([named(a, platform=("amd64", "linux")), named(b, platform=("arm64", "linux"))]),
+                             ref="1")])
+    skopeo.run("copy", "-q", f"oci:{layout}:blob-twice", f"dir:{tmp_path / 'one'}")
+    skopeo.run("copy", "-q", "--all", f"oci:{multi.layout}:1", f"dir:{tmp_path / 'all'}")
+    top = {d: "sha256:" + hashlib.sha256((tmp_path / d / "manifest.json").read_bytes()).hexdigest()
+           for d in ("one", "all")}
+    for spec, repo, digest in ((str(tmp_path / "one"), "dir-one", top["one"]),
+                               (f"dir:{tmp_path / 'all'}", "dir-all", top["all"]),
+                               (f"{tmp_path / 'all'}:{b['digest']}", "dir-child", b["digest"])):
+        code, result, err = _push(capsys, spec, f"{registry.host}/{repo}:1", "--insecure", "--compression", "keep")
+        assert code == 0 and result["digest"] == digest, err
+        pull_and_check(skopeo, f"{registry.host}/{repo}:1", tmp_path / f"pulled-{repo}", expected_digest=digest)
+    victim = json.loads((tmp_path / "one" / "manifest.json").read_bytes())["layers"][1]["digest"].split(":")[1]
+    (tmp_path / "one" / victim).unlink()
+    code, _, err = _push(capsys, str(tmp_path / "one"), f"{registry.host}/dir-broken:1", "--insecure")
+    assert code == 3 and len(err) == 1 and f"{tmp_path / 'one' / victim}" in err[0] and "is missing" in err[0], err

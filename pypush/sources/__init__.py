@@ -7,6 +7,7 @@ Spec forms (PATH may contain ':'; the longest prefix that exists on disk is the 
                                  with manifest.json is a docker save, one with index.json an OCI archive
 - ``oci:PATH[:REF]``, ``oci-archive:PATH[:REF]``   read as an OCI layout (directory or tar)
 - ``docker-archive:PATH[:REF]``  read as a docker save (directory or tar)
+- ``dir:PATH``                   a skopeo ``dir:`` copy (detected too: its ``version`` file)
 
 A tar compressed whole (gzip, zstd, xz, bzip2: told by its magic bytes) is decompressed once into a
 private temporary file (compressed_archive.py), removed when the source closes.
@@ -25,6 +26,7 @@ from pypush.errors import SourceError
 from pypush.image.model import Node, check_expansion
 from pypush.sources.compressed_archive import sniff, unpack
 from pypush.sources.docker_save import read_docker_save
+from pypush.sources.skopeo_dir import is_skopeo_dir, read_skopeo_dir
 from pypush.sources.tree import DirTree, Tree
 from pypush.sources.oci_layout import OciLayout
 from pypush.sources.tarfs import TarTree, is_tar
@@ -32,7 +34,7 @@ from pypush.sources.tarfs import TarTree, is_tar
 if TYPE_CHECKING:
     from pypush.image.platforms import Platform
 
-SCHEMES = ("oci", "oci-archive", "docker-archive")
+SCHEMES = ("oci", "oci-archive", "docker-archive", "dir")
 
 
 @dataclass
@@ -108,6 +110,8 @@ def _open_file(spec: str) -> Source:
         tree, detected = _open_tree(path, scheme, release)
         if detected == "docker-archive":
             root, tags = read_docker_save(tree, ref)
+        elif detected == "dir":
+            root, tags = read_skopeo_dir(tree, ref)
         else:
             layout = OciLayout(tree)
             layout.check()
@@ -139,13 +143,13 @@ def _open_tree(path: str, scheme: Optional[str], release: List[Callable[[], None
         oci_format = "oci-archive"
     else:
         raise SourceError(f"not an image: {path} (neither a directory nor a regular file)")
-    if scheme == "docker-archive":
+    if scheme in ("docker-archive", "dir"):
         return tree, scheme
     if scheme in ("oci", "oci-archive"):
         return tree, oci_format
     has = {name: tree.size(name) is not None for name in ("manifest.json", "index.json", "oci-layout")}
     if has["manifest.json"]:
-        return tree, "docker-archive"
+        return tree, "dir" if is_skopeo_dir(tree) else "docker-archive"
     if has["index.json"] or has["oci-layout"]:
         return tree, oci_format
     what = "directory" if oci_format == "oci" else "tar"

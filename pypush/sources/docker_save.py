@@ -87,8 +87,8 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
     where = tree.name("manifest.json")
     items = load_json(tree.read("manifest.json", MAX_MANIFEST_JSON, "manifest.json"), where, object)
     if isinstance(items, dict) and "schemaVersion" in items:
-        raise SourceError(f"{where}: a single image manifest, not a docker save (a skopeo dir: copy? "
-                          f"convert it: skopeo copy dir:{tree.label} oci:NEW_PATH:TAG)")
+        raise SourceError(f"{where}: a single image manifest, not a docker save (a skopeo dir: copy without its "
+                          f"version file? name it dir:{tree.label})")
     if not isinstance(items, list):
         raise SourceError(f"{where}: JSON top level is not an array")
     entries = [_Entry(item, f"{where}[{i}]") for i, item in enumerate(items)]
