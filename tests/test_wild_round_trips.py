@@ -11,7 +11,7 @@ from typing import Dict, List, Tuple
 import pytest
 import requests
 
-from conftest import oci_blob_path, start_docker_registry, server_fixture
+from conftest import oci_blob_path, run_pypush, start_docker_registry, server_fixture
 from imagegen import LayoutWriter, named, random_bytes, tar_layer
 from pullcheck import pull_and_check
 from pypush.cli.main import main
@@ -165,3 +165,14 @@ def test_skopeo_dir_copies_push_as_written(shapes, registry, skopeo, tmp_path, c
     (tmp_path / "one" / victim).unlink()
     code, _, err = _push(capsys, str(tmp_path / "one"), f"{registry.host}/dir-broken:1", "--insecure")
     assert code == 3 and len(err) == 1 and f"{tmp_path / 'one' / victim}" in err[0] and "is missing" in err[0], err
+
+
+def test_nested_index_from_a_registry_reads_quietly(shapes, registry, tmp_path, capsys):
+    """Indexes below indexes are fetched by one pool: nested pools outgrew the connection pool and urllib3
+    printed 'Connection pool is full, discarding connection' on stderr."""
+    layout, descs = shapes
+    assert _push(capsys, f"oci:{layout}:index-listing-one-child-thrice", f"{registry.host}/nested:1", "--insecure")[0] == 0
+    for extra in ([], ["--platform", "linux/amd64"]):
+        proc = run_pypush("pull", f"docker://{registry.host}/nested:1", f"oci:{tmp_path / 'out'}:1", "--src-insecure",
+                          *extra)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr

@@ -224,7 +224,7 @@ class RemoteReader:
     def _index(self, desc: Descriptor, raw: bytes, doc: Dict[str, Any], where: str, depth: int) -> ImageIndex:
         children = parse_index(doc, where)
         spots = [(c, f"{where}.manifests[{i}]") for i, c in enumerate(children)]
-        if len(spots) <= 1:
+        if len(spots) <= 1 or depth > 0:  # one pool, at the top: nested pools would outgrow the connection pool
             nodes = [self.node(c, w, depth + 1) for c, w in spots]
         else:
             with ThreadPoolExecutor(max_workers=min(8, len(spots)), thread_name_prefix="pypush-manifest") as pool:
