@@ -168,6 +168,9 @@ def manifest_kind(doc: Mapping[str, Any], desc: Descriptor, where: str) -> str:
     media_type = own or desc.media_type
     if not media_type:  # neither says: guess from the members, as the OCI spec allows
         media_type = OCI_INDEX if "manifests" in doc else OCI_MANIFEST
+    if media_type.startswith("application/vnd.docker.distribution.manifest.v1+") or "fsLayers" in doc:
+        raise SourceError(f"{where}: a Docker schema 1 manifest (deprecated) is not supported; convert the image "
+                          f"first, e.g. skopeo copy --format v2s2 SOURCE oci:NEW_PATH:TAG")
     if media_type not in MANIFEST_TYPES and media_type not in INDEX_TYPES:
         raise SourceError(f"{where}: unknown manifest media type {_short(media_type)}")
     if doc.get("schemaVersion") != 2:
