@@ -178,3 +178,12 @@ def test_docker_schema_1_in_a_layout_is_named_with_the_way_out(tmp_path, media_t
     w.write_index([named(w.put(json.dumps(doc).encode(), media_type), ref="1")])
     with pytest.raises(SourceError, match=r"s1.oci/blobs/sha256/\w+: a Docker schema 1 manifest .* skopeo copy --format v2s2"):
         open_source(str(w.layout))
+
+
+def test_docker_names_match_with_or_without_the_implied_library_namespace(tmp_path):
+    w = LayoutWriter(tmp_path / "src.oci")
+    a = w.image(LAYERS[:1], compression=None)
+    w.write_index([a])
+    archive = docker_save(w.layout, tmp_path / "lib.tar", [(a, ["docker.io/library/app:1"])], oci=False)
+    for ref in ("app:1", "library/app:1", "docker.io/library/app:1", "index.docker.io/library/app:1"):
+        assert open_source(f"{archive}:{ref}").tags == ["1"], ref

@@ -224,7 +224,7 @@ def _is_platform_set(entries: List[Descriptor]) -> bool:
 
 def normalize_name(name: str) -> str:
     """A Docker image name without the implied registry and namespace (docker.io/library/)."""
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/", "library/"):
         if name.startswith(prefix):
             return name[len(prefix):]
     return name
