@@ -9,8 +9,7 @@ import struct
 import zlib
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from test_server_api import OCI_INDEX, OCI_MANIFEST, client, push_blob, sha
-from test_server_v2 import gzip_tar_layer
+from endpoint_client import OCI_INDEX, OCI_MANIFEST, client, push_blob, sha, gzip_tar_layer
 
 RGBA = Tuple[int, int, int, int]
 

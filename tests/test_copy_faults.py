@@ -16,7 +16,7 @@ from conftest import oci_manifests, run_pypush, server_fixture
 from imagegen import make_oci_layout, random_bytes
 from layout_v2_server import LayoutV2Server, sha256
 from pypush.errors import SourceError
-from test_registry_auth import PASSWORD, USER, bearer_registry, skopeo_raw, token_server  # noqa: F401 (fixtures)
+from auth_registries import PASSWORD, USER, bearer_registry, skopeo_raw, token_server  # noqa: F401 (fixtures)
 
 BIG = 6 << 20  # several 1 MiB reads, so that a cut lands mid-blob
 

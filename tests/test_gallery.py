@@ -14,7 +14,7 @@ import pytest
 from conftest import server_fixture
 
 from gallerydata import catalog, populate_demo, push_image, push_index, solid_png
-from test_server_api import client
+from endpoint_client import cli, client
 
 from pypush.server import LocalEndpoint
 from pypush.server.gallery import markdown_render
@@ -313,7 +313,6 @@ def test_render_markdown_unit():
 
 
 def test_what_pypush_catalog_set_writes_is_what_the_gallery_shows(fresh, tmp_path):
-    from test_manage import cli
 
     c = client(fresh)
     c.create_repository(repositoryName="app")

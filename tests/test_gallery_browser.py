@@ -10,7 +10,7 @@ from conftest import server_fixture
 
 from chromium import Chromium
 from gallerydata import catalog, count_colour, push_index, read_png, solid_png
-from test_server_api import client
+from endpoint_client import client
 
 from pypush.server import LocalEndpoint
 

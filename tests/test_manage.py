@@ -5,11 +5,7 @@ then every command runs through the CLI in a subprocess, as users run it.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
-import sys
-import types
 import hashlib
 import json
 import struct
@@ -20,8 +16,7 @@ import boto3
 import pytest
 import requests
 
-from conftest import run_pypush
-from pypush.cli.main import main
+from endpoint_client import cli, cli_json
 from pypush.errors import RegistryError, UsageError
 from pypush.ecrpublic.client import CatalogData, DeleteResult, ECRPublic, Image, Repository, Tag
 
@@ -83,30 +78,6 @@ def tiny_png(width: int = 3, height: int = 2) -> bytes:
     raw = b"".join(b"\x00" + bytes(c for x in range(width) for c in (x * 80, y * 120, 200)) for y in range(height))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-def cli(endpoint, *args: str, columns: Optional[int] = None, stdin: str = "", subprocess: bool = False):
-    """Run ``pypush ARGS --endpoint-url URL``: in this process (pypush.cli.main.main, fast) or, with
-    ``subprocess``, as users do; returns an object with returncode, stdout and stderr."""
-    argv = [*args, "--endpoint-url", endpoint.url]
-    if subprocess:
-        return run_pypush(*argv, env={"COLUMNS": str(columns)} if columns else None, input=stdin, timeout=120)
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp:
-        if columns:
-            mp.setenv("COLUMNS", str(columns))
-        else:
-            mp.delenv("COLUMNS", raising=False)
-        mp.setattr(sys, "stdin", io.StringIO(stdin))
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(argv)
-    return types.SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
-
-
-def cli_json(endpoint, *args: str, subprocess: bool = False):
-    proc = cli(endpoint, *args, "--format", "json", subprocess=subprocess)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
 
 
 @pytest.fixture

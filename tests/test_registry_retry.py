@@ -12,7 +12,7 @@ from typing import Callable, List, Optional, Tuple
 import pytest
 
 from conftest import start_docker_registry, server_fixture
-from test_registry_push import MiB, Progress, blob_of, fetch_blob, make_image, gz_layer
+from registry_builders import MiB, Progress, blob_of, fetch_blob, make_image, gz_layer
 from imagegen import random_bytes
 
 from pypush.transports.distribution.docker_credentials import Credentials

@@ -5,7 +5,7 @@ import pytest
 
 from certs import self_signed
 from conftest import start_docker_registry, server_fixture
-from test_registry_push import Progress, blob_of, fetch_blob
+from registry_builders import Progress, blob_of, fetch_blob
 from imagegen import random_bytes
 
 from pypush.errors import RegistryError

@@ -13,7 +13,7 @@ import pytest
 
 import conftest
 from conftest import run_pypush, server_fixture
-from test_registry_auth import PASSWORD, REFRESH_TOKEN, USER, basic_registry  # noqa: F401 (fixture)
+from auth_registries import PASSWORD, REFRESH_TOKEN, USER, basic_registry  # noqa: F401 (fixture)
 
 AWS_KEY = "AKIAPYPUSHTESTKEY123"
 AWS_SECRET = "pYpUsH/sEcReT+kEy/0123456789abcdefGHIJ"

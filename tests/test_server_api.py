@@ -1,99 +1,20 @@
 """The local endpoint's AWS API through stock boto3 clients over a socket: every ECR Public operation,
-the private ECR push operations, and each documented error. Helpers here are reused by the other
-test_server_* modules."""
+the private ECR push operations, and each documented error (helpers: endpoint_client.py)."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
 import time
-from typing import Any, Dict, Optional, Sequence
 
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from conftest import server_fixture
+from endpoint_client import MiB, DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX, client, sha, error_of, code_of, push_blob, manifest, index, push_image
 
 pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
-
-MiB = 1024 * 1024
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-def client(ep, service: str = "ecr-public", **kw: Any):
-    """A stock boto3 client for the endpoint; client-side validation off so the server's is tested."""
-    return boto3.client(
-        service, endpoint_url=ep.url, region_name=kw.pop("region_name", "us-east-1"),
-        aws_access_key_id=kw.pop("access_key", "x"), aws_secret_access_key=kw.pop("secret_key", "y"),
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}), **kw,
-    )
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def error_of(call, **kwargs: Any) -> Dict[str, Any]:
-    """The parsed error response of a call that must fail."""
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    return info.value.response
-
-
-def code_of(call, **kwargs: Any) -> str:
-    return error_of(call, **kwargs)["Error"]["Code"]
-
-
-def push_blob(c, repo: str, data: bytes, part_size: Optional[int] = None, **extra: Any) -> str:
-    """InitiateLayerUpload / UploadLayerPart* / CompleteLayerUpload; returns the digest."""
-    up = c.initiate_layer_upload(repositoryName=repo, **extra)
-    size = part_size or up["partSize"]
-    for first in range(0, len(data), size):
-        part = data[first : first + size]
-        r = c.upload_layer_part(repositoryName=repo, uploadId=up["uploadId"], partFirstByte=first,
-                                partLastByte=first + len(part) - 1, layerPartBlob=part, **extra)
-        assert r["lastByteReceived"] == first + len(part) - 1
-    done = c.complete_layer_upload(repositoryName=repo, uploadId=up["uploadId"], layerDigests=[sha(data)], **extra)
-    assert done["layerDigest"] == sha(data)
-    return done["layerDigest"]
-
-
-def manifest(config: bytes, layers: Sequence[bytes], media_type: str = OCI_MANIFEST, **extra: Any) -> str:
-    oci = media_type == OCI_MANIFEST
-    doc: Dict[str, Any] = {
-        "schemaVersion": 2, "mediaType": media_type,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json" if oci
-                   else "application/vnd.docker.container.image.v1+json", "digest": sha(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip" if oci
-                    else "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": sha(l), "size": len(l)}
-                   for l in layers],
-    }
-    doc.update(extra)
-    return json.dumps(doc, indent=2)
-
-
-def index(children: Sequence[str], media_type: str = OCI_INDEX, child_type: str = OCI_MANIFEST) -> str:
-    return json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": [
-        {"mediaType": child_type, "digest": sha(m.encode()), "size": len(m.encode()),
-         "platform": {"architecture": arch, "os": "linux"}} for m, arch in zip(children, ["amd64", "arm64", "s390x"])]})
-
-
-def push_image(c, repo: str, layers: Sequence[bytes], tag: Optional[str] = "v1", media_type: str = OCI_MANIFEST,
-               seed: str = "") -> str:
-    """Blobs then manifest; returns the manifest text."""
-    config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed,
-                         "rootfs": {"type": "layers", "diff_ids": [sha(l) for l in layers]}}).encode()
-    for blob in (config, *layers):
-        if not c.batch_check_layer_availability(repositoryName=repo, layerDigests=[sha(blob)])["layers"]:
-            push_blob(c, repo, blob)
-    text = manifest(config, layers, media_type)
-    c.put_image(repositoryName=repo, imageManifest=text, **({"imageTag": tag} if tag else {}))
-    return text
 
 
 @server_fixture

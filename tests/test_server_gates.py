@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from pypush.server import LocalEndpoint
-from test_server_api import MiB, client, error_of, push_blob
+from endpoint_client import MiB, client, error_of, push_blob
 
 pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
 

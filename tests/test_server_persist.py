@@ -10,27 +10,15 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from conftest import REPO_ROOT
-from test_server_api import MiB, client, code_of, push_blob, push_image, sha
+from endpoint_process import start_server, url_of
+from endpoint_client import MiB, client, code_of, push_blob, push_image, sha
 
 pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
-
-
-def start_server(data: Path, *args: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "pypush.server", "--port", "0", "--data", str(data), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-    return proc
-
-
-def url_of(proc: subprocess.Popen) -> str:
-    line = proc.stdout.readline().strip()
-    assert line.startswith("http://127.0.0.1:"), (line, proc.stderr.read() if proc.poll() is not None else "")
-    return line
 
 
 def test_first_line_is_the_url_and_sigterm_stops_cleanly(tmp_path):

@@ -4,7 +4,6 @@ skopeo and pypush's v2 transport push in; both doors read back with the same dig
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import time
@@ -14,8 +13,8 @@ import requests
 
 from conftest import REPO_ROOT, run_pypush, server_fixture
 from pullcheck import pull_and_check
-from test_server_api import OCI_MANIFEST, MiB, client, sha
-from test_registry_push import gz_layer, make_image
+from endpoint_client import password_of, V2, OCI_MANIFEST, MiB, client, sha
+from registry_builders import gz_layer, make_image
 
 from pypush.engine.transfer import push
 from pypush.image.model import OCI_INDEX
@@ -27,43 +26,6 @@ pytestmark = pytest.mark.servers  # every test here starts the endpoint or a ser
 
 FIXTURES = REPO_ROOT / "fixtures"
 ARTIFACT = "application/vnd.example.sbom+json"
-
-
-def password_of(ep, service: str = "ecr-public") -> str:
-    data = client(ep, service).get_authorization_token()["authorizationData"]
-    token = (data[0] if isinstance(data, list) else data)["authorizationToken"]
-    user, _, password = base64.b64decode(token).decode().partition(":")
-    assert user == "AWS"
-    return password
-
-
-class V2:
-    """A raw HTTP client of /v2/ with Basic ``AWS:<password>``."""
-
-    def __init__(self, ep, password: str):
-        self.base = ep.url
-        self.s = requests.Session()
-        self.s.auth = ("AWS", password)
-
-    def __call__(self, method: str, path: str, **kw) -> requests.Response:
-        return self.s.request(method, self.base + path, timeout=60, **kw)
-
-    def upload(self, repo: str, data: bytes) -> str:
-        r = self("POST", f"/v2/{repo}/blobs/uploads/?digest={sha(data)}", data=data)
-        assert r.status_code == 201, r.text
-        return sha(data)
-
-    def put_image(self, repo: str, ref: str, layers=(), **extra) -> bytes:
-        config = json.dumps({"architecture": "amd64", "os": "linux", "n": ref}).encode()
-        descs = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": self.upload(repo, l),
-                  "size": len(l)} for l in layers]
-        doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json", "digest": self.upload(repo, config),
-            "size": len(config)}, "layers": descs, **extra}
-        raw = json.dumps(doc).encode()
-        r = self("PUT", f"/v2/{repo}/manifests/{ref}", data=raw, headers={"Content-Type": OCI_MANIFEST})
-        assert r.status_code == 201 and r.headers["Docker-Content-Digest"] == sha(raw), r.text
-        return raw
 
 
 @server_fixture

@@ -21,9 +21,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from test_server_api import MiB, client, push_blob, push_image, sha
-from test_server_persist import start_server, url_of
-from test_server_registry import V2, password_of
+from endpoint_client import MiB, client, push_blob, push_image, sha, V2, password_of
+from endpoint_process import start_server, url_of
 
 pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
 

@@ -3,25 +3,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
-import tarfile
 import urllib.request
 from urllib.error import HTTPError
 
 import pytest
 
 from conftest import oci_blob_path, oci_manifests
-from test_server_api import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, MiB, client, index, push_blob, sha
-
-
-def gzip_tar_layer(name: str, payload: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime = len(payload), 0
-        tar.addfile(info, io.BytesIO(payload))
-    return gzip.compress(buf.getvalue(), compresslevel=1, mtime=0)
+from endpoint_client import gzip_tar_layer, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, MiB, client, index, push_blob, sha
 
 
 def push_real_image(c, repo: str, layers, tag, media_type=DOCKER_MANIFEST, arch="amd64") -> str:

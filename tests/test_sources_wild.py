@@ -20,7 +20,7 @@ import pytest
 from conftest import Skopeo, oci_blob_path, run_pypush, start_docker_registry, server_fixture
 from imagegen import OCI_INDEX, LayoutWriter, compress, docker_save, named, random_bytes, tar_layer, write_tar
 from pullcheck import docker_archive_expectations, pull_and_check, sha256
-from test_broken_cli import Listener
+from counting_listener import Listener
 from pypush.cli.main import main
 from pypush.image.digest import VerifyingReader
 from pypush.errors import SourceError, UsageError
