@@ -194,6 +194,14 @@ def start_docker_registry(tmp: Path, extra_config: str = "") -> DockerRegistry:
     return DockerRegistry(tmp, extra_config)
 
 
+@server_fixture(scope="module")
+def registry(tmp_path_factory) -> Iterator[DockerRegistry]:
+    """One docker-registry for the tests of a module (a module needing another configuration defines its own)."""
+    reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
 @server_fixture
 def docker_registry(tmp_path) -> Iterator[DockerRegistry]:
     reg = start_docker_registry(tmp_path / "registry")

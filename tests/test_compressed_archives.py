@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, server_fixture, start_docker_registry
+from conftest import FIXTURES
 from pullcheck import docker_archive_expectations, oci_archive_top_digest, pull_and_check
 
 import pypush.sources.compressed_archive as compressed_archive
@@ -26,13 +26,6 @@ from pypush.errors import SourceError
 from pypush.sources import open_source
 
 TOOLS = {"gzip": ["gzip", "-c"], "zstd": ["zstd", "-q", "-c"], "xz": ["xz", "-c"], "bzip2": ["bzip2", "-c"]}
-
-
-@server_fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES, start_docker_registry, server_fixture
+from conftest import FIXTURES
 from pullcheck import docker_archive_expectations, oci_archive_top_digest, oci_top_digest, pull_and_check
 
 from pypush.api import push
@@ -17,13 +17,6 @@ OCI_CASES = [
     ("oci:{}:1", "docker-list.oci"),
     ("oci:{}:1", "artifact.oci"),
 ]
-
-
-@server_fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
 
 
 @pytest.fixture(autouse=True)

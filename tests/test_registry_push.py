@@ -12,7 +12,6 @@ import requests
 
 from imagegen import random_bytes
 from pullcheck import pull_and_check
-from conftest import start_docker_registry, server_fixture
 from registry_builders import MiB, blob_of, gz_layer, make_image, make_index, transport_for, fetch_blob, uploads_in_progress, requests_logged, Progress
 
 from pypush.engine.transfer import push
@@ -20,13 +19,6 @@ from pypush.errors import DigestMismatchError, RegistryError, TransientError
 from pypush.image.model import OCI_LAYER_GZIP, OCI_MANIFEST, Blob, Descriptor, sha256_digest
 from pypush.net.retry import Backoff
 from pypush.transports.distribution.v2_transport import RegistryTransport
-
-
-@server_fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
 
 
 # ----- blobs --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Tuple
 
 import pytest
 
-from conftest import start_docker_registry, server_fixture
+from conftest import server_fixture
 from registry_builders import MiB, Progress, blob_of, fetch_blob, make_image, gz_layer
 from imagegen import random_bytes
 
@@ -121,13 +121,6 @@ class FaultProxy:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@server_fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
 
 
 @server_fixture

@@ -19,7 +19,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from conftest import server_fixture, start_docker_registry
+from conftest import server_fixture
 
 from pypush.api import pull, push
 from pypush.cli.main import main
@@ -72,13 +72,6 @@ def write_sha512_layout(root: Path) -> Dict[str, object]:
 @pytest.fixture
 def image(tmp_path):
     return dict(write_sha512_layout(tmp_path / "sha512.oci"), layout=tmp_path / "sha512.oci")
-
-
-@server_fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
 
 
 @server_fixture

@@ -278,13 +278,6 @@ def flavours(tmp_path_factory, skopeo) -> Dict[str, Flavour]:
 
 
 @server_fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = start_docker_registry(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
-
-
-@server_fixture(scope="module")
 def ecr(tmp_path_factory):
     from pypush.server import LocalEndpoint
 
