@@ -9,6 +9,7 @@ import io
 import json
 import lzma
 import subprocess
+import sys
 import tarfile
 import tempfile
 import urllib.request
@@ -115,4 +116,16 @@ def test_a_compressed_file_that_is_no_image_is_refused_and_cleaned_up(private_tm
     packed_dir.write_bytes(lzma.compress(buf.getvalue()))
     with pytest.raises(SourceError, match=rf"not an image: {packed_dir} \(tar holds neither"):
         open_source(str(packed_dir))
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_without_a_loadable_zstandard_the_error_says_so(private_tmp, tmp_path, monkeypatch):
+    """As on Debian's PyPy, where zstandard installs without its backend: one line naming the file."""
+    packed = tmp_path / "img.tar.zst"
+    packed.write_bytes(b"\x28\xb5\x2f\xfd" + bytes(100))
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # `import zstandard` raises ImportError
+    with pytest.raises(SourceError) as info:
+        open_source(f"docker-archive:{packed}")
+    message = str(info.value)
+    assert message.startswith(f"{packed}: zstd-compressed, and the zstandard package does not load") and "\n" not in message
     assert list(private_tmp.iterdir()) == []

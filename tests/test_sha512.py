@@ -21,7 +21,7 @@ from botocore.config import Config
 
 from conftest import server_fixture
 
-from pypush.api import pull, push
+from pypush.api import copy, pull, push
 from pypush.cli.main import main
 from pypush.server import LocalEndpoint
 
@@ -80,6 +80,7 @@ def ep(tmp_path):
         ecr = boto3.client("ecr-public", endpoint_url=e.url, region_name="us-east-1", aws_access_key_id="x",
                            aws_secret_access_key="y", config=Config(retries={"total_max_attempts": 1}))
         ecr.create_repository(repositoryName="s512")
+        ecr.create_repository(repositoryName="s512-copy")
         token = ecr.get_authorization_token()["authorizationData"]["authorizationToken"]
         e.password = base64.b64decode(token).decode().partition(":")[2]
         e.ecr = ecr
@@ -102,6 +103,13 @@ def _round_trip(image, host: str, repo: str, tmp_path: Path, skopeo, auth=None, 
     assert (pulled / "blobs" / "sha512" / layer).read_bytes() == image["blobs"][image["layer512"]]
     again = push(f"oci:{image['layout']}:1", f"{host}/{repo}:1", insecure=True, compression="keep", **creds)
     assert (again.blobs_pushed, again.digest) == (0, image["digest"])
+    # within one registry a copy mounts: docker-registry links a mounted sha512 blob by its sha256 only, so
+    # that blob is uploaded instead; every blob must answer to its own digest in the copy
+    copied = copy(f"docker://{host}/{repo}:1", f"{host}/{repo}-copy:1", insecure=True, src_insecure=True,
+                  src_username=creds.get("username"), src_password=creds.get("password"), **creds)
+    assert copied.digest == image["digest"] and copied.blobs_mounted >= 1
+    for digest in image["blobs"]:
+        assert requests.head(f"http://{host}/v2/{repo}-copy/blobs/{digest}", auth=auth, timeout=30).status_code == 200
 
 
 def test_docker_registry_takes_a_sha512_layer(registry, skopeo, image, tmp_path):

@@ -127,7 +127,11 @@ class RegistryTransport:
         if desc.digest and self.mount_from:
             started = self._mount(desc.digest)
             if started is None:
-                return desc
+                if desc.digest.startswith("sha256:") or self._has_blob(desc.digest):
+                    return desc
+                # mounted under the registry's canonical sha256 only (docker-registry does so for sha512): upload
+                log.info("mount of %s linked it only by sha256; uploading it", desc.digest)
+                self.stats.add("mounted", -1)
         return _BlobUpload(self, blob, progress, started).run()
 
     def put_manifest(self, raw: bytes, media_type: str, digest: str, tags: Sequence[str]) -> None:
