@@ -131,6 +131,17 @@ def test_the_serve_v2_door_checks_sha512_content(ep, image):
     assert image["layer512"] in resp.json()["errors"][0]["message"]  # what the content really has
     resp = requests.head(f"{ep.url}/v2/s512/blobs/sha512:{'0' * 128}", auth=("AWS", ep.password), timeout=30)
     assert resp.status_code == 404
+    session = requests.post(f"{ep.url}/v2/s512/blobs/uploads/", auth=("AWS", ep.password), timeout=30)
+    location = requests.compat.urljoin(ep.url, session.headers["Location"])
+    resp = requests.patch(location, data=data, auth=("AWS", ep.password), timeout=30,  # then PUT with no body:
+                          headers={"Content-Range": f"0-{len(data) - 1}"})  # the sha512 is of the stored upload
+    assert resp.status_code in (201, 202), resp.text  # 201 as ECR answers
+    location = requests.compat.urljoin(ep.url, resp.headers["Location"])
+    sep = "&" if "?" in location else "?"
+    resp = requests.put(f"{location}{sep}digest={image['layer512']}", auth=("AWS", ep.password), timeout=30)
+    assert resp.status_code == 201 and resp.headers["Docker-Content-Digest"] == image["layer512"], resp.text
+    got = requests.get(f"{ep.url}/v2/s512/blobs/{image['layer512']}", auth=("AWS", ep.password), timeout=30)
+    assert got.content == data
 
 
 def test_the_ecr_api_refuses_a_sha512_layer_before_pushing_anything(ep, image, capsys):
