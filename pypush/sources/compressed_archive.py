@@ -37,13 +37,21 @@ def sniff(head: bytes) -> Optional[str]:
     return None
 
 
+class _Anchor:
+    """Lives as long as the interpreter: the copies' finalizers hang on it, so a copy is removed by ``remove``
+    or at exit, never while blobs opened from it may still be read."""
+
+
+_ANCHOR = _Anchor()
+
+
 class Unpacked:
     """The decompressed copy of a compressed archive: ``path`` in a private temporary directory."""
 
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="pypush-archive-")
         self.path = os.path.join(self.dir, "archive.tar")
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self.dir, True)
+        self._finalizer = weakref.finalize(_ANCHOR, shutil.rmtree, self.dir, True)
 
     def remove(self) -> None:
         """Delete the directory (idempotent)."""
