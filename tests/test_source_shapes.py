@@ -130,6 +130,8 @@ def test_index_json_with_unknown_members_and_annotations(tmp_path):
         "manifests": [dict(named(m, ref="1"), **{"x-member": True})]}))
     with open_source(str(w.layout)) as src:
         assert src.root.descriptor.digest == m["digest"] and src.tags == ["1"]
+    (w.layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [m], "mediaType": None}))
+    assert open_source(str(w.layout)).root.descriptor.digest == m["digest"]  # null reads as absent, as Go's JSON does
     (w.layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [m], "annotations": ["x"]}))
     with pytest.raises(SourceError, match=r"index.json.annotations: not a map of strings"):
         open_source(str(w.layout))

@@ -44,7 +44,7 @@ class OciLayout:
         doc = load_json(self.tree.read("index.json", MAX_INDEX_JSON, "index.json"), where)
         if doc.get("schemaVersion") != 2:
             raise SourceError(f"{where}: schemaVersion is {doc.get('schemaVersion')!r}, want 2")
-        if doc.get("mediaType", OCI_INDEX) != OCI_INDEX:
+        if doc.get("mediaType") not in (None, OCI_INDEX):
             raise SourceError(f"{where}: mediaType is {doc['mediaType']!r}, want {OCI_INDEX}")
         check_annotations(doc, where)
         return parse_descriptors(doc, "manifests", where)
