@@ -189,3 +189,15 @@ def test_docker_names_match_with_or_without_the_implied_library_namespace(tmp_pa
     archive = docker_save(w.layout, tmp_path / "lib.tar", [(a, ["docker.io/library/app:1"])], oci=False)
     for ref in ("app:1", "library/app:1", "docker.io/library/app:1", "index.docker.io/library/app:1"):
         assert open_source(f"{archive}:{ref}").tags == ["1"], ref
+
+
+def test_many_choices_are_cut_at_a_whole_name_and_counted(tmp_path):
+    w = LayoutWriter(tmp_path / "many.oci")
+    images = [w.image([], seed=str(i)) for i in range(60)]
+    w.write_index([named(m, ref=f"release-{i:02d}") for i, m in enumerate(images)])
+    with pytest.raises(SourceError) as err:
+        open_source(str(w.layout))
+    shown = str(err.value).split("choices: ")[1].rstrip(")")
+    names, _, rest = shown.partition(" and ")
+    assert names.split(", ") == [f"release-{i:02d}" for i in range(len(names.split(", ")))]
+    assert rest == f"{60 - len(names.split(', '))} more"

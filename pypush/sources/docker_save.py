@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from pypush.errors import SourceError
 from pypush.image.model import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageManifest, Node, carries_layer, sha256_digest, walk
 from pypush.sources.tree import Tree
-from pypush.sources.oci_layout import MAX_CONFIG, MAX_DEPTH, OciLayout, normalize_name
+from pypush.sources.oci_layout import MAX_CONFIG, MAX_DEPTH, OciLayout, join_choices, normalize_name
 from pypush.image.parse import MissingError, check_digest, is_tag, load_json, parse_descriptor, parse_index, tag_of
 
 MAX_MANIFEST_JSON = 64 * 1024 * 1024
@@ -93,7 +93,7 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
         raise SourceError(f"{where}: JSON top level is not an array")
     entries = [_Entry(item, f"{where}[{i}]") for i, item in enumerate(items)]
     has_oci = tree.size("index.json") is not None and tree.size("oci-layout") is not None
-    choices = ", ".join(", ".join(e.repo_tags) or _untagged(e, i) for i, e in enumerate(entries))
+    choices = join_choices([t for i, e in enumerate(entries) for t in (e.repo_tags or [_untagged(e, i)])])
     if not entries:
         raise SourceError(f"{where}: lists no images")
     if ref is None:

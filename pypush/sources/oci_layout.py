@@ -257,5 +257,14 @@ def describe_choices(entries: List[Descriptor]) -> str:
     for i, e in enumerate(entries):
         ann = e.annotations or {}
         out.append(ann.get(REF_NAME) or ann.get(CONTAINERD_NAME) or f"@{i} {e.digest}")
-    text = ", ".join(dict.fromkeys(out))
-    return text if len(text) <= 400 else text[:397] + "..."
+    return join_choices(list(dict.fromkeys(out)))
+
+
+def join_choices(choices: List[str], limit: int = 400) -> str:
+    """``a, b, c`` of whole choices up to about ``limit`` characters, then ``and N more``."""
+    shown: List[str] = []
+    for choice in choices:
+        if shown and len(", ".join([*shown, choice])) > limit:
+            return f"{', '.join(shown)} and {len(choices) - len(shown)} more"
+        shown.append(choice)
+    return ", ".join(shown)
