@@ -2,7 +2,9 @@
 
 1. docker-registry → a fresh docker-registry: ``pypush copy docker://… HOST/…`` beside
    ``skopeo copy docker://… docker://…`` (goals: pypush ≤ 0.7× skopeo's wall time, client peak RSS ≤ 60 MiB);
-2. docker-registry → a fresh ``pypush serve`` through the ECR API (goal ≤ 1.0× skopeo's time in 1).
+2. docker-registry → a fresh ``pypush serve`` through the ECR API (goal ≤ 1.0× skopeo's time in 1);
+3. the floor: benchmarks/floor_client.py streams each GET into its PUT and hashes nothing (as crane would),
+   so its time is what the two registries alone cost on the shared cores.
 
 The source registry is seeded once by skopeo; every measured copy goes into a fresh destination; runs are
 interleaved so that machine noise hits every tool alike. Each run is its own process: wall time includes
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Callable, Dict, List
 
 from common import (Run, cold_skopeo, docker_registry, ensure_big_fixtures, machine, measure, print_table,
@@ -61,10 +64,19 @@ def main() -> None:
             finally:
                 dest.stop()
 
+        def floor() -> Run:
+            dest = docker_registry()
+            try:
+                return measure([sys.executable, str(Path(__file__).resolve().parent / "floor_client.py"), "copy",
+                                f"127.0.0.1:{source.port}", f"127.0.0.1:{dest.port}", "bench/app", "1"])
+            finally:
+                dest.stop()
+
         tools: Dict[str, Callable[[], Run]] = {
             "skopeo copy docker-registry → docker-registry": skopeo,
             "pypush copy docker-registry → docker-registry (v2)": pypush_v2,
-            "pypush copy docker-registry → pypush serve (ECR API)": pypush_ecr}
+            "pypush copy docker-registry → pypush serve (ECR API)": pypush_ecr,
+            "floor: GET streamed into PUT, nothing hashed (floor_client.py)": floor}
         runs: Dict[str, List[Run]] = {name: [] for name in tools}
         for _ in range(args.runs):
             for name, once in tools.items():
@@ -91,6 +103,7 @@ def main() -> None:
           f"peak RSS {v2_rss:.0f} MiB (goal <= 60)")
     print(f"pypush (ECR API into pypush serve) / skopeo (registry to registry): {med(names[2]) / sk:.2f}x "
           f"(goal <= 1.00x)")
+    print(f"floor (a client that hashes nothing) / skopeo: {med(names[3]) / sk:.2f}x: the registries' own share")
     print("\nall runs (wall s, RSS MiB):",
           json.dumps({n: [(round(r.wall, 3), round(r.rss, 1)) for r in rs] for n, rs in runs.items()}))
 

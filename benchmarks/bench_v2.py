@@ -7,8 +7,9 @@ Cold runs push into a fresh docker-registry each (skopeo's blob-info cache delet
 BENCH_CLEAR_SKOPEO_CACHE=1); re-push runs
 push the same image again into a registry that has every blob. Each run is a separate process: wall
 time includes interpreter start, peak RSS is the child's own (os.wait4). Medians of ``--runs``.
-Tools (default pypush,skopeo): ``pypush`` (the CLI), ``transport`` (RegistryTransport driven directly
-over the layout's blobs with 4 threads: the transport without the engine and readers), ``skopeo``;
+Tools (default pypush,skopeo,floor): ``pypush`` (the CLI), ``transport`` (RegistryTransport driven directly
+over the layout's blobs with 4 threads: the transport without the engine and readers), ``skopeo``,
+``floor`` (benchmarks/floor_client.py: sendfile and nothing else, no hashing, as crane: the registry's share);
 ``pypush-j2`` etc. set how many blobs go up at once.
 Without ``--layout`` and no /tmp/fixtures/big.oci, it is built with shared/tools/make-fixtures.sh.
 """
@@ -74,6 +75,8 @@ def command(tool: str, layout: Path, host: str, repo: str, policy: Path) -> List
                 "--jobs", jobs or "4"]
     if tool == "transport":
         return [sys.executable, __file__, "--direct", host, repo, str(layout), jobs or "4"]
+    if tool == "floor":  # hashes nothing, sendfile only: what the registry alone costs (see floor_client.py)
+        return [sys.executable, str(ROOT / "benchmarks" / "floor_client.py"), "push", str(layout), host, repo, "1"]
     if tool == "skopeo":
         return ["skopeo", "--policy", str(policy), "copy", "-q", "--dest-tls-verify=false",
                 f"oci:{layout}:1", f"docker://{host}/{repo}:1"]
@@ -96,7 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layout", type=Path)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--tools", default="pypush,skopeo", help="comma-separated; also transport, pypush-jN")
+    ap.add_argument("--tools", default="pypush,skopeo,floor", help="comma-separated; also transport, pypush-jN")
     ap.add_argument("--registry-dir", type=Path, default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None,
                     help="where the registries store blobs (default /dev/shm: no disk noise, no fsync cost)")
     ap.add_argument("--direct", nargs=4, metavar=("HOST", "REPO", "LAYOUT", "JOBS"), help=argparse.SUPPRESS)
