@@ -41,6 +41,7 @@ class PushOptions:
     src_insecure: bool = False  # docker:// sources: allow plain HTTP / unverified TLS
     src_username: Optional[str] = None  # docker:// sources: credentials (else docker's config, else anonymous)
     src_password: Optional[str] = None
+    allow_nondistributable: bool = False  # push layers with urls too when the source has them (crane's flag)
 
 
 def merge_options(options: Optional[PushOptions], option_fields: Dict[str, object]) -> PushOptions:
@@ -238,6 +239,7 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
         check_options(dest, options, ref.kind != REGISTRY_V2)
     reader = connect(ref, insecure=options.src_insecure, username=options.src_username,
                      password=options.src_password, profile=options.profile, pool_size=max(8, options.jobs * 2))
+    reader.nondistributable = options.allow_nondistributable
     results: List[PushResult] = []
     transport = None
     try:
@@ -295,7 +297,8 @@ def _transfer(source: str, destination: Target, tags: Sequence[str], compression
     pinned = dest.digest if dest is not None else None
     named = [*([layout.tag] if layout is not None and layout.tag else []), *([dest.tag] if dest and dest.tag else [])]
     platforms = _platforms(options)
-    with open_source(source, platforms=platforms, **remote_options(source, options)) as src:
+    with open_source(source, platforms=platforms, nondistributable=options.allow_nondistributable,
+                     **remote_options(source, options)) as src:
         all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
         if not all_tags and not pinned:  # a copy takes the source's tag (none for an image named by digest)
             all_tags = src.tags[:1] if source_tags and (src.tags or src.format == "docker") else ["latest"]

@@ -82,6 +82,8 @@ def test_non_distributable_layers_are_left_to_their_urls_and_named(tmp_path, cap
         assert len(src.root.layers) == 2 - (not carried)
     said = [r.getMessage() for r in caplog.records if "not copied" in r.getMessage()]
     assert len(said) == (not carried) and all(layer0 in line and "layers[0]" in line for line in said), said
+    with open_source(str(w.layout), nondistributable=True) as src:  # --allow-nondistributable-artifacts
+        assert (layer0 in [b.descriptor.digest for b in src.root.layers]) == (not drop)
 
 
 def test_docker_save_layer_sources_keep_the_foreign_descriptor(tmp_path, caplog):
@@ -105,6 +107,8 @@ def test_docker_save_layer_sources_keep_the_foreign_descriptor(tmp_path, caplog)
         assert doc["mediaType"] == DOCKER_MANIFEST and doc["layers"][0] == foreign
         assert [b.descriptor.digest for b in src.root.layers] == [doc["layers"][1]["digest"]]
     assert any(foreign["digest"] in r.getMessage() for r in caplog.records)
+    with open_source(str(archive), nondistributable=True) as src:  # pushed from the archive, as a plain layer
+        assert [b.descriptor.digest for b in src.root.layers][0] == diff_id
     items[0]["LayerSources"] = {diff_id: {"mediaType": FOREIGN}}
     write_tar(archive, [(n, json.dumps(items).encode() if n == "manifest.json" else d) for n, d in files])
     with pytest.raises(SourceError, match=r"manifest.json\[0\].LayerSources\[sha256:\w+\].digest: invalid digest"):

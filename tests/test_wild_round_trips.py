@@ -98,6 +98,10 @@ def test_shape_round_trips(shapes, registry, ecr, skopeo, tmp_path, capsys, capl
     if ref.startswith("foreign"):
         foreign = json.loads(oci_blob_path(layout, digest).read_bytes())["layers"][0]["digest"]
         assert requests.head(f"http://{registry.host}/v2/{ref}/blobs/{foreign}", timeout=10).status_code == 404
+        code, result, err = _push(capsys, f"oci:{layout}:{ref}", f"{registry.host}/{ref}-allowed:1", "--insecure",
+                                  "--allow-nondistributable-artifacts")
+        assert code == 0 and result["digest"] == digest, err
+        assert requests.head(f"http://{registry.host}/v2/{ref}-allowed/blobs/{foreign}", timeout=10).status_code == 200
 
 
 def test_pull_copy_and_push_again_keep_every_digest(shapes, registry, ecr, tmp_path, capsys):

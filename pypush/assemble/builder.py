@@ -163,7 +163,9 @@ def build(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Opti
     if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
         changes.created = rfc3339(epoch)
     spec = os.fspath(base)
-    source = open_source(spec, platforms=wanted, **remote_options(spec, options or PushOptions()))
+    options = options or PushOptions()
+    source = open_source(spec, platforms=wanted, nondistributable=options.allow_nondistributable,
+                         **remote_options(spec, options))
     try:
         plan = _Plan(source.root, wanted, base_name or _reference_name(getattr(source, "reference", None)))
         workdir_path = tempfile.mkdtemp(prefix="pypush-build-")

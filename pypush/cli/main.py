@@ -88,6 +88,8 @@ def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_
     p.add_argument("--src-password-stdin", action="store_true",
                    help="read the source's password from stdin (after the destination's, when both are read)")
     p.add_argument("--profile", help="AWS profile to use")
+    p.add_argument("--allow-nondistributable-artifacts", action="store_true", dest="allow_nondistributable",
+                   help="also push non-distributable layers (with urls: Windows base layers) the source holds")
     p.add_argument("--digest-file", help="write the pushed manifest digest to this file")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
@@ -143,7 +145,7 @@ def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported 
                               username=args.username, password=password, profile=args.profile, jobs=args.jobs,
                               rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from,
                               platform=args.platform, src_insecure=args.src_insecure, src_username=args.src_username,
-                              src_password=src_password)
+                              src_password=src_password, allow_nondistributable=args.allow_nondistributable)
     return options
 
 

@@ -173,11 +173,12 @@ def is_foreign(layer: Mapping[str, Any]) -> bool:
     return bool(layer.get("urls")) or media_type == DOCKER_FOREIGN_LAYER or ".nondistributable." in media_type
 
 
-def carries_layer(layer: Mapping[str, Any], present: bool, where: str) -> bool:
+def carries_layer(layer: Mapping[str, Any], present: bool, where: str, allow: bool = False) -> bool:
     """Whether the layer described by JSON ``layer`` (at ``where``) goes with its image. A layer with ``urls`` does
-    not: clients fetch it from there (docker, skopeo and crane leave it behind too); nor does a
-    non-distributable layer whose blob the source lacks (``present``). Each layer left behind is logged."""
-    if not is_foreign(layer) or (present and not layer.get("urls")):
+    not: clients fetch it from there (docker, skopeo and crane leave it behind too), unless ``allow`` (crane's
+    --allow-nondistributable-artifacts) and the source has its blob (``present``); nor does a non-distributable
+    layer whose blob the source lacks. Each layer left behind is logged."""
+    if not is_foreign(layer) or (present and (allow or not layer.get("urls"))):
         return True
     why = "clients fetch it from its urls" if layer.get("urls") else "its blob is not in the source"
     log.warning("%s: non-distributable layer %s is not copied (%s)", where, layer.get("digest"), why)

@@ -78,19 +78,20 @@ def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
 
 
 def open_source(spec: Union[str, "os.PathLike[str]"], *, platforms: Sequence["Platform"] = (),
-                **remote: Any) -> Source:
+                nondistributable: bool = False, **remote: Any) -> Source:
     """Open the image ``spec`` names; every manifest is read, verified and resolved, every blob checked present.
 
     ``docker://…`` names an image in a registry (pypush.sources.remote; ``remote`` are its connection
     options: insecure, username, password, profile, pool_size). ``platforms`` narrow a multi-platform
-    image to those platforms (one platform: that platform's manifest itself)."""
+    image to those platforms (one platform: that platform's manifest itself). ``nondistributable``: layers with
+    urls come too when the source has their blobs (crane's --allow-nondistributable-artifacts)."""
     spec = os.fspath(spec)
     if spec.startswith("docker://"):
         from pypush.sources.remote import open_remote
 
-        source: Source = open_remote(spec, platforms=platforms, **remote)
+        source: Source = open_remote(spec, platforms=platforms, nondistributable=nondistributable, **remote)
     else:
-        source = _open_file(spec)
+        source = _open_file(spec, nondistributable)
     try:
         check_expansion(source.root, spec)
         if platforms and not spec.startswith("docker://"):
@@ -103,17 +104,17 @@ def open_source(spec: Union[str, "os.PathLike[str]"], *, platforms: Sequence["Pl
     return source
 
 
-def _open_file(spec: str) -> Source:
+def _open_file(spec: str, nondistributable: bool) -> Source:
     scheme, path, ref = parse_spec(spec)
     release: List[Callable[[], None]] = []
     try:
         tree, detected = _open_tree(path, scheme, release)
         if detected == "docker-archive":
-            root, tags = read_docker_save(tree, ref)
+            root, tags = read_docker_save(tree, ref, nondistributable)
         elif detected == "dir":
-            root, tags = read_skopeo_dir(tree, ref)
+            root, tags = read_skopeo_dir(tree, ref, nondistributable)
         else:
-            layout = OciLayout(tree)
+            layout = OciLayout(tree, nondistributable)
             layout.check()
             root, tags = layout.select(ref)
     except BaseException:

@@ -82,8 +82,9 @@ def _member(item: Dict[str, Any], key: str) -> Any:
     return next((v for k, v in item.items() if k.lower() == key.lower()), None)
 
 
-def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
-    """The image ``ref`` names in the docker-save tree and the tags its RepoTags suggest."""
+def read_docker_save(tree: Tree, ref: Optional[str], nondistributable: bool = False) -> Tuple[Node, List[str]]:
+    """The image ``ref`` names in the docker-save tree and the tags its RepoTags suggest. ``nondistributable``: the
+    layers LayerSources names foreign are pushed from the archive too (see carries_layer)."""
     where = tree.name("manifest.json")
     items = load_json(tree.read("manifest.json", MAX_MANIFEST_JSON, "manifest.json"), where, object)
     if isinstance(items, dict) and "schemaVersion" in items:
@@ -114,7 +115,7 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
             ref += ":latest" if matching else ""
         if not matching:
             if has_oci:  # a tag or digest of the OCI index.json (Docker 25+)
-                return OciLayout(tree).select(ref)
+                return OciLayout(tree, nondistributable).select(ref)
             raise SourceError(f"{tree.label}: no image named {ref!r} (choices: {choices})")
         if len(matching) > 1:
             raise SourceError(f"{tree.label}: {ref!r} names {len(matching)} images (choices: {choices})")
@@ -122,10 +123,10 @@ def read_docker_save(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
     config_raw, config_digest = _read_config(tree, entry)
     suggested = [t for t in dict.fromkeys(tag_of(x) for x in tags) if t]
     if has_oci:
-        node = _oci_image(tree, entry, config_digest)
+        node = _oci_image(OciLayout(tree, nondistributable), entry, config_digest)
         if node is not None:
             return node, suggested
-    return _generate(tree, entry, config_raw, config_digest), suggested
+    return _generate(tree, entry, config_raw, config_digest, nondistributable), suggested
 
 
 def _untagged(entry: _Entry, position: int) -> str:
@@ -144,7 +145,7 @@ def _read_config(tree: Tree, entry: _Entry) -> Tuple[bytes, str]:
     return raw, digest
 
 
-def _oci_image(tree: Tree, entry: _Entry, config_digest: str) -> Optional[Node]:
+def _oci_image(layout: OciLayout, entry: _Entry, config_digest: str) -> Optional[Node]:
     """The image of index.json (Docker 25+) that holds exactly this manifest.json item, if any.
 
     That is the first index.json entry that resolves completely (every manifest and blob present
@@ -155,7 +156,7 @@ def _oci_image(tree: Tree, entry: _Entry, config_digest: str) -> Optional[Node]:
     layer sizes, saves by digest ``"manifests": null``): then manifest.json, the format's
     authority, is used instead.
     """
-    layout = OciLayout(tree)
+    tree = layout.tree
 
     def fits(node: Node) -> bool:
         return (isinstance(node, ImageManifest) and node.config.descriptor.digest == config_digest
@@ -197,7 +198,8 @@ def _oci_image(tree: Tree, entry: _Entry, config_digest: str) -> Optional[Node]:
     return None
 
 
-def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str) -> ImageManifest:
+def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str,
+              nondistributable: bool = False) -> ImageManifest:
     """A Docker schema 2 manifest for a manifest.json item."""
     cfg_name = tree.name(entry.config)
     config = load_json(config_raw, cfg_name)
@@ -215,7 +217,7 @@ def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str) 
     foreign: Dict[int, Dict[str, Any]] = {}  # position -> descriptor JSON of a layer left to its urls
     for i, (rel, diff_id) in enumerate(zip(entry.layers, diff_ids)):
         source = entry.layer_sources.get(diff_id)
-        if source is not None and source.get("urls") and not carries_layer(source, True, f"{entry.where}.Layers[{i}]"):
+        if source is not None and not carries_layer(source, True, f"{entry.where}.Layers[{i}]", nondistributable):
             foreign[i] = {k: source[k] for k in ("mediaType", "size", "digest", "urls")}
         else:
             layers.append(_layer(tree, rel, diff_id, f"{entry.where}.Layers[{i}]", hashed))

@@ -27,8 +27,10 @@ MAX_CONFIG = 16 * 1024 * 1024  # image configs are read (and checked) when the i
 class OciLayout:
     """Reads manifests and blobs of an OCI layout held by ``tree``; manifests are verified as read."""
 
-    def __init__(self, tree: Tree):
+    def __init__(self, tree: Tree, nondistributable: bool = False):
+        """``nondistributable``: layers with urls whose blobs the layout holds are read too (see carries_layer)."""
         self.tree = tree
+        self.nondistributable = nondistributable
         self._nodes: Dict[str, Node] = {}
 
     def check(self) -> None:
@@ -104,7 +106,7 @@ class OciLayout:
             parsed = parse_manifest(doc, name)
             layers = [self.blob(d, f"{name}.layers[{i}]") for i, d in enumerate(parsed["layers"])
                       if carries_layer(doc["layers"][i], self.tree.size(self.blob_path(d.digest)) is not None,
-                                       f"{name}.layers[{i}]")]
+                                       f"{name}.layers[{i}]", self.nondistributable)]
             config = self.blob(parsed["config"], f"{name}.config")
             check_image_config(config, len(parsed["layers"]), name)
             node = ImageManifest(descriptor=descriptor, raw=raw, config=config, layers=layers)

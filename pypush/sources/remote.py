@@ -103,11 +103,13 @@ def connect(ref: Destination, *, insecure: bool = False, username: Optional[str]
 
 def open_remote(spec: str, *, platforms: Sequence[Platform] = (), insecure: bool = False,
                 username: Optional[str] = None, password: Optional[str] = None, profile: Optional[str] = None,
-                pool_size: int = 8) -> RemoteSource:
-    """Open ``docker://…``: the manifest (or index, children resolved) it names, configs checked."""
+                pool_size: int = 8, nondistributable: bool = False) -> RemoteSource:
+    """Open ``docker://…``: the manifest (or index, children resolved) it names, configs checked;
+    ``nondistributable``: layers with urls are copied too (from this registry)."""
     ref = parse_remote(spec)
     reader = connect(ref, insecure=insecure, username=username, password=password, profile=profile,
                      pool_size=pool_size)
+    reader.nondistributable = nondistributable
     try:
         root = reader.image(ref.digest or ref.tag or "latest", platforms)
     except BaseException:
@@ -135,6 +137,7 @@ class RemoteReader:
         self.resumes = 0  # reconnections after a blob's connection dropped (observable in tests)
         self._lock = threading.Lock()
         self._nodes: Dict[str, Node] = {}  # digest -> node read (an index may list one child many times)
+        self.nondistributable = False  # copy layers with urls too
 
     # ----- manifests ----------------------------------------------------------------------------
 
@@ -217,7 +220,8 @@ class RemoteReader:
             return self._index(desc, raw, doc, where, depth)
         parsed = parse_manifest(doc, where)
         layers = [self.blob(d, f"{where}.layers[{i}]") for i, d in enumerate(parsed["layers"])
-                  if carries_layer(doc["layers"][i], False, f"{where}.layers[{i}]")]
+                  if carries_layer(doc["layers"][i], self.nondistributable, f"{where}.layers[{i}]",
+                                   self.nondistributable)]
         config = self._config(parsed["config"], f"{where}.config", len(parsed["layers"]))
         return ImageManifest(descriptor=desc, raw=raw, config=config, layers=layers)
 

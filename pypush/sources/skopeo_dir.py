@@ -52,7 +52,7 @@ class _BlobView(Tree):
         return self.inner.name(self._where(rel))
 
 
-def read_skopeo_dir(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
+def read_skopeo_dir(tree: Tree, ref: Optional[str], nondistributable: bool = False) -> Tuple[Node, List[str]]:
     """The image of the dir: copy in ``tree`` (no tags: the format keeps none); ``ref`` may name a manifest
     of it by digest."""
     if ref is not None and not is_digest(ref):
@@ -63,7 +63,7 @@ def read_skopeo_dir(tree: Tree, ref: Optional[str]) -> Tuple[Node, List[str]]:
     doc = load_json(raw, where)
     media_type = doc.get("mediaType") if isinstance(doc.get("mediaType"), str) else ""
     top = sha256_digest(raw)
-    root = OciLayout(_BlobView(tree, top)).node(Descriptor(media_type, top, len(raw)), where)
+    root = OciLayout(_BlobView(tree, top), nondistributable).node(Descriptor(media_type, top, len(raw)), where)
     chosen = next((n for n in walk(root) if n.descriptor.digest == ref), None) if ref else root
     if chosen is None:
         raise SourceError(f"{tree.label}: no manifest {ref} (it holds {', '.join(n.descriptor.digest for n in walk(root))})")
