@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Tuple
 
 _UNSIGNED = {"user-agent", "expect", "x-amzn-trace-id", "authorization"}
 
@@ -38,13 +38,20 @@ def sign(headers: Dict[str, str], payload_sha256: str, service: str, region: str
     names = sorted(values)
     canonical = "\n".join([method, path, query, *(f"{n}:{values[n]}" for n in names), "", ";".join(names),
                            payload_sha256])
-    day = amz_date[:8]
-    scope = f"{day}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = ("AWS4" + creds.secret_key).encode()
-    for part in (day, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    scope, signature = sign_canonical(canonical, amz_date, region, service, creds.secret_key)
     headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
                                 f"SignedHeaders={';'.join(names)}, Signature={signature}")
     return headers
+
+
+def sign_canonical(canonical_request: str, amz_date: str, region: str, service: str,
+                   secret_key: str) -> Tuple[str, str]:
+    """(credential scope, hex signature) of a SigV4 canonical request made at ``amz_date``."""
+    day = amz_date[:8]
+    scope = f"{day}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                         hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()])
+    key = ("AWS4" + secret_key).encode("utf-8")
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return scope, hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +41,10 @@ LARGE_BODY = 1 << 20
 CONCURRENT_LARGE_BODIES = 2
 HEADER_TIMEOUT = 60.0
 """Seconds a request line and its headers may take once their first byte arrived."""
+
+
+def _too_large(length: int) -> ApiError:
+    return ApiError("InvalidParameterException", f"request body of {length} bytes is too large", status=413)
 
 
 def _max_body() -> int:
@@ -103,8 +107,9 @@ class App:
             log.error("gallery failed: %s", traceback.format_exc())
             return Reply(500, {"Content-Type": "text/plain; charset=utf-8"}, b"the gallery failed; the API is unaffected\n")
 
-    def dispatch(self, path: str, headers: Message, body: memoryview) -> Tuple[int, bytes]:
-        """(status, JSON body) for one AWS request; raises DropConnection when a fault says so."""
+    def dispatch(self, path: str, headers: Message, body: memoryview) -> Tuple[int, bytes, Optional[str]]:
+        """(status, JSON body, error code or None) for one AWS request; raises DropConnection when a
+        fault says so."""
         try:
             service, op = resolve_target(headers.get("X-Amz-Target", ""))
             if self.verifier is not None:
@@ -124,14 +129,15 @@ class App:
             result = fn(ctx, params)
             if drop_after:
                 raise DropConnection(op.name)
-            return 200, response_body(result)
+            return 200, response_body(result), None
         except ApiError as e:
-            return e.status, e.body()
+            return e.status, e.body(), e.code
         except DropConnection:
             raise
         except Exception as e:  # a bug or an I/O failure: the service's 500
             log.error("internal error: %s", traceback.format_exc())
-            return 500, ApiError("ServerException", f"internal error: {type(e).__name__}: {e}", status=500).body()
+            return 500, ApiError("ServerException", f"internal error: {type(e).__name__}: {e}", status=500).body(), \
+                "ServerException"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -149,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """Wait (idle keep-alive) for a request's first byte; then its line and headers must arrive
         within ``server.header_timeout`` seconds or the connection is closed (slow-header clients)."""
+        self._expecting = False
         try:
             if not self.rfile.peek(1):  # type: ignore[attr-defined]
                 self.close_connection = True
@@ -183,6 +190,18 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue``: the interim answer waits until the route has looked at the headers,
+        so a request refused before its body is read gets the final answer instead (``_continue``)."""
+        self._expecting = True
+        return True
+
+    def _continue(self) -> None:
+        """Send ``100 Continue`` if the client waits for it."""
+        if self._expecting:
+            self._expecting = False
+            self.wfile.write(f"{self.protocol_version} 100 Continue\r\n\r\n".encode("latin-1"))
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s %s", self.address_string(), format % args)
 
@@ -195,7 +214,10 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self) -> None:
         self.server.watch(self.connection, None)  # the headers are in
         path = self.path.split("?", 1)[0]
-        if path == "/v2" or path.startswith("/v2/"):
+        v2 = path == "/v2" or path.startswith("/v2/")
+        if v2 or self.command != "POST" or path in ("/token", "/token/"):
+            self._continue()
+        if v2:
             self._v2()
         elif path in ("/token", "/token/") and self.command in ("GET", "HEAD"):
             self._token()
@@ -213,42 +235,82 @@ class Handler(BaseHTTPRequestHandler):
     # -- AWS JSON -------------------------------------------------------------------------------
     def _aws(self) -> None:
         app = self.server.app
-        length = self._body_length(app)
-        if length is None:
-            return
+        with ExitStack() as leases:
+            body = self._aws_body(app, leases)
+            if body is None:
+                return
+            try:
+                status, payload, error = app.dispatch(self.path, self.headers, body)
+            except DropConnection:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+        self._send_aws(status, payload, error)
+
+    def _send_aws(self, status: int, payload: bytes, error: Optional[str] = None) -> None:
+        """An AWS JSON answer; an error names its code in ``x-amzn-ErrorType`` too, as AWS does (some
+        SDKs read the code from there before the body's ``__type``)."""
+        headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}
+        if error is not None:
+            headers["x-amzn-ErrorType"] = error
+        self._send(status, headers, payload)
+
+    def _refuse(self, error: ApiError) -> None:
+        """Answer a request whose body is not taken (or not whole), and end the connection."""
+        self.close_connection = True
+        self._send_aws(error.status, error.body(), error.code)
+
+    def _aws_body(self, app: App, leases: ExitStack) -> Optional[memoryview]:
+        """The request body in memory (buffers above LARGE_BODY leased from ``app.bodies`` into
+        ``leases``): Content-Length or chunked; None after answering a request whose body cannot be taken."""
+        chunked = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        if chunked == "chunked":
+            return self._aws_chunked_body(app, leases)
+        if chunked:
+            self._refuse(ApiError("SerializationException", f"unsupported Transfer-Encoding {chunked!r}", status=501))
+            return None
+        length_header = self.headers.get("Content-Length")
+        if length_header is None or not length_header.strip().isdigit():
+            self._refuse(ApiError("SerializationException", "Content-Length is required", status=411))
+            return None
+        length = int(length_header)
+        if length > app.max_body:
+            if length <= 2 * app.max_body and not self._expecting:  # read it so the client sees the answer
+                self._drain(length)
+            self._refuse(_too_large(length))
+            return None
+        self._continue()
         if app.faults is not None and app.faults.cut_body():
             self._drain(length // 2)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        try:
-            lease = app.bodies.borrow(length) if length > LARGE_BODY else nullcontext(memoryview(bytearray(length)))
-            with lease as body:
-                self._read_into(body)
-                status, payload = app.dispatch(self.path, self.headers, body)
-        except DropConnection:
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self._send(status, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}, payload)
+            return None
+        body = leases.enter_context(app.bodies.borrow(length)) if length > LARGE_BODY else memoryview(bytearray(length))
+        self._read_into(body)
+        return body
 
-    def _body_length(self, app: App) -> Optional[int]:
-        """Content-Length, or None after answering a request whose body cannot be taken."""
-        length_header = self.headers.get("Content-Length")
-        if length_header is None or not length_header.isdigit():
-            self.close_connection = True
-            self._send(411, {"Content-Type": CONTENT_TYPE},
-                       ApiError("SerializationException", "Content-Length is required").body())
+    def _aws_chunked_body(self, app: App, leases: ExitStack) -> Optional[memoryview]:
+        """A chunked body, gathered in a bytearray up to LARGE_BODY and in a leased buffer beyond."""
+        self._continue()
+        small = bytearray()
+        big: Optional[memoryview] = None
+        n = 0
+        incoming = RequestBody(self.rfile, self.headers)
+        try:
+            for piece in incoming.pieces(app.max_body):
+                if big is None and n + len(piece) > LARGE_BODY:
+                    big = leases.enter_context(app.bodies.borrow(app.max_body))
+                    big[:n] = small
+                if big is None:
+                    small += piece
+                else:
+                    big[n : n + len(piece)] = piece
+                n += len(piece)
+        except BodyError as e:
+            self._refuse(_too_large(incoming.read_bytes) if incoming.read_bytes > app.max_body
+                         else ApiError("SerializationException", f"malformed request body: {e}"))
             return None
-        length = int(length_header)
-        if length > app.max_body:
-            if length <= 2 * app.max_body:  # read it so the client sees the answer; beyond that, hang up
-                self._drain(length)
-            self.close_connection = True
-            self._send(413, {"Content-Type": CONTENT_TYPE},
-                       ApiError("InvalidParameterException", f"request body of {length} bytes is too large").body())
-            return None
-        return length
+        return big[:n] if big is not None else memoryview(small)
 
     def _read_into(self, body: memoryview) -> None:
         got = 0

@@ -1,5 +1,9 @@
 """SigV4 on the server side: every request must carry a well-formed signature; with keys
-configured the signature is recomputed with botocore's own canonicalisation and compared."""
+configured the signature is recomputed from the request as received and compared.
+
+The canonical request holds exactly the headers the client's SignedHeaders lists: SDKs differ in
+which they sign (JavaScript v3 signs amz-sdk-invocation-id, amz-sdk-request, x-amz-user-agent and
+content-length; others sign user-agent or expect too), so no header is left out or added here."""
 from __future__ import annotations
 
 import hashlib
@@ -7,12 +11,10 @@ import hmac
 import re
 from datetime import datetime, timedelta, timezone
 from email.message import Message
-from typing import Optional
+from typing import List, Optional
+from urllib.parse import quote, unquote_plus
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
+from pypush.net.sigv4_signer import sign_canonical
 from pypush.server.protocol import ApiError
 
 _AUTH = re.compile(
@@ -54,15 +56,44 @@ def parse_authorization(headers: Message) -> Credential:
     return cred
 
 
-class _ReceivedRequestSigner(SigV4Auth):
-    """SigV4Auth with the payload hash taken from the received body."""
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+"""An ``X-Amz-Content-SHA256`` value some SDKs send instead of the body's hash; it is then what was signed."""
 
-    def __init__(self, credentials: Credentials, service: str, region: str, payload_hash: str):
-        super().__init__(credentials, service, region)
-        self._payload_hash = payload_hash
 
-    def payload(self, request: AWSRequest) -> str:
-        return self._payload_hash
+def canonical_uri(path: str) -> str:
+    """The canonical URI of a request path as received (percent-encoded once): dot segments removed,
+    then encoded again, as every SDK signs for services other than S3."""
+    out: List[str] = []
+    for segment in path.split("/")[1:]:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    return quote("/" + "/".join(out), safe="/~")
+
+
+def canonical_query(query: str) -> str:
+    """Each name and value decoded, encoded in SigV4's RFC 3986 form, sorted."""
+    pairs = []
+    for item in filter(None, query.split("&")):
+        name, _, value = item.partition("=")
+        pairs.append((quote(unquote_plus(name), safe="-_.~"), quote(unquote_plus(value), safe="-_.~")))
+    return "&".join(f"{n}={v}" for n, v in sorted(pairs))
+
+
+def canonical_request(method: str, target: str, headers: Message, signed_headers: List[str],
+                      payload_hash: str) -> str:
+    """The SigV4 canonical request of a received request: exactly the headers its SignedHeaders names
+    (repeated headers joined with commas, values whitespace-collapsed), whatever else it carries."""
+    path, _, query = target.partition("?")
+    lines = [method, canonical_uri(path), canonical_query(query)]
+    for name in signed_headers:
+        values = headers.get_all(name)
+        if values is None:
+            raise ApiError("IncompleteSignatureException", f"Signed header {name!r} is missing", status=400)
+        lines.append(f"{name}:{','.join(' '.join(str(v).split()) for v in values)}")
+    return "\n".join([*lines, "", ";".join(signed_headers), payload_hash])
 
 
 class Verifier:
@@ -95,22 +126,15 @@ class Verifier:
         if stamp[:8] != cred.date:
             raise ApiError("InvalidSignatureException", f"Date in Credential scope does not match YYYYMMDD from "
                            f"ISO-8601 version of date from HTTP: '{cred.date}' != '{stamp[:8]}', from '{stamp}'.")
-        signed = {}
-        for name in cred.signed_headers:
-            value = headers.get(name)
-            if value is None:
-                raise ApiError("IncompleteSignatureException", f"Signed header {name!r} is missing", status=400)
-            signed[name] = value
         payload_hash = hashlib.sha256(body).hexdigest()
         claimed = headers.get("X-Amz-Content-SHA256")
-        if claimed is not None and claimed != payload_hash:
+        if claimed == UNSIGNED_PAYLOAD:
+            payload_hash = claimed
+        elif claimed is not None and claimed != payload_hash:
             raise ApiError("XAmzContentSHA256Mismatch", "The provided x-amz-content-sha256 header does not "
                            "match what was computed", status=400)
-        request = AWSRequest(method=method, url=f"http://{signed['host']}{path}", headers=signed)
-        request.context["timestamp"] = stamp
-        signer = _ReceivedRequestSigner(Credentials(self.access_key, self.secret_key), cred.service,
-                                        cred.region, payload_hash)
-        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+        canonical = canonical_request(method, path, headers, cred.signed_headers, payload_hash)
+        _, expected = sign_canonical(canonical, stamp, cred.region, cred.service, self.secret_key)
         if not hmac.compare_digest(expected, cred.signature):
             raise ApiError("InvalidSignatureException", "The request signature we calculated does not match the "
                            "signature you provided. Check your AWS Secret Access Key and signing method.")

@@ -1,10 +1,13 @@
 // The SDK scenario through the AWS SDK for JavaScript v3 (@aws-sdk/client-ecr-public): the same calls in the
 // same order as scenario_botocore.py, printing the same JSON summary. NODE_PATH must reach the package.
-// Environment: ENDPOINT, ACCESS_KEY, SECRET_KEY, IMAGE_DIR (see scenario_botocore.py).
+// Environment: ENDPOINT, ACCESS_KEY, SECRET_KEY, IMAGE_DIR (see scenario_botocore.py); BODIES=stream sends
+// every body as a stream: chunked transfer coding, "Expect: 100-continue" (node's handler then waits for the
+// interim answer) and, the length being unknown to the signer, x-amz-content-sha256: UNSIGNED-PAYLOAD.
 "use strict";
 const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");
+const { Readable } = require("stream");
 const sdk = require("@aws-sdk/client-ecr-public");
 
 const env = process.env;
@@ -39,8 +42,20 @@ function catalog(data) {
 }
 
 function client(accessKeyId = env.ACCESS_KEY, secretAccessKey = env.SECRET_KEY) {
-  return new sdk.ECRPUBLIC({ region: "us-east-1", endpoint: env.ENDPOINT, maxAttempts: 1,
+  const c = new sdk.ECRPUBLIC({ region: "us-east-1", endpoint: env.ENDPOINT, maxAttempts: 1,
     credentials: { accessKeyId, secretAccessKey } });
+  if (env.BODIES === "stream") {
+    c.middlewareStack.addRelativeTo((next) => async (args) => {
+      const req = args.request;
+      const data = Buffer.from(req.body);
+      delete req.headers["content-length"];
+      req.headers["expect"] = "100-continue";
+      const half = data.length >> 1;
+      req.body = Readable.from([data.subarray(0, half), data.subarray(half)]);
+      return next(args);
+    }, { relation: "after", toMiddleware: "contentLengthMiddleware", name: "streamBodies" });
+  }
+  return c;
 }
 
 async function main() {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/aws/awserr"
 	"github.com/aws/aws-sdk-go/aws/credentials"
+	"github.com/aws/aws-sdk-go/aws/request"
 	"github.com/aws/aws-sdk-go/aws/session"
 	"github.com/aws/aws-sdk-go/service/ecrpublic"
 )
@@ -81,7 +82,18 @@ func client(accessKey, secretKey string) *ecrpublic.ECRPublic {
 		Credentials: credentials.NewStaticCredentials(accessKey, secretKey, ""),
 		MaxRetries:  aws.Int(0),
 	}))
-	return ecrpublic.New(sess)
+	c := ecrpublic.New(sess)
+	c.Handlers.Build.PushBack(expectContinue)
+	return c
+}
+
+// expectContinue asks for "100 Continue" before bodies over 2 MB, as the SDK does for S3 PUTs; the
+// header is then among the signed ones (this SDK signs every header but Authorization, User-Agent and
+// X-Amzn-Trace-Id).
+func expectContinue(r *request.Request) {
+	if n, err := aws.SeekerLen(r.GetBody()); err == nil && n > 2*1024*1024 {
+		r.HTTPRequest.Header.Set("Expect", "100-continue")
+	}
 }
 
 func catalog(d *ecrpublic.RepositoryCatalogData) obj {
