@@ -205,3 +205,16 @@ def test_many_choices_are_cut_at_a_whole_name_and_counted(tmp_path):
     names, _, rest = shown.partition(" and ")
     assert names.split(", ") == [f"release-{i:02d}" for i in range(len(names.split(", ")))]
     assert rest == f"{60 - len(names.split(', '))} more"
+
+
+def test_a_broken_index_json_entry_does_not_block_the_image_beside_it(tmp_path):
+    """As skopeo does: choosing an image by name or digest passes over an entry that is not a valid descriptor;
+    naming that entry, naming nothing, or a position still reports it."""
+    w = LayoutWriter(tmp_path / "l.oci")
+    good = w.image(LAYERS[:1])
+    w.write_index([named(dict(good, digest="sha256:XYZ"), ref="bad"), named(good, ref="good")])
+    assert open_source(f"{w.layout}:good").root.descriptor.digest == good["digest"]
+    assert open_source(f"{w.layout}:{good['digest']}").tags == ["good"]
+    for spec in (f"{w.layout}:bad", str(w.layout), f"{w.layout}:@1"):
+        with pytest.raises(SourceError, match=r"index.json.manifests\[0\].digest: invalid digest 'sha256:XYZ'"):
+            open_source(spec)

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from pypush.errors import SourceError
 from pypush.image.model import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, carries_layer, sha256_digest
 from pypush.sources.tree import Tree
-from pypush.image.parse import MAX_MANIFEST, MissingError, check_annotations, check_embedded_data, check_manifest_bytes, is_digest, is_tag, load_json, manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of
+from pypush.image.parse import MAX_MANIFEST, MissingError, check_annotations, check_embedded_data, parse_descriptor, check_manifest_bytes, is_digest, is_tag, load_json, manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
@@ -31,6 +31,7 @@ class OciLayout:
         """``nondistributable``: layers with urls whose blobs the layout holds are read too (see carries_layer)."""
         self.tree = tree
         self.nondistributable = nondistributable
+        self.broken: List[SourceError] = []  # index.json entries a lenient read passed over
         self._nodes: Dict[str, Node] = {}
 
     def check(self) -> None:
@@ -40,8 +41,10 @@ class OciLayout:
         if not isinstance(version, str) or not version.startswith("1."):
             raise SourceError(f"{self.tree.name('oci-layout')}: unsupported imageLayoutVersion {version!r}")
 
-    def entries(self) -> List[Descriptor]:
-        """The descriptors index.json lists."""
+    def entries(self, lenient: bool = False) -> List[Descriptor]:
+        """The descriptors index.json lists. ``lenient``: an entry that is not a valid descriptor stands as a
+        placeholder that matches no name or digest (its error kept in ``broken``), so a valid image beside it can
+        still be chosen by name or digest, as skopeo does."""
         where = self.tree.name("index.json")
         doc = load_json(self.tree.read("index.json", MAX_INDEX_JSON, "index.json"), where)
         if doc.get("schemaVersion") != 2:
@@ -49,7 +52,16 @@ class OciLayout:
         if doc.get("mediaType") not in (None, OCI_INDEX):
             raise SourceError(f"{where}: mediaType is {doc['mediaType']!r}, want {OCI_INDEX}")
         check_annotations(doc, where)
-        return parse_descriptors(doc, "manifests", where)
+        if not lenient or not isinstance(doc.get("manifests"), list):
+            return parse_descriptors(doc, "manifests", where)
+        out: List[Descriptor] = []
+        for i, item in enumerate(doc["manifests"]):
+            try:
+                out.append(parse_descriptor(item, f"{where}.manifests[{i}]"))
+            except SourceError as exc:
+                self.broken.append(exc)
+                out.append(Descriptor("", "", 0))
+        return out
 
     @staticmethod
     def blob_path(digest: str) -> str:
@@ -115,7 +127,7 @@ class OciLayout:
 
     def select(self, ref: Optional[str]) -> Tuple[Node, List[str]]:
         """The image ``ref`` names (see the module docstring) and the tags the layout gives it."""
-        entries = self.entries()
+        entries = self.entries(lenient=ref is not None and not ref.startswith("@"))
         where = self.tree.name("index.json")
         chosen: List[Descriptor]
         if ref is None:
@@ -134,11 +146,15 @@ class OciLayout:
             chosen = [entries[n]]
         elif is_digest(ref):
             chosen = [e for e in entries if e.digest == ref]
+            if not chosen and self.broken:
+                raise self.broken[0]
             if not chosen:
                 return self._find_below(entries, ref), []
         else:
             chosen = ([e for e in entries if names_match(e, ref)]
                       or [e for e in entries if is_tag(ref) and ref in tags_of([e])])
+            if not chosen and self.broken:  # the image asked for may be the entry that is not valid
+                raise self.broken[0]
             if not chosen:
                 raise SourceError(f"{self.tree.label}: no image named {ref!r} (choices: {describe_choices(entries)})")
             if len({e.digest for e in chosen}) > 1:
