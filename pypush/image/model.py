@@ -167,8 +167,8 @@ def expanded_size(node: Node, memo: Optional[Dict[str, int]] = None) -> int:
 
 def is_foreign(layer: Mapping[str, Any]) -> bool:
     """A non-distributable layer (Docker foreign, OCI nondistributable, or one with ``urls``): clients fetch it
-    from its URLs, so its blob may be absent; then it is not pushed (as docker and skopeo do), and
-    registries (ECR, Docker Hub, the distribution registry) accept manifests naming it."""
+    from its URLs, so its blob may be absent (whether it is copied: ``carries_layer``); registries (ECR, Docker
+    Hub, the distribution registry when its urls policy allows) accept manifests naming it."""
     media_type = layer.get("mediaType") or ""
     return bool(layer.get("urls")) or media_type == DOCKER_FOREIGN_LAYER or ".nondistributable." in media_type
 

@@ -7,11 +7,11 @@ Spec forms (PATH may contain ':'; the longest prefix that exists on disk is the 
                                  with manifest.json is a docker save, one with index.json an OCI archive
 - ``oci:PATH[:REF]``, ``oci-archive:PATH[:REF]``   read as an OCI layout (directory or tar)
 - ``docker-archive:PATH[:REF]``  read as a docker save (directory or tar)
-- ``dir:PATH``                   a skopeo ``dir:`` copy (detected too: its ``version`` file)
+- ``dir:PATH[:DIGEST]``          a skopeo ``dir:`` copy (detected too: its ``version`` file)
+- ``docker://[HOST/]REPO[:TAG|@DIGEST]``   an image in a registry (pypush.sources.remote)
 
 A tar compressed whole (gzip, zstd, xz, bzip2: told by its magic bytes) is decompressed once into a
 private temporary file (compressed_archive.py), removed when the source closes.
-- ``docker://[HOST/]REPO[:TAG|@DIGEST]``   an image in a registry (pypush.sources.remote)
 
 REF is a tag, a full image name, a digest ``sha256:…`` or a position ``@N``; without it the
 source must hold exactly one image.
@@ -40,7 +40,7 @@ SCHEMES = ("oci", "oci-archive", "docker-archive", "dir")
 @dataclass
 class Source:
     """An opened image: ``root`` (manifest or index, children resolved), ``name`` for messages,
-    ``tags`` the source suggests (may be empty) and ``format`` (oci, oci-archive or docker-archive);
+    ``tags`` the source suggests (may be empty) and ``format`` (oci, oci-archive, docker-archive, dir);
     ``release`` (if any) removes what opening it made (the decompressed copy of a compressed archive)."""
 
     root: Node

@@ -55,6 +55,7 @@ class OciLayout:
         if not lenient or not isinstance(doc.get("manifests"), list):
             return parse_descriptors(doc, "manifests", where)
         out: List[Descriptor] = []
+        self.broken = []
         for i, item in enumerate(doc["manifests"]):
             try:
                 out.append(parse_descriptor(item, f"{where}.manifests[{i}]"))
