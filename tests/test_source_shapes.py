@@ -7,6 +7,9 @@ import gzip
 import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -218,3 +221,26 @@ def test_a_broken_index_json_entry_does_not_block_the_image_beside_it(tmp_path):
     for spec in (f"{w.layout}:bad", str(w.layout), f"{w.layout}:@1"):
         with pytest.raises(SourceError, match=r"index.json.manifests\[0\].digest: invalid digest 'sha256:XYZ'"):
             open_source(spec)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_an_archive_piped_in_is_read_from_dev_stdin(tmp_path, compress):
+    """`docker save app | pypush push /dev/stdin …` (and `<(…)`): the stream is copied once into a private
+    temporary directory, removed when the copy ends; a stream cut short is the usual one-line error."""
+    w = LayoutWriter(tmp_path / "src.oci")
+    a = w.image(LAYERS, compression=None)
+    w.write_index([a])
+    archive = docker_save(w.layout, tmp_path / "app.tar", [(a, ["app:1"])], oci=False)
+    (tmp_path / "tmp").mkdir()
+    feed = f"gzip -c {archive}" if compress else f"cat {archive}"
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    run = lambda feed: subprocess.run(["bash", "-c", f"{feed} | {sys.executable} -m pypush copy /dev/stdin "
+                                                     f"oci:{tmp_path / 'out'}:1"], capture_output=True, text=True,
+                                      env=env, timeout=120)
+    proc = run(feed)
+    assert proc.returncode == 0, proc.stderr
+    want = open_source(str(archive)).root.descriptor.digest
+    assert proc.stdout.strip().endswith(want) and list((tmp_path / "tmp").iterdir()) == []
+    proc = run(f"head -c 3000 {archive}")
+    assert proc.returncode == 3 and proc.stderr.startswith("pypush: error: /dev/stdin: truncated tar"), proc.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []

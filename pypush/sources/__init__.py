@@ -19,12 +19,13 @@ source must hold exactly one image.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from pypush.errors import SourceError
 from pypush.image.model import Node, check_expansion
-from pypush.sources.compressed_archive import sniff, unpack
+from pypush.sources.compressed_archive import sniff, spool, unpack
 from pypush.sources.docker_save import read_docker_save
 from pypush.sources.skopeo_dir import is_skopeo_dir, read_skopeo_dir
 from pypush.sources.tree import DirTree, Tree
@@ -41,7 +42,8 @@ SCHEMES = ("oci", "oci-archive", "docker-archive", "dir")
 class Source:
     """An opened image: ``root`` (manifest or index, children resolved), ``name`` for messages,
     ``tags`` the source suggests (may be empty) and ``format`` (oci, oci-archive, docker-archive, dir);
-    ``release`` (if any) removes what opening it made (the decompressed copy of a compressed archive)."""
+    ``release`` (if any) removes what opening it made (the copy of a piped archive, the decompressed copy of a
+    compressed one)."""
 
     root: Node
     name: str
@@ -121,7 +123,8 @@ def _open_file(spec: str, nondistributable: bool) -> Source:
         for undo in release:
             undo()
         raise
-    return Source(root=root, name=spec, tags=tags, format=detected, release=release[0] if release else None)
+    return Source(root=root, name=spec, tags=tags, format=detected,
+                  release=(lambda: [undo() for undo in release] and None) if release else None)
 
 
 def _open_tree(path: str, scheme: Optional[str], release: List[Callable[[], None]]) -> Tuple[Tree, str]:
@@ -131,16 +134,21 @@ def _open_tree(path: str, scheme: Optional[str], release: List[Callable[[], None
     if os.path.isdir(path):
         tree = DirTree(path)
         oci_format = "oci"
-    elif os.path.isfile(path):
-        kind = _check_archive(path)
+    elif os.path.isfile(path) or _is_pipe(path):
+        plain = path
+        if _is_pipe(path):  # `docker save app | pypush push /dev/stdin …`: read once into a private copy
+            spooled = spool(path)
+            release.append(spooled.remove)
+            plain = spooled.path
+        kind = _check_archive(plain, path)
         if kind:
-            unpacked = unpack(path, kind)
+            unpacked = unpack(plain, kind, path)
             release.append(unpacked.remove)
             if not is_tar(unpacked.path):
                 raise SourceError(f"not an image: {path} ({kind}-compressed, but what it holds is not a tar archive)")
             tree = TarTree(unpacked.path, label=path)
         else:
-            tree = TarTree(path)
+            tree = TarTree(plain, label=path)
         oci_format = "oci-archive"
     else:
         raise SourceError(f"not an image: {path} (neither a directory nor a regular file)")
@@ -175,21 +183,30 @@ def _nested_hint(tree: Tree, path: str, what: str) -> str:
     return f"; the image is in {os.path.join(path, top)}: name that directory"
 
 
-def _check_archive(path: str) -> Optional[str]:
-    """None for an uncompressed tar, the compression of a compressed file (which may hold one), else SourceError."""
+def _check_archive(path: str, label: str) -> Optional[str]:
+    """None for an uncompressed tar, the compression of a compressed file (which may hold one), else SourceError
+    naming ``label`` (the path the user gave)."""
     try:
         with open(path, "rb") as f:
             head = f.read(6)
     except OSError as e:
-        raise SourceError(f"not an image: {path} ({e.strerror or e})") from None
+        raise SourceError(f"not an image: {label} ({e.strerror or e})") from None
     if not head:
-        raise SourceError(f"not an image: {path} (empty file)")
+        raise SourceError(f"not an image: {label} (empty file)")
     if is_tar(path):
         return None
     kind = sniff(head)
     if kind is None:
-        raise SourceError(f"not an image: {path} (not a tar archive)")
+        raise SourceError(f"not an image: {label} (not a tar archive)")
     return kind
+
+
+def _is_pipe(path: str) -> bool:
+    """Whether ``path`` is a pipe (``/dev/stdin`` of ``docker save app | pypush …``, a named pipe, ``<(…)``)."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 __all__ = ["Source", "open_source", "parse_spec", "SCHEMES"]

@@ -58,24 +58,26 @@ class Unpacked:
         self._finalizer()
 
 
-def unpack(path: str, kind: str) -> Unpacked:
-    """Decompress the ``kind``-compressed file at ``path`` into a fresh temporary directory."""
+def unpack(path: str, kind: str, label: Optional[str] = None) -> Unpacked:
+    """Decompress the ``kind``-compressed file at ``path`` into a fresh temporary directory; messages name
+    ``label`` (the path the user gave, when ``path`` is a copy of a stream), else ``path``."""
+    name = label or path
     try:
         unpacked = Unpacked()
     except OSError as e:
-        raise SourceError(f"{path}: cannot make a temporary directory to decompress it into ({e.strerror or e})") from None
-    log.debug("decompressing %s (%s) into %s", path, kind, unpacked.dir)
+        raise SourceError(f"{name}: cannot make a temporary directory to decompress it into ({e.strerror or e})") from None
+    log.debug("decompressing %s (%s) into %s", name, kind, unpacked.dir)
     try:
         with open(path, "rb") as src, open(unpacked.path, "wb") as out:
-            for piece in _decoded(src, kind, path):
+            for piece in _decoded(src, kind, name):
                 try:
                     out.write(piece)
                 except OSError as e:
-                    raise SourceError(f"{path}: cannot decompress into {unpacked.dir} ({e.strerror or e}); "
+                    raise SourceError(f"{name}: cannot decompress into {unpacked.dir} ({e.strerror or e}); "
                                       f"set TMPDIR to a directory with room") from None
     except OSError as e:
         unpacked.remove()
-        raise SourceError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise SourceError(f"{name}: cannot read ({e.strerror or e})") from None
     except BaseException:
         unpacked.remove()
         raise
@@ -175,4 +177,25 @@ def zstd_frames_problem(f: IO[bytes]) -> str:
             return f"data ends inside a frame at byte {f.tell()}"
 
 
-__all__ = ["sniff", "unpack", "Unpacked", "GZIP", "ZSTD", "XZ", "BZIP2"]
+__all__ = ["sniff", "spool", "unpack", "Unpacked", "GZIP", "ZSTD", "XZ", "BZIP2"]
+
+
+def spool(path: str) -> Unpacked:
+    """The bytes of the pipe at ``path`` (``docker save app | pypush push /dev/stdin …``, ``<(…)``) copied into a
+    fresh temporary directory, so the archive can be indexed and its members read in any order."""
+    try:
+        spooled = Unpacked()
+    except OSError as e:
+        raise SourceError(f"{path}: cannot make a temporary directory to copy the stream into ({e.strerror or e})") from None
+    log.debug("copying the stream %s into %s", path, spooled.dir)
+    try:
+        with open(path, "rb") as src, open(spooled.path, "wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+    except OSError as e:
+        spooled.remove()
+        raise SourceError(f"{path}: cannot copy the stream into {spooled.dir} ({e.strerror or e}); set TMPDIR to a "
+                          f"directory with room") from None
+    except BaseException:
+        spooled.remove()
+        raise
+    return spooled
