@@ -1,6 +1,6 @@
 """The local endpoint through AWS SDKs written in other languages: the AWS SDK for JavaScript v3
-(@aws-sdk/client-ecr-public, on node) and the AWS SDK for Go v1 (service/ecrpublic, Debian's
-golang-github-aws-aws-sdk-go-dev built offline). Each runs tests/sdk_clients/'s scenario, every ECR Public
+(@aws-sdk/client-ecr-public, on node) and the AWS SDKs for Go v1 and v2 (service/ecrpublic, Debian's
+golang-github-aws-aws-sdk-go-dev and golang-github-aws-aws-sdk-go-v2-dev, built offline). Each runs tests/sdk_clients/'s scenario, every ECR Public
 operation and the typed errors, against a LocalEndpoint that checks SigV4 signatures; its JSON summary must
 equal botocore's for the same calls, and skopeo pulls the image it pushed back by digest."""
 from __future__ import annotations
@@ -29,8 +29,10 @@ pytestmark = pytest.mark.servers
 CLIENTS = Path(__file__).parent / "sdk_clients"
 JS_SDK = "@aws-sdk/client-ecr-public@3.1108.0"
 """Pinned: the npm package the JavaScript scenario runs with (installed once per test session)."""
-GO_SDK = Path("/usr/share/gocode/src/github.com/aws/aws-sdk-go/service/ecrpublic")
-"""Debian's golang-github-aws-aws-sdk-go-dev puts the Go SDK's sources here (GOPATH mode, no network)."""
+GOCODE = Path("/usr/share/gocode")
+"""Where Debian's golang-*-dev packages put Go sources (a GOPATH: the programs build with no network)."""
+GO_SDKS = {"v1": "src/github.com/aws/aws-sdk-go/service/ecrpublic",
+           "v2": "src/github.com/aws/aws-sdk-go-v2/service/ecrpublic"}
 ACCESS_KEY, SECRET_KEY = "AKIDSDKSCENARIO", "sdk-scenario-secret"
 LAYER_SIZE = 12 * 1024 * 1024 + 4321
 """Above the endpoint's 10 MiB part size: two UploadLayerPart calls, the first a 14 MB JSON body."""
@@ -110,22 +112,43 @@ def js_sdk(tmp_path_factory) -> Dict[str, str]:
     return {"NODE_PATH": str(prefix / "node_modules"), "NODE_NO_WARNINGS": "1"}
 
 
+class GoBuilder:
+    """Builds tests/sdk_clients/scenario_go* offline in GOPATH mode against Debian's Go SDK sources, with one
+    GOCACHE for the session."""
+
+    def __init__(self, go: str, root: Path):
+        self.go, self.root = go, root
+        self.env = _child_env(root, GO111MODULE="off", GOPATH=f"{root}:{GOCODE}", GOCACHE=str(root / "cache"),
+                              GOFLAGS="", GOPROXY="off", CGO_ENABLED="0")
+
+    def build(self, name: str) -> Path:
+        shutil.copytree(CLIENTS / name, self.root / "src" / name)
+        proc = subprocess.run([self.go, "build", "-o", str(self.root / name), name], cwd=self.root, env=self.env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"go build of {name} failed: {proc.stderr[-3000:]}"
+        return self.root / name
+
+
 @pytest.fixture(scope="session")
-def go_scenario(tmp_path_factory) -> Path:
-    """scenario_go built offline in GOPATH mode against Debian's AWS SDK for Go sources."""
+def go_builder(tmp_path_factory) -> GoBuilder:
     go = shutil.which("go")
-    if go is None or not GO_SDK.is_dir():
-        pytest.skip("go or the AWS SDK for Go sources are missing (Debian packages golang-go "
-                    "golang-github-aws-aws-sdk-go-dev): the Go SDK is not tested")
-    gopath = tmp_path_factory.mktemp("gopath")
-    shutil.copytree(CLIENTS / "scenario_go", gopath / "src" / "ecrpublic_scenario")
-    binary = gopath / "scenario"
-    env = _child_env(gopath, GO111MODULE="off", GOPATH=f"{gopath}:{GO_SDK.parents[5]}", GOCACHE=str(gopath / "cache"),
-                     GOFLAGS="", GOPROXY="off", CGO_ENABLED="0")
-    proc = subprocess.run([go, "build", "-o", str(binary), "ecrpublic_scenario"], cwd=gopath, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"go build of the scenario failed: {proc.stderr[-3000:]}"
-    return binary
+    if go is None:
+        pytest.skip("go is not installed (Debian package golang-go): the Go SDKs are not tested")
+    return GoBuilder(go, tmp_path_factory.mktemp("gopath"))
+
+
+@pytest.fixture(scope="session")
+def go_v1_scenario(go_builder) -> Path:
+    if not (GOCODE / GO_SDKS["v1"]).is_dir():
+        pytest.skip("the AWS SDK for Go sources are missing (Debian package golang-github-aws-aws-sdk-go-dev)")
+    return go_builder.build("scenario_go")
+
+
+@pytest.fixture(scope="session")
+def go_v2_scenario(go_builder) -> Path:
+    if not (GOCODE / GO_SDKS["v2"]).is_dir():
+        pytest.skip("the AWS SDK for Go v2 sources are missing (Debian package golang-github-aws-aws-sdk-go-v2-dev)")
+    return go_builder.build("scenario_go_v2")
 
 
 # -- what every summary must say, whoever ran it -------------------------------------------------
@@ -214,10 +237,17 @@ def test_javascript_sdk_v3(bodies, js_sdk, keyed_endpoint, reference, image_dir,
     pulled_back(skopeo, keyed_endpoint, image_dir, tmp_path / "pulled")
 
 
-def test_go_sdk_v1(go_scenario, keyed_endpoint, reference, image_dir, skopeo, tmp_path):
+def test_go_sdk_v1(go_v1_scenario, keyed_endpoint, reference, image_dir, skopeo, tmp_path):
     """Its layer parts go behind a signed ``Expect: 100-continue`` (refused as InvalidSignatureException while
     the endpoint canonicalised with botocore's rules, which leave expect out)."""
-    summary = run_scenario([str(go_scenario)], keyed_endpoint, image_dir, tmp_path)
+    summary = run_scenario([str(go_v1_scenario)], keyed_endpoint, image_dir, tmp_path)
+    check_summary(summary, image_dir)
+    same_as_botocore(summary, reference)
+    pulled_back(skopeo, keyed_endpoint, image_dir, tmp_path / "pulled")
+
+
+def test_go_sdk_v2(go_v2_scenario, keyed_endpoint, reference, image_dir, skopeo, tmp_path):
+    summary = run_scenario([str(go_v2_scenario)], keyed_endpoint, image_dir, tmp_path)
     check_summary(summary, image_dir)
     same_as_botocore(summary, reference)
     pulled_back(skopeo, keyed_endpoint, image_dir, tmp_path / "pulled")

@@ -1,0 +1,482 @@
+// The SDK scenario through the AWS SDK for Go v2 (service/ecrpublic, smithy-based, the SDK behind
+// docker-credential-ecr-login): the same calls in the same order as scenario_botocore.py, printing the same
+// JSON summary. Built in GOPATH mode against Debian's golang-github-aws-aws-sdk-go-v2-dev.
+// Environment: ENDPOINT, ACCESS_KEY, SECRET_KEY, IMAGE_DIR.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
+	"github.com/aws/aws-sdk-go-v2/service/ecrpublic/types"
+	"github.com/aws/smithy-go"
+)
+
+type obj = map[string]interface{}
+
+var (
+	out = obj{}
+	ctx = context.Background()
+	s   = aws.String
+)
+
+func read(name string) []byte {
+	data, err := os.ReadFile(filepath.Join(os.Getenv("IMAGE_DIR"), name))
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
+
+func digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// when is "date" for a timestamp the SDK parsed into a time within a day of now.
+func when(t *time.Time) string {
+	if t != nil && time.Since(*t) < 24*time.Hour && time.Until(*t) < 24*time.Hour {
+		return "date"
+	}
+	return fmt.Sprintf("%v", t)
+}
+
+// failure is an error as every scenario reports it; typed means the SDK returned *types.<Code>.
+func failure(err error) obj {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		panic(err)
+	}
+	o := obj{"error": api.ErrorCode(), "message": api.ErrorMessage(),
+		"typed": reflect.TypeOf(api).String() == "*types."+api.ErrorCode()}
+	var resp *awshttp.ResponseError
+	if errors.As(err, &resp) {
+		o["status"] = resp.HTTPStatusCode()
+	}
+	var part *types.InvalidLayerPartException
+	if errors.As(err, &part) && part.LastValidByteReceived != nil {
+		o["lastValidByteReceived"] = *part.LastValidByteReceived
+	}
+	return o
+}
+
+func step(name string, fn func() (interface{}, error)) {
+	v, err := fn()
+	if err != nil {
+		out[name] = failure(err)
+		return
+	}
+	out[name] = v
+}
+
+func client(accessKey, secretKey string) *ecrpublic.Client {
+	return ecrpublic.New(ecrpublic.Options{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		EndpointResolver: ecrpublic.EndpointResolverFromURL(os.Getenv("ENDPOINT")),
+		Retryer:          aws.NopRetryer{},
+	})
+}
+
+func catalog(d *types.RepositoryCatalogData) obj {
+	o := obj{}
+	if d.Description != nil {
+		o["description"] = *d.Description
+	}
+	if d.AboutText != nil {
+		o["aboutText"] = *d.AboutText
+	}
+	if d.UsageText != nil {
+		o["usageText"] = *d.UsageText
+	}
+	if d.Architectures != nil {
+		o["architectures"] = d.Architectures
+	}
+	if d.OperatingSystems != nil {
+		o["operatingSystems"] = d.OperatingSystems
+	}
+	if d.LogoUrl != nil {
+		o["logoUrl"] = *d.LogoUrl
+	}
+	if d.MarketplaceCertified != nil {
+		o["marketplaceCertified"] = *d.MarketplaceCertified
+	}
+	return o
+}
+
+func imageID(id *types.ImageIdentifier) obj {
+	o := obj{}
+	if id.ImageDigest != nil {
+		o["imageDigest"] = *id.ImageDigest
+	}
+	if id.ImageTag != nil {
+		o["imageTag"] = *id.ImageTag
+	}
+	return o
+}
+
+func main() {
+	env := os.Getenv
+	layer, config := read("layer.tar.gz"), read("config.json")
+	manifest, configOnly := string(read("manifest.json")), string(read("manifest-config-only.json"))
+	logo := read("logo.png")
+	c := client(env("ACCESS_KEY"), env("SECRET_KEY"))
+
+	pushBlob := func(repo string, data []byte) (interface{}, error) {
+		up, err := c.InitiateLayerUpload(ctx, &ecrpublic.InitiateLayerUploadInput{RepositoryName: s(repo)})
+		if err != nil {
+			return nil, err
+		}
+		size := *up.PartSize
+		received := []int64{}
+		for first := int64(0); first < int64(len(data)); first += size {
+			end := first + size
+			if end > int64(len(data)) {
+				end = int64(len(data))
+			}
+			r, err := c.UploadLayerPart(ctx, &ecrpublic.UploadLayerPartInput{RepositoryName: s(repo),
+				UploadId: up.UploadId, PartFirstByte: aws.Int64(first), PartLastByte: aws.Int64(end - 1),
+				LayerPartBlob: data[first:end]})
+			if err != nil {
+				return nil, err
+			}
+			received = append(received, *r.LastByteReceived)
+		}
+		done, err := c.CompleteLayerUpload(ctx, &ecrpublic.CompleteLayerUploadInput{RepositoryName: s(repo),
+			UploadId: up.UploadId, LayerDigests: []string{digest(data)}})
+		if err != nil {
+			return nil, err
+		}
+		return obj{"partSize": size, "lastByteReceived": received, "layerDigest": *done.LayerDigest,
+			"uploadIdMatches": *done.UploadId == *up.UploadId}, nil
+	}
+
+	registryCatalog := func(d *types.RegistryCatalogData) obj {
+		return obj{"displayName": aws.ToString(d.DisplayName)}
+	}
+	step("GetRegistryCatalogData.initial", func() (interface{}, error) {
+		r, err := c.GetRegistryCatalogData(ctx, &ecrpublic.GetRegistryCatalogDataInput{})
+		if err != nil {
+			return nil, err
+		}
+		return registryCatalog(r.RegistryCatalogData), nil
+	})
+	step("PutRegistryCatalogData", func() (interface{}, error) {
+		r, err := c.PutRegistryCatalogData(ctx, &ecrpublic.PutRegistryCatalogDataInput{DisplayName: s("SDK test")})
+		if err != nil {
+			return nil, err
+		}
+		return registryCatalog(r.RegistryCatalogData), nil
+	})
+	step("GetRegistryCatalogData", func() (interface{}, error) {
+		r, err := c.GetRegistryCatalogData(ctx, &ecrpublic.GetRegistryCatalogDataInput{})
+		if err != nil {
+			return nil, err
+		}
+		return registryCatalog(r.RegistryCatalogData), nil
+	})
+	step("DescribeRegistries", func() (interface{}, error) {
+		r, err := c.DescribeRegistries(ctx, &ecrpublic.DescribeRegistriesInput{})
+		if err != nil {
+			return nil, err
+		}
+		regs := []obj{}
+		for _, x := range r.Registries {
+			aliases := []obj{}
+			for _, a := range x.Aliases {
+				aliases = append(aliases, obj{"name": *a.Name, "status": string(a.Status),
+					"primaryRegistryAlias": a.PrimaryRegistryAlias, "defaultRegistryAlias": a.DefaultRegistryAlias})
+			}
+			regs = append(regs, obj{"registryId": *x.RegistryId, "registryArn": *x.RegistryArn,
+				"registryUri": *x.RegistryUri, "verified": *x.Verified, "aliases": aliases})
+		}
+		return regs, nil
+	})
+
+	step("CreateRepository", func() (interface{}, error) {
+		r, err := c.CreateRepository(ctx, &ecrpublic.CreateRepositoryInput{RepositoryName: s("app"),
+			CatalogData: &types.RepositoryCatalogDataInput{Description: s("an app"), AboutText: s("# About"),
+				UsageText: s("docker pull"), Architectures: []string{"x86-64"},
+				OperatingSystems: []string{"Linux"}, LogoImageBlob: logo},
+			Tags: []types.Tag{{Key: s("team"), Value: s("a")}}})
+		if err != nil {
+			return nil, err
+		}
+		repo := r.Repository
+		return obj{"repositoryName": *repo.RepositoryName, "repositoryUri": *repo.RepositoryUri,
+			"repositoryArn": *repo.RepositoryArn, "registryId": *repo.RegistryId, "createdAt": when(repo.CreatedAt),
+			"catalogData": catalog(r.CatalogData)}, nil
+	})
+	step("CreateRepository.again", func() (interface{}, error) {
+		return c.CreateRepository(ctx, &ecrpublic.CreateRepositoryInput{RepositoryName: s("app")})
+	})
+	step("CreateRepository.invalid", func() (interface{}, error) {
+		return c.CreateRepository(ctx, &ecrpublic.CreateRepositoryInput{RepositoryName: s("Bad Name!")})
+	})
+	for i := 0; i < 5; i++ {
+		if _, err := c.CreateRepository(ctx, &ecrpublic.CreateRepositoryInput{RepositoryName: s(fmt.Sprintf("page-%d", i))}); err != nil {
+			panic(err)
+		}
+	}
+	step("DescribeRepositories.paged", func() (interface{}, error) {
+		pages, repos := 0, [][]string{}
+		p := ecrpublic.NewDescribeRepositoriesPaginator(c, &ecrpublic.DescribeRepositoriesInput{MaxResults: aws.Int32(2)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			pages++
+			for _, x := range page.Repositories {
+				repos = append(repos, []string{*x.RepositoryName, when(x.CreatedAt)})
+			}
+		}
+		return obj{"pages": pages, "repositories": repos}, nil
+	})
+	step("DescribeRepositories.missing", func() (interface{}, error) {
+		return c.DescribeRepositories(ctx, &ecrpublic.DescribeRepositoriesInput{RepositoryNames: []string{"nope"}})
+	})
+
+	step("GetAuthorizationToken", func() (interface{}, error) {
+		r, err := c.GetAuthorizationToken(ctx, &ecrpublic.GetAuthorizationTokenInput{})
+		if err != nil {
+			return nil, err
+		}
+		raw, err := base64.StdEncoding.DecodeString(*r.AuthorizationData.AuthorizationToken)
+		if err != nil {
+			return nil, err
+		}
+		expires := "past"
+		if r.AuthorizationData.ExpiresAt != nil && time.Until(*r.AuthorizationData.ExpiresAt) > time.Hour {
+			expires = "future"
+		}
+		return obj{"user": strings.SplitN(string(raw), ":", 2)[0], "expiresAt": expires}, nil
+	})
+
+	step("pushLayer", func() (interface{}, error) { return pushBlob("app", layer) })
+	step("pushConfig", func() (interface{}, error) { return pushBlob("app", config) })
+	step("pushLayer.again", func() (interface{}, error) { return pushBlob("app", layer) })
+	step("UploadLayerPart.outOfOrder", func() (interface{}, error) {
+		up, err := c.InitiateLayerUpload(ctx, &ecrpublic.InitiateLayerUploadInput{RepositoryName: s("app")})
+		if err != nil {
+			return nil, err
+		}
+		return c.UploadLayerPart(ctx, &ecrpublic.UploadLayerPartInput{RepositoryName: s("app"), UploadId: up.UploadId,
+			PartFirstByte: aws.Int64(5), PartLastByte: aws.Int64(7), LayerPartBlob: []byte("abc")})
+	})
+
+	step("BatchCheckLayerAvailability", func() (interface{}, error) {
+		r, err := c.BatchCheckLayerAvailability(ctx, &ecrpublic.BatchCheckLayerAvailabilityInput{RepositoryName: s("app"),
+			LayerDigests: []string{digest(layer), digest(config), "sha256:" + strings.Repeat("1", 64)}})
+		if err != nil {
+			return nil, err
+		}
+		layers, failures := []obj{}, []obj{}
+		for _, l := range r.Layers {
+			layers = append(layers, obj{"layerDigest": *l.LayerDigest, "layerAvailability": string(l.LayerAvailability),
+				"layerSize": *l.LayerSize})
+		}
+		for _, f := range r.Failures {
+			failures = append(failures, obj{"layerDigest": *f.LayerDigest, "failureCode": string(f.FailureCode)})
+		}
+		return obj{"layers": layers, "failures": failures}, nil
+	})
+
+	put := func(tag, text, repo string) (interface{}, error) {
+		r, err := c.PutImage(ctx, &ecrpublic.PutImageInput{RepositoryName: s(repo), ImageManifest: s(text), ImageTag: s(tag)})
+		if err != nil {
+			return nil, err
+		}
+		return obj{"imageId": imageID(r.Image.ImageId), "imageManifestMediaType": *r.Image.ImageManifestMediaType,
+			"manifestMatches": *r.Image.ImageManifest == text}, nil
+	}
+	step("PutImage", func() (interface{}, error) { return put("v1", manifest, "app") })
+	step("PutImage.again", func() (interface{}, error) { return put("v1", manifest, "app") })
+	step("PutImage.v2", func() (interface{}, error) { return put("v2", manifest, "app") })
+	step("PutImage.missingLayers", func() (interface{}, error) { return put("v1", manifest, "page-1") })
+
+	step("DescribeImages", func() (interface{}, error) {
+		r, err := c.DescribeImages(ctx, &ecrpublic.DescribeImagesInput{RepositoryName: s("app")})
+		if err != nil {
+			return nil, err
+		}
+		images := []obj{}
+		for _, d := range r.ImageDetails {
+			tags := append([]string{}, d.ImageTags...)
+			sort.Strings(tags)
+			var artifact interface{}
+			if d.ArtifactMediaType != nil {
+				artifact = *d.ArtifactMediaType
+			}
+			images = append(images, obj{"imageDigest": *d.ImageDigest, "imageTags": tags,
+				"imageSizeInBytes": *d.ImageSizeInBytes, "imageManifestMediaType": *d.ImageManifestMediaType,
+				"artifactMediaType": artifact, "imagePushedAt": when(d.ImagePushedAt)})
+		}
+		return images, nil
+	})
+	step("DescribeImageTags", func() (interface{}, error) {
+		r, err := c.DescribeImageTags(ctx, &ecrpublic.DescribeImageTagsInput{RepositoryName: s("app")})
+		if err != nil {
+			return nil, err
+		}
+		tags := []obj{}
+		for _, t := range r.ImageTagDetails {
+			tags = append(tags, obj{"imageTag": *t.ImageTag, "createdAt": when(t.CreatedAt),
+				"imageDigest": *t.ImageDetail.ImageDigest, "imagePushedAt": when(t.ImageDetail.ImagePushedAt)})
+		}
+		return tags, nil
+	})
+
+	policy := `{"Version": "2012-10-17", "Statement": [{"Sid": "pull", "Effect": "Allow", "Principal": "*", ` +
+		`"Action": ["ecr-public:BatchCheckLayerAvailability"]}]}`
+	policyOf := func(name, text *string) (interface{}, error) {
+		var doc interface{}
+		if err := json.Unmarshal([]byte(*text), &doc); err != nil {
+			return nil, err
+		}
+		return obj{"repositoryName": *name, "policy": doc}, nil
+	}
+	step("SetRepositoryPolicy", func() (interface{}, error) {
+		r, err := c.SetRepositoryPolicy(ctx, &ecrpublic.SetRepositoryPolicyInput{RepositoryName: s("app"), PolicyText: s(policy)})
+		if err != nil {
+			return nil, err
+		}
+		return policyOf(r.RepositoryName, r.PolicyText)
+	})
+	step("GetRepositoryPolicy", func() (interface{}, error) {
+		r, err := c.GetRepositoryPolicy(ctx, &ecrpublic.GetRepositoryPolicyInput{RepositoryName: s("app")})
+		if err != nil {
+			return nil, err
+		}
+		return policyOf(r.RepositoryName, r.PolicyText)
+	})
+	step("DeleteRepositoryPolicy", func() (interface{}, error) {
+		r, err := c.DeleteRepositoryPolicy(ctx, &ecrpublic.DeleteRepositoryPolicyInput{RepositoryName: s("app")})
+		if err != nil {
+			return nil, err
+		}
+		return policyOf(r.RepositoryName, r.PolicyText)
+	})
+	step("GetRepositoryPolicy.deleted", func() (interface{}, error) {
+		return c.GetRepositoryPolicy(ctx, &ecrpublic.GetRepositoryPolicyInput{RepositoryName: s("app")})
+	})
+
+	step("PutRepositoryCatalogData", func() (interface{}, error) {
+		r, err := c.PutRepositoryCatalogData(ctx, &ecrpublic.PutRepositoryCatalogDataInput{RepositoryName: s("app"),
+			CatalogData: &types.RepositoryCatalogDataInput{Description: s("changed"), Architectures: []string{"ARM 64"}}})
+		if err != nil {
+			return nil, err
+		}
+		return catalog(r.CatalogData), nil
+	})
+	step("GetRepositoryCatalogData", func() (interface{}, error) {
+		r, err := c.GetRepositoryCatalogData(ctx, &ecrpublic.GetRepositoryCatalogDataInput{RepositoryName: s("app")})
+		if err != nil {
+			return nil, err
+		}
+		return catalog(r.CatalogData), nil
+	})
+
+	arn := "arn:aws:ecr-public::123456789012:repository/app"
+	tags := func() (interface{}, error) {
+		r, err := c.ListTagsForResource(ctx, &ecrpublic.ListTagsForResourceInput{ResourceArn: s(arn)})
+		if err != nil {
+			return nil, err
+		}
+		pairs := [][]string{}
+		for _, t := range r.Tags {
+			pairs = append(pairs, []string{*t.Key, *t.Value})
+		}
+		sort.Slice(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
+		return pairs, nil
+	}
+	step("TagResource", func() (interface{}, error) {
+		if _, err := c.TagResource(ctx, &ecrpublic.TagResourceInput{ResourceArn: s(arn),
+			Tags: []types.Tag{{Key: s("env"), Value: s("ci")}}}); err != nil {
+			return nil, err
+		}
+		return tags()
+	})
+	step("UntagResource", func() (interface{}, error) {
+		if _, err := c.UntagResource(ctx, &ecrpublic.UntagResourceInput{ResourceArn: s(arn), TagKeys: []string{"team"}}); err != nil {
+			return nil, err
+		}
+		return tags()
+	})
+	step("ListTagsForResource.missing", func() (interface{}, error) {
+		return c.ListTagsForResource(ctx, &ecrpublic.ListTagsForResourceInput{
+			ResourceArn: s("arn:aws:ecr-public::123456789012:repository/nope")})
+	})
+
+	step("BatchDeleteImage", func() (interface{}, error) {
+		r, err := c.BatchDeleteImage(ctx, &ecrpublic.BatchDeleteImageInput{RepositoryName: s("app"),
+			ImageIds: []types.ImageIdentifier{{ImageTag: s("v2")}, {ImageTag: s("gone")}}})
+		if err != nil {
+			return nil, err
+		}
+		ids, failures := []obj{}, []obj{}
+		for i := range r.ImageIds {
+			ids = append(ids, imageID(&r.ImageIds[i]))
+		}
+		for _, f := range r.Failures {
+			failures = append(failures, obj{"imageId": imageID(f.ImageId), "failureCode": string(f.FailureCode)})
+		}
+		return obj{"imageIds": ids, "failures": failures}, nil
+	})
+
+	step("PutImage.configOnly", func() (interface{}, error) {
+		if _, err := c.CreateRepository(ctx, &ecrpublic.CreateRepositoryInput{RepositoryName: s("doomed")}); err != nil {
+			return nil, err
+		}
+		if _, err := pushBlob("doomed", config); err != nil {
+			return nil, err
+		}
+		return put("only", configOnly, "doomed")
+	})
+	deleteRepo := func(name string, force bool) (interface{}, error) {
+		r, err := c.DeleteRepository(ctx, &ecrpublic.DeleteRepositoryInput{RepositoryName: s(name), Force: force})
+		if err != nil {
+			return nil, err
+		}
+		return *r.Repository.RepositoryName, nil
+	}
+	step("DeleteRepository.notEmpty", func() (interface{}, error) { return deleteRepo("doomed", false) })
+	step("DeleteRepository.force", func() (interface{}, error) { return deleteRepo("doomed", true) })
+	step("DeleteRepository.empty", func() (interface{}, error) { return deleteRepo("page-0", false) })
+	step("DeleteRepository.missing", func() (interface{}, error) { return deleteRepo("page-0", false) })
+
+	step("Signature.wrongSecret", func() (interface{}, error) {
+		return client(env("ACCESS_KEY"), "not-the-secret").DescribeRegistries(ctx, &ecrpublic.DescribeRegistriesInput{})
+	})
+	step("Signature.unknownKey", func() (interface{}, error) {
+		return client("AKIDUNKNOWN", env("SECRET_KEY")).DescribeRegistries(ctx, &ecrpublic.DescribeRegistriesInput{})
+	})
+	r, err := c.DescribeRegistries(ctx, &ecrpublic.DescribeRegistriesInput{})
+	if err != nil {
+		panic(err)
+	}
+	id, _ := awsmiddleware.GetRequestIDMetadata(r.ResultMetadata)
+	out["requestId"] = id != ""
+
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(out); err != nil {
+		panic(err)
+	}
+}
