@@ -229,9 +229,10 @@ def pulled_back(skopeo, ep, image_dir: Path, dest: Path) -> None:
 @pytest.mark.parametrize("bodies", ["sized", "stream"])
 def test_javascript_sdk_v3(bodies, js_sdk, keyed_endpoint, reference, image_dir, skopeo, tmp_path):
     """``stream``: every body chunked, behind ``Expect: 100-continue``, signed as UNSIGNED-PAYLOAD (each
-    call answered 411 before the endpoint took chunked bodies)."""
+    call answered 411 before the endpoint took chunked bodies); endpoint and region from the environment."""
+    where = {"AWS_ENDPOINT_URL_ECR_PUBLIC": keyed_endpoint.url, "AWS_REGION": "eu-west-3"} if bodies == "stream" else {}
     summary = run_scenario(["node", str(CLIENTS / "scenario_js.cjs")], keyed_endpoint, image_dir, tmp_path,
-                           BODIES=bodies, **js_sdk)
+                           BODIES=bodies, **where, **js_sdk)
     check_summary(summary, image_dir)
     same_as_botocore(summary, reference)
     pulled_back(skopeo, keyed_endpoint, image_dir, tmp_path / "pulled")

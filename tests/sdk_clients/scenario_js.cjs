@@ -42,9 +42,12 @@ function catalog(data) {
 }
 
 function client(accessKeyId = env.ACCESS_KEY, secretAccessKey = env.SECRET_KEY) {
-  const c = new sdk.ECRPUBLIC({ region: "us-east-1", endpoint: env.ENDPOINT, maxAttempts: 1,
-    credentials: { accessKeyId, secretAccessKey } });
-  if (env.BODIES === "stream") {
+  const stream = env.BODIES === "stream";
+  // The streamed run takes its endpoint and region from the environment (AWS_ENDPOINT_URL_ECR_PUBLIC,
+  // AWS_REGION), as a user pointing an unchanged program at the local endpoint would.
+  const where = stream ? {} : { region: "us-east-1", endpoint: env.ENDPOINT };
+  const c = new sdk.ECRPUBLIC({ ...where, maxAttempts: 1, credentials: { accessKeyId, secretAccessKey } });
+  if (stream) {
     c.middlewareStack.addRelativeTo((next) => async (args) => {
       const req = args.request;
       const data = Buffer.from(req.body);

@@ -87,7 +87,7 @@ func step(name string, fn func() (interface{}, error)) {
 
 func client(accessKey, secretKey string) *ecrpublic.Client {
 	return ecrpublic.New(ecrpublic.Options{
-		Region:           "us-east-1",
+		Region:           "ap-southeast-2", // any region signs for the local endpoint
 		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 		EndpointResolver: ecrpublic.EndpointResolverFromURL(os.Getenv("ENDPOINT")),
 		Retryer:          aws.NopRetryer{},
