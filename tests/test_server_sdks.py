@@ -118,6 +118,7 @@ class GoBuilder:
 
     def __init__(self, go: str, root: Path):
         self.go, self.root = go, root
+        shutil.copytree(CLIENTS / "scenariokit", root / "src" / "scenariokit")  # what the scenarios share
         self.env = _child_env(root, GO111MODULE="off", GOPATH=f"{root}:{GOCODE}", GOCACHE=str(root / "cache"),
                               GOFLAGS="", GOPROXY="off", CGO_ENABLED="0")
 

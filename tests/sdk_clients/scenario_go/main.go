@@ -4,17 +4,12 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/aws/awserr"
@@ -22,32 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go/aws/request"
 	"github.com/aws/aws-sdk-go/aws/session"
 	"github.com/aws/aws-sdk-go/service/ecrpublic"
+	kit "scenariokit"
 )
 
-type obj = map[string]interface{}
-
-var out = obj{}
-
-func read(name string) []byte {
-	data, err := os.ReadFile(filepath.Join(os.Getenv("IMAGE_DIR"), name))
-	if err != nil {
-		panic(err)
-	}
-	return data
-}
-
-func digest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// when is "date" for a timestamp the SDK parsed into a time within a day of now.
-func when(t *time.Time) string {
-	if t != nil && time.Since(*t) < 24*time.Hour && time.Until(*t) < 24*time.Hour {
-		return "date"
-	}
-	return fmt.Sprintf("%v", t)
-}
+type obj = kit.Obj
 
 // failure is an error as every scenario reports it; typed means the SDK returned *ecrpublic.<Code>.
 func failure(err error) obj {
@@ -64,15 +37,6 @@ func failure(err error) obj {
 		o["lastValidByteReceived"] = *e.LastValidByteReceived
 	}
 	return o
-}
-
-func step(name string, fn func() (interface{}, error)) {
-	v, err := fn()
-	if err != nil {
-		out[name] = failure(err)
-		return
-	}
-	out[name] = v
 }
 
 func client(accessKey, secretKey string) *ecrpublic.ECRPublic {
@@ -135,9 +99,11 @@ func imageID(id *ecrpublic.ImageIdentifier) obj {
 
 func main() {
 	env := os.Getenv
-	layer, config := read("layer.tar.gz"), read("config.json")
-	manifest, configOnly := string(read("manifest.json")), string(read("manifest-config-only.json"))
-	logo := read("logo.png")
+	summary := kit.New(failure)
+	step := summary.Step
+	layer, config := kit.Read("layer.tar.gz"), kit.Read("config.json")
+	manifest, configOnly := string(kit.Read("manifest.json")), string(kit.Read("manifest-config-only.json"))
+	logo := kit.Read("logo.png")
 	c := client(env("ACCESS_KEY"), env("SECRET_KEY"))
 	s := aws.String
 
@@ -161,7 +127,7 @@ func main() {
 			received = append(received, *r.LastByteReceived)
 		}
 		done, err := c.CompleteLayerUpload(&ecrpublic.CompleteLayerUploadInput{RepositoryName: s(repo),
-			UploadId: up.UploadId, LayerDigests: []*string{s(digest(data))}})
+			UploadId: up.UploadId, LayerDigests: []*string{s(kit.Digest(data))}})
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +188,7 @@ func main() {
 		}
 		repo := r.Repository
 		return obj{"repositoryName": *repo.RepositoryName, "repositoryUri": *repo.RepositoryUri,
-			"repositoryArn": *repo.RepositoryArn, "registryId": *repo.RegistryId, "createdAt": when(repo.CreatedAt),
+			"repositoryArn": *repo.RepositoryArn, "registryId": *repo.RegistryId, "createdAt": kit.When(repo.CreatedAt),
 			"catalogData": catalog(r.CatalogData)}, nil
 	})
 	step("CreateRepository.again", func() (interface{}, error) {
@@ -242,7 +208,7 @@ func main() {
 			func(page *ecrpublic.DescribeRepositoriesOutput, last bool) bool {
 				pages++
 				for _, x := range page.Repositories {
-					repos = append(repos, []string{*x.RepositoryName, when(x.CreatedAt)})
+					repos = append(repos, []string{*x.RepositoryName, kit.When(x.CreatedAt)})
 				}
 				return true
 			})
@@ -264,10 +230,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		expires := "past"
-		if r.AuthorizationData.ExpiresAt != nil && time.Until(*r.AuthorizationData.ExpiresAt) > time.Hour {
-			expires = "future"
-		}
+		expires := kit.Expiry(r.AuthorizationData.ExpiresAt)
 		return obj{"user": strings.SplitN(string(raw), ":", 2)[0], "expiresAt": expires}, nil
 	})
 
@@ -285,7 +248,7 @@ func main() {
 
 	step("BatchCheckLayerAvailability", func() (interface{}, error) {
 		r, err := c.BatchCheckLayerAvailability(&ecrpublic.BatchCheckLayerAvailabilityInput{RepositoryName: s("app"),
-			LayerDigests: []*string{s(digest(layer)), s(digest(config)), s("sha256:" + strings.Repeat("1", 64))}})
+			LayerDigests: []*string{s(kit.Digest(layer)), s(kit.Digest(config)), s("sha256:" + strings.Repeat("1", 64))}})
 		if err != nil {
 			return nil, err
 		}
@@ -328,7 +291,7 @@ func main() {
 			}
 			images = append(images, obj{"imageDigest": *d.ImageDigest, "imageTags": tags,
 				"imageSizeInBytes": *d.ImageSizeInBytes, "imageManifestMediaType": *d.ImageManifestMediaType,
-				"artifactMediaType": artifact, "imagePushedAt": when(d.ImagePushedAt)})
+				"artifactMediaType": artifact, "imagePushedAt": kit.When(d.ImagePushedAt)})
 		}
 		return images, nil
 	})
@@ -339,44 +302,34 @@ func main() {
 		}
 		tags := []obj{}
 		for _, t := range r.ImageTagDetails {
-			tags = append(tags, obj{"imageTag": *t.ImageTag, "createdAt": when(t.CreatedAt),
-				"imageDigest": *t.ImageDetail.ImageDigest, "imagePushedAt": when(t.ImageDetail.ImagePushedAt)})
+			tags = append(tags, obj{"imageTag": *t.ImageTag, "createdAt": kit.When(t.CreatedAt),
+				"imageDigest": *t.ImageDetail.ImageDigest, "imagePushedAt": kit.When(t.ImageDetail.ImagePushedAt)})
 		}
 		return tags, nil
 	})
 
 	policy := `{"Version": "2012-10-17", "Statement": [{"Sid": "pull", "Effect": "Allow", "Principal": "*", ` +
 		`"Action": ["ecr-public:BatchCheckLayerAvailability"]}]}`
-	policyOf := func(name, text *string, err error) (interface{}, error) {
-		if err != nil {
-			return nil, err
-		}
-		var doc interface{}
-		if err := json.Unmarshal([]byte(*text), &doc); err != nil {
-			return nil, err
-		}
-		return obj{"repositoryName": *name, "policy": doc}, nil
-	}
 	step("SetRepositoryPolicy", func() (interface{}, error) {
 		r, err := c.SetRepositoryPolicy(&ecrpublic.SetRepositoryPolicyInput{RepositoryName: s("app"), PolicyText: s(policy)})
 		if err != nil {
 			return nil, err
 		}
-		return policyOf(r.RepositoryName, r.PolicyText, nil)
+		return kit.Policy(r.RepositoryName, r.PolicyText)
 	})
 	step("GetRepositoryPolicy", func() (interface{}, error) {
 		r, err := c.GetRepositoryPolicy(&ecrpublic.GetRepositoryPolicyInput{RepositoryName: s("app")})
 		if err != nil {
 			return nil, err
 		}
-		return policyOf(r.RepositoryName, r.PolicyText, nil)
+		return kit.Policy(r.RepositoryName, r.PolicyText)
 	})
 	step("DeleteRepositoryPolicy", func() (interface{}, error) {
 		r, err := c.DeleteRepositoryPolicy(&ecrpublic.DeleteRepositoryPolicyInput{RepositoryName: s("app")})
 		if err != nil {
 			return nil, err
 		}
-		return policyOf(r.RepositoryName, r.PolicyText, nil)
+		return kit.Policy(r.RepositoryName, r.PolicyText)
 	})
 	step("GetRepositoryPolicy.deleted", func() (interface{}, error) {
 		return c.GetRepositoryPolicy(&ecrpublic.GetRepositoryPolicyInput{RepositoryName: s("app")})
@@ -409,8 +362,7 @@ func main() {
 		for _, t := range r.Tags {
 			pairs = append(pairs, []string{*t.Key, *t.Value})
 		}
-		sort.Slice(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
-		return pairs, nil
+		return kit.SortedPairs(pairs), nil
 	}
 	step("TagResource", func() (interface{}, error) {
 		if _, err := c.TagResource(&ecrpublic.TagResourceInput{ResourceArn: s(arn),
@@ -478,11 +430,7 @@ func main() {
 	if err := req.Send(); err != nil {
 		panic(err)
 	}
-	out["requestId"] = req.RequestID != ""
+	summary.Set("requestId", req.RequestID != "")
 
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(out); err != nil {
-		panic(err)
-	}
+	summary.Print()
 }

@@ -6,18 +6,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -26,36 +21,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic/types"
 	"github.com/aws/smithy-go"
+	kit "scenariokit"
 )
 
-type obj = map[string]interface{}
+type obj = kit.Obj
 
 var (
-	out = obj{}
 	ctx = context.Background()
 	s   = aws.String
 )
-
-func read(name string) []byte {
-	data, err := os.ReadFile(filepath.Join(os.Getenv("IMAGE_DIR"), name))
-	if err != nil {
-		panic(err)
-	}
-	return data
-}
-
-func digest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// when is "date" for a timestamp the SDK parsed into a time within a day of now.
-func when(t *time.Time) string {
-	if t != nil && time.Since(*t) < 24*time.Hour && time.Until(*t) < 24*time.Hour {
-		return "date"
-	}
-	return fmt.Sprintf("%v", t)
-}
 
 // failure is an error as every scenario reports it; typed means the SDK returned *types.<Code>.
 func failure(err error) obj {
@@ -74,15 +48,6 @@ func failure(err error) obj {
 		o["lastValidByteReceived"] = *part.LastValidByteReceived
 	}
 	return o
-}
-
-func step(name string, fn func() (interface{}, error)) {
-	v, err := fn()
-	if err != nil {
-		out[name] = failure(err)
-		return
-	}
-	out[name] = v
 }
 
 func client(accessKey, secretKey string) *ecrpublic.Client {
@@ -133,9 +98,11 @@ func imageID(id *types.ImageIdentifier) obj {
 
 func main() {
 	env := os.Getenv
-	layer, config := read("layer.tar.gz"), read("config.json")
-	manifest, configOnly := string(read("manifest.json")), string(read("manifest-config-only.json"))
-	logo := read("logo.png")
+	summary := kit.New(failure)
+	step := summary.Step
+	layer, config := kit.Read("layer.tar.gz"), kit.Read("config.json")
+	manifest, configOnly := string(kit.Read("manifest.json")), string(kit.Read("manifest-config-only.json"))
+	logo := kit.Read("logo.png")
 	c := client(env("ACCESS_KEY"), env("SECRET_KEY"))
 
 	pushBlob := func(repo string, data []byte) (interface{}, error) {
@@ -159,7 +126,7 @@ func main() {
 			received = append(received, *r.LastByteReceived)
 		}
 		done, err := c.CompleteLayerUpload(ctx, &ecrpublic.CompleteLayerUploadInput{RepositoryName: s(repo),
-			UploadId: up.UploadId, LayerDigests: []string{digest(data)}})
+			UploadId: up.UploadId, LayerDigests: []string{kit.Digest(data)}})
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +187,7 @@ func main() {
 		}
 		repo := r.Repository
 		return obj{"repositoryName": *repo.RepositoryName, "repositoryUri": *repo.RepositoryUri,
-			"repositoryArn": *repo.RepositoryArn, "registryId": *repo.RegistryId, "createdAt": when(repo.CreatedAt),
+			"repositoryArn": *repo.RepositoryArn, "registryId": *repo.RegistryId, "createdAt": kit.When(repo.CreatedAt),
 			"catalogData": catalog(r.CatalogData)}, nil
 	})
 	step("CreateRepository.again", func() (interface{}, error) {
@@ -244,7 +211,7 @@ func main() {
 			}
 			pages++
 			for _, x := range page.Repositories {
-				repos = append(repos, []string{*x.RepositoryName, when(x.CreatedAt)})
+				repos = append(repos, []string{*x.RepositoryName, kit.When(x.CreatedAt)})
 			}
 		}
 		return obj{"pages": pages, "repositories": repos}, nil
@@ -262,10 +229,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		expires := "past"
-		if r.AuthorizationData.ExpiresAt != nil && time.Until(*r.AuthorizationData.ExpiresAt) > time.Hour {
-			expires = "future"
-		}
+		expires := kit.Expiry(r.AuthorizationData.ExpiresAt)
 		return obj{"user": strings.SplitN(string(raw), ":", 2)[0], "expiresAt": expires}, nil
 	})
 
@@ -283,7 +247,7 @@ func main() {
 
 	step("BatchCheckLayerAvailability", func() (interface{}, error) {
 		r, err := c.BatchCheckLayerAvailability(ctx, &ecrpublic.BatchCheckLayerAvailabilityInput{RepositoryName: s("app"),
-			LayerDigests: []string{digest(layer), digest(config), "sha256:" + strings.Repeat("1", 64)}})
+			LayerDigests: []string{kit.Digest(layer), kit.Digest(config), "sha256:" + strings.Repeat("1", 64)}})
 		if err != nil {
 			return nil, err
 		}
@@ -326,7 +290,7 @@ func main() {
 			}
 			images = append(images, obj{"imageDigest": *d.ImageDigest, "imageTags": tags,
 				"imageSizeInBytes": *d.ImageSizeInBytes, "imageManifestMediaType": *d.ImageManifestMediaType,
-				"artifactMediaType": artifact, "imagePushedAt": when(d.ImagePushedAt)})
+				"artifactMediaType": artifact, "imagePushedAt": kit.When(d.ImagePushedAt)})
 		}
 		return images, nil
 	})
@@ -337,41 +301,34 @@ func main() {
 		}
 		tags := []obj{}
 		for _, t := range r.ImageTagDetails {
-			tags = append(tags, obj{"imageTag": *t.ImageTag, "createdAt": when(t.CreatedAt),
-				"imageDigest": *t.ImageDetail.ImageDigest, "imagePushedAt": when(t.ImageDetail.ImagePushedAt)})
+			tags = append(tags, obj{"imageTag": *t.ImageTag, "createdAt": kit.When(t.CreatedAt),
+				"imageDigest": *t.ImageDetail.ImageDigest, "imagePushedAt": kit.When(t.ImageDetail.ImagePushedAt)})
 		}
 		return tags, nil
 	})
 
 	policy := `{"Version": "2012-10-17", "Statement": [{"Sid": "pull", "Effect": "Allow", "Principal": "*", ` +
 		`"Action": ["ecr-public:BatchCheckLayerAvailability"]}]}`
-	policyOf := func(name, text *string) (interface{}, error) {
-		var doc interface{}
-		if err := json.Unmarshal([]byte(*text), &doc); err != nil {
-			return nil, err
-		}
-		return obj{"repositoryName": *name, "policy": doc}, nil
-	}
 	step("SetRepositoryPolicy", func() (interface{}, error) {
 		r, err := c.SetRepositoryPolicy(ctx, &ecrpublic.SetRepositoryPolicyInput{RepositoryName: s("app"), PolicyText: s(policy)})
 		if err != nil {
 			return nil, err
 		}
-		return policyOf(r.RepositoryName, r.PolicyText)
+		return kit.Policy(r.RepositoryName, r.PolicyText)
 	})
 	step("GetRepositoryPolicy", func() (interface{}, error) {
 		r, err := c.GetRepositoryPolicy(ctx, &ecrpublic.GetRepositoryPolicyInput{RepositoryName: s("app")})
 		if err != nil {
 			return nil, err
 		}
-		return policyOf(r.RepositoryName, r.PolicyText)
+		return kit.Policy(r.RepositoryName, r.PolicyText)
 	})
 	step("DeleteRepositoryPolicy", func() (interface{}, error) {
 		r, err := c.DeleteRepositoryPolicy(ctx, &ecrpublic.DeleteRepositoryPolicyInput{RepositoryName: s("app")})
 		if err != nil {
 			return nil, err
 		}
-		return policyOf(r.RepositoryName, r.PolicyText)
+		return kit.Policy(r.RepositoryName, r.PolicyText)
 	})
 	step("GetRepositoryPolicy.deleted", func() (interface{}, error) {
 		return c.GetRepositoryPolicy(ctx, &ecrpublic.GetRepositoryPolicyInput{RepositoryName: s("app")})
@@ -403,8 +360,7 @@ func main() {
 		for _, t := range r.Tags {
 			pairs = append(pairs, []string{*t.Key, *t.Value})
 		}
-		sort.Slice(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
-		return pairs, nil
+		return kit.SortedPairs(pairs), nil
 	}
 	step("TagResource", func() (interface{}, error) {
 		if _, err := c.TagResource(ctx, &ecrpublic.TagResourceInput{ResourceArn: s(arn),
@@ -472,11 +428,7 @@ func main() {
 		panic(err)
 	}
 	id, _ := awsmiddleware.GetRequestIDMetadata(r.ResultMetadata)
-	out["requestId"] = id != ""
+	summary.Set("requestId", id != "")
 
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(out); err != nil {
-		panic(err)
-	}
+	summary.Print()
 }
