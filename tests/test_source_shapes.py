@@ -185,7 +185,7 @@ def test_docker_schema_1_in_a_layout_is_named_with_the_way_out(tmp_path, media_t
     w = LayoutWriter(tmp_path / "s1.oci")
     doc = {"schemaVersion": 1, "name": "app", "tag": "1", "architecture": "amd64", "fsLayers": [], "history": []}
     w.write_index([named(w.put(json.dumps(doc).encode(), media_type), ref="1")])
-    with pytest.raises(SourceError, match=r"s1.oci/blobs/sha256/\w+: a Docker schema 1 manifest .* skopeo copy --format v2s2"):
+    with pytest.raises(SourceError, match=r"s1.oci/blobs/sha256/\w+: a Docker schema 1 manifest .* --format v2s2"):
         open_source(str(w.layout))
 
 

@@ -22,7 +22,8 @@ URLS_ALLOWED = "validation: {manifests: {urls: {allow: ['^https://']}}}\n"
 
 
 @server_fixture(scope="module")
-def registry(tmp_path_factory):
+def urls_registry(tmp_path_factory):
+    """docker-registry whose policy admits foreign layers' urls (conftest's ``registry`` refuses them)."""
     reg = start_docker_registry(tmp_path_factory.mktemp("registry"), URLS_ALLOWED)
     yield reg
     reg.stop()
@@ -74,11 +75,11 @@ def _manifests_below(layout: Path, digest: str) -> List[str]:
 
 @pytest.mark.parametrize("ref", ["blob-twice", "zero-layers", "empty-config-artifact",
                                  "index-listing-one-child-thrice", "foreign-layer-present"])
-def test_shape_round_trips(shapes, registry, ecr, skopeo, tmp_path, capsys, caplog, ref):
+def test_shape_round_trips(shapes, urls_registry, ecr, skopeo, tmp_path, capsys, caplog, ref):
     layout, descs = shapes
     digest = descs[ref]["digest"]
     manifests = _manifests_below(layout, digest)
-    for dest, extra, pull in ((f"{registry.host}/{ref}:1", ["--insecure"], f"{registry.host}/{ref}:1"),
+    for dest, extra, pull in ((f"{urls_registry.host}/{ref}:1", ["--insecure"], f"{urls_registry.host}/{ref}:1"),
                               (f"public.ecr.aws/local/{ref}:1", ["--endpoint-url", ecr.url, "--create-repository"],
                                f"{ecr.host_port}/{ref}:1")):
         caplog.clear()
@@ -97,24 +98,26 @@ def test_shape_round_trips(shapes, registry, ecr, skopeo, tmp_path, capsys, capl
             pull_and_check(skopeo, pull, tmp_path / dest.split("/")[0], expected_digest=digest)
     if ref.startswith("foreign"):
         foreign = json.loads(oci_blob_path(layout, digest).read_bytes())["layers"][0]["digest"]
-        assert requests.head(f"http://{registry.host}/v2/{ref}/blobs/{foreign}", timeout=10).status_code == 404
-        code, result, err = _push(capsys, f"oci:{layout}:{ref}", f"{registry.host}/{ref}-allowed:1", "--insecure",
+        assert requests.head(f"http://{urls_registry.host}/v2/{ref}/blobs/{foreign}", timeout=10).status_code == 404
+        code, result, err = _push(capsys, f"oci:{layout}:{ref}", f"{urls_registry.host}/{ref}-allowed:1", "--insecure",
                                   "--allow-nondistributable-artifacts")
         assert code == 0 and result["digest"] == digest, err
-        assert requests.head(f"http://{registry.host}/v2/{ref}-allowed/blobs/{foreign}", timeout=10).status_code == 200
+        head = requests.head(f"http://{urls_registry.host}/v2/{ref}-allowed/blobs/{foreign}", timeout=10)
+        assert head.status_code == 200
 
 
-def test_pull_copy_and_push_again_keep_every_digest(shapes, registry, ecr, tmp_path, capsys):
+def test_pull_copy_and_push_again_keep_every_digest(shapes, urls_registry, ecr, tmp_path, capsys):
     """registry -> ECR endpoint (copy) -> OCI layout (pull) -> OCI archive (copy) -> registry (push)."""
     layout, descs = shapes
     for ref in ("blob-twice", "index-listing-one-child-thrice", "empty-config-artifact"):
         digest = descs[ref]["digest"]
-        assert _push(capsys, f"oci:{layout}:{ref}", f"{registry.host}/rt-{ref}:1", "--insecure")[0] == 0
-        steps = [["copy", f"docker://{registry.host}/rt-{ref}:1", f"public.ecr.aws/local/rt-{ref}:2", "--src-insecure",
-                  "--endpoint-url", ecr.url, "--create-repository"],
+        assert _push(capsys, f"oci:{layout}:{ref}", f"{urls_registry.host}/rt-{ref}:1", "--insecure")[0] == 0
+        steps = [["copy", f"docker://{urls_registry.host}/rt-{ref}:1", f"public.ecr.aws/local/rt-{ref}:2",
+                  "--src-insecure", "--endpoint-url", ecr.url, "--create-repository"],
                  ["pull", f"docker://{ecr.host_port}/rt-{ref}:2", f"oci:{tmp_path / ref}:3", "--src-insecure"],
                  ["copy", f"oci:{tmp_path / ref}:3", f"oci-archive:{tmp_path / ref}.tar:4"],
-                 ["push", f"{tmp_path / ref}.tar", f"{registry.host}/rt-{ref}:5", "--insecure", "--compression", "keep"]]
+                 ["push", f"{tmp_path / ref}.tar", f"{urls_registry.host}/rt-{ref}:5", "--insecure",
+                  "--compression", "keep"]]
         for step in steps:
             code = main([*step, "--format", "json"])
             captured = capsys.readouterr()
@@ -138,23 +141,23 @@ def test_manifest_refused_inside_a_server_error_is_exit_4_at_once(shapes, tmp_pa
         reg.stop()
 
 
-def test_digest_file_that_cannot_be_written_is_refused_before_the_push(shapes, registry, tmp_path, capsys):
+def test_digest_file_that_cannot_be_written_is_refused_before_the_push(shapes, urls_registry, tmp_path, capsys):
     layout, _ = shapes
     for path, expect in ((tmp_path, "is a directory"), (tmp_path / "no" / "d.txt", "does not exist")):
-        code, _, err = _push(capsys, f"oci:{layout}:zero-layers", f"{registry.host}/digest-file:1", "--insecure",
+        code, _, err = _push(capsys, f"oci:{layout}:zero-layers", f"{urls_registry.host}/digest-file:1", "--insecure",
                              "--digest-file", str(path))
         assert code == 2 and len(err) == 1 and expect in err[0] and str(path) in err[0], err
-    assert requests.get(f"http://{registry.host}/v2/digest-file/tags/list", timeout=10).status_code == 404
+    assert requests.get(f"http://{urls_registry.host}/v2/digest-file/tags/list", timeout=10).status_code == 404
 
 
-def test_skopeo_dir_copies_push_as_written(shapes, registry, skopeo, tmp_path, capsys):
+def test_skopeo_dir_copies_push_as_written(shapes, urls_registry, skopeo, tmp_path, capsys):
     """skopeo's dir: format (detected by its version file, or named dir:PATH): a single image and a whole index,
     exact manifest bytes; a missing blob is exit 3 naming the file."""
     layout, descs = shapes
     multi = LayoutWriter(tmp_path / "multi.oci")
     a, b = multi.image(LAYERS[:1], arch="amd64", seed="a"), multi.image(LAYERS[1:], arch="arm64", seed="b")
-    multi.write_index([named(multi.index([named(a, platform=("amd64", "linux")), named(b, platform=("arm64", "linux"))]),
-                             ref="1")])
+    pair = multi.index([named(a, platform=("amd64", "linux")), named(b, platform=("arm64", "linux"))])
+    multi.write_index([named(pair, ref="1")])
     skopeo.run("copy", "-q", f"oci:{layout}:blob-twice", f"dir:{tmp_path / 'one'}")
     skopeo.run("copy", "-q", "--all", f"oci:{multi.layout}:1", f"dir:{tmp_path / 'all'}")
     top = {d: "sha256:" + hashlib.sha256((tmp_path / d / "manifest.json").read_bytes()).hexdigest()
@@ -162,21 +165,22 @@ def test_skopeo_dir_copies_push_as_written(shapes, registry, skopeo, tmp_path, c
     for spec, repo, digest in ((str(tmp_path / "one"), "dir-one", top["one"]),
                                (f"dir:{tmp_path / 'all'}", "dir-all", top["all"]),
                                (f"{tmp_path / 'all'}:{b['digest']}", "dir-child", b["digest"])):
-        code, result, err = _push(capsys, spec, f"{registry.host}/{repo}:1", "--insecure", "--compression", "keep")
+        code, result, err = _push(capsys, spec, f"{urls_registry.host}/{repo}:1", "--insecure", "--compression", "keep")
         assert code == 0 and result["digest"] == digest, err
-        pull_and_check(skopeo, f"{registry.host}/{repo}:1", tmp_path / f"pulled-{repo}", expected_digest=digest)
+        pull_and_check(skopeo, f"{urls_registry.host}/{repo}:1", tmp_path / f"pulled-{repo}", expected_digest=digest)
     victim = json.loads((tmp_path / "one" / "manifest.json").read_bytes())["layers"][1]["digest"].split(":")[1]
     (tmp_path / "one" / victim).unlink()
-    code, _, err = _push(capsys, str(tmp_path / "one"), f"{registry.host}/dir-broken:1", "--insecure")
+    code, _, err = _push(capsys, str(tmp_path / "one"), f"{urls_registry.host}/dir-broken:1", "--insecure")
     assert code == 3 and len(err) == 1 and f"{tmp_path / 'one' / victim}" in err[0] and "is missing" in err[0], err
 
 
-def test_nested_index_from_a_registry_reads_quietly(shapes, registry, tmp_path, capsys):
+def test_nested_index_from_a_registry_reads_quietly(shapes, urls_registry, tmp_path, capsys):
     """Indexes below indexes are fetched by one pool: nested pools outgrew the connection pool and urllib3
     printed 'Connection pool is full, discarding connection' on stderr."""
     layout, descs = shapes
-    assert _push(capsys, f"oci:{layout}:index-listing-one-child-thrice", f"{registry.host}/nested:1", "--insecure")[0] == 0
+    spec = f"oci:{layout}:index-listing-one-child-thrice"
+    assert _push(capsys, spec, f"{urls_registry.host}/nested:1", "--insecure")[0] == 0
     for extra in ([], ["--platform", "linux/amd64"]):
-        proc = run_pypush("pull", f"docker://{registry.host}/nested:1", f"oci:{tmp_path / 'out'}:1", "--src-insecure",
-                          *extra)
+        proc = run_pypush("pull", f"docker://{urls_registry.host}/nested:1", f"oci:{tmp_path / 'out'}:1",
+                          "--src-insecure", *extra)
         assert proc.returncode == 0 and proc.stderr == "", proc.stderr

@@ -186,7 +186,8 @@ def spool(path: str) -> Unpacked:
     try:
         spooled = Unpacked()
     except OSError as e:
-        raise SourceError(f"{path}: cannot make a temporary directory to copy the stream into ({e.strerror or e})") from None
+        raise SourceError(f"{path}: cannot make a temporary directory to copy the stream into "
+                          f"({e.strerror or e})") from None
     log.debug("copying the stream %s into %s", path, spooled.dir)
     try:
         with open(path, "rb") as src, open(spooled.path, "wb") as out:

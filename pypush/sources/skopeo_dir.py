@@ -66,5 +66,6 @@ def read_skopeo_dir(tree: Tree, ref: Optional[str], nondistributable: bool = Fal
     root = OciLayout(_BlobView(tree, top), nondistributable).node(Descriptor(media_type, top, len(raw)), where)
     chosen = next((n for n in walk(root) if n.descriptor.digest == ref), None) if ref else root
     if chosen is None:
-        raise SourceError(f"{tree.label}: no manifest {ref} (it holds {', '.join(n.descriptor.digest for n in walk(root))})")
+        held = ", ".join(n.descriptor.digest for n in walk(root))
+        raise SourceError(f"{tree.label}: no manifest {ref} (it holds {held})")
     return chosen, []
