@@ -210,8 +210,6 @@ def docker_save(layout: Path, out: Path, images: Sequence[Tuple[dict, Sequence[s
     """
     import gzip as _gzip
 
-    import zstandard
-
     files: List[Tuple[str, bytes]] = []
     links: List[Tuple[str, str, bool]] = []
     items, repositories = [], {}
@@ -233,6 +231,8 @@ def docker_save(layout: Path, out: Path, images: Sequence[Tuple[dict, Sequence[s
                 if decompress and data[:2] == b"\x1f\x8b":
                     data = _gzip.decompress(data)
                 elif decompress and data[:4] == b"\x28\xb5\x2f\xfd":
+                    import zstandard  # only for zstd layers: it does not load on every Python (Debian's PyPy)
+
                     data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
                 layer_id = hashlib.sha256(f"{parent}:{d['digest']}".encode()).hexdigest()
                 name = f"{layer_id}/layer.tar"
