@@ -13,11 +13,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Dict
 
 import pytest
 
-from conftest import server_fixture
+from conftest import REPO_ROOT, server_fixture
 from imagegen import random_bytes, tar_layer
 from pullcheck import pull_and_check
 
@@ -81,6 +82,23 @@ def keyed_endpoint(tmp_path):
         yield ep
 
 
+@server_fixture
+def served_endpoint(tmp_path):
+    """``pypush serve`` in its own process, keys from its environment: the endpoint as a user runs it."""
+    env = {**os.environ, "PYPUSH_SERVE_ACCESS_KEY": ACCESS_KEY, "PYPUSH_SERVE_SECRET_KEY": SECRET_KEY}
+    proc = subprocess.Popen([sys.executable, "-m", "pypush", "serve", "--data", str(tmp_path / "served")],
+                            cwd=str(REPO_ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read()
+        host_port = url[len("http://"):]
+        yield SimpleNamespace(url=url, host_port=host_port, port=int(host_port.rsplit(":", 1)[1]))
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
 @server_fixture(scope="module")
 def reference(tmp_path_factory, image_dir) -> Dict[str, Any]:
     """botocore's summary of the scenario, on an endpoint of its own."""
@@ -104,7 +122,8 @@ def js_sdk(tmp_path_factory) -> Dict[str, str]:
     """NODE_PATH reaching @aws-sdk/client-ecr-public, npm-installed into a session temp dir."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("node and npm are not installed (Debian packages nodejs npm): the JavaScript SDK is not tested")
+        pytest.skip("node and npm are not installed (on plain Debian: packages nodejs npm): the JavaScript SDK "
+                    "is not tested")
     prefix = tmp_path_factory.mktemp("aws-sdk-js")
     proc = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix),
                            JS_SDK], capture_output=True, text=True, timeout=300)
@@ -248,8 +267,9 @@ def test_go_sdk_v1(go_v1_scenario, keyed_endpoint, reference, image_dir, skopeo,
     pulled_back(skopeo, keyed_endpoint, image_dir, tmp_path / "pulled")
 
 
-def test_go_sdk_v2(go_v2_scenario, keyed_endpoint, reference, image_dir, skopeo, tmp_path):
-    summary = run_scenario([str(go_v2_scenario)], keyed_endpoint, image_dir, tmp_path)
+def test_go_sdk_v2(go_v2_scenario, served_endpoint, reference, image_dir, skopeo, tmp_path):
+    """Against ``pypush serve`` itself, its keys given in PYPUSH_SERVE_ACCESS_KEY / PYPUSH_SERVE_SECRET_KEY."""
+    summary = run_scenario([str(go_v2_scenario)], served_endpoint, image_dir, tmp_path)
     check_summary(summary, image_dir)
     same_as_botocore(summary, reference)
-    pulled_back(skopeo, keyed_endpoint, image_dir, tmp_path / "pulled")
+    pulled_back(skopeo, served_endpoint, image_dir, tmp_path / "pulled")
