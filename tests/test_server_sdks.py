@@ -258,6 +258,19 @@ def test_javascript_sdk_v3(bodies, js_sdk, keyed_endpoint, reference, image_dir,
     pulled_back(skopeo, keyed_endpoint, image_dir, tmp_path / "pulled")
 
 
+def test_javascript_sdk_corrects_a_slow_clock(js_sdk, keyed_endpoint, tmp_path):
+    """A client two hours slow is refused in the service's words; the SDK takes the time from the answer's
+    Date header and its retry is signed right."""
+    proc = subprocess.run(["node", str(CLIENTS / "clock_skew_js.cjs")], capture_output=True, text=True, timeout=60,
+                          env=_child_env(tmp_path, ENDPOINT=keyed_endpoint.url, ACCESS_KEY=ACCESS_KEY,
+                                         SECRET_KEY=SECRET_KEY, **js_sdk))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout)
+    assert got["refused"]["error"] == "InvalidSignatureException", got
+    assert got["refused"]["message"].startswith("Signature expired: "), got
+    assert got["retried"] == {"attempts": 2, "registryId": "123456789012"}
+
+
 def test_go_sdk_v1(go_v1_scenario, keyed_endpoint, reference, image_dir, skopeo, tmp_path):
     """Its layer parts go behind a signed ``Expect: 100-continue`` (refused as InvalidSignatureException while
     the endpoint canonicalised with botocore's rules, which leave expect out)."""
