@@ -1,14 +1,14 @@
-"""A self-signed certificate for 127.0.0.1 (a CA of its own), for TLS tests."""
+"""A self-signed certificate for 127.0.0.1 and any host names asked for (a CA of its own), for TLS tests."""
 from __future__ import annotations
 
 import datetime
 import ipaddress
 from pathlib import Path
-from typing import Tuple
+from typing import Sequence, Tuple
 
 
-def self_signed(root: Path) -> Tuple[Path, Path]:
-    """Write cert.pem and key.pem under ``root``; returns their paths."""
+def self_signed(root: Path, dns_names: Sequence[str] = ()) -> Tuple[Path, Path]:
+    """Write cert.pem and key.pem under ``root`` (valid for 127.0.0.1 and ``dns_names``); returns their paths."""
     from cryptography import x509  # a test dependency of the server tests only: imported when used
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -20,7 +20,8 @@ def self_signed(root: Path) -> Tuple[Path, Path]:
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        *(x509.DNSName(n) for n in dns_names)]), False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
             .sign(key, hashes.SHA256()))
     cert_path, key_path = root / "cert.pem", root / "key.pem"

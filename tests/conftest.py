@@ -278,3 +278,24 @@ def run_pypush(*args: str, env: dict = None, input: str = None, timeout: float =
                           env=full_env, input=input, timeout=timeout, cwd=str(REPO_ROOT))
     CLI_OUTPUTS.extend([proc.stdout, proc.stderr])
     return proc
+
+
+@server_fixture(scope="module")
+def moto_url(tmp_path_factory):
+    """moto's server (an independent implementation of the ECR API) on a loopback port."""
+    port = free_port()
+    cmd = [shutil.which("moto_server") or sys.executable, "-p", str(port)]
+    if not shutil.which("moto_server"):
+        cmd = [sys.executable, "-m", "moto.server", "-p", str(port)]
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -1,5 +1,6 @@
 """A tiny read-only OCI distribution (v2) server over an OCI layout, with faults a test can arm:
-cut a blob's connection once half-way, answer 429 with Retry-After, serve wrong manifest bytes.
+cut a blob's connection once half-way, answer 429 with Retry-After, serve wrong manifest bytes. It may
+serve TLS (``tls``: certificate and key files) and demand Basic credentials (``basic``: "user:password").
 
 It records every request (method, path, Range, time) and the bytes of each blob it sent.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import base64
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -24,7 +27,8 @@ _TAGS = re.compile(r"^/v2/(?P<repo>.+)/tags/list$")
 class LayoutV2Server:
     """Serves the images of ``layout`` (index.json tags) as repository ``repo`` on 127.0.0.1."""
 
-    def __init__(self, layout: Path, repo: str = "img"):
+    def __init__(self, layout: Path, repo: str = "img", tls: Optional[Tuple[Path, Path]] = None,
+                 basic: Optional[str] = None):
         self.layout = layout
         self.repo = repo
         self.requests: List[Tuple[str, str, str, float]] = []  # (method, path, Range, monotonic time)
@@ -37,6 +41,7 @@ class LayoutV2Server:
         self.missing: Set[str] = set()  # blob digests answered 404
         self.page_size = 1  # tags per tags/list page
         self.bearer = False  # like ECR Public: every request needs a token; the token service refuses credentials
+        self.basic = "Basic " + base64.b64encode(basic.encode()).decode() if basic else None
         self._lock = threading.Lock()
         server = self
 
@@ -54,6 +59,10 @@ class LayoutV2Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*map(str, tls))
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -98,6 +107,9 @@ class LayoutV2Server:
             challenge = f'Bearer realm="http://{self.host}/token",service="test"'
             return self._reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}',
                                {"WWW-Authenticate": challenge}, head)
+        if self.basic and h.headers.get("Authorization") != self.basic:
+            return self._reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"credentials"}]}',
+                               {"WWW-Authenticate": 'Basic realm="test"'}, head)
         if path == "/v2/":
             return self._reply(h, 200, b"{}", {}, head)
         m = _TAGS.match(path)

@@ -2,37 +2,16 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 
 import boto3
 import pytest
 
-from conftest import FIXTURES, free_port, run_pypush, wait_for_port, server_fixture
+from conftest import FIXTURES, MOTO_ENV, run_pypush
 from pullcheck import oci_top_digest
 
 ACCOUNT = "123456789012"
 
 
-@server_fixture(scope="module")
-def moto_url(tmp_path_factory):
-    port = free_port()
-    cmd = [shutil.which("moto_server") or sys.executable, "-p", str(port)]
-    if not shutil.which("moto_server"):
-        cmd = [sys.executable, "-m", "moto.server", "-p", str(port)]
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=log)
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
-MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 @pytest.mark.parametrize("source", ["oci:fixtures/small.oci:1", "docker-archive:fixtures/small.docker-archive.tar"])
@@ -62,3 +41,38 @@ def test_private_ecr_push_to_moto(moto_url, source):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["bytes_pushed"] == 0
     assert json.loads(again.stdout)["unchanged"]  # one BatchGetImage answered it
+
+
+def test_private_ecr_source_logs_in_with_get_authorization_token(moto_url, tmp_path):
+    """``docker://ACCOUNT.dkr.ecr.REGION.amazonaws.com/…`` with no configured credentials: pypush asks the ECR
+    API (moto) for a token and pulls over TLS with it as Basic credentials. The registry poses as the real
+    host: an HTTPS proxy routes its name to a loopback server whose certificate names it."""
+    from certs import self_signed
+    from connect_proxy import running_proxy
+    from imagegen import make_oci_layout, random_bytes, tar_layer
+    from layout_v2_server import LayoutV2Server
+
+    host = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
+    layout = tmp_path / "img.oci"
+    digest = make_oci_layout(layout, [tar_layer([("f", random_bytes(300_000, 7))])])
+    cert, key = self_signed(tmp_path, [host])
+    registry = LayoutV2Server(layout, repo="team/app", tls=(cert, key), basic=f"AWS:{ACCOUNT}-auth-token")
+    try:
+        with running_proxy({host: ("127.0.0.1", int(registry.host.rsplit(":", 1)[1]))}) as proxy:
+            env = dict(MOTO_ENV, AWS_ENDPOINT_URL_ECR=moto_url, HTTPS_PROXY=proxy.url, https_proxy=proxy.url,
+                       NO_PROXY="127.0.0.1", no_proxy="127.0.0.1", REQUESTS_CA_BUNDLE=str(cert),
+                       DOCKER_CONFIG=str(tmp_path / "no-docker-config"))
+            proc = run_pypush("pull", f"docker://{host}/team/app:1", f"oci:{tmp_path / 'out'}:1", "--format", "json",
+                              env=env)
+            assert proc.returncode == 0, proc.stderr
+            assert oci_top_digest(tmp_path / "out", "1") == digest
+            assert proxy.tunnels >= 1
+            # a token the registry refuses is an authentication error naming the registry, not a crash
+            registry.basic = "Basic " + "bm90OnRoaXM="
+            refused = run_pypush("pull", f"docker://{host}/team/app:1", f"oci:{tmp_path / 'out2'}:1", env=env)
+        assert refused.returncode == 5, refused.stderr
+        assert host in refused.stderr and f"{ACCOUNT}-auth-token" not in refused.stderr
+        assert not (tmp_path / "out2").exists()
+        assert any(m == "GET" and "/blobs/" in p for m, p, _, _ in registry.requests)
+    finally:
+        registry.stop()
