@@ -244,3 +244,22 @@ def test_an_archive_piped_in_is_read_from_dev_stdin(tmp_path, compress):
     proc = run(f"head -c 3000 {archive}")
     assert proc.returncode == 3 and proc.stderr.startswith("pypush: error: /dev/stdin: truncated tar"), proc.stderr
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("symlink", [False, True])
+def test_oci_archive_whose_blob_is_a_link_with_dot_slash_names(tmp_path, symlink):
+    """GNU tar keeps a hard-linked blob as a link member; some tools store blobs once and link them (symlinks
+    relative to the link): either resolves inside the archive, names prefixed with ./ or not."""
+    w = LayoutWriter(tmp_path / "src.oci")
+    m = w.image(LAYERS)
+    w.write_index([named(m, ref="1")])
+    layer = "blobs/sha256/" + json.loads(oci_blob_path(w.layout, m["digest"]).read_bytes())["layers"][0]["digest"][7:]
+    files = [(p.relative_to(w.layout).as_posix(), p.read_bytes()) for p in sorted(w.layout.rglob("*")) if p.is_file()]
+    kept = [(n, d) for n, d in files if n != layer] + [("store/blob", dict(files)[layer])]
+    for prefix in ("", "./"):
+        archive = write_tar(tmp_path / f"linked{prefix and '-dot'}.tar", kept,
+                            [(layer, "../../store/blob" if symlink else "store/blob", symlink)], prefix=prefix)
+        with open_source(f"oci-archive:{archive}:1") as src:
+            assert src.root.descriptor.digest == m["digest"]
+            with src.root.layers[0].open() as f:
+                assert f.read() == dict(files)[layer]
