@@ -89,6 +89,9 @@ def test_shape_round_trips(shapes, urls_registry, ecr, skopeo, tmp_path, capsys,
         assert result["children"] == manifests[:-1]
         said = [r.getMessage() for r in caplog.records if "not copied" in r.getMessage()]
         assert len(said) == ref.startswith("foreign"), said
+        foreign_layers = [layer["digest"] for layer in json.loads(oci_blob_path(layout, digest).read_bytes())
+                          .get("layers", []) if layer.get("urls")]
+        assert result["layers_not_copied"] == foreign_layers and bool(foreign_layers) == ref.startswith("foreign")
         if ref.startswith("index"):  # skopeo copies no nested index: each manifest by digest instead
             repo = pull.rsplit(":", 1)[0]
             assert all(skopeo.inspect_raw(f"{repo}@{d}") == oci_blob_path(layout, d).read_bytes() for d in manifests)
@@ -101,7 +104,7 @@ def test_shape_round_trips(shapes, urls_registry, ecr, skopeo, tmp_path, capsys,
         assert requests.head(f"http://{urls_registry.host}/v2/{ref}/blobs/{foreign}", timeout=10).status_code == 404
         code, result, err = _push(capsys, f"oci:{layout}:{ref}", f"{urls_registry.host}/{ref}-allowed:1", "--insecure",
                                   "--allow-nondistributable-artifacts")
-        assert code == 0 and result["digest"] == digest, err
+        assert code == 0 and result["digest"] == digest and result["layers_not_copied"] == [], err
         head = requests.head(f"http://{urls_registry.host}/v2/{ref}-allowed/blobs/{foreign}", timeout=10)
         assert head.status_code == 200
 

@@ -1,10 +1,12 @@
 """What a push did (``PushResult``), and the manifests it writes, rendered for the blobs as stored."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
-from pypush.image.model import Blob, Descriptor, ImageIndex, Node, render_manifest, sha256_digest, walk
+from pypush.image.model import (Blob, Descriptor, ImageIndex, ImageManifest, Node, is_foreign, render_manifest,
+                                sha256_digest, walk)
 
 
 @dataclass
@@ -26,6 +28,7 @@ class PushResult:
     retries: int = 0  # failed requests that were retried (throttling included)
     throttled: int = 0  # of which the service throttled
     unchanged: bool = False
+    layers_not_copied: List[str] = field(default_factory=list)  # non-distributable: clients fetch them by urls
 
     @property
     def reference(self) -> str:
@@ -41,6 +44,25 @@ class PushResult:
 
 def _blob_key(blob: Blob) -> str:
     return blob.descriptor.digest or "pending:" + (blob.original.digest if blob.original else str(id(blob)))
+
+
+def layers_not_copied(root: Node) -> List[str]:
+    """Digests of the non-distributable layers the image's manifests name but the push does not carry (left to
+    their urls, as docker, skopeo and crane leave them), each once."""
+    out: List[str] = []
+    for node in walk(root):
+        if not isinstance(node, ImageManifest):
+            continue
+        carried = {d for b in node.blobs for d in (b.descriptor.digest, b.original.digest if b.original else "")}
+        try:
+            layers = json.loads(node.raw).get("layers") or []
+        except (ValueError, AttributeError):
+            continue
+        for layer in layers:
+            digest = layer.get("digest") if isinstance(layer, dict) else None
+            if digest and is_foreign(layer) and digest not in carried and digest not in out:
+                out.append(digest)
+    return out
 
 
 def unique_blobs(root: Node) -> List[Blob]:
@@ -93,5 +115,6 @@ def unchanged_result(root: Node, blobs: List[Blob], repository: str, tags: List[
         if any(tagged.get(t) != digest for t in tags):
             return None
         return PushResult(repository=repository, digest=digest, media_type=node.descriptor.media_type, size=len(raw),
-                          tags=list(tags), blobs_skipped=len(blobs), children=children, unchanged=True)
+                          tags=list(tags), blobs_skipped=len(blobs), children=children, unchanged=True,
+                          layers_not_copied=layers_not_copied(root))
     return None

@@ -7,7 +7,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
-from pypush.engine.push_result import PushResult, rendered_manifests, unique_blobs
+from pypush.engine.push_result import PushResult, layers_not_copied, rendered_manifests, unique_blobs
 from pypush.errors import DigestMismatchError, Interrupted, UsageError
 from pypush.image.model import Blob, Descriptor, Node
 from pypush.engine.progress import Subscriber
@@ -50,7 +50,8 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
     _upload_all(todo, transport, jobs, subscriber, stored, ahead)
 
     result = PushResult(repository=repository, digest="", media_type="", size=0, tags=list(tags),
-                        blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo))
+                        blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo),
+                        layers_not_copied=layers_not_copied(root))
     for node, raw, digest in rendered_manifests(root, stored):
         desc = node.descriptor
         is_root = node is root
