@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from common import (Run, cold_skopeo, docker_registry, ensure_big_fixtures, machine, measure, print_table,
+from common import (Run, Server, cold_skopeo, docker_registry, ensure_big_fixtures, machine, measure, print_table,
                     pypush_endpoint, skopeo_policy)
 
 
@@ -38,39 +38,29 @@ def main() -> None:
         measure(["skopeo", "--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:1",
                  f"docker://{src}"])
 
-        def skopeo() -> Run:
-            dest = docker_registry()
-            try:
-                cold_skopeo()
-                return measure(["skopeo", "--policy", str(policy), "copy", "-q", "--src-tls-verify=false",
-                                "--dest-tls-verify=false", f"docker://{src}", f"docker://127.0.0.1:{dest.port}/copy:1"])
-            finally:
-                dest.stop()
+        def into(fresh: Callable[[], Server], command: Callable[[Server], List[str]], cold: bool = False
+                 ) -> Callable[[], Run]:
+            """One measured copy into a ``fresh`` destination server, stopped afterwards."""
+            def once() -> Run:
+                dest = fresh()
+                try:
+                    if cold:
+                        cold_skopeo()
+                    return measure(command(dest))
+                finally:
+                    dest.stop()
+            return once
 
-        def pypush_v2() -> Run:
-            dest = docker_registry()
-            try:
-                return measure([sys.executable, "-m", "pypush", "copy", "-q", "--jobs", str(args.jobs),
-                                f"docker://{src}", f"127.0.0.1:{dest.port}/copy:1"])
-            finally:
-                dest.stop()
-
-        def pypush_ecr() -> Run:
-            dest = pypush_endpoint()
-            try:
-                return measure([sys.executable, "-m", "pypush", "copy", "-q", "--jobs", str(args.jobs),
-                                f"docker://{src}", "public.ecr.aws/local/copy:1", "--endpoint-url",
-                                f"http://127.0.0.1:{dest.port}", "--create-repository"])
-            finally:
-                dest.stop()
-
-        def floor() -> Run:
-            dest = docker_registry()
-            try:
-                return measure([sys.executable, str(Path(__file__).resolve().parent / "floor_client.py"), "copy",
-                                f"127.0.0.1:{source.port}", f"127.0.0.1:{dest.port}", "bench/app", "1"])
-            finally:
-                dest.stop()
+        pypush = [sys.executable, "-m", "pypush", "copy", "-q", "--jobs", str(args.jobs), f"docker://{src}"]
+        skopeo = into(docker_registry, lambda d: [
+            "skopeo", "--policy", str(policy), "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false",
+            f"docker://{src}", f"docker://127.0.0.1:{d.port}/copy:1"], cold=True)
+        pypush_v2 = into(docker_registry, lambda d: [*pypush, f"127.0.0.1:{d.port}/copy:1"])
+        pypush_ecr = into(pypush_endpoint, lambda d: [*pypush, "public.ecr.aws/local/copy:1", "--endpoint-url",
+                                                      f"http://127.0.0.1:{d.port}", "--create-repository"])
+        floor = into(docker_registry, lambda d: [
+            sys.executable, str(Path(__file__).resolve().parent / "floor_client.py"), "copy",
+            f"127.0.0.1:{source.port}", f"127.0.0.1:{d.port}", "bench/app", "1"])
 
         tools: Dict[str, Callable[[], Run]] = {
             "skopeo copy docker-registry → docker-registry": skopeo,

@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -174,17 +174,26 @@ class Store:
         self._uploads_lock = threading.Lock()
 
     # -- metadata ---------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def tx(self) -> Iterator[Db]:
+    def tx(self) -> ContextManager[Db]:
         """One write transaction (the whole API operation), serialised with every other access.
 
         Used inside another ``tx``/``read`` of the same thread, it joins the outer transaction.
         """
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def read(self) -> ContextManager[Db]:
+        """Consistent reads: one read transaction, and no other thread of this process writes meanwhile."""
+        return self._transaction("BEGIN")
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[Db]:
+        """``begin`` a transaction, or join this thread's open one; commit when the block ends, roll back when
+        it raises (a read transaction has nothing to undo either way)."""
         with self._lock:
             if self._depth:
                 yield self._db
                 return
-            self._begin("BEGIN IMMEDIATE")
+            self._begin(begin)
             self._depth += 1
             try:
                 yield self._db
@@ -195,21 +204,6 @@ class Store:
                 self._end("COMMIT")
             finally:
                 self._depth -= 1
-
-    @contextlib.contextmanager
-    def read(self) -> Iterator[Db]:
-        """Consistent reads: one read transaction, and no other thread of this process writes meanwhile."""
-        with self._lock:
-            if self._depth:
-                yield self._db
-                return
-            self._begin("BEGIN")
-            self._depth += 1
-            try:
-                yield self._db
-            finally:
-                self._depth -= 1
-                self._end("COMMIT")
 
     def _begin(self, statement: str) -> None:
         """BEGIN, retried while another process holds the database beyond busy_timeout."""
