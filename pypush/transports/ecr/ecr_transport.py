@@ -31,6 +31,7 @@ from pypush.net.aws_json import ECR_PUBLIC_REGION, AwsJsonClient, default_endpoi
 from pypush.net.retry import Backoff, RetryPolicy
 from pypush.net.sigv4_signer import AwsCredentials
 from pypush.net.stats import TransferStats
+from pypush.net.zero_copy import FileRange
 from pypush.transports.base import ProgressFn
 
 log = logging.getLogger("pypush")
@@ -371,7 +372,7 @@ class EcrTransport:
         return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
 
     def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str, first: int,
-                     source: Optional[Tuple[int, int, int]]) -> _PartBody:
+                     source: Optional[FileRange]) -> _PartBody:
         """Read up to ``part_size`` bytes and build the UploadLayerPart body; its text is kept only when the
         bytes cannot be read again from ``source`` (the reader's file range)."""
         encoded: Optional[List[bytes]] = [] if source is None else None
@@ -395,7 +396,6 @@ class EcrTransport:
         """Send one part with retries; returns the next byte offset the service expects (``first + n``,
         or less when the service reports it kept fewer bytes than were sent)."""
         what, n = f"UploadLayerPart for {part.name}", part.n
-        name = part.name
 
         def attempt() -> int:
             try:
@@ -415,7 +415,7 @@ class EcrTransport:
                 elif err.status >= 500 or err.code in aws_errors.TRANSIENT_CODES:
                     raise TransientError(f"{what}: {err}", err.code) from None
                 else:
-                    raise aws_part_error(err, name) from None
+                    raise aws_part_error(err, part.name) from None
             except AwsTlsError as exc:
                 raise RegistryError(f"{what}: TLS failed ({exc.verify_message}); trust its CA through "
                                     f"AWS_CA_BUNDLE or ca_bundle in the AWS profile", "TLS") from None
