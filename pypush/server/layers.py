@@ -111,7 +111,7 @@ def complete_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                     f"The layer digest calculated ({digest}) does not match the digest specified "
                     f"({', '.join(p['layerDigests'])})",
                 )
-            ctx.store.sync_upload(upload)
+            ctx.store.sync_upload(upload, digest)
             with ctx.store.tx() as db:
                 require_repo(ctx, db, repo)
                 if db.execute("SELECT 1 FROM layers WHERE repo=? AND digest=?", (repo, digest)).fetchone():

@@ -109,6 +109,11 @@ class Context:
         return f"{self.registry_id}.dkr.ecr.{self.region}.amazonaws.com/{name}"
 
 
+def public_context(store: Store, settings: Settings, operation: str) -> Context:
+    """The Context of an ECR Public ``operation`` run on behalf of the registry door."""
+    return Context(store, settings, PUBLIC, service_model(PUBLIC).operation_model(operation))
+
+
 Handler = Callable[[Context, Dict[str, Any]], Dict[str, Any]]
 OPERATIONS: Dict[Tuple[str, str], Handler] = {}
 

@@ -247,7 +247,7 @@ class Store:
     def blob_path(self, digest: str) -> Path:
         """Where the bytes of ``<algorithm>:<hex>`` live (whether or not they exist): ``blobs/<algorithm>/<hex>``."""
         algorithm, _, hexd = digest.partition(":")
-        return self.blob_dir / hexd if algorithm == "sha256" else self.root / "blobs" / algorithm / hexd
+        return self.root / "blobs" / algorithm / hexd
 
     def commit_upload_file(self, upload: Upload, digest: str) -> None:
         """Move a finished upload's file to its content address (idempotent).
@@ -258,14 +258,14 @@ class Store:
         if target.exists():
             os.remove(upload.path)
             return
-        self.sync_upload(upload)
+        self.sync_upload(upload, digest)
         target.parent.mkdir(exist_ok=True)
         os.replace(upload.path, target)
 
-    @staticmethod
-    def sync_upload(upload: Upload) -> None:
-        """fsync an upload's bytes (before taking the store lock, so the flush holds nobody up)."""
-        if upload.synced:
+    def sync_upload(self, upload: Upload, digest: str) -> None:
+        """fsync an upload's bytes (before taking the store lock, so the flush holds nobody up), unless the blob
+        ``digest`` is stored already: then the upload is dropped, never read."""
+        if upload.synced or self.blob_path(digest).exists():
             return
         fd = os.open(upload.path, os.O_RDONLY)
         try:
@@ -274,13 +274,11 @@ class Store:
             os.close(fd)
         upload.synced = True
 
-    def link_blob(self, db: Db, repo: str, digest: str, size: int) -> bool:
-        """Inside a transaction: make a stored blob part of ``repo``; False when it already was."""
+    def link_blob(self, db: Db, repo: str, digest: str, size: int) -> None:
+        """Inside a transaction: make a stored blob part of ``repo`` (already so: unchanged)."""
         db.execute("INSERT OR IGNORE INTO blobs (digest, size) VALUES (?, ?)", (digest, size))
-        if db.execute("SELECT 1 FROM layers WHERE repo=? AND digest=?", (repo, digest)):
-            return False
-        db.execute("INSERT INTO layers (repo, digest, created_at) VALUES (?, ?, ?)", (repo, digest, time.time()))
-        return True
+        db.execute("INSERT OR IGNORE INTO layers (repo, digest, created_at) VALUES (?, ?, ?)",
+                   (repo, digest, time.time()))
 
     def forget_orphan_blobs(self, db: Db, digests: List[str]) -> None:
         """Inside a transaction: delete the blobs among ``digests`` that no repository has any more."""

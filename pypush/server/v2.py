@@ -66,10 +66,15 @@ def page_of(items: List[str], query: Dict[str, List[str]], link: str) -> Tuple[O
     return page, {"Link": f'<{link}?n={count}&last={quote(page[-1], safe="")}>; rel="next"'}
 
 
+def strip_alias(alias: str, name: str) -> str:
+    """``<repo>`` for ``<alias>/<repo>`` (the name as ECR Public's registry host spells it), else ``name``."""
+    return name[len(alias) + 1 :] if name.startswith(alias + "/") else name
+
+
 def resolve_repo(store: Store, alias: str, name: str) -> Optional[str]:
     """The stored repository ``name`` or ``<alias>/<repo>`` means, if it exists."""
     with store.read() as db:
-        for candidate in (name, name[len(alias) + 1 :] if name.startswith(alias + "/") else None):
+        for candidate in dict.fromkeys((name, strip_alias(alias, name))):
             if candidate and db.execute("SELECT 1 FROM repositories WHERE name=?", (candidate,)).fetchone():
                 return candidate
     return None
@@ -78,12 +83,8 @@ def resolve_repo(store: Store, alias: str, name: str) -> Optional[str]:
 class ReadApi:
     """Answers the GET/HEAD requests under /v2/ (the router has resolved the repository)."""
 
-    def __init__(self, store: Store, alias: str):
+    def __init__(self, store: Store):
         self.store = store
-        self.alias = alias
-
-    def resolve(self, name: str) -> Optional[str]:
-        return resolve_repo(self.store, self.alias, name)
 
     def catalog(self, query: Dict[str, List[str]]) -> Reply:
         with self.store.read() as db:

@@ -9,8 +9,8 @@ from typing import Any, Dict, Tuple
 
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES
 from pypush.server.images import batch_delete_image, put_image
-from pypush.server.operations import Context, Settings
-from pypush.server.protocol import PUBLIC, ApiError, max_length, service_model, validate
+from pypush.server.operations import Settings, public_context
+from pypush.server.protocol import PUBLIC, ApiError, max_length, validate
 from pypush.server.http_body import BodyError, RequestBody
 from pypush.server.store import Store
 from pypush.server.v2 import API_HEADER, DIGEST, TAG, Reply, v2_error
@@ -35,9 +35,6 @@ class ManifestApi:
         self.settings = settings
         self.max_manifest = max_length(PUBLIC, "ImageManifest")
 
-    def _ctx(self, op: str) -> Context:
-        return Context(self.store, self.settings, PUBLIC, service_model(PUBLIC).operation_model(op))
-
     def put(self, name: str, repo: str, ref: str, headers: Message, body: RequestBody) -> Reply:
         try:
             raw = body.read(self.max_manifest)
@@ -60,7 +57,7 @@ class ManifestApi:
                                                 f"not starting with . or -)")
         else:
             params["imageTag"] = ref
-        ctx = self._ctx("PutImage")
+        ctx = public_context(self.store, self.settings, "PutImage")
         try:
             validate(ctx.op.input_shape, params)
             result = put_image(ctx, params)
@@ -88,7 +85,7 @@ class ManifestApi:
                 return v2_error(404, "MANIFEST_UNKNOWN", f"tag {ref!r} is not in {repo!r}")
             return Reply(202, dict(API_HEADER))
         try:
-            result = batch_delete_image(self._ctx("BatchDeleteImage"),
+            result = batch_delete_image(public_context(self.store, self.settings, "BatchDeleteImage"),
                                         {"repositoryName": repo, "imageIds": [{"imageDigest": ref}]})
         except ApiError as e:
             status, code = _ERRORS.get(e.code, (400, "UNSUPPORTED"))

@@ -15,12 +15,12 @@ from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from pypush.server.http_body import RequestBody
-from pypush.server.operations import Context, Settings
-from pypush.server.protocol import PUBLIC, ApiError, service_model, validate
+from pypush.server.operations import Settings, public_context
+from pypush.server.protocol import ApiError, validate
 from pypush.server.repositories import create_repository
 from pypush.server.registry_auth import PUSH, access, challenge
 from pypush.server.store import Store
-from pypush.server.v2 import ReadApi, Reply, json_reply, v2_error
+from pypush.server.v2 import ReadApi, Reply, json_reply, resolve_repo, strip_alias, v2_error
 from pypush.server.v2_manifests import ManifestApi
 from pypush.server.v2_uploads import UploadApi
 
@@ -40,7 +40,7 @@ class RegistryDoor:
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
-        self.reads = ReadApi(store, settings.alias)
+        self.reads = ReadApi(store)
         self.uploads = UploadApi(store, settings)
         self.manifests = ManifestApi(store, settings)
 
@@ -75,7 +75,7 @@ class RegistryDoor:
         name = m["name"]
         if len(name) > MAX_NAME:
             return v2_error(400, "NAME_INVALID", f"repository names have at most {MAX_NAME} characters")
-        repo = self.reads.resolve(name)
+        repo = resolve_repo(self.store, self.settings.alias, name)
         creates = kind == "uploads" or (kind == "objects" and m["kind"] == "manifests" and method == "PUT")
         if repo is None and creates and "no-create" not in self.settings.quirks:
             repo, refusal = self._create(name)
@@ -120,8 +120,8 @@ class RegistryDoor:
 
     def _create(self, name: str) -> Tuple[Optional[str], Optional[Reply]]:
         """Create on push (as private ECR with a creation template): ``<alias>/<repo>`` creates ``<repo>``."""
-        repo = name[len(self.settings.alias) + 1 :] if name.startswith(self.settings.alias + "/") else name
-        ctx = Context(self.store, self.settings, PUBLIC, service_model(PUBLIC).operation_model("CreateRepository"))
+        repo = strip_alias(self.settings.alias, name)
+        ctx = public_context(self.store, self.settings, "CreateRepository")
         params = {"repositoryName": repo}
         try:
             validate(ctx.op.input_shape, params)

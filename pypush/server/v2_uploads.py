@@ -162,7 +162,7 @@ class UploadApi:
                             + ("" if upload.claimed == upload.size else
                                f" ({upload.claimed - upload.size} bytes of later PATCHes were dropped)"))
         try:
-            self.store.sync_upload(upload)
+            self.store.sync_upload(upload, digest)
             with self.store.tx() as db:
                 if db.execute("SELECT 1 FROM repositories WHERE name=?", (repo,)).fetchone() is None:
                     return _name_unknown(name)

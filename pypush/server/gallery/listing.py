@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pypush.server.gallery.platform_reader import PlatformReader
-from pypush.server.store import Store
+from pypush.server.store import Db, Store
 
 
 @dataclass(frozen=True)
@@ -89,13 +89,10 @@ _TAG_ROWS = ("SELECT t.tag, t.created_at, i.digest, i.media_type, i.artifact_typ
 _CARDS_PLAIN = f"SELECT r.name, r.created_at, r.catalog, {_CARD_STATS} FROM repositories r"
 
 
-def _version(db: Any) -> Optional[Tuple[int, int]]:
+def _version(db: Db) -> Tuple[int, int]:
     """What changes whenever the database does: rows this connection changed, and SQLite's data_version
-    (commits of other connections); None when the store's connection is not reachable."""
-    conn = db if isinstance(db, sqlite3.Connection) else getattr(db, "conn", None)
-    if not isinstance(conn, sqlite3.Connection):
-        return None
-    return conn.total_changes, db.execute("PRAGMA data_version").fetchone()[0]
+    (commits of other connections)."""
+    return db.conn.total_changes, db.execute("PRAGMA data_version")[0][0]
 
 
 class Listing:
@@ -117,11 +114,10 @@ class Listing:
         with self.store.read() as db:
             version = _version(db)
             cached = self._cards
-            if version is not None and cached is not None and cached[0] == version:
+            if cached is not None and cached[0] == version:
                 return cached[1]
             cards = self._query(db, "", ())
-        if version is not None:
-            self._cards = (version, cards)
+        self._cards = (version, cards)
         return cards
 
     def card(self, name: str) -> Optional[RepoCard]:

@@ -3,18 +3,17 @@ variant), an index's child descriptors (their ``platform``, else the child's own
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
 from pypush.image.model import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG
 from pypush.server.store import Store
+from pypush.server.v2 import DIGEST
 
 MAX_CONFIG = 4 << 20
 """Config blobs larger than this are not read (no platform shown)."""
 CACHE_ENTRIES = 4096
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def platform_name(obj: Any) -> Optional[str]:
@@ -77,7 +76,7 @@ class PlatformReader:
         if not isinstance(config, dict) or config.get("mediaType") not in (OCI_CONFIG, DOCKER_CONFIG, None):
             return None  # an artifact: its config says nothing about platforms
         digest = config.get("digest")
-        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
             return None
         with self._lock:
             if digest in self._configs:
