@@ -1,14 +1,13 @@
 """What an image is, independent of where it is stored: descriptors, blobs, manifests, indexes."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Set, Union
 
 from pypush.errors import SourceError
-from pypush.image.digest import HashPrefix
+from pypush.image.digest import HashPrefix, digest_of
 
 log = logging.getLogger("pypush")
 
@@ -32,7 +31,7 @@ INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 
 def sha256_digest(data: bytes) -> str:
     """``sha256:<hex>`` of ``data``."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return digest_of(data)
 
 
 @dataclass(frozen=True)

@@ -60,14 +60,19 @@ def choose(children: Sequence[Descriptor], platforms: Sequence[Platform], where:
     for want in platforms:
         hits = [i for i, c in enumerate(children) if want.matches(c.platform)]
         if len(hits) != 1:
-            offered = ", ".join(dict.fromkeys(describe(c.platform) for c in children
-                                              if describe(c.platform) != "unknown/unknown"))
-            what = "no image" if not hits else f"{len(hits)} images"
-            raise NoSuchPlatform(f"{where}: {what} for platform {want} (it offers {offered or 'no platforms'})")
+            raise _no_single_match(want, len(hits), [c.platform for c in children], where)
         chosen.append(hits[0])
     digests = {children[i].digest for i in chosen}
     chosen += [i for i, c in enumerate(children) if (c.annotations or {}).get(REFERENCE_DIGEST) in digests]
     return sorted(set(chosen))
+
+
+def _no_single_match(want: Platform, hits: int, offered: Sequence[Optional[Mapping[str, Any]]],
+                     where: str) -> "NoSuchPlatform":
+    """The error for a platform that picks ``hits`` (not one) of the images whose platforms are ``offered``."""
+    names = ", ".join(dict.fromkeys(describe(p) for p in offered if describe(p) != "unknown/unknown"))
+    what = "no image" if not hits else f"{hits} images"
+    return NoSuchPlatform(f"{where}: {what} for platform {want} (it offers {names or 'no platforms'})")
 
 
 def narrow(desc: Descriptor, raw: bytes, children: Sequence[Descriptor], platforms: Sequence[Platform],
@@ -141,9 +146,7 @@ def _select_nested(root: ImageIndex, platforms: Sequence[Platform], where: str) 
             if want.matches(p):
                 hits.setdefault(m.descriptor.digest, path)  # the same manifest listed twice is one image
         if len(hits) != 1:
-            offered = ", ".join(dict.fromkeys(describe(p) for _, _, p in leaves if describe(p) != "unknown/unknown"))
-            what = "no image" if not hits else f"{len(hits)} images"
-            raise NoSuchPlatform(f"{where}: {what} for platform {want} (it offers {offered or 'no platforms'})")
+            raise _no_single_match(want, len(hits), [p for _, _, p in leaves], where)
         chosen.update(hits)
     if len(platforms) == 1:
         return next(m for path, m, _ in leaves if path == next(iter(chosen.values())))

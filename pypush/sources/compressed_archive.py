@@ -62,26 +62,35 @@ def unpack(path: str, kind: str, label: Optional[str] = None) -> Unpacked:
     """Decompress the ``kind``-compressed file at ``path`` into a fresh temporary directory; messages name
     ``label`` (the path the user gave, when ``path`` is a copy of a stream), else ``path``."""
     name = label or path
+
+    def fill(unpacked: Unpacked) -> None:
+        log.debug("decompressing %s (%s) into %s", name, kind, unpacked.dir)
+        try:
+            with open(path, "rb") as src, open(unpacked.path, "wb") as out:
+                for piece in _decoded(src, kind, name):
+                    try:
+                        out.write(piece)
+                    except OSError as e:
+                        raise SourceError(f"{name}: cannot decompress into {unpacked.dir} ({e.strerror or e}); "
+                                          f"set TMPDIR to a directory with room") from None
+        except OSError as e:
+            raise SourceError(f"{name}: cannot read ({e.strerror or e})") from None
+
+    return _filled(name, "decompress it", fill)
+
+
+def _filled(name: str, what: str, fill: Callable[[Unpacked], None]) -> Unpacked:
+    """A fresh Unpacked that ``fill`` writes (and raises for, naming ``name``); removed again when it fails."""
     try:
-        unpacked = Unpacked()
+        copy = Unpacked()
     except OSError as e:
-        raise SourceError(f"{name}: cannot make a temporary directory to decompress it into ({e.strerror or e})") from None
-    log.debug("decompressing %s (%s) into %s", name, kind, unpacked.dir)
+        raise SourceError(f"{name}: cannot make a temporary directory to {what} into ({e.strerror or e})") from None
     try:
-        with open(path, "rb") as src, open(unpacked.path, "wb") as out:
-            for piece in _decoded(src, kind, name):
-                try:
-                    out.write(piece)
-                except OSError as e:
-                    raise SourceError(f"{name}: cannot decompress into {unpacked.dir} ({e.strerror or e}); "
-                                      f"set TMPDIR to a directory with room") from None
-    except OSError as e:
-        unpacked.remove()
-        raise SourceError(f"{name}: cannot read ({e.strerror or e})") from None
+        fill(copy)
     except BaseException:
-        unpacked.remove()
+        copy.remove()
         raise
-    return unpacked
+    return copy
 
 
 def _decoded(src: IO[bytes], kind: str, path: str) -> Iterator[bytes]:
@@ -183,20 +192,13 @@ __all__ = ["sniff", "spool", "unpack", "Unpacked", "GZIP", "ZSTD", "XZ", "BZIP2"
 def spool(path: str) -> Unpacked:
     """The bytes of the pipe at ``path`` (``docker save app | pypush push /dev/stdin …``, ``<(…)``) copied into a
     fresh temporary directory, so the archive can be indexed and its members read in any order."""
-    try:
-        spooled = Unpacked()
-    except OSError as e:
-        raise SourceError(f"{path}: cannot make a temporary directory to copy the stream into "
-                          f"({e.strerror or e})") from None
-    log.debug("copying the stream %s into %s", path, spooled.dir)
-    try:
-        with open(path, "rb") as src, open(spooled.path, "wb") as out:
-            shutil.copyfileobj(src, out, _CHUNK)
-    except OSError as e:
-        spooled.remove()
-        raise SourceError(f"{path}: cannot copy the stream into {spooled.dir} ({e.strerror or e}); set TMPDIR to a "
-                          f"directory with room") from None
-    except BaseException:
-        spooled.remove()
-        raise
-    return spooled
+    def fill(spooled: Unpacked) -> None:
+        log.debug("copying the stream %s into %s", path, spooled.dir)
+        try:
+            with open(path, "rb") as src, open(spooled.path, "wb") as out:
+                shutil.copyfileobj(src, out, _CHUNK)
+        except OSError as e:
+            raise SourceError(f"{path}: cannot copy the stream into {spooled.dir} ({e.strerror or e}); set TMPDIR "
+                              f"to a directory with room") from None
+
+    return _filled(path, "copy the stream", fill)

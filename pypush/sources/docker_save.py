@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from pypush.errors import SourceError
 from pypush.image.model import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Blob, Descriptor, ImageManifest, Node, carries_layer, sha256_digest, walk
 from pypush.sources.tree import Tree
+from pypush.sources.compressed_archive import BZIP2, GZIP, XZ, ZSTD, sniff
 from pypush.sources.oci_layout import MAX_CONFIG, MAX_DEPTH, OciLayout, join_choices, normalize_name
 from pypush.image.parse import MissingError, check_digest, is_tag, load_json, parse_descriptor, parse_index, tag_of
 
@@ -34,8 +35,6 @@ MAX_MANIFEST_JSON = 64 * 1024 * 1024
 _NAMED_BLOB = re.compile(r"^(?:.*/)?blobs/sha256/([a-f0-9]{64})$")
 # configs named by their digest: <hex>.json (docker), blobs/sha256/<hex> (Docker 25+), sha256:<hex> (ggcr)
 _NAMED_CONFIG = re.compile(r"^(?:.*/)?(?:blobs/sha256/|sha256:)?([a-f0-9]{64})(?:\.json)?$")
-_GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
-_UNSUPPORTED = {b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
 _OCI_TYPES = {DOCKER_LAYER: OCI_LAYER, DOCKER_LAYER_GZIP: OCI_LAYER_GZIP}
 
 
@@ -249,11 +248,11 @@ def _layer(tree: Tree, rel: str, diff_id: str, where: str, hashed: Dict[str, str
     opener = tree.opener(rel)
     with opener() as f:
         magic = f.read(6)
-    for prefix, kind in _UNSUPPORTED.items():
-        if magic.startswith(prefix):
-            raise SourceError(f"{tree.name(rel)}: {kind}-compressed layer is not supported")
-    if magic.startswith(_GZIP) or magic.startswith(_ZSTD):
-        media_type = DOCKER_LAYER_GZIP if magic.startswith(_GZIP) else OCI_LAYER_ZSTD
+    kind = sniff(magic)
+    if kind in (XZ, BZIP2):
+        raise SourceError(f"{tree.name(rel)}: {kind}-compressed layer is not supported")
+    if kind in (GZIP, ZSTD):
+        media_type = DOCKER_LAYER_GZIP if kind == GZIP else OCI_LAYER_ZSTD
         named = _NAMED_BLOB.match(rel)
         if named:
             digest = "sha256:" + named.group(1)

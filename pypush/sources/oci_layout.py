@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from pypush.errors import SourceError
-from pypush.image.model import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, carries_layer, sha256_digest
+from pypush.image.model import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG, OCI_INDEX, Blob, Descriptor, ImageIndex, ImageManifest, Node, carries_layer, is_foreign, sha256_digest
 from pypush.sources.tree import Tree
 from pypush.image.parse import MAX_MANIFEST, MissingError, check_annotations, check_embedded_data, parse_descriptor, check_manifest_bytes, is_digest, is_tag, load_json, manifest_kind, parse_descriptors, parse_index, parse_manifest, tag_of
 
@@ -118,7 +118,8 @@ class OciLayout:
         else:
             parsed = parse_manifest(doc, name)
             layers = [self.blob(d, f"{name}.layers[{i}]") for i, d in enumerate(parsed["layers"])
-                      if carries_layer(doc["layers"][i], self.tree.size(self.blob_path(d.digest)) is not None,
+                      if not is_foreign(doc["layers"][i])  # only a foreign layer's blob is looked up here
+                      or carries_layer(doc["layers"][i], self.tree.size(self.blob_path(d.digest)) is not None,
                                        f"{name}.layers[{i}]", self.nondistributable)]
             config = self.blob(parsed["config"], f"{name}.config")
             check_image_config(config, len(parsed["layers"]), name)

@@ -31,7 +31,7 @@ from pypush.errors import AuthError, RegistryError, SourceError, TransientError
 from pypush.image.model import (DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG, OCI_INDEX,
                                 OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest, Node, carries_layer,
                                 sha256_digest)
-from pypush.image.parse import (MAX_MANIFEST, check_manifest_bytes, load_json, manifest_kind, parse_index,
+from pypush.image.parse import (MAX_MANIFEST, load_json, manifest_kind, parse_index,
                                 parse_manifest)
 from pypush.image.platforms import Platform, check_single, narrow, select_platforms
 from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Destination, parse_remote
@@ -179,8 +179,8 @@ class RemoteReader:
         if named.startswith("sha256:") and named != digest:
             raise SourceError(f"{what}: the registry says the manifest is {named}, but its bytes have digest "
                               f"{digest}; refused")
-        if expect is not None:
-            check_manifest_bytes(raw, expect, what)
+        if expect is not None and len(raw) != expect.size:  # its digest is checked above
+            raise SourceError(f"{what}: {len(raw)} bytes, but its descriptor declares size {expect.size}")
         doc = load_json(raw, what)
         if doc.get("schemaVersion") == 1:
             raise SchemaOneError(f"{what}: a Docker schema 1 manifest (deprecated, unsigned copies change its digest); "
