@@ -506,9 +506,9 @@ def _layout_target(destination: Target) -> Any:
     text = os.fspath(destination)
     if not text.startswith(("oci:", "oci-archive:")):  # a registry: the layout writer is not even loaded
         return None
-    from pypush.transports.layout.layout_writer import is_layout_destination, parse_layout_destination
+    from pypush.transports.layout.layout_writer import parse_layout_destination
 
-    return parse_layout_destination(text) if is_layout_destination(text) else None
+    return parse_layout_destination(text)
 
 
 def _registry_destination(destination: Union[str, "os.PathLike[str]"]) -> Destination:

@@ -12,7 +12,6 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as 
 
 from pypush.errors import AuthError, PypushError
 from pypush.net import aws_errors
-from pypush.net.aws_errors import TRANSIENT_CODES  # noqa: F401 - re-exported
 from pypush.net.aws_json import ECR_PUBLIC_REGION  # noqa: F401 - re-exported
 from pypush.net.connections import aws_verify, is_loopback
 from pypush.net.retry import parse_retry_after
@@ -67,14 +66,6 @@ def make_client(service: str, region: str, endpoint_url: Optional[str] = None,
                                    verify=aws_verify(session), aws_access_key_id=frozen.access_key,
                                    aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token)
     return client
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A botocore failure worth trying again: throttling, a 5xx, a lost or timed-out connection."""
-    if isinstance(exc, ClientError):
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return error_code(exc) in TRANSIENT_CODES or status >= 500 or status == 429
-    return isinstance(exc, (BotoConnectionError, HTTPClientError)) and not isinstance(exc, SSLError)
 
 
 def retry_after(exc: BaseException) -> Optional[float]:

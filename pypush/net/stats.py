@@ -13,9 +13,6 @@ THROTTLING_CODES = frozenset({"ThrottlingException", "LimitExceededException", "
 def is_throttling(exc: BaseException) -> bool:
     """True when ``exc`` (anything with a ``code``) says the service throttled the request."""
     code = str(getattr(exc, "code", "") or "")
-    response = getattr(exc, "response", None)
-    if not code and isinstance(response, dict):  # a botocore ClientError
-        code = str(response.get("Error", {}).get("Code", ""))
     return any(part in THROTTLING_CODES for part in code.split(","))
 
 

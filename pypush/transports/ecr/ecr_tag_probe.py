@@ -8,13 +8,11 @@ endpoint with no AWS configuration at all (placeholder credentials, as the trans
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES
 from pypush.name.reference import ECR_PUBLIC, Destination
 
-_MANIFEST_TYPES = ["application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
-                   "application/vnd.docker.distribution.manifest.v2+json",
-                   "application/vnd.docker.distribution.manifest.list.v2+json"]
 _ABSENT = ("ImageNotFoundException", "RepositoryNotFoundException", "ImageTagDoesNotExistException")
 _TIMEOUT = 15.0
 
@@ -33,25 +31,36 @@ def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[s
     url = endpoint_url or default_endpoint(service, region)
     if creds is None or not url:
         return None
-    ids = [{"imageTag": t} for t in dict.fromkeys(tags)]
-    body: Dict[str, object] = {"repositoryName": dest.repository, "imageIds": ids}
-    registry_id = dest.registry_id or ""
-    if registry_id and (service == "ecr" or registry_id.isdigit()):  # Describe* take no alias
-        body["registryId"] = registry_id
-    if service == "ecr":
-        body["acceptedMediaTypes"] = _MANIFEST_TYPES
-    operation = "DescribeImages" if service == "ecr-public" else "BatchGetImage"
-    found: Dict[str, Optional[str]] = {t: None for t in tags}
+    ids = {"repositoryName": dest.repository, **({"registryId": dest.registry_id} if dest.registry_id else {})}
+    operation, body = tag_query(service, ids, tags)
     client = AwsJsonClient(service, region, url, lambda: creds, aws_verify_from_files(), timeout=_TIMEOUT,
                            tunnel=False)
     try:
         doc = client.call(operation, body)
     except AwsApiError as exc:
-        return found if exc.status == 400 and exc.code in _ABSENT else None
+        return dict.fromkeys(tags) if exc.status == 400 and exc.code in _ABSENT else None
     except (AwsFailure, OSError, ValueError):
         return None
     finally:
         client.close()
+    return tags_found(service, doc, tags)
+
+
+def tag_query(service: str, ids: Mapping[str, str], tags: Sequence[str]) -> Tuple[str, Dict[str, Any]]:
+    """(operation, body) asking which image each of ``tags`` names: BatchGetImage on private ECR,
+    DescribeImages on ECR Public. ``ids``: repositoryName, and registryId if any (on ECR Public only an
+    account number: Describe* take no alias)."""
+    body: Dict[str, Any] = {k: v for k, v in ids.items() if k != "registryId" or service == "ecr" or v.isdigit()}
+    body["imageIds"] = [{"imageTag": t} for t in dict.fromkeys(tags)]
+    if service == "ecr":
+        body["acceptedMediaTypes"] = sorted(MANIFEST_TYPES | INDEX_TYPES)
+        return "BatchGetImage", body
+    return "DescribeImages", body
+
+
+def tags_found(service: str, doc: Mapping[str, Any], tags: Sequence[str]) -> Dict[str, Optional[str]]:
+    """tag -> the image digest the answer to ``tag_query`` gives it (None: not found)."""
+    found: Dict[str, Optional[str]] = dict.fromkeys(tags)
     if service == "ecr":
         for image in doc.get("images") or []:
             image_id = image.get("imageId") or {}

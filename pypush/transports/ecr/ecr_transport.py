@@ -23,6 +23,7 @@ from pypush import b64
 from pypush.image.digest import VerifyingReader
 from pypush.errors import RegistryError, SourceError, TransientError
 from pypush.image.model import Blob, Descriptor
+from pypush.transports.ecr.ecr_tag_probe import tag_query, tags_found
 from pypush.transports.ecr.pacing import Pacer
 from pypush.name.reference import ECR_PUBLIC, Destination
 from pypush.net import aws_errors
@@ -42,9 +43,6 @@ _ENCODE_CHUNK = 3 << 18  # raw bytes per base64 piece (a multiple of 3, so piece
 # benchmark image, 86-101 MiB peak RSS against 103-105 with 3 MiB pieces, same wall and CPU time.
 _PART_BACKOFF = Backoff(attempts=9, base=0.2, cap=20.0)  # parts: more patience (each holds ~14 MB sent)
 _BLOB_RESTARTS = 3
-_MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
-                   "application/vnd.docker.distribution.manifest.v2+json",
-                   "application/vnd.docker.distribution.manifest.list.v2+json")
 
 
 _PARTS_IN_MEMORY = threading.BoundedSemaphore(3)  # encoded parts held at once, whatever --jobs says, when they
@@ -195,31 +193,19 @@ class EcrTransport:
     def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
         """tag -> the image digest it names (None: no such tag), in one call: BatchGetImage on private
         ECR, DescribeImages on ECR Public (which answers ImageNotFoundException if any tag is missing)."""
-        ids = [{"imageTag": t} for t in dict.fromkeys(tags)]
-        found: Dict[str, Optional[str]] = {t: None for t in tags}
+        operation, body = tag_query(self.service, self._ids(), tags)
         what = f"looking up tags of {self.destination.name}"
         if self.service == "ecr":
-            resp = self._call("BatchGetImage", what, imageIds=ids, acceptedMediaTypes=list(_MANIFEST_TYPES),
-                              **self._ids())
-            for image in resp.get("images", []):
-                image_id = image.get("imageId", {})
-                if image_id.get("imageTag") in found:
-                    found[image_id["imageTag"]] = image_id.get("imageDigest")
-            return found
-        params = {k: v for k, v in self._ids().items() if k != "registryId" or v.isdigit()}  # an alias is no id here
+            return tags_found(self.service, self._call(operation, what, **body), tags)
         try:
-            resp = self.api.call("DescribeImages", dict(params, imageIds=ids))
+            resp = self.api.call(operation, body)
         except AwsApiError as exc:
             if exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
-                return found
+                return dict.fromkeys(tags)
             raise aws_errors.translate(exc, what) from None
         except AwsFailure as exc:
             raise aws_errors.translate(exc, what) from None
-        for detail in resp.get("imageDetails", []):
-            for tag in detail.get("imageTags") or []:
-                if tag in found:
-                    found[tag] = detail.get("imageDigest")
-        return found
+        return tags_found(self.service, resp, tags)
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """BatchCheckLayerAvailability in batches of 100. The engine asks before any upload, so a blob the

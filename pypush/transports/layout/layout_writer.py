@@ -22,7 +22,6 @@ import shutil
 import tarfile
 import tempfile
 import threading
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
@@ -30,6 +29,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from pypush.errors import PypushError, SourceError, UsageError
 from pypush.image.digest import VerifyingReader
 from pypush.image.model import Blob, Descriptor
+from pypush.net.stats import TransferStats
 from pypush.image.parse import is_tag
 from pypush.transports.base import ProgressFn
 
@@ -78,7 +78,7 @@ class LayoutTransport:
         self.target = target
         self.repository = target.name
         self.tags = list(dict.fromkeys([*([target.tag] if target.tag else []), *tags]))
-        self.stats: Counter = Counter()
+        self.stats = TransferStats()
         self._lock = threading.Lock()
         self._root: Optional[Tuple[str, str, int]] = None  # (media type, digest, size) of the last manifest put
         self._dir = ""  # where blobs go: the staging directory, or the existing layout
@@ -147,7 +147,7 @@ class LayoutTransport:
         except BaseException:
             _remove(tmp)
             raise
-        self._count(reader.count)
+        self.stats.blob_uploaded(reader.count)
         return desc if desc.digest else Descriptor(desc.media_type, digest, reader.count)
 
     def put_manifest(self, raw: bytes, media_type: str, digest: str, tags: Sequence[str]) -> None:
@@ -245,11 +245,6 @@ class LayoutTransport:
             os.replace(tmp, path)
             if fresh and self._staging is None:
                 self._written.append(path)
-
-    def _count(self, size: int) -> None:
-        with self._lock:
-            self.stats["uploaded"] += 1
-            self.stats["bytes"] += size
 
 
 def _write_atomically(path: str, data: bytes) -> None:
