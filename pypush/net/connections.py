@@ -39,6 +39,19 @@ def is_loopback(host: Optional[str]) -> bool:
         return False
 
 
+def registry_api_host(registry: str) -> str:
+    """The host that serves ``registry``'s distribution API (Docker Hub's is not docker.io itself)."""
+    return "registry-1.docker.io" if registry.lower() in ("docker.io", "index.docker.io") else registry
+
+
+def registry_schemes(host: str, insecure: bool) -> List[str]:
+    """Schemes to try for a registry, in order: https only, unless ``insecure`` (then http after it) or on
+    loopback (http first: nothing to protect there, and a TLS server answers http with 400)."""
+    if is_loopback(host):
+        return ["http", "https"]
+    return ["https", "http"] if insecure else ["https"]
+
+
 def aws_verify(session: Any) -> Verify:
     """What an AWS endpoint's certificate is checked against, in botocore's order of precedence:
     ``AWS_CA_BUNDLE``, then ``ca_bundle`` of the config profile, then botocore's default bundle."""

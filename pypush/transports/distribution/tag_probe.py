@@ -20,11 +20,10 @@ _TIMEOUT = 15.0
 def tag_digests(registry: str, repository: str, tags: Sequence[str], insecure: bool = False
                 ) -> Optional[Dict[str, Optional[str]]]:
     """tag -> digest it names (None when the tag does not exist), or None when this cannot tell."""
-    from pypush.net.connections import is_loopback
+    from pypush.net.connections import registry_api_host, registry_schemes
 
-    host = "registry-1.docker.io" if registry.lower() in ("docker.io", "index.docker.io") else registry
-    schemes = ["http", "https"] if is_loopback(host) else ["https", "http"] if insecure else ["https"]
-    for scheme in schemes:
+    host = registry_api_host(registry)
+    for scheme in registry_schemes(host, insecure):
         try:
             return _ask(scheme, host, repository, tags, insecure)
         except (OSError, http.client.HTTPException):

@@ -22,19 +22,19 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import Callable, Iterator, Optional, Sequence, Set, Tuple, TypeVar, Union
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from pypush.net.connections import is_loopback
 from pypush.transports.distribution.docker_credentials import Credentials
 from pypush.transports.distribution.token_auth import Authenticator, Scopes
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
 from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
 from pypush.engine.verify_ahead import BackgroundCheck
-from pypush.net.connections import KeepAlive, Verify, registry_verify, requests_session
+from pypush.net.connections import (KeepAlive, Verify, registry_api_host, registry_schemes, registry_verify,
+                                    requests_session)
 from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
 from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
 from pypush.net.stats import TransferStats
@@ -50,7 +50,6 @@ DEFAULT_CHUNK_SIZE = 256 << 20
 """Blobs larger than this go up in PATCH chunks of this size (resumable); smaller ones in one PUT."""
 TIMEOUT = (15.0, 300.0)
 """(connect, read) seconds for every request."""
-_HUB_API = "registry-1.docker.io"
 _MANIFEST_TYPES = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 
 
@@ -87,9 +86,9 @@ class RegistryTransport:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._auth = Authenticator(registry, self._session, credentials, lookup=lookup_credentials,
                                    verify=self._verify)
-        host = _HUB_API if registry.lower() in ("docker.io", "index.docker.io") else registry
+        host = registry_api_host(registry)
         self._host = host
-        self._schemes = _schemes(host, insecure)
+        self._schemes = registry_schemes(host, insecure)
         self._base: Optional[str] = None if len(self._schemes) > 1 else f"{self._schemes[0]}://{host}"
         self._base_lock = threading.Lock()
         self._open_api = False  # the probe saw GET /v2/ answer 200 without credentials
@@ -603,13 +602,6 @@ class _BlobUpload:
 
 
 # ----- helpers --------------------------------------------------------------------------------------
-
-def _schemes(host: str, insecure: bool) -> List[str]:
-    """Schemes to try, in order (see the module docstring)."""
-    if is_loopback(host):
-        return ["http", "https"]  # nothing to protect on loopback; a TLS server answers http with 400
-    return ["https", "http"] if insecure else ["https"]
-
 
 _ECR_HOST = re.compile(r"(^|\.)dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$|^public\.ecr\.aws$")
 
