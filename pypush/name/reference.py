@@ -11,7 +11,6 @@ from pypush.errors import UsageError
 ECR_PUBLIC_HOST = "public.ecr.aws"
 _PRIVATE_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 _REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_PUBLIC_REPO = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 """ECR Public's RepositoryName pattern (single separators only)."""
 _MAX_REPO = {"ecr-public": 205, "ecr": 256, "v2": 256}
 """Longest repository name: the ECR Public and ECR service models' RepositoryName, the OCI spec's 255+1."""
@@ -195,12 +194,9 @@ def parse_remote(ref: str) -> Destination:
 def _check_repo(repo: str, original: str, kind: str) -> None:
     """The repository name as the destination's service accepts it (ECR: its API's RepositoryName)."""
     ecr = kind in (ECR_PUBLIC, ECR_PRIVATE)
-    pattern = _PUBLIC_REPO if kind == ECR_PUBLIC else _REPO
     longest = _MAX_REPO[kind]
-    if not pattern.match(repo) or len(repo) > longest or (ecr and len(repo) < 2):
+    if not _REPO.match(repo) or len(repo) > longest or (ecr and len(repo) < 2):
         raise UsageError(f"invalid repository name {repo!r} in {original!r}: lowercase letters, digits and "
                          f"separators (. _ - /), starting and ending with a letter or digit"
                          + (f", 2 to {longest} characters for {'ECR Public' if kind == ECR_PUBLIC else 'ECR'}"
-                            if ecr else "")
-                         + ("; ECR Public allows one separator at a time" if kind == ECR_PUBLIC
-                            and _REPO.match(repo) and not pattern.match(repo) else ""))
+                            if ecr else ""))

@@ -1,7 +1,7 @@
 """AWS JSON 1.1 as botocore speaks it: request parsing, model-driven validation, responses, errors.
 
-Every limit (required members, lengths, patterns, ranges, enums) comes from botocore's service
-models at run time; nothing here copies a number from them.
+Every limit (required members, lengths, patterns, ranges, enums) comes from the service models pypush
+pins (pypush.apimodels, botocore's own files), read at run time; nothing here copies a number from them.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import re
 from functools import lru_cache
 from typing import Any, Dict, Optional, Tuple
 
-from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from pypush import apimodels
 from pypush.server.part_blob import Base64Blob, Buffer
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -44,8 +44,8 @@ def invalid(message: str) -> ApiError:
 
 @lru_cache(maxsize=None)
 def service_model(name: str) -> ServiceModel:
-    """botocore's model of ``ecr-public`` or ``ecr`` (loaded once)."""
-    return ServiceModel(Loader().load_service_model(name, "service-2"), service_name=name)
+    """The pinned model of ``ecr-public`` or ``ecr`` (loaded once): not the installed botocore's."""
+    return apimodels.service_model(name)
 
 
 @lru_cache(maxsize=None)
