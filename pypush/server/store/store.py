@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -24,6 +25,10 @@ from pathlib import Path
 from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 Buffer = Union[bytes, bytearray, memoryview]
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+"""A manifest digest: manifests are stored by their sha256, as ECR computes it."""
+BLOB_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
+"""A blob digest: blobs are also uploaded, stored and served by sha512 (the OCI image spec allows it)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from pypush import apimodels
-from pypush.server.part_blob import Base64Blob, Buffer
+from pypush.server.aws.part_blob import Base64Blob, Buffer
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
