@@ -91,7 +91,7 @@ def test_public_names_are_typed_for_type_checkers():
 def test_the_api_is_thin_wrappers():
     """pypush/api.py decides nothing: no transport choice, no branching on source or destination kinds
     (pypush.engine.copy is the one place a copy is decided)."""
-    import ast
+
 
     tree = ast.parse((REPO_ROOT / "pypush" / "api.py").read_text(encoding="utf-8"))
     branches = [n.lineno for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp, ast.For, ast.While, ast.Try))
@@ -117,4 +117,18 @@ def test_each_name_pattern_is_written_once():
             continue
         text = path.read_text(encoding="utf-8")
         offenders += [f"{rel}: {what} ({fragment})" for fragment, what in fragments.items() if fragment in text]
+    assert offenders == []
+
+
+def test_only_the_version_is_imported_from_the_root_package():
+    """Modules of the package never import pypush/__init__ (the lazy public names) except its __version__."""
+
+
+    offenders = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "pypush" and node.level == 0:
+                offenders += [f"{path.name}: {a.name}" for a in node.names
+                              if a.name != "__version__" and not (PACKAGE / a.name).exists()
+                              and not (PACKAGE / f"{a.name}.py").exists()]
     assert offenders == []

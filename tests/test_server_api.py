@@ -385,8 +385,8 @@ def test_private_ecr_shares_the_store(pub, priv):
 @pytest.mark.xfail(strict=True, reason="issue 20: the 19 operations of the 2026 model are being added")
 def test_every_public_operation_is_served(endpoint):
     from pypush import apimodels
-    from pypush.server.operations import OPERATIONS
-    from pypush.server.protocol import service_model
+    from pypush.server.aws.table import OPERATIONS
+    from pypush.server.aws.protocol import service_model
 
     public = set(service_model("ecr-public").operation_names)
     assert public == set(apimodels.load("ecr-public")["operations"])  # the pinned model, not botocore's
