@@ -23,7 +23,7 @@ from pypush import b64
 from pypush.image.digest import VerifyingReader
 from pypush.errors import RegistryError, SourceError, TransientError
 from pypush.image.model import Blob, Descriptor
-from pypush.transports.ecr.ecr_tag_probe import tag_query, tags_found
+from pypush.transports.ecr.ecr_tag_probe import ask_tags
 from pypush.transports.ecr.pacing import Pacer
 from pypush.name.reference import ECR_PUBLIC, Destination
 from pypush.net import aws_errors
@@ -191,21 +191,20 @@ class EcrTransport:
             raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
 
     def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
-        """tag -> the image digest it names (None: no such tag), in one call: BatchGetImage on private
-        ECR, DescribeImages on ECR Public (which answers ImageNotFoundException if any tag is missing)."""
-        operation, body = tag_query(self.service, self._ids(), tags)
+        """tag -> the image digest it names at exactly this destination (None: no such tag), asked as
+        ecr_tag_probe.ask_tags asks; {} when the answer could not be about this destination (an ECR Public
+        alias that is not the caller's). ECR Public answers ImageNotFoundException if any tag is missing."""
         what = f"looking up tags of {self.destination.name}"
-        if self.service == "ecr":
-            return tags_found(self.service, self._call(operation, what, **body), tags)
+        call = (lambda op, body: self._retrying(op, what, body)) if self.service == "ecr" else self.api.call
         try:
-            resp = self.api.call(operation, body)
+            found = ask_tags(call, self.service, self.destination, tags)
         except AwsApiError as exc:
-            if exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
+            if self.service != "ecr" and exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
                 return dict.fromkeys(tags)
             raise aws_errors.translate(exc, what) from None
         except AwsFailure as exc:
             raise aws_errors.translate(exc, what) from None
-        return tags_found(self.service, resp, tags)
+        return {} if found is None else found
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """BatchCheckLayerAvailability in batches of 100. The engine asks before any upload, so a blob the

@@ -1,0 +1,55 @@
+"""A newcomer's second hour (issue 23): results name only where bytes went, usage mistakes are exit 2 with a
+"did you mean", refused connections fail at once, and the errors say what works for that registry."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import FIXTURES, run_pypush
+from pullcheck import oci_top_digest
+
+import pypush
+from pypush.errors import RegistryError
+from pypush.name.reference import parse_destination
+
+SMALL = "oci:fixtures/small.oci:1"
+
+
+# -- 1. a result names only where the bytes went ----------------------------------------------------
+def test_repush_to_another_alias_is_not_answered_by_the_callers_registry(endpoint) -> None:
+    """``local/app:1`` exists; ``notmine/app:1`` names another registry: the re-push question must not take
+    the caller's own image as proof, and nothing is printed as pushed where nothing went."""
+    first = run_pypush("push", SMALL, "public.ecr.aws/local/app:1", "--endpoint-url", endpoint.url,
+                       "--create-repository")
+    assert first.returncode == 0, first.stderr
+    proc = run_pypush("push", SMALL, "public.ecr.aws/notmine/app:1", "--endpoint-url", endpoint.url,
+                      "--create-repository")
+    assert proc.returncode == 4 and proc.stdout == "", (proc.stdout, proc.stderr)
+    assert "RegistryNotFoundException" in proc.stderr and "notmine" in proc.stderr
+    with pytest.raises(RegistryError, match="RegistryNotFoundException"):
+        pypush.push(SMALL, "public.ecr.aws/notmine/app:1", endpoint_url=endpoint.url, create_repository=True)
+    # the same image at the caller's own alias is still recognised as unchanged
+    again = run_pypush("push", SMALL, "public.ecr.aws/local/app:1", "--endpoint-url", endpoint.url,
+                       "--format", "json")
+    assert again.returncode == 0 and json.loads(again.stdout)["unchanged"], again.stderr
+    assert json.loads(again.stdout)["digest"] == oci_top_digest(FIXTURES / "small.oci")
+
+
+def test_both_tag_questions_answer_only_for_the_alias_asked(endpoint) -> None:
+    """The botocore-free probe and the transport's own question: unknown for a foreign alias, the digest for
+    the caller's."""
+    from pypush.transports.ecr.ecr_tag_probe import tag_digests
+    from pypush.transports.ecr.ecr_transport import EcrTransport
+
+    pypush.push(SMALL, "public.ecr.aws/local/app:1", endpoint_url=endpoint.url, create_repository=True)
+    digest = oci_top_digest(FIXTURES / "small.oci")
+    mine, foreign = parse_destination("public.ecr.aws/local/app:1"), parse_destination("public.ecr.aws/notmine/app:1")
+    assert tag_digests(mine, ["1"], endpoint.url) == {"1": digest}
+    assert tag_digests(foreign, ["1"], endpoint.url) is None
+    for dest, expected in ((mine, {"1": digest}), (foreign, {})):
+        transport = EcrTransport(dest, endpoint_url=endpoint.url)
+        try:
+            assert transport.tag_digests(["1"]) == expected
+        finally:
+            transport.close()
