@@ -10,7 +10,7 @@ from conftest import FIXTURES, run_pypush
 from pullcheck import oci_top_digest
 
 import pypush
-from pypush.errors import RegistryError
+from pypush.errors import RegistryError, UsageError
 from pypush.name.reference import parse_destination
 
 SMALL = "oci:fixtures/small.oci:1"
@@ -53,3 +53,14 @@ def test_both_tag_questions_answer_only_for_the_alias_asked(endpoint) -> None:
             assert transport.tag_digests(["1"]) == expected
         finally:
             transport.close()
+
+
+# -- 2. --endpoint-url with --transport v2 ------------------------------------------------------------
+def test_endpoint_url_with_transport_v2_is_a_usage_error() -> None:
+    """Nothing is sent anywhere (the port is closed: a push would fail otherwise, not with exit 2)."""
+    args = (SMALL, "public.ecr.aws/local/app:1", "--endpoint-url", "http://127.0.0.1:9", "--transport", "v2")
+    proc = run_pypush("push", *args)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert "--endpoint-url applies only to the ECR API" in proc.stderr and "127.0.0.1:9/local/app" in proc.stderr
+    with pytest.raises(UsageError, match="--endpoint-url applies only to the ECR API"):
+        pypush.push(SMALL, "public.ecr.aws/local/app:1", endpoint_url="http://127.0.0.1:9", transport="v2")
