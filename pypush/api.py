@@ -401,6 +401,8 @@ def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[
         many = getattr(transport, "tag_digests", None)
         return many(tags) if many is not None else {t: _tag_digest(transport, t) for t in tags}
     except PypushError as exc:
+        if getattr(exc, "code", None) == "UNREACHABLE":  # refused, or no such host: the push would fail alike
+            raise
         log.debug("could not look up the tags first: %s", exc)
         return {}
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
-from conftest import FIXTURES, run_pypush
+from conftest import FIXTURES, free_port, run_pypush
 from pullcheck import oci_top_digest
 
 import pypush
 from pypush.errors import RegistryError, UsageError
 from pypush.name.reference import parse_destination
+from pypush.net.retry import Backoff, retry_call
 
 SMALL = "oci:fixtures/small.oci:1"
 
@@ -64,3 +66,45 @@ def test_endpoint_url_with_transport_v2_is_a_usage_error() -> None:
     assert "--endpoint-url applies only to the ECR API" in proc.stderr and "127.0.0.1:9/local/app" in proc.stderr
     with pytest.raises(UsageError, match="--endpoint-url applies only to the ECR API"):
         pypush.push(SMALL, "public.ecr.aws/local/app:1", endpoint_url="http://127.0.0.1:9", transport="v2")
+
+
+# -- 3. refused connections fail at once; retries are for what can heal ---------------------------------
+@pytest.mark.parametrize("error, attempts", [(ConnectionRefusedError(111, "Connection refused"), 1),
+                                              (socket.gaierror(-2, "Name or service not known"), 2),
+                                              (ConnectionResetError(104, "Connection reset by peer"), 5),
+                                              (socket.timeout("timed out"), 5)])
+def test_only_what_can_heal_is_retried(error, attempts) -> None:
+    calls, waits = [], []
+
+    def fail() -> None:
+        calls.append(1)
+        try:
+            raise error
+        except OSError as exc:  # as a client library wraps it
+            raise RuntimeError("request failed") from exc
+
+    with pytest.raises(RuntimeError):
+        retry_call(fail, is_transient=lambda exc: True, backoff=Backoff(attempts=5), sleep=waits.append)
+    assert len(calls) == attempts and len(waits) == attempts - 1
+
+
+@pytest.mark.parametrize("command", [
+    ("push", SMALL, "127.0.0.1:{port}/app:1"),
+    ("pull", "docker://127.0.0.1:{port}/app:1", "{tmp}/p"),
+    ("push", SMALL, "public.ecr.aws/local/app:1", "--endpoint-url", "http://127.0.0.1:{port}"),
+    ("images", "list", "app", "--endpoint-url", "http://127.0.0.1:{port}"),
+])
+def test_a_closed_port_is_one_attempt_and_says_so(command, tmp_path) -> None:
+    port = free_port()  # nothing listens there
+    args = [a.format(port=port, tmp=tmp_path) for a in command]
+    proc = run_pypush("-v", *args)
+    assert proc.returncode == 6 and proc.stdout == "", proc.stderr
+    assert "connection refused, not retried: nothing listens there" in proc.stderr, proc.stderr
+    assert " retry " not in proc.stderr and "Retry needed" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_name_that_does_not_resolve_is_retried_once_at_most() -> None:
+    proc = run_pypush("-v", "push", SMALL, "registry.pypush-test.invalid/app:1")
+    assert proc.returncode == 6 and "DNS lookup failed" in proc.stderr and "check the host name" in proc.stderr
+    assert proc.stderr.count(" retry ") <= 1, proc.stderr

@@ -102,7 +102,11 @@ def translate(exc: BaseException, action: str) -> PypushError:
         return RegistryError(f"{action}: TLS failed ({' '.join(str(exc).split())}); trust its CA through "
                              f"AWS_CA_BUNDLE or ca_bundle in the AWS profile", "TLS")
     if isinstance(exc, AwsConnectionError) and not exc.closed:
-        return TransientError(f"{action}: {' '.join(str(exc).split())}; check the network or --endpoint-url")
+        from pypush.net.retry import unreachable_reason
+
+        reason = unreachable_reason(exc)
+        return TransientError(f"{action}: {' '.join(str(exc).split())}; "
+                              + (reason or "check the network or --endpoint-url"), "UNREACHABLE" if reason else None)
     if isinstance(exc, AwsFailure):
         return RegistryError(f"{action}: {' '.join(str(exc).split())}")
     return RegistryError(f"{action}: {type(exc).__name__}: {' '.join(str(exc).split())}")

@@ -36,7 +36,8 @@ from pypush.engine.verify_ahead import BackgroundCheck
 from pypush.net.connections import (KeepAlive, Verify, registry_api_host, registry_schemes, registry_verify,
                                     requests_session)
 from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
-from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
+from pypush.net.retry import (Backoff, RetryPolicy, describe_network_error, gave_up, parse_retry_after,
+                              unreachable)
 from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn
 
@@ -297,8 +298,8 @@ class RegistryTransport:
                                   f"or refused the request ({_short(exc)}; gave up after {self.backoff.attempts} "
                                   f"attempts); fix it or exempt this host through NO_PROXY", code="PROXY")
         if _is_transient(exc):
-            return TransientError(f"{self.registry}: {what}: {_short(exc)} (gave up after "
-                                  f"{self.backoff.attempts} attempts)", code="CONNECTION")
+            return TransientError(f"{self.registry}: {what}: {gave_up(exc, self.backoff.attempts)}",
+                                  code="UNREACHABLE" if unreachable(exc) else "CONNECTION")
         return RegistryError(f"{self.registry}: {what}: {_short(exc)}")
 
     def refusal(self, resp: requests.Response, what: str) -> PypushError:
