@@ -11,7 +11,7 @@ from conftest import FIXTURES, free_port, run_pypush
 from pullcheck import oci_top_digest
 
 import pypush
-from pypush.errors import RegistryError, UsageError
+from pypush.errors import RegistryError, SourceError, UsageError
 from pypush.name.reference import parse_destination
 from pypush.net.retry import Backoff, retry_call
 
@@ -108,3 +108,34 @@ def test_a_name_that_does_not_resolve_is_retried_once_at_most() -> None:
     proc = run_pypush("-v", "push", SMALL, "registry.pypush-test.invalid/app:1")
     assert proc.returncode == 6 and "DNS lookup failed" in proc.stderr and "check the host name" in proc.stderr
     assert proc.stderr.count(" retry ") <= 1, proc.stderr
+
+
+# -- 4. a registry reference without docker:// where a source is expected --------------------------------
+@pytest.mark.parametrize("argv", [
+    ("copy", "127.0.0.1:45121/app:1", "oci:{tmp}/c"),
+    ("pull", "127.0.0.1:5055/app:1", "{tmp}/p5"),
+    ("mutate", "public.ecr.aws/local/app:2", "oci:{tmp}/m", "--env", "A=1"),
+    ("push", "localhost:5000/team/app", "oci:{tmp}/p"),
+    ("append", "--base", "ghcr.io/o/base:1", "--layer", "README.md", "oci:{tmp}/a"),
+])
+def test_a_registry_reference_read_as_a_file_suggests_docker(argv, tmp_path) -> None:
+    args = [a.format(tmp=tmp_path) for a in argv]
+    ref = args[2] if args[0] == "append" else args[1]
+    proc = run_pypush(*args)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.strip() == f"pypush: error: {ref}: no such file or directory; did you mean docker://{ref}?"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_docker_hint_through_the_api_and_not_for_paths(tmp_path, monkeypatch) -> None:
+    with pytest.raises(UsageError, match=r"did you mean docker://127\.0\.0\.1:5055/app:1\?"):
+        pypush.copy("127.0.0.1:5055/app:1", f"oci:{tmp_path}/c")
+    for path in ("fixtures/nosuch.oci", "./build.d/app", "nosuch.tar"):  # paths stay paths: exit 3, no hint
+        proc = run_pypush("push", path, f"oci:{tmp_path}/o")
+        assert proc.returncode == 3 and "did you mean" not in proc.stderr, proc.stderr
+    # what exists on disk wins over the reading as a reference (here: a directory that is no image)
+    (tmp_path / "localhost:5000" / "app").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SourceError) as info:
+        pypush.copy("localhost:5000/app", f"oci:{tmp_path}/o")
+    assert "did you mean" not in str(info.value) and not isinstance(info.value, UsageError)
