@@ -2,16 +2,20 @@
 "did you mean", refused connections fail at once, and the errors say what works for that registry."""
 from __future__ import annotations
 
+import base64
 import json
 import socket
 
 import pytest
 
+from auth_registries import PASSWORD, USER, basic_registry  # noqa: F401 - a fixture
 from conftest import FIXTURES, free_port, run_pypush
 from pullcheck import oci_top_digest
 
 import pypush
+
 from pypush.errors import RegistryError, SourceError, UsageError
+from pypush.image.digest import digest_of
 from pypush.name.reference import parse_destination
 from pypush.net.retry import Backoff, retry_call
 
@@ -139,3 +143,68 @@ def test_the_docker_hint_through_the_api_and_not_for_paths(tmp_path, monkeypatch
     with pytest.raises(SourceError) as info:
         pypush.copy("localhost:5000/app", f"oci:{tmp_path}/o")
     assert "did you mean" not in str(info.value) and not isinstance(info.value, UsageError)
+
+
+# -- 6. pypush login stores credentials for any registry; auth errors give the recipe that works --------
+def test_login_stores_docker_credentials_that_pushes_and_skopeo_use(basic_registry, docker_config, skopeo,
+                                                                   tmp_path) -> None:
+    host = basic_registry.host
+    (docker_config / "config.json").write_text(json.dumps({"auths": {"other.example": {"auth": "eDp5"}},
+                                                           "HttpHeaders": {"X-Kept": "1"}}))
+    refused = run_pypush("push", SMALL, f"{host}/app:1")  # anonymous: the recipe, not the flags
+    assert refused.returncode == 5 and f"log in with `pypush login {host} -u USER --password-stdin`" in refused.stderr
+    wrong = run_pypush("login", host, "-u", USER, "--password-stdin", input="not-it\n")
+    assert wrong.returncode == 5 and "check the user name and the password given" in wrong.stderr, wrong.stderr
+    assert json.loads((docker_config / "config.json").read_text())["auths"] == {"other.example": {"auth": "eDp5"}}
+    login = run_pypush("login", host, "-u", USER, "--password-stdin", input=PASSWORD + "\n")
+    assert login.returncode == 0 and str(docker_config / "config.json") in login.stdout, login.stderr
+    config = json.loads((docker_config / "config.json").read_text())
+    assert config["auths"][host] == {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
+    assert config["auths"]["other.example"] == {"auth": "eDp5"} and config["HttpHeaders"] == {"X-Kept": "1"}
+    assert (docker_config / "config.json").stat().st_mode & 0o777 == 0o600
+    pushed = run_pypush("push", SMALL, f"{host}/app:1", "--format", "json")
+    assert pushed.returncode == 0, pushed.stderr
+    out = skopeo.run("inspect", "--raw", "--tls-verify=false", "--authfile", str(docker_config / "config.json"),
+                     f"docker://{host}/app:1").stdout
+    assert digest_of(out.encode()) == json.loads(pushed.stdout)["digest"]
+    # credentials stored and now refused: said so, with the way to renew them
+    config["auths"][host] = {"auth": base64.b64encode(f"{USER}:stale".encode()).decode()}
+    (docker_config / "config.json").write_text(json.dumps(config))
+    stale = run_pypush("push", SMALL, f"{host}/app:2")
+    assert stale.returncode == 5 and "were refused: log in again with `pypush login" in stale.stderr, stale.stderr
+
+
+def test_login_to_the_endpoints_registry_and_through_the_api(endpoint, docker_config) -> None:
+    door = endpoint.host_port
+    assert run_pypush("repo", "create", "app", "--endpoint-url", endpoint.url).returncode == 0
+    anonymous = run_pypush("push", SMALL, f"{door}/app:1")
+    assert anonymous.returncode == 5 and f"pypush login {door} -u USER" in anonymous.stderr, anonymous.stderr
+    login = run_pypush("login", door, "--endpoint-url", endpoint.url, "--format", "json")
+    assert login.returncode == 0, login.stderr
+    assert json.loads(login.stdout)["username"] == "AWS"
+    pushed = run_pypush("push", SMALL, f"{door}/app:1")
+    assert pushed.returncode == 0 and pushed.stdout.startswith(f"{door}/app@sha256:"), pushed.stderr
+    (docker_config / "config.json").unlink()
+    user, where = pypush.login(door, endpoint_url=endpoint.url)
+    assert user == "AWS" and where == str(docker_config / "config.json") and door in json.loads(
+        (docker_config / "config.json").read_text())["auths"]
+
+
+@pytest.mark.parametrize("argv", [("login", "127.0.0.1:9", "-u", "AWS"),
+                                  ("push", SMALL, "127.0.0.1:9/app:1", "-u", "AWS"),
+                                  ("copy", "docker://127.0.0.1:9/app:1", "oci:x", "--src-username", "AWS"),
+                                  ("login", "127.0.0.1:9"),
+                                  ("login", "-u", "AWS", "--password-stdin")])
+def test_half_a_login_is_a_usage_error(argv) -> None:
+    proc = run_pypush(*argv, input="pw\n")
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert "password-stdin" in proc.stderr or "name the registry" in proc.stderr, proc.stderr
+
+
+def test_the_login_recipe_fits_the_registry() -> None:
+    from pypush.transports.distribution.docker_credentials import Credentials, login_hint
+
+    for ecr in ("public.ecr.aws", "123456789012.dkr.ecr.eu-west-1.amazonaws.com"):
+        assert "AWS credentials" in login_hint(ecr, None) and "-u USER" not in login_hint(ecr, None)
+    assert "-u USER --password-stdin" in login_hint("ghcr.io", None)
+    assert "password-stdin" not in login_hint("ghcr.io", Credentials("u", "p"))

@@ -122,8 +122,13 @@ def progress_subscriber(args: argparse.Namespace, description: str):
     return TqdmProgress(description)
 
 
-def _read_password(flag: bool, user: Optional[str], name: str) -> Optional[str]:
+def read_password(flag: bool, user: Optional[str], name: str = "") -> Optional[str]:
+    """The password ``--{name}password-stdin`` reads from stdin (None without the flag); the flag and
+    ``--{name}username`` go together (a password is never taken from the command line)."""
     if not flag:
+        if user:
+            raise UsageError(f"--{name}username needs --{name}password-stdin (the password is read from stdin, "
+                             f"never from the command line)")
         return None
     if not user:
         raise UsageError(f"--{name}password-stdin needs --{name}username")
@@ -138,8 +143,8 @@ def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     _check_digest_file(getattr(args, "digest_file", None))
-    password = _read_password(args.password_stdin, args.username, "")
-    src_password = _read_password(args.src_password_stdin, args.src_username, "src-")
+    password = read_password(args.password_stdin, args.username)
+    src_password = read_password(args.src_password_stdin, args.src_username, "src-")
     options = api.PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
                               create_repository=args.create_repository, insecure=args.insecure,
                               username=args.username, password=password, profile=args.profile, jobs=args.jobs,

@@ -333,6 +333,21 @@ def _registries(args: argparse.Namespace) -> int:
 
 
 def _login(args: argparse.Namespace) -> int:
+    from pypush.cli.main import read_password
+
+    password = read_password(args.password_stdin, args.username)
+    if args.registry is not None:
+        from pypush import api
+
+        user, where = api.login(args.registry, args.username, password, insecure=args.insecure,
+                                endpoint_url=args.endpoint_url, profile=args.profile)
+        if args.format == "json":
+            print(json.dumps({"registry": args.registry, "username": user, "stored_in": where}, indent=2))
+        else:
+            print(f"Login Succeeded: {args.registry} as {user}, stored in {where}")
+        return 0
+    if args.username:
+        raise UsageError("name the registry to log in to: pypush login REGISTRY -u USER --password-stdin")
     password = _registry(args).get_login_password()
     if args.format == "json":  # what `docker login -u AWS --password-stdin public.ecr.aws` needs
         print(json.dumps({"registry": "public.ecr.aws", "username": "AWS", "password": password}, indent=2))
@@ -434,6 +449,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("registries", help="list your public registries and their aliases", parents=[common])
     p.set_defaults(run=_registries)
-    p = sub.add_parser("login", help="print a registry password for public.ecr.aws (user AWS), like "
-                                     "`aws ecr-public get-login-password`", parents=[common])
+    summary = ("log in to a registry: check the credentials and store them as docker does (config.json under "
+               "$DOCKER_CONFIG or ~/.docker, or its credential helper); without REGISTRY, print a password for "
+               "public.ecr.aws (user AWS), like `aws ecr-public get-login-password`")
+    p = sub.add_parser("login", help=summary, description=summary, parents=[common],
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                           "examples:\n"
+                           "  echo \"$PASSWORD\" | pypush login registry.example.com:5000 -u alice --password-stdin\n"
+                           "  pypush login 123456789012.dkr.ecr.us-east-1.amazonaws.com   # AWS credentials\n"
+                           "  pypush login 127.0.0.1:5000 --endpoint-url http://127.0.0.1:5000   # pypush serve\n"
+                           "  pypush login --endpoint-url http://127.0.0.1:5000   # print the password"))
+    p.add_argument("registry", nargs="?", metavar="REGISTRY", help="HOST[:PORT] to log in to (default: print "
+                                                                   "the ECR Public password instead)")
+    p.add_argument("--username", "-u", help="user name (ECR hosts and --endpoint-url's registry: AWS, implied)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
     p.set_defaults(run=_login)

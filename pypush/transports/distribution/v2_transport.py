@@ -27,7 +27,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from pypush.transports.distribution.docker_credentials import Credentials
+from pypush.transports.distribution.docker_credentials import Credentials, login_hint
 from pypush.transports.distribution.token_auth import Authenticator, Scopes
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
@@ -109,6 +109,15 @@ class RegistryTransport:
         if resp.status_code == 404:
             raise RegistryError(f"{self.registry}: GET /v2/ answered 404: not an OCI distribution registry",
                                 code="404")
+
+    def check_login(self) -> bool:
+        """GET /v2/ with the credentials (a token of no scope, as ``docker login`` asks): an AuthError when the
+        registry refuses them; False when it asks for none (nothing to check)."""
+        self._base_url()
+        if self._open_api:
+            return False
+        self.call("GET", "/v2/", scopes=(), ok=(200,), what="login (GET /v2/)")
+        return True
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """HEAD each blob (a few at a time); the digests the repository does not have."""
@@ -308,9 +317,9 @@ class RegistryTransport:
         code, message = _oci_error(resp)
         detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
         if status in (401, 403):
+            rights = f"; and check push rights to {self.repository}" if self.repository else ""
             return AuthError(f"{self.registry}: {what} refused with {self._auth.describe()}: {detail}; "
-                             f"log in with `docker login {self.registry}` or pass --username with --password-stdin, "
-                             f"and check push rights to {self.repository}", code=code or str(status))
+                             f"{login_hint(self.registry, self._auth.credentials)}{rights}", code=code or str(status))
         if status >= 500 and _REFUSALS.intersection(code.split(",")):  # a refusal wrapped in a server error
             hint = (" (a layer with urls its policy does not allow? docker-registry: validation.manifests.urls)"
                     if "MANIFEST_BLOB_UNKNOWN" in code else "")
