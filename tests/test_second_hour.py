@@ -208,3 +208,56 @@ def test_the_login_recipe_fits_the_registry() -> None:
         assert "AWS credentials" in login_hint(ecr, None) and "-u USER" not in login_hint(ecr, None)
     assert "-u USER --password-stdin" in login_hint("ghcr.io", None)
     assert "password-stdin" not in login_hint("ghcr.io", Credentials("u", "p"))
+
+
+# -- 7. other tools' flags get a "did you mean"; one grammar on every command ---------------------------
+@pytest.mark.parametrize("argv, flag", [
+    (("pull", "docker://h.example/a:1", "oci:x", "--tls-verify=false"), "--insecure"),
+    (("pull", "docker://h.example/a:1", "oci:x", "--src-tls-verify=false"), "--insecure"),
+    (("push", SMALL, "h.example/a:1", "--tls-verify=false"), "--insecure"),
+    (("push", SMALL, "h.example/a:1", "--dest-tls-verify=false"), "--insecure"),
+    (("copy", "docker://h.example/a:1", "h.example/b:1", "--src-tls-verify=false"), "--src-insecure"),
+    (("copy", SMALL, "h.example/a:1", "--plain-http"), "--insecure"),
+    (("push", SMALL, "h.example/a:1", "--dest-creds", "me:hunter2"), "-u USER --password-stdin"),
+    (("repo", "create", "app", "--descripton", "x"), "--description"),
+])
+def test_other_tools_flags_name_pypushs(argv, flag) -> None:
+    proc = run_pypush(*argv)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.strip().endswith(f"; did you mean {flag}?"), proc.stderr
+    assert "hunter2" not in proc.stderr
+
+
+def test_pull_takes_the_registry_flags_of_every_command(registry, tmp_path) -> None:
+    pushed = pypush.push(SMALL, f"{registry.host}/pulled:1")
+    proc = run_pypush("pull", "--insecure", f"docker://{registry.host}/pulled:1", str(tmp_path / "p"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert oci_top_digest(tmp_path / "p") == pushed.digest
+    from pypush.cli.main import build_parser
+
+    args = build_parser("pull").parse_args(["pull", "a", "b", "--insecure", "-u", "me", "--password-stdin"])
+    assert (args.src_insecure, args.src_username, args.src_password_stdin) == (True, "me", True)
+
+
+def _leaf_commands():
+    from pypush.cli.main import build_parser
+
+    def walk(parser, path):
+        subs = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+        if not subs:
+            yield path
+            return
+        for name, child in subs[0].choices.items():
+            yield from walk(child, (*path, name))
+    return list(walk(build_parser(), ()))
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=" ".join)
+def test_global_flags_before_or_after_every_command(path, capsys) -> None:
+    from pypush.cli.main import main
+
+    for argv in ((*path, "-q", "-v", "--zz-unknown"), ("-v", *path, "-q", "--zz-unknown")):
+        assert main(list(argv)) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("pypush: error: ") and "-q" not in err and "-v" not in err, (argv, err)
+        assert "unrecognized arguments: --zz-unknown" in err or "arguments are required" in err, (argv, err)

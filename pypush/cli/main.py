@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -79,14 +80,25 @@ def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_
     p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
     if registry_destination:
         _add_registry_destination_options(p)
-    else:
+    else:  # pull: its one registry is the source, and the registry flags are the source's
         p.set_defaults(endpoint_url=None, create_repository=False, transport="auto", insecure=False, mount_from=[],
                        username=None, password_stdin=False, rate_limit=[])
+        p.add_argument("--insecure", "--src-insecure", action="store_true", dest="src_insecure",
+                       help="allow plain HTTP / unverified TLS for the registry")
+        p.add_argument("--username", "-u", "--src-username", dest="src_username", metavar="USER",
+                       help="registry user name (default: docker's config, else anonymous)")
+        p.add_argument("--password-stdin", "--src-password-stdin", action="store_true", dest="src_password_stdin",
+                       help="read the registry password from stdin")
+        return _add_common_transfer_options(p)
     p.add_argument("--src-insecure", action="store_true", help="allow plain HTTP / unverified TLS for the source")
     p.add_argument("--src-username", help="user name for a docker:// source (default: docker's config, else "
                                           "anonymous)")
     p.add_argument("--src-password-stdin", action="store_true",
                    help="read the source's password from stdin (after the destination's, when both are read)")
+    _add_common_transfer_options(p)
+
+
+def _add_common_transfer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="AWS profile to use")
     p.add_argument("--allow-nondistributable-artifacts", action="store_true", dest="allow_nondistributable",
                    help="also push non-distributable layers (with urls: Windows base layers) the source holds")
@@ -144,7 +156,8 @@ def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported 
         raise UsageError("--jobs must be at least 1")
     _check_digest_file(getattr(args, "digest_file", None))
     password = read_password(args.password_stdin, args.username)
-    src_password = read_password(args.src_password_stdin, args.src_username, "src-")
+    src_password = read_password(args.src_password_stdin, args.src_username,
+                                 "" if args.command == "pull" else "src-")
     options = api.PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
                               create_repository=args.create_repository, insecure=args.insecure,
                               username=args.username, password=password, profile=args.profile, jobs=args.jobs,
@@ -285,6 +298,51 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+FOREIGN_FLAGS = {
+    "--tls-verify": "--insecure", "--dest-tls-verify": "--insecure", "--src-tls-verify": "--src-insecure",
+    "--plain-http": "--insecure", "--insecure-registry": "--insecure", "--skip-tls-verify": "--insecure",
+    "--creds": "-u USER --password-stdin", "--dest-creds": "-u USER --password-stdin",
+    "--src-creds": "--src-username USER --src-password-stdin"}
+"""skopeo's, crane's, oras' and docker's spellings of what pypush spells otherwise (``pull``'s one registry
+is its source: there the unprefixed flag)."""
+
+
+def _subcommand_parser(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.ArgumentParser:
+    """The (sub)parser of the command ``argv`` names, as deep as its words go (``repo create``)."""
+    words = [a for a in argv if not a.startswith("-")]
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = next((subs[0].choices[w] for w in words if subs and w in subs[0].choices), None)
+        if chosen is None:
+            return parser
+        words = words[words.index(next(w for w in words if w in subs[0].choices)) + 1:]
+        parser = chosen
+
+
+def did_you_mean(parser: argparse.ArgumentParser, argv: List[str], unknown: str) -> str:
+    """``; did you mean FLAG?`` for an option ``unknown`` the command does not take: another tool's spelling
+    (FOREIGN_FLAGS), else a close match among the command's own options; "" when nothing is close."""
+    name, _, value = unknown.partition("=")
+    command = _subcommand_parser(parser, argv)
+    if name in FOREIGN_FLAGS:
+        if name.endswith("tls-verify") and value.lower() in ("true", "1"):
+            return "; pypush verifies TLS unless told --insecure: drop it"
+        flag = FOREIGN_FLAGS[name]
+        if command.prog.endswith(" pull"):
+            flag = flag.replace("--src-", "--")
+        return f"; did you mean {flag}?"
+    options = [o for action in command._actions for o in action.option_strings if o.startswith("--")]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _masked(words: List[str]) -> List[str]:
+    """``words`` with the value of a credentials flag (``--creds USER:PASSWORD``) hidden."""
+    secret = ("--creds", "--dest-creds", "--src-creds")
+    return [w.partition("=")[0] + "=…" if w.partition("=")[0] in secret and "=" in w
+            else "…" if i and words[i - 1] in secret else w for i, w in enumerate(words)]
+
+
 def _hoist_global_flags(argv: List[str]) -> List[str]:
     """Accept -q/-v after the subcommand too (``pypush push -v ...``)."""
     flags = [a for a in argv if a in ("-q", "--quiet") or (a.startswith("-v") and set(a[1:]) == {"v"})
@@ -298,7 +356,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         argv = _hoist_global_flags(argv)
-        args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
+        parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            first = next((u for u in unknown if u.startswith("-")), unknown[0])
+            raise UsageError(f"unrecognized arguments: {' '.join(_masked(unknown))}" + did_you_mean(parser, argv, first))
         logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2) if not args.quiet else logging.ERROR,
                             format="pypush: %(message)s", stream=sys.stderr)
         for noisy in ("botocore", "urllib3"):
