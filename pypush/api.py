@@ -204,13 +204,16 @@ def copy(source: Union[str, "os.PathLike[str]"], destination: Target, *, tags: S
 
 def pull(source: str, destination: Union[str, "os.PathLike[str]"], **kwargs: Any) -> PushResult:
     """Copy the image ``source`` names into an OCI layout: ``destination`` is ``oci:DIR[:TAG]`` or
-    ``oci-archive:FILE[:TAG]`` (a bare path means ``oci:PATH``). Written under a temporary name and
-    renamed, so an interrupted pull leaves nothing half-made. Keyword arguments are ``copy``'s."""
-    from pypush.transports.layout.layout_writer import is_layout_destination
+    ``oci-archive:FILE[:TAG]`` (a bare path means ``oci:PATH[:TAG]``; one ending ``.tar`` that is not a
+    directory, ``oci-archive:PATH[:TAG]``). Written under a temporary name and renamed, so an interrupted pull leaves nothing
+    half-made. Keyword arguments are ``copy``'s."""
+    from pypush.transports.layout.layout_writer import is_layout_destination, parse_layout_destination
 
     target = os.fspath(destination)
     if not is_layout_destination(target):
-        target = f"oci:{target}"
+        path = parse_layout_destination(f"oci:{target}").path
+        archive = path.lower().endswith(".tar") and not os.path.isdir(path)
+        target = f"{'oci-archive' if archive else 'oci'}:{target}"
     return copy(source, target, **kwargs)
 
 

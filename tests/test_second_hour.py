@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import subprocess
+import sys
+import tarfile
 
 import pytest
 
@@ -261,3 +264,32 @@ def test_global_flags_before_or_after_every_command(path, capsys) -> None:
         err = capsys.readouterr().err.strip()
         assert err.startswith("pypush: error: ") and "-q" not in err and "-v" not in err, (argv, err)
         assert "unrecognized arguments: --zz-unknown" in err or "arguments are required" in err, (argv, err)
+
+
+# -- 8. pull to a .tar writes an OCI archive; what a pull writes honours the umask -------------------------
+def test_pull_to_a_tar_path_writes_an_oci_archive(registry, tmp_path, skopeo) -> None:
+    pushed = pypush.push(SMALL, f"{registry.host}/tarred:1")
+    proc = run_pypush("pull", f"docker://{registry.host}/tarred:1", str(tmp_path / "w2.tar"), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    archive = tmp_path / "w2.tar"
+    assert archive.is_file() and tarfile.is_tarfile(archive)
+    assert json.loads(proc.stdout)["digest"] == pushed.digest
+    raw = skopeo.run("inspect", "--raw", f"oci-archive:{archive}").stdout  # another reader of the archive
+    assert digest_of(raw.encode()) == pushed.digest
+    tagged = pypush.pull(f"docker://{registry.host}/tarred:1", tmp_path / "w3.tar:v1")
+    assert tagged.tags == ["v1"] and tarfile.is_tarfile(tmp_path / "w3.tar")
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])
+def test_pulled_layouts_honour_the_umask(registry, tmp_path, mask) -> None:
+    pypush.push(SMALL, f"{registry.host}/masked:1")
+    script = ("import os, sys, pypush; os.umask(int(sys.argv[1], 8)); "
+              "pypush.pull(sys.argv[2], sys.argv[3]); pypush.pull(sys.argv[2], sys.argv[4])")
+    proc = subprocess.run([sys.executable, "-c", script, oct(mask), f"docker://{registry.host}/masked:1",
+                           str(tmp_path / "layout"), str(tmp_path / "image.tar")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    made = [tmp_path / "layout", *(tmp_path / "layout").rglob("*")]
+    for path in made:
+        expected = (0o777 if path.is_dir() else 0o666) & ~mask
+        assert path.stat().st_mode & 0o777 == expected, (path, oct(path.stat().st_mode))
+    assert (tmp_path / "image.tar").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -50,7 +50,7 @@ def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
                                   "docker-archive:PATH[:REF] or docker://[HOST/]REPO[:TAG|@DIGEST] (Docker Hub's "
                                   "short forms too: docker://python:3.12)")
     p.add_argument("destination", nargs=optional, help="oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a bare path: "
-                   "oci:PATH)" if command == "pull" else _DESTINATION_HELP)
+                   "oci:PATH; one ending .tar: oci-archive:PATH)" if command == "pull" else _DESTINATION_HELP)
     if command == "push":
         p.add_argument("--plan", metavar="FILE", help="push many images in one run: FILE is a JSON list of "
                        "{\"source\", \"destination\", \"tags\"}; one result line per image (JSON lines with "
