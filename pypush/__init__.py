@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pypush.errors import (AuthError, DigestMismatchError, Interrupted, PypushError, RegistryError, SourceError,
-                           TransientError, UsageError)
+from pypush.errors import (AuthError, DigestMismatchError, Interrupted, NoSuchImage, PypushError, RegistryError,
+                           SourceError, TransientError, UsageError)
 
 if TYPE_CHECKING:  # the real names for type checkers; at run time they load on first use (fast CLI start)
     from pypush.api import PushOptions, copy, login, mirror, pull, push, push_many
@@ -18,8 +18,8 @@ if TYPE_CHECKING:  # the real names for type checkers; at run time they load on 
 __version__ = "0.1.0"
 __all__ = ["push", "push_many", "PlanEntry", "PlanOutcome", "copy", "pull", "mirror", "login", "build", "Layer",
            "BuiltImage", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
-           "SourceError", "DigestMismatchError", "RegistryError", "AuthError", "TransientError", "Interrupted",
-           "__version__"]
+           "SourceError", "DigestMismatchError", "NoSuchImage", "RegistryError", "AuthError", "TransientError",
+           "Interrupted", "__version__"]
 
 _LAZY = {"push": "pypush.api", "push_many": "pypush.api", "PlanEntry": "pypush.engine.plan",
          "PlanOutcome": "pypush.engine.plan", "copy": "pypush.api", "pull": "pypush.api", "mirror": "pypush.api",

@@ -225,7 +225,8 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
     images and images without the ``platform`` asked for); one result per tag copied. ``subscriber_factory(tag)`` may give a progress subscriber per tag."""
     from pypush.image.platforms import NoSuchPlatform
     from pypush.name.reference import parse_remote
-    from pypush.sources.remote import NoSuchImage, SchemaOneError, connect
+    from pypush.errors import NoSuchImage
+    from pypush.sources.remote import SchemaOneError, connect
 
     options = merge_options(options, option_fields)
     if not source.startswith("docker://") and (source.partition(":")[0] in ("oci", "oci-archive", "docker-archive")

@@ -293,3 +293,26 @@ def test_pulled_layouts_honour_the_umask(registry, tmp_path, mask) -> None:
         expected = (0o777 if path.is_dir() else 0o666) & ~mask
         assert path.stat().st_mode & 0o777 == expected, (path, oct(path.stat().st_mode))
     assert (tmp_path / "image.tar").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# -- 9. a missing tag: latest assumed is said, the tags there are listed; a bad tag is a tag ---------------
+def test_a_missing_tag_says_latest_was_assumed_and_lists_the_tags(registry, tmp_path) -> None:
+    for tag in ("2", "1", "stable"):
+        pypush.push(SMALL, f"{registry.host}/listed:{tag}")
+    proc = run_pypush("pull", f"docker://{registry.host}/listed", f"oci:{tmp_path}/t2")
+    assert proc.returncode == 3 and not (tmp_path / "t2").exists(), proc.stderr
+    assert "listed:latest: no such image" in proc.stderr and "no tag given, so latest was assumed" in proc.stderr
+    assert proc.stderr.strip().endswith("its tags: 1, 2, stable"), proc.stderr
+    with pytest.raises(pypush.NoSuchImage, match=r"listed:3: no such image .*; its tags: 1, 2, stable$") as info:
+        pypush.pull(f"docker://{registry.host}/listed:3", tmp_path / "t3")
+    assert "latest was assumed" not in str(info.value)
+    with pytest.raises(pypush.NoSuchImage, match="there is no such repository$"):
+        pypush.copy(f"docker://{registry.host}/never", f"oci:{tmp_path}/t4")
+
+
+@pytest.mark.parametrize("ref", ["docker://127.0.0.1:5000/app:Bad/Tag", "127.0.0.1:5000/app:Bad/Tag"])
+def test_a_tag_with_a_slash_is_an_invalid_tag(ref) -> None:
+    proc = run_pypush("push", SMALL, ref)
+    assert proc.returncode == 2 and "invalid tag 'Bad/Tag'" in proc.stderr and "repository" not in proc.stderr
+    proc = run_pypush("pull", ref if ref.startswith("docker://") else "docker://" + ref, "oci:x")
+    assert proc.returncode == 2 and "invalid tag 'Bad/Tag'" in proc.stderr, proc.stderr
