@@ -316,3 +316,30 @@ def test_a_tag_with_a_slash_is_an_invalid_tag(ref) -> None:
     assert proc.returncode == 2 and "invalid tag 'Bad/Tag'" in proc.stderr and "repository" not in proc.stderr
     proc = run_pypush("pull", ref if ref.startswith("docker://") else "docker://" + ref, "oci:x")
     assert proc.returncode == 2 and "invalid tag 'Bad/Tag'" in proc.stderr, proc.stderr
+
+
+# -- 11. the API names its keyword, the CLI its flag; NoSuchImage is pypush's -----------------------------
+def test_a_missing_repository_names_the_keyword_in_the_api_and_the_flag_in_the_cli(endpoint) -> None:
+    with pytest.raises(RegistryError, match="RepositoryNotFoundException") as info:
+        pypush.push(SMALL, "public.ecr.aws/local/absent:1", endpoint_url=endpoint.url)
+    assert "create_repository=True" in str(info.value) and "--create-repository" not in str(info.value)
+    proc = run_pypush("push", SMALL, "public.ecr.aws/local/absent:1", "--endpoint-url", endpoint.url)
+    assert proc.returncode == 4 and "push with --create-repository" in proc.stderr, proc.stderr
+    assert "create_repository=True" not in proc.stderr
+
+
+def test_no_such_image_is_exported_in_the_hierarchy() -> None:
+    from pypush import errors
+    from pypush.sources import remote
+
+    assert pypush.NoSuchImage is errors.NoSuchImage is remote.NoSuchImage and "NoSuchImage" in pypush.__all__
+    assert issubclass(pypush.NoSuchImage, pypush.SourceError) and pypush.NoSuchImage.exit_code == 3
+
+
+# -- 12. a read does not advise a write ------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [("images", "list", "nosuchrepo"), ("tags", "list", "nosuchrepo"),
+                                  ("repo", "describe", "nosuchrepo"), ("policy", "get", "nosuchrepo")])
+def test_reading_a_missing_repository_does_not_suggest_creating_it(endpoint, argv) -> None:
+    proc = run_pypush(*argv, "--endpoint-url", endpoint.url)
+    assert proc.returncode == 4 and "RepositoryNotFoundException" in proc.stderr, proc.stderr
+    assert "create" not in proc.stderr.lower() and "pypush repo list" in proc.stderr, proc.stderr

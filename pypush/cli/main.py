@@ -378,8 +378,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         err = PypushError(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}; "
                           f"a bug in pypush: rerun with -v and report it")
     first_line = (str(err).splitlines() or [type(err).__name__])[0]
-    print(f"pypush: error: {first_line}", file=sys.stderr)
+    print(f"pypush: error: {in_flags(first_line)}", file=sys.stderr)
     return err.exit_code
+
+
+API_FLAGS = {"create_repository=True": "--create-repository", "force=True": "--force"}
+"""The Python API's keywords that errors name, and the CLI's flag for each."""
+
+
+def in_flags(message: str) -> str:
+    """``message`` (an error's, in the Python API's words) in the command line's: its flags for its keywords."""
+    for keyword, flag in API_FLAGS.items():
+        message = message.replace(keyword, flag)
+    return message
 
 
 def run() -> NoReturn:

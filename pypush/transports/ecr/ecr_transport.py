@@ -53,6 +53,11 @@ _REREAD = hasattr(os, "pread")  # not on Windows: there every part is held in me
 _HEAD = b'{"layerPartBlob": "'
 
 
+def _translate(exc: BaseException, action: str) -> Exception:
+    """aws_errors.translate with the hints of a push (a missing repository is created)."""
+    return aws_errors.translate(exc, action, aws_errors.PUSH_HINTS)
+
+
 class _PartBody:
     """One UploadLayerPart body, replayable: ``{"layerPartBlob": "<base64 of n source bytes>", <ids>}``.
 
@@ -162,7 +167,7 @@ class EcrTransport:
         try:
             return self._retrying(operation, what, params)
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, what) from None
+            raise _translate(exc, what) from None
 
     def prepare(self, create_repository: bool = False) -> None:
         """Check the repository exists; create it when asked.
@@ -178,17 +183,17 @@ class EcrTransport:
                 log.info("not allowed to describe %s; pushing anyway", self.destination.name)
                 return
             if exc.code != "RepositoryNotFoundException" or not create_repository:
-                raise aws_errors.translate(exc, f"repository {self.destination.name}") from None
+                raise _translate(exc, f"repository {self.destination.name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"repository {self.destination.name}") from None
+            raise _translate(exc, f"repository {self.destination.name}") from None
         try:
             self._retrying("CreateRepository", "CreateRepository", {"repositoryName": self.repository})
             log.info("created repository %s", self.destination.name)
         except AwsApiError as exc:
             if exc.code != "RepositoryAlreadyExistsException":
-                raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
+                raise _translate(exc, f"creating repository {self.destination.name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
+            raise _translate(exc, f"creating repository {self.destination.name}") from None
 
     def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
         """tag -> the image digest it names at exactly this destination (None: no such tag), asked as
@@ -201,9 +206,9 @@ class EcrTransport:
         except AwsApiError as exc:
             if self.service != "ecr" and exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
                 return dict.fromkeys(tags)
-            raise aws_errors.translate(exc, what) from None
+            raise _translate(exc, what) from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, what) from None
+            raise _translate(exc, what) from None
         return {} if found is None else found
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
@@ -245,9 +250,9 @@ class EcrTransport:
             except AwsApiError as exc:
                 if exc.code == "ImageAlreadyExistsException":
                     continue
-                raise aws_errors.translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
+                raise _translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
             except AwsFailure as exc:
-                raise aws_errors.translate(exc, f"PutImage {self.destination.name}") from None
+                raise _translate(exc, f"PutImage {self.destination.name}") from None
             got = resp.get("image", {}).get("imageId", {}).get("imageDigest")
             if got and got != digest:
                 raise RegistryError(f"PutImage {self.destination.name}: registry stored digest {got}, expected {digest}")
@@ -350,9 +355,9 @@ class EcrTransport:
                                       desc.artifact_type)
                 raise _UploadLost(sent) from None
             if code != "LayerAlreadyExistsException":
-                raise aws_errors.translate(exc, f"CompleteLayerUpload for {name}") from None
+                raise _translate(exc, f"CompleteLayerUpload for {name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"CompleteLayerUpload for {name}") from None
+            raise _translate(exc, f"CompleteLayerUpload for {name}") from None
         self.stats.blob_uploaded(sent)
         return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
 
@@ -439,7 +444,7 @@ class _UploadLost(Exception):
 
 def aws_part_error(err: AwsApiError, name: str) -> Exception:
     """Map an UploadLayerPart error reply as every other call's."""
-    return aws_errors.translate(err, f"UploadLayerPart for {name}")
+    return _translate(err, f"UploadLayerPart for {name}")
 
 
 def _frozen(credentials: Any) -> AwsCredentials:
