@@ -343,3 +343,43 @@ def test_reading_a_missing_repository_does_not_suggest_creating_it(endpoint, arg
     proc = run_pypush(*argv, "--endpoint-url", endpoint.url)
     assert proc.returncode == 4 and "RepositoryNotFoundException" in proc.stderr, proc.stderr
     assert "create" not in proc.stderr.lower() and "pypush repo list" in proc.stderr, proc.stderr
+
+
+# -- 10. policy set needs --force for a policy that locks the caller out -----------------------------------
+DENY_ALL = {"Version": "2012-10-17", "Statement": [{"Sid": "NoOne", "Effect": "Deny", "Principal": "*",
+                                                    "Action": "ecr-public:*"}]}
+
+
+@pytest.mark.parametrize("statement, locks", [
+    ({"Effect": "Deny", "Principal": "*", "Action": "ecr-public:*"}, True),
+    ({"Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": ["ecr-public:PutImage"]}, True),
+    ({"Effect": "Deny", "Principal": "*", "Action": "*"}, True),
+    ({"Effect": "Deny", "Principal": "*", "NotAction": "ecr-public:Describe*"}, True),
+    ({"Effect": "Deny", "Principal": "*", "Action": "ecr-public:DeleteRepository"}, False),
+    ({"Effect": "Deny", "Principal": "*", "Action": "ecr-public:*",
+      "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}}, False),
+    ({"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "ecr-public:*"}, False),
+    ({"Effect": "Allow", "Principal": "*", "Action": "ecr-public:*"}, False),
+])
+def test_which_policies_lock_the_caller_out(statement, locks) -> None:
+    from pypush.ecrpublic.policy_check import locked_out
+
+    assert bool(locked_out({"Version": "2012-10-17", "Statement": [statement]})) is locks
+
+
+def test_policy_set_refuses_a_lockout_without_force(endpoint, tmp_path) -> None:
+    assert run_pypush("repo", "create", "locked", "--endpoint-url", endpoint.url).returncode == 0
+    policy = tmp_path / "deny.json"
+    policy.write_text(json.dumps(DENY_ALL))
+    refused = run_pypush("policy", "set", "locked", str(policy), "--endpoint-url", endpoint.url)
+    assert refused.returncode == 2 and "statement NoOne denies" in refused.stderr, refused.stderr
+    assert "pass --force if that is meant" in refused.stderr
+    unset = run_pypush("policy", "get", "locked", "--endpoint-url", endpoint.url)
+    assert unset.returncode == 4 and "RepositoryPolicyNotFoundException" in unset.stderr  # nothing was sent
+    with pytest.raises(UsageError, match="pass force=True"):
+        pypush.ECRPublic(endpoint_url=endpoint.url).set_policy("locked", DENY_ALL)
+    forced = run_pypush("policy", "set", "locked", str(policy), "--force", "--endpoint-url", endpoint.url,
+                        "--format", "json")
+    assert forced.returncode == 0 and json.loads(forced.stdout)["policy"] == DENY_ALL, forced.stderr
+    assert "--force" in run_pypush("policy", "set", "--help").stdout and "locks you out" in run_pypush(
+        "policy", "set", "--help").stdout

@@ -422,7 +422,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = leaf(policy, "set", "set the repository policy from a JSON file", _policy_set)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("file", help="policy JSON file ('-': stdin)")
-    p.add_argument("--force", action="store_true", help="allow a policy that locks you out of changing it")
+    p.add_argument("--force", action="store_true", help="needed for a policy that locks you out: one that denies "
+                   "every principal (\"*\") a push action or SetRepositoryPolicy without a condition (refused "
+                   "here without --force), or one the service judges so")
     p = leaf(policy, "delete", "delete the repository policy", _policy_delete)
     p.add_argument("repository", help=REPO_HELP)
 
