@@ -383,3 +383,15 @@ def test_policy_set_refuses_a_lockout_without_force(endpoint, tmp_path) -> None:
     assert forced.returncode == 0 and json.loads(forced.stdout)["policy"] == DENY_ALL, forced.stderr
     assert "--force" in run_pypush("policy", "set", "--help").stdout and "locks you out" in run_pypush(
         "policy", "set", "--help").stdout
+
+
+# -- 13. an unchanged re-push says so -------------------------------------------------------------------
+def test_an_unchanged_repush_says_nothing_was_uploaded(registry) -> None:
+    dest = f"{registry.host}/again:1"
+    first = run_pypush("push", SMALL, dest)
+    assert first.returncode == 0 and "unchanged" not in first.stderr, first.stderr
+    again = run_pypush("push", SMALL, dest)
+    assert again.returncode == 0 and again.stdout == first.stdout, again.stderr  # the reference, as scripts read it
+    assert again.stderr.strip() == f"pypush: {first.stdout.strip()} unchanged: every tag already named it, " \
+                                   f"nothing uploaded"
+    assert run_pypush("push", SMALL, dest, "-q").stderr == ""

@@ -231,6 +231,9 @@ def report(args: argparse.Namespace, result) -> int:  # result: PushResult
         print(json.dumps(result.to_json(), indent=2))
     else:
         print(result.reference)
+        if result.unchanged and not args.quiet:  # stdout stays the reference scripts read
+            print(f"pypush: {result.reference} unchanged: every tag already named it, nothing uploaded",
+                  file=sys.stderr)
     return 0
 
 
