@@ -395,3 +395,23 @@ def test_an_unchanged_repush_says_nothing_was_uploaded(registry) -> None:
     assert again.stderr.strip() == f"pypush: {first.stdout.strip()} unchanged: every tag already named it, " \
                                    f"nothing uploaded"
     assert run_pypush("push", SMALL, dest, "-q").stderr == ""
+
+
+# -- every command's --help shows examples, and each example is a command pypush parses ----------------------
+@pytest.mark.parametrize("path", _leaf_commands(), ids=" ".join)
+def test_every_help_shows_examples_that_parse(path, capsys) -> None:
+    import shlex
+
+    from pypush.cli.examples import EXAMPLES
+    from pypush.cli.main import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser(path[0]).parse_args([*path, "--help"])
+    shown = capsys.readouterr().out
+    assert "examples:\n  pypush " in shown or "examples:\n  echo " in shown, shown
+    commands = [shlex.split(line.split("  #")[0].split("|")[-1]) for line in EXAMPLES[" ".join(path)].splitlines()]
+    assert any(words[1:1 + len(path)] == list(path) for words in commands)
+    for words in commands:  # each a whole command (serve's shows a push to it too)
+        assert words[0] == "pypush", words
+        args, unknown = build_parser(words[1]).parse_known_args(words[1:])
+        assert not unknown and callable(args.run), words

@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, NoReturn, Optional, Tuple
 
 from pypush import __version__
 from pypush.cli import lazy_charset
+from pypush.cli.examples import with_examples
 from pypush.errors import Interrupted, PypushError, UsageError
 
 EXIT_CODES = """exit codes:
@@ -43,8 +44,7 @@ _DESTINATION_HELP = ("public.ecr.aws/ALIAS/REPO[:TAG], ACCOUNT.dkr.ecr.REGION.am
 def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
     """push, copy and pull: one engine, one set of options (only copy's and pull's keep every blob by default)."""
     summary, compression = _TRANSFERS[command]
-    p = sub.add_parser(command, help=summary, description=summary, epilog=EXIT_CODES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(command, help=summary, description=summary, **with_examples(command, EXIT_CODES))
     optional = "?" if command == "push" else None  # push --plan FILE names them in the file
     p.add_argument("source", nargs=optional, help="a path (format detected), oci:PATH[:REF], oci-archive:PATH[:REF], "
                                   "docker-archive:PATH[:REF] or docker://[HOST/]REPO[:TAG|@DIGEST] (Docker Hub's "
@@ -240,7 +240,8 @@ def report(args: argparse.Namespace, result) -> int:  # result: PushResult
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     from pypush.cli.serve import add_arguments
 
-    p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)")
+    p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)",
+                       **with_examples("serve"))
     add_arguments(p)
     p.set_defaults(run=_run_serve)
 
@@ -252,7 +253,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="push an image into an embedded local endpoint and pull it back")
+    p = sub.add_parser("demo", help="push an image into an embedded local endpoint and pull it back",
+                       **with_examples("demo"))
     p.add_argument("source", nargs="?", help="image to push (default: fixtures/small.oci in the repository, "
                                               "else a small image the demo writes)")
     p.set_defaults(run=_run_demo)
@@ -363,7 +365,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         args, unknown = parser.parse_known_args(argv)
         if unknown:
             first = next((u for u in unknown if u.startswith("-")), unknown[0])
-            raise UsageError(f"unrecognized arguments: {' '.join(_masked(unknown))}" + did_you_mean(parser, argv, first))
+            raise UsageError(f"unrecognized arguments: {' '.join(_masked(unknown))}"
+                             + did_you_mean(parser, argv, first))
         logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2) if not args.quiet else logging.ERROR,
                             format="pypush: %(message)s", stream=sys.stderr)
         for noisy in ("botocore", "urllib3"):

@@ -72,8 +72,8 @@ def retry_call(
 
     Non-transient exceptions propagate at once, and so do failures that waiting does not heal: a refused
     connection is not retried and a failed DNS lookup is retried once (``attempts_for``); after the last
-    attempt the last transient exception propagates (callers turn it into their own "gave up" error). ``on_retry(exc, retry, delay)`` is
-    told before each wait.
+    attempt the last transient exception propagates (callers turn it into their own "gave up" error).
+    ``on_retry(exc, retry, delay)`` is told before each wait.
     """
     retry = 0
     while True:

@@ -1,10 +1,11 @@
 """The one question of a re-push to ECR, asked without loading botocore: which image does each tag name?
 
 Signed (SigV4) JSON requests through pypush.net.aws_json: ``BatchGetImage`` on private ECR; on ECR
-Public ``DescribeRegistries`` (is the alias the caller's?) then ``DescribeImages`` in that registry. Only when the answer is plain to get: credentials in the environment
-(``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``, no profile named), or a loopback
-endpoint with no AWS configuration at all (placeholder credentials, as the transport uses). Anything else
-(profiles, SSO, roles, FIPS endpoints, an unexpected answer) gives ``None`` and the transport asks instead.
+Public ``DescribeRegistries`` (is the alias the caller's?) then ``DescribeImages`` in that registry. Only
+when the answer is plain to get: credentials in the environment (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, no profile named), or a loopback endpoint with no AWS
+configuration at all (placeholder credentials, as the transport uses). Anything else (profiles, SSO,
+roles, FIPS endpoints, an unexpected answer) gives ``None`` and the transport asks instead.
 """
 from __future__ import annotations
 
