@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from pypush.cache_dir import cache_root
+
 log = logging.getLogger(__name__)
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
@@ -61,16 +63,10 @@ class LayerCache:
 
     @classmethod
     def default(cls) -> Optional["LayerCache"]:
-        """The user's cache: ``$PYPUSH_CACHE_DIR``, else ``$XDG_CACHE_HOME/pypush``, else
-        ``~/.cache/pypush``; ``None`` when ``PYPUSH_NO_CACHE`` is set to a non-empty, non-"0" value."""
-        if os.environ.get("PYPUSH_NO_CACHE", "") not in ("", "0"):
-            return None
-        root = os.environ.get("PYPUSH_CACHE_DIR")
-        if not root:
-            xdg = os.environ.get("XDG_CACHE_HOME")
-            base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-            root = str(base / "pypush")
-        return cls(root)
+        """The cache under the user's cache directory (pypush.cache_dir.cache_root); ``None`` when
+        ``PYPUSH_NO_CACHE`` is set."""
+        root = cache_root()
+        return None if root is None else cls(root)
 
     def _path(self, key: CacheKey) -> Path:
         name = key.filename()
