@@ -138,6 +138,10 @@ class RegistryTransport:
                 self.stats.add("mounted", -1)
         return _BlobUpload(self, blob, progress, started).run()
 
+    def upload_key(self, digest: str) -> UploadKey:
+        """What a half-sent upload of blob ``digest`` here is remembered by: registry host and repository."""
+        return UploadKey("v2", f"{self.registry}/{self.repository}", digest)
+
     def put_manifest(self, raw: bytes, media_type: str, digest: str, tags: Sequence[str]) -> None:
         """PUT the exact bytes by digest (no tags) or once per tag, checking the digest the registry reports."""
         for ref in list(dict.fromkeys(tags)) or [digest]:
@@ -418,8 +422,8 @@ class _BlobUpload:
         self.fresh = False  # the session was just opened (no resync needed)
         self.name = blob.name or self.desc.digest or "blob"
         self.what = f"blob upload {self.name}"
-        key = UploadKey("v2", f"{transport.registry}/{transport.repository}", self.desc.digest)
-        self.tracked = TrackedUpload(transport.resume_store, key if self.known and transport.resumable else None)
+        key = transport.upload_key(self.desc.digest) if self.known and transport.resumable else None
+        self.tracked = TrackedUpload(transport.resume_store, key)
         self.saved = False  # the session is written down (to be resumed by a later run)
         self.from_state = False  # the session is an earlier run's, not asked about yet
         self.resumed = 0  # bytes an earlier run sent

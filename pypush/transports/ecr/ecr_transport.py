@@ -269,12 +269,16 @@ class EcrTransport:
             encoder.shutdown(wait=True)
 
     # -- blob upload ------------------------------------------------------------------------------
+    def upload_key(self, digest: str) -> UploadKey:
+        """What a half-sent upload of blob ``digest`` here is remembered by: the API endpoint, the service and
+        the repository (registry alias or id included)."""
+        return UploadKey("ecr", f"{self._parts.url.netloc}/{self.service}/{self.destination.name}", digest)
+
     def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
         """Initiate → UploadLayerPart… → Complete; restarts the blob if the upload is lost. A layer of known
         digest continues the upload an earlier run left half-sent (pypush.transports.resume_state)."""
         digest = blob.descriptor.digest
-        key = UploadKey("ecr", f"{self._parts.url.netloc}/{self.service}/{self.destination.name}", digest)
-        tracked = TrackedUpload(self.resume_store, key if digest else None)
+        tracked = TrackedUpload(self.resume_store, self.upload_key(digest) if digest else None)
         for restart in range(_BLOB_RESTARTS + 1):
             try:
                 return self._upload_once(blob, progress, tracked)
