@@ -123,6 +123,9 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
                     and not isinstance(f.exception(), _Cancelled):
                 raise f.exception()  # type: ignore[misc]
     except KeyboardInterrupt:
+        if any(f.running() for f in futures):
+            log.warning("stopping: each upload under way ends its current part or chunk, written down for a rerun "
+                        "to continue (Ctrl-C again to quit at once)")
         raise Interrupted("interrupted: no manifest was written; rerun to resume (stored blobs are kept, half-sent "
                           "ones continue where they stopped)") from None
     finally:
