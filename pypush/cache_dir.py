@@ -1,7 +1,10 @@
-"""Where pypush keeps what it remembers between runs (the layer cache, half-sent uploads)."""
+"""Where pypush keeps what it remembers between runs (the layer cache, half-sent uploads), and how it reads and
+writes those small JSON files."""
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -17,3 +20,24 @@ def cache_root() -> Optional[Path]:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
     return base / "pypush"
+
+
+def read_json(path: Path, limit: int = 16384) -> object:
+    """The JSON document in ``path`` (its first ``limit`` bytes). Raises FileNotFoundError, OSError or
+    ValueError (not JSON)."""
+    with open(path, "rb") as f:
+        return json.loads(f.read(limit))
+
+
+def write_json(path: Path, doc: object) -> None:
+    """Write ``doc`` to ``path`` atomically (a temporary file beside it, renamed over it: a reader never sees
+    half of it; the last writer wins), creating the folder (private to the user). Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

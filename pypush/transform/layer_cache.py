@@ -13,14 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from pypush.cache_dir import cache_root
+from pypush.cache_dir import cache_root, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +74,7 @@ class LayerCache:
         """The entry for ``key``, or ``None`` when absent, unreadable or invalid."""
         path = self._path(key)
         try:
-            with open(path, "rb") as f:
-                doc = json.loads(f.read(4096))
+            doc = read_json(path, 4096)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
@@ -95,15 +92,7 @@ class LayerCache:
         path = self._path(key)
         doc = {"format": _FORMAT, "key": key.as_json(), "digest": digest, "size": size}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(doc, f)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_json(path, doc)
         except OSError as e:
             log.debug("cannot write cache entry %s: %s", path, e)
 

@@ -17,14 +17,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from pypush.cache_dir import cache_root
+from pypush.cache_dir import cache_root, read_json, write_json
 from pypush.errors import AuthError, PypushError, TransientError
 
 log = logging.getLogger("pypush")
@@ -87,8 +86,7 @@ class ResumeStore:
         self._prune()
         path = self.path(key)
         try:
-            with open(path, "rb") as f:
-                doc = json.loads(f.read(16384))
+            doc = read_json(path)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -111,15 +109,7 @@ class ResumeStore:
         doc = {"format": _FORMAT, "key": key.as_json(), "session": state.session, "offset": state.offset,
                "part_size": state.part_size, "created": state.created}
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(doc, f)
-                os.replace(tmp, self.path(key))
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_json(self.path(key), doc)
         except OSError as exc:
             log.debug("cannot write upload state of %s: %s", key.digest, exc)
 
