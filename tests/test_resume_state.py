@@ -224,6 +224,19 @@ def test_an_ecr_upload_holding_other_bytes_starts_over(ep, image):
     assert store.load(key) is None
 
 
+@pytest.mark.servers
+def test_a_copy_from_a_registry_continues_the_upload_a_state_names(ep, image, docker_registry):
+    layout, layer, digest = image
+    pypush.push(f"oci:{layout}:1", f"{docker_registry.host}/src:1", compression="keep")
+    store, key = ResumeStore.default(), _ecr_key(ep, digest)
+    TrackedUpload(store, key).save(_held_by_service(ep, layer[:2 * PART]), 2 * PART, PART)
+    result = pypush.copy(f"docker://{docker_registry.host}/src:1", "public.ecr.aws/local/app:1", endpoint_url=ep.url)
+    assert result.bytes_resumed == 2 * PART
+    assert store.load(key) is None
+    avail = client(ep).batch_check_layer_availability(repositoryName="app", layerDigests=[digest])["layers"]
+    assert [(a["layerDigest"], a["layerSize"]) for a in avail] == [(digest, len(layer))]
+
+
 def _v2(ep) -> dict:
     return dict(transport="v2", insecure=True, username="AWS", password=password_of(ep), compression="keep")
 
@@ -257,6 +270,18 @@ def test_a_v2_push_continues_from_the_sessions_range(ep, image):
     TrackedUpload(store, key).save(_v2_session(ep, layer[:2 * PART]), 0, PART)  # the session says how much it holds
     result = pypush.push(f"oci:{layout}:1", f"{ep.host_port}/app:1", **_v2(ep))
     assert result.bytes_resumed == 2 * PART
+    assert store.load(key) is None
+    got = requests.get(f"{ep.url}/v2/app/blobs/{digest}", auth=("AWS", password_of(ep)), timeout=30).content
+    assert got == layer
+
+
+@pytest.mark.servers
+def test_a_v2_session_holding_other_bytes_starts_over(ep, image):
+    layout, layer, digest = image
+    store, key = ResumeStore.default(), _v2_key(ep, digest)
+    TrackedUpload(store, key).save(_v2_session(ep, bytes(2 * PART)), 2 * PART, PART)
+    result = pypush.push(f"oci:{layout}:1", f"{ep.host_port}/app:1", **_v2(ep))
+    assert result.bytes_resumed == 0 and result.bytes_pushed >= len(layer)
     assert store.load(key) is None
     got = requests.get(f"{ep.url}/v2/app/blobs/{digest}", auth=("AWS", password_of(ep)), timeout=30).content
     assert got == layer

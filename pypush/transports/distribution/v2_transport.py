@@ -499,6 +499,7 @@ class _BlobUpload:
         log.info("%s: %s; starting it over", self.what, why)
         self.tracked.drop()
         self.saved = self.from_state = False
+        self.resumed = 0
         self._open_session()
 
     def _adopt(self, resp: requests.Response) -> None:
@@ -648,6 +649,12 @@ class _BlobUpload:
         """PUT ``?digest=`` with no body after the chunks."""
         assert self.location is not None
         resp = self._send("PUT", _with_query(self.location, digest=digest), b"", {"Content-Length": "0"})
+        if self.resumed and resp.status_code == 400 and "DIGEST_INVALID" in _oci_error(resp)[0]:
+            # Our bytes verified, so what the earlier run's session held was not this blob's start
+            self.location, self.resumed = None, 0
+            self.tracked.drop()
+            self.saved = False
+            raise _Resync("the upload continued from an earlier run does not add up to the blob")
         if patches > 1 and resp.status_code == 400 and "DIGEST_INVALID" in _oci_error(resp)[0]:
             # Our bytes verified, so the registry dropped chunks (ECR keeps one PATCH a session):
             # from now on one PATCH per session, and this blob starts over.
