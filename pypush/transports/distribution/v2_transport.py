@@ -7,7 +7,8 @@ when the registry sends ``OCI-Chunk-Min-Length``), resumed from the registry's `
 failure. A blob whose digest is unknown until read (a compression stream) goes up as one streamed
 ``PATCH`` and is committed by ``PUT ?digest=<computed>``. ECR's registry endpoints accept only one
 PATCH per session (later chunks are dropped: aws/containers-roadmap#2831), so there blobs go up whole
-and a failed upload restarts instead of resuming.
+and a failed upload restarts instead of resuming. Elsewhere a chunked session is written down after every
+chunk (pypush.transports.resume_state), and a later run continues it from its ``Range``.
 
 Schemes: ``https`` with certificate verification (``REQUESTS_CA_BUNDLE`` names extra CAs).
 ``insecure`` turns verification off and, when the server does not speak TLS, falls back to plain
@@ -627,23 +628,27 @@ class _BlobUpload:
                     break
                 headers["Content-Range"] = f"{self.offset}-{self.offset + n - 1}"
                 body = _Body(self._pieces(reader, n, last=self.offset + n == self.size), n)
-            resp = self._send("PATCH", self.location, body, headers)
-            if resp.status_code == 416:
-                raise _Resync("the registry holds a different range")
-            if resp.status_code not in (201, 202, 204):  # 202 per the spec; ECR answers 201
-                raise self.t.refusal(resp, f"{self.what} (PATCH)")
-            self.location = self.t.location(resp) if resp.headers.get("Location") else self.location
-            self.t.count("patches")
+            self._chunk_stored(self._send("PATCH", self.location, body, headers), reader.count)
             patches += 1
-            end = _range_end(resp) if resp.headers.get("Range") else reader.count
-            if end is None and reader.count <= 1:  # "0-0": zero or one byte
-                end = reader.count
-            if end != reader.count:
-                self.offset = end or 0  # None: "0-0", zero or one byte; the retry asks the registry again
-                raise _Resync(f"the registry holds {end} bytes, {reader.count} were sent")
-            self.offset = end
-            self._acked()
         return self._commit_chunks(self.desc.digest or reader.digest, patches), reader.count
+
+    def _chunk_stored(self, resp: requests.Response, upto: int) -> None:
+        """Check a PATCH's answer — the registry must now hold ``upto`` bytes — and write the session down
+        (then stop, if the push is being stopped)."""
+        if resp.status_code == 416:
+            raise _Resync("the registry holds a different range")
+        if resp.status_code not in (201, 202, 204):  # 202 per the spec; ECR answers 201
+            raise self.t.refusal(resp, f"{self.what} (PATCH)")
+        self.location = self.t.location(resp) if resp.headers.get("Location") else self.location
+        self.t.count("patches")
+        end = _range_end(resp) if resp.headers.get("Range") else upto
+        if end is None and upto <= 1:  # "0-0": zero or one byte
+            end = upto
+        if end != upto:
+            self.offset = end or 0  # None: "0-0", zero or one byte; the retry asks the registry again
+            raise _Resync(f"the registry holds {end} bytes, {upto} were sent")
+        self.offset = end
+        self._acked()
 
     def _commit_chunks(self, digest: str, patches: int) -> str:
         """PUT ``?digest=`` with no body after the chunks."""
@@ -687,19 +692,8 @@ class _BlobUpload:
                 resp = self.t.send_file("PATCH", self.location, (fd, start + self.offset, self.size - self.offset),
                                         n, scopes=self.t.push_scopes, headers=headers,
                                         progress=lambda k: self._report(self.reported + k, defer=True))
-                if resp.status_code == 416:
-                    raise _Resync("the registry holds a different range")
-                if resp.status_code not in (201, 202, 204):
-                    raise self.t.refusal(resp, f"{self.what} (PATCH)")
-                self.location = self.t.location(resp) if resp.headers.get("Location") else self.location
-                self.t.count("patches")
+                self._chunk_stored(resp, self.offset + n)
                 patches += 1
-                end = _range_end(resp) if resp.headers.get("Range") else self.offset + n
-                if end != self.offset + n:
-                    sent, self.offset = self.offset + n, end or 0
-                    raise _Resync(f"the registry holds {end} bytes, {sent} were sent")
-                self.offset = end
-                self._acked()
             check.result()
         self.t.count("sendfile")
         return self._commit_chunks(self.desc.digest, patches), self.size
