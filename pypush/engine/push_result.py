@@ -23,6 +23,7 @@ class PushResult:
     blobs_skipped: int = 0  # already there
     blobs_mounted: int = 0
     bytes_pushed: int = 0  # bytes uploaded (mounted blobs move no bytes)
+    bytes_resumed: int = 0  # bytes of half-sent blobs an earlier run had sent (not sent again)
     manifests: int = 0
     children: List[str] = field(default_factory=list)
     retries: int = 0  # failed requests that were retried (throttling included)

@@ -70,6 +70,7 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             result.children.append(digest)
     stats = transport.stats  # the transport knows what really moved (a mount moves no bytes)
     result.bytes_pushed = stats.get("bytes", 0)
+    result.bytes_resumed = stats.get("resumed", 0)
     result.blobs_mounted = stats.get("mounted", 0)
     result.retries, result.throttled = stats.get("retries", 0), stats.get("throttled", 0)
     return result
@@ -122,7 +123,11 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
                     and not isinstance(f.exception(), _Cancelled):
                 raise f.exception()  # type: ignore[misc]
     except KeyboardInterrupt:
-        raise Interrupted("interrupted: no manifest was written; rerun to resume (stored blobs are kept)") from None
+        if any(f.running() for f in futures):
+            log.warning("stopping: each upload under way ends its current part or chunk, written down for a rerun "
+                        "to continue (Ctrl-C again to quit at once)")
+        raise Interrupted("interrupted: no manifest was written; rerun to resume (stored blobs are kept, half-sent "
+                          "ones continue where they stopped)") from None
     finally:
         cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)
