@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pypush.assemble.builder import build
+    from pypush.assemble.builder import append as build
     from pypush.assemble.layer_spec import Layer
     from pypush.cli.main import progress_subscriber, report, transfer_options
 
