@@ -96,16 +96,19 @@ class BuiltImage:
 
     def push(self, destination: Union[str, "os.PathLike[str]"], *, tags: Sequence[str] = (),
              compression: str = "gzip", compression_level: Optional[int] = None,
-             subscriber: Optional[Subscriber] = None, options: Any = None, **option_fields: object) -> PushResult:
+             subscriber: Optional[Subscriber] = None, options: Any = None, referrers: Sequence[ImageManifest] = (),
+             **option_fields: object) -> PushResult:
         """Push to a registry, as ``pypush.push`` does (same options, result and errors), or write an OCI layout
-        (``oci:DIR[:TAG]`` / ``oci-archive:FILE[:TAG]``). Base layers the destination has are not read."""
+        (``oci:DIR[:TAG]`` / ``oci-archive:FILE[:TAG]``). Base layers the destination has are not read.
+        ``referrers``: manifests whose ``subject`` is one of :meth:`manifests`, pushed after the image."""
         from pypush.api import COMPRESSIONS, push_image
 
         if compression not in COMPRESSIONS:
             raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
         return push_image(self.node(compression, compression_level), destination, tags=tags, subscriber=subscriber,
                           options=options, source_reference=getattr(self._base, "reference", None),
-                          verify_ahead=False, **option_fields)  # base layers are mostly at the destination
+                          verify_ahead=False, referrers=referrers,
+                          **option_fields)  # base layers are mostly at the destination
 
     def write(self, destination: Union[str, "os.PathLike[str]"], *, tags: Sequence[str] = (),
               compression: str = "gzip", compression_level: Optional[int] = None,
@@ -119,6 +122,20 @@ class BuiltImage:
             target = f"oci:{target}"
         return self.push(target, tags=tags, compression=compression, compression_level=compression_level,
                          subscriber=subscriber)
+
+    def manifests(self) -> List[Tuple[Descriptor, Dict[str, Any]]]:
+        """(descriptor before compression, parsed manifest) of each platform's image manifest."""
+        out: List[Tuple[Descriptor, Dict[str, Any]]] = []
+
+        def visit(item: Union[_Manifest, _Index]) -> None:
+            if isinstance(item, _Index):
+                for child in item.children:
+                    visit(child)
+            else:
+                out.append((item.descriptor, json.loads(item.raw)))
+
+        visit(self._root)
+        return out
 
     def close(self) -> None:
         """Remove the new layers' temporary files and close the base."""

@@ -170,8 +170,9 @@ def target_key(target: Target) -> str:
 
 
 def resolve(requirements: Sequence[str], targets: Sequence[Target], requires_python: str,
-            inputs: str, out_path: str, constraints: Optional[str] = None) -> List[Package]:
-    """Resolve ``requirements`` for each target with pip (binary wheels only) and write ``out_path``."""
+            inputs: str, out_path: str, constraints: Optional[str] = None, write: bool = True) -> List[Package]:
+    """Resolve ``requirements`` for each target with pip (binary wheels only) and write ``out_path``
+    (unless ``write`` is false)."""
     merged: Dict[Tuple[str, str], Package] = {}
     platforms: Dict[Tuple[str, str], List[str]] = {}
     for target in targets:
@@ -189,6 +190,8 @@ def resolve(requirements: Sequence[str], targets: Sequence[Target], requires_pyt
         if sorted(set(platforms[key])) != machines:
             package.marker = " or ".join(f"platform_machine == '{m}'" for m in sorted(set(platforms[key])))
     packages = sorted(merged.values(), key=lambda p: (_normalize(p.name), p.version))
+    if not write:
+        return packages
     from pypush.pybuild.lock_write import write_pylock
 
     write_pylock(out_path, packages, requires_python, inputs, [target_key(t) for t in targets])
@@ -212,7 +215,7 @@ def _pip_report(requirements: Sequence[str], target: Target,
         args += ["-r", constraints]
     with tempfile.TemporaryDirectory(prefix="pypush-resolve-") as tmp:
         report = os.path.join(tmp, "report.json")
-        run = subprocess.run(args + ["--report", report, *requirements], stdout=subprocess.PIPE,
+        run = subprocess.run(args + ["--target", os.path.join(tmp, "t"), "--report", report, *requirements], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         if run.returncode != 0:
             lines = [line for line in run.stderr.splitlines() if line.startswith("ERROR")] or run.stderr.splitlines()

@@ -85,6 +85,7 @@ class LayoutTransport:
         self._staging: Optional[str] = None  # a temporary directory to rename into place (or to tar)
         self._written: List[str] = []  # blob files added to an existing layout (removed if not committed)
         self._committed = False
+        self._referrers: List[Dict[str, Any]] = []  # index.json entries of manifests with a subject
 
     # ----- the Transport contract ----------------------------------------------------------------
 
@@ -161,6 +162,17 @@ class LayoutTransport:
                 self._place(tmp, digest)
         self._root = (media_type, digest, len(raw))
 
+    def put_referrer(self, raw: bytes, media_type: str, digest: str, artifact_type: str) -> None:
+        """Store a manifest with a ``subject`` and list it in index.json (untagged, with its artifactType), as
+        OCI image layouts keep referrers."""
+        root = self._root
+        self.put_manifest(raw, media_type, digest, [])
+        self._root = root
+        entry: Dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
+        if artifact_type:
+            entry["artifactType"] = artifact_type
+        self._referrers.append(entry)
+
     def commit(self) -> None:
         """Write index.json and oci-layout, then move the layout (or its archive) into place."""
         with self._writing():
@@ -185,6 +197,8 @@ class LayoutTransport:
                    if not self._replaced(e, digest)]
         base = {"mediaType": media_type, "digest": digest, "size": size}
         entries += [dict(base, annotations={REF_NAME: t}) for t in self.tags] or [base]
+        have = {e.get("digest") for e in entries}
+        entries += [e for e in self._referrers if e["digest"] not in have]
         index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                             "manifests": entries}, indent=2).encode()
         _write_atomically(os.path.join(layout, "oci-layout"), LAYOUT_FILE)
