@@ -155,8 +155,8 @@ def append(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Opt
            cmd: Optional[Command] = None, env: Optional[Pairs] = None, workdir: Optional[str] = None,
            user: Optional[str] = None, labels: Optional[Pairs] = None, annotations: Optional[Pairs] = None,
            expose: Iterable[Union[str, int]] = (), platforms: Optional[Sequence[str]] = None,
-           chown: Optional[Union[str, Tuple[int, int]]] = None, base_name: Optional[str] = None,
-           options: Any = None) -> BuiltImage:
+            chown: Optional[Union[str, Tuple[int, int]]] = None, base_name: Optional[str] = None,
+           options: Any = None, allow_foreign_binaries: bool = False) -> BuiltImage:
     """Build an image on ``base`` (a source spec, as ``pypush.push`` takes): ``layers`` added on top (each a
     ``pypush.Layer``, a path — a directory's contents at /, a tarball as a layer — or a mapping of target
     paths to host paths or bytes), the config changed as asked. ``platforms`` (``["linux/amd64"]``) picks
@@ -167,7 +167,8 @@ def append(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Opt
     Returns a BuiltImage (use it as a context manager, or ``close()`` it) whose ``push(destination, ...)`` /
     ``write("oci:DIR")`` return a PushResult. Raises the errors ``pypush.push`` raises; bad input (a
     missing path, a target escaping the root, a base that is not an image, an unknown platform) before
-    anything is uploaded.
+    anything is uploaded. A layer holding ELF files of another machine than a platform's is refused
+    (``allow_foreign_binaries``: a warning).
     """
     changes = ConfigChanges.parse(entrypoint=entrypoint, cmd=cmd, env=env, workdir=workdir, user=user,
                                   labels=labels, expose=expose, annotations=annotations)
@@ -181,7 +182,20 @@ def append(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Opt
         built = [recipe.build(workdir_path, epoch, owner) for recipe in recipes]
         stamp = {"created": changes.created} if changes.created else {}  # dated only when asked: reproducible
         history = [{**stamp, "created_by": layer.created_by, "comment": "pypush"} for layer in built]
-        return built, lambda node, config: (built, history, {})
+        checked = set()
+
+        def layers_for(node: ImageManifest, config: Dict[str, Any]) -> Tuple[List[BuiltLayer], List[Dict[str, Any]],
+                                                                               Dict[str, str]]:
+            from pypush.assemble.elf import check_layer
+
+            arch = str(config.get("architecture", ""))
+            for layer in built:
+                if (layer.digest, arch) not in checked:
+                    check_layer(layer.path, f"layer {layer.created_by[8:]}", describe(config), arch,
+                                allow_foreign_binaries)
+                    checked.add((layer.digest, arch))
+            return built, history, {}
+        return built, layers_for
 
     return compose_on(base, make, changes, platforms=platforms, base_name=base_name, options=options)
 

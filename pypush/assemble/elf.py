@@ -27,3 +27,42 @@ def foreign_binaries(files: Iterable[Tuple[str, bytes]], architecture: str) -> L
         if arch is not None and arch != architecture:
             out.append((path, arch))
     return out
+
+
+def layer_architectures(path: str) -> List[Tuple[str, str]]:
+    """(member name, architecture) of every ELF file in the layer tar at ``path`` (plain, gzip or zstd)."""
+    import tarfile
+
+    from pypush.sources.compressed_archive import sniff
+    from pypush.transform.compress import decompressing_reader
+
+    out = []
+    with open(path, "rb") as raw:
+        kind = sniff(raw.read(8))
+        raw.seek(0)
+        stream = decompressing_reader(raw, kind) if kind in ("gzip", "zstd") else raw
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                if member.isreg() and member.size >= 20:
+                    f = tar.extractfile(member)
+                    arch = elf_architecture(f.read(20)) if f is not None else None
+                    if arch is not None:
+                        out.append((member.name, arch))
+    return out
+
+
+def check_layer(path: str, what: str, platform: str, architecture: str, allow: bool) -> None:
+    """Refuse (SourceError), or with ``allow`` only log, a layer for ``platform`` holding another machine's ELF
+    files."""
+    import logging
+
+    from pypush.errors import SourceError
+
+    found = [(name, arch) for name, arch in layer_architectures(path) if arch != architecture]
+    if not found:
+        return
+    message = (f"{what} for {platform} holds {len(found)} ELF file(s) for another machine, e.g. /{found[0][0]} "
+               f"({found[0][1]})")
+    if not allow:
+        raise SourceError(message + " (--allow-foreign-binaries to add them anyway)")
+    logging.getLogger("pypush").warning("%s", message)

@@ -32,11 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("append", help="add layers (directories, files, tarballs) on a base image and push it",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base", required=True, metavar="SOURCE", help="the base image (any source `pypush push` reads)")
+    p.add_argument("--base", required=True, metavar="SOURCE", help="the base image (any source `pypush push` reads, or scratch: empty, needs --platform)")
     p.add_argument("--layer", action="append", default=[], required=True, metavar="PATH[:DEST_DIR]",
                    help="one new layer: a directory's contents, a file, or a tarball (.tar, .tar.gz, .tgz, .tar.zst: "
                         "as it is, or its members under DEST_DIR), placed under DEST_DIR (default /); repeatable")
     p.add_argument("--chown", metavar="UID:GID", help="owner of the new files (default 0:0)")
+    p.add_argument("--allow-foreign-binaries", action="store_true",
+                   help="warn, instead of failing, when a layer holds ELF files of another machine than a platform's")
     p.add_argument("destination", help=DEST_HELP)
     _add_config_options(p)
     add_transfer_options(p, "gzip", PLATFORM_HELP)
@@ -48,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("destination", help=DEST_HELP)
     _add_config_options(p)
     add_transfer_options(p, "gzip", PLATFORM_HELP)
-    p.set_defaults(run=_run, layer=[], chown=None)
+    p.set_defaults(run=_run, layer=[], chown=None, allow_foreign_binaries=False)
 
     p = sub.add_parser("build", help="build a Python project into a runnable image (per platform: its dependencies, "
                                      "then the project, on a base with Python) and push it",
@@ -80,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     with build(base, [Layer.parse(spec) for spec in args.layer], entrypoint=args.entrypoint, cmd=args.cmd,
                env=args.env, workdir=args.workdir, user=args.user, labels=args.label, annotations=args.annotation,
                expose=args.expose, platforms=args.platform, chown=args.chown, base_name=args.base_name,
-               options=options) as image:
+               options=options, allow_foreign_binaries=args.allow_foreign_binaries) as image:
         result = image.push(args.destination, tags=args.tag, compression=args.compression,
                             compression_level=args.compression_level, options=options,
                             subscriber=progress_subscriber(args, args.command))
