@@ -220,6 +220,10 @@ def _pip_report(requirements: Sequence[str], target: Target,
         if run.returncode != 0:
             lines = [line for line in run.stderr.splitlines() if line.startswith("ERROR")] or run.stderr.splitlines()
             reason = "; ".join(lines[-2:]) or f"pip exited {run.returncode}"
+            mismatch = re.search(r"^\s+(\S+) from .*\n\s+Expected sha256 (\w+)\n\s+Got\s+(\w+)", run.stderr, re.M)
+            if mismatch:
+                reason = (f"{mismatch.group(1)}: sha256 {mismatch.group(3)} does not match the hash the requirements "
+                          f"allow ({mismatch.group(2)})")
             raise SourceError(f"cannot resolve the dependencies for {target.platform} "
                               f"(binary wheels for {target.libc} {'.'.join(map(str, target.libc_version))}, "
                               f"{target.cache_tag}): {reason}")
