@@ -2,7 +2,6 @@
 scratch base, the deprecated `pypush.build(base, layers)` form, and a base without Python."""
 from __future__ import annotations
 
-import io
 import json
 import struct
 import warnings

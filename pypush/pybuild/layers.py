@@ -71,3 +71,33 @@ def _check_machines(tree: Tree, target: Target, what: str, allow_foreign: bool) 
     if not allow_foreign:
         raise SourceError(message + " (--allow-foreign-binaries to add them anyway)")
     log.warning("%s", message)
+
+
+def gzipped(layer: BuiltLayer) -> BuiltLayer:
+    """``layer`` (a plain tar in the cache) as gzip, compressed once and kept beside it (as ``pypush push`` would
+    compress it), so a warm build copies it instead of compressing it again."""
+    from pypush.image.model import OCI_LAYER_GZIP
+    from pypush.transform.compress import compressing_reader
+
+    gz, meta = layer.path + ".gz", layer.path + ".gz.json"
+    try:
+        with open(meta, encoding="utf-8") as f:
+            doc = json.load(f)
+        if os.path.getsize(gz) == doc["size"]:
+            return BuiltLayer(gz, OCI_LAYER_GZIP, doc["digest"], doc["size"], layer.diff_id, layer.created_by)
+    except (OSError, ValueError, KeyError):
+        pass
+    h = hashlib.sha256()
+    size = 0
+    tmp = f"{gz}.{os.getpid()}.tmp"
+    with open(layer.path, "rb") as src, compressing_reader(src, "gzip") as reader, open(tmp, "wb") as out:
+        for chunk in iter(lambda: reader.read(1 << 20), b""):
+            h.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    os.replace(tmp, gz)
+    digest = "sha256:" + h.hexdigest()
+    with open(meta + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"digest": digest, "size": size}, f)
+    os.replace(meta + ".tmp", meta)
+    return BuiltLayer(gz, OCI_LAYER_GZIP, digest, size, layer.diff_id, layer.created_by)

@@ -28,7 +28,7 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
     """(every new layer, the function giving each manifest's layers/history/labels, the platforms built)."""
     from pypush.pybuild.api import _Platform
     from pypush.pybuild.deps import fetch_all, packages_for, wheels_for
-    from pypush.pybuild.layers import installed_layer
+    from pypush.pybuild.layers import gzipped, installed_layer
     from pypush.pybuild.target import detect
     from pypush.assemble.layer_tar import source_date_epoch
 
@@ -79,6 +79,8 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
                                      settings.allow_foreign_binaries)
         item.layers.append(app)
         item.dists += dists
+        if settings.compression == "gzip":  # compressed once, in the cache
+            item.layers = [gzipped(layer) for layer in item.layers]
         for layer in item.layers:
             built.setdefault(layer.digest, layer)
         per_leaf[id(leaf)] = item

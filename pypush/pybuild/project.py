@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from pypush.errors import SourceError, UsageError
+from pypush.errors import SourceError
 from pypush.pybuild.lock import load_toml
 
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "build", "dist", "__pycache__", ".tox", ".nox", ".mypy_cache",
@@ -23,8 +23,11 @@ mod, _, obj = sys.argv[1].partition(":")
 backend = importlib.import_module(mod)
 for part in obj.split(".") if obj else []:
     backend = getattr(backend, part)
-name = backend.build_wheel(sys.argv[2])
-open(os.path.join(sys.argv[2], ".built"), "w").write(name)
+if sys.argv[2] == "--requires":
+    hook = getattr(backend, "get_requires_for_build_wheel", None)
+    print(json.dumps(list(hook() if hook else [])))
+else:
+    backend.build_wheel(sys.argv[2])
 """
 
 
@@ -94,8 +97,9 @@ class Project:
         return h.hexdigest()
 
     def wheel(self, cache: str) -> str:
-        """The project's wheel, built by its PEP 517 backend (in this environment when it has the backend,
-        else by ``pip wheel`` in an isolated one), cached by the project's files."""
+        """The project's wheel, built by its PEP 517 backend in a build environment kept in the cache (made
+        once per set of build requirements, as ``pip wheel`` would make one per build), cached by the project's
+        files."""
         out = os.path.join(cache, "projects", self.digest())
         found = glob.glob(os.path.join(out, "*.whl"))
         if found:
@@ -103,7 +107,7 @@ class Project:
         os.makedirs(os.path.dirname(out), exist_ok=True)
         tmp = tempfile.mkdtemp(prefix="wheel-", dir=os.path.dirname(out))
         try:
-            self._build(tmp)
+            self._build(tmp, cache)
             wheels = glob.glob(os.path.join(tmp, "*.whl"))
             if len(wheels) != 1:
                 raise SourceError(f"{self.root}: the build backend made {len(wheels)} wheels, not one")
@@ -115,45 +119,66 @@ class Project:
             shutil.rmtree(tmp, ignore_errors=True)
         return glob.glob(os.path.join(out, "*.whl"))[0]
 
-    def _build(self, out: str) -> None:
-        backend = self.build_system.get("build-backend") or "setuptools.build_meta:__legacy__"
-        requires = self.build_system.get("requires") or ["setuptools>=40.8.0"]
-        paths = [os.path.join(self.root, p) for p in self.build_system.get("backend-path") or []]
-        run = None
-        if _satisfied(requires):  # this environment has the backend: no isolated environment to make
-            import json
+    def _build(self, out: str, cache: str) -> None:
+        import json
 
-            run = subprocess.run([sys.executable, "-c", _RUNNER, backend, out, json.dumps(paths)], cwd=self.root,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if run is None or run.returncode != 0:  # (the backend may want more, e.g. setuptools < 70.1 wants wheel)
-            run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                                  "--disable-pip-version-check", "-w", out, self.root],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        backend = self.build_system.get("build-backend") or "setuptools.build_meta:__legacy__"
+        requires = list(self.build_system.get("requires") or ["setuptools>=40.8.0"])
+        paths = [os.path.join(self.root, p) for p in self.build_system.get("backend-path") or []]
+        env = build_environment(requires, backend, paths, cache, self.root)
+        run = subprocess.run([sys.executable, "-c", _RUNNER, backend, out, json.dumps(paths + env)], cwd=self.root,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if run.returncode != 0:
             tail = "; ".join(run.stdout.strip().splitlines()[-3:])
             raise SourceError(f"{self.root}: building the project's wheel failed ({tail})")
 
 
-def _satisfied(requires: List[str]) -> bool:
-    """Whether this environment has every build requirement (then no isolated environment is needed)."""
-    from importlib import metadata
+def _pip_target(requirements: List[str], where: str) -> None:
+    """``pip install --target`` of ``requirements`` into a new directory ``where``."""
+    tmp = f"{where}.{os.getpid()}.tmp"
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                          "--no-warn-script-location", "--target", tmp, *requirements],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if run.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tail = "; ".join(run.stdout.strip().splitlines()[-2:])
+        raise SourceError(f"cannot install the build requirements {', '.join(requirements)} ({tail})")
+    try:
+        os.replace(tmp, where)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # made by another build meanwhile
 
-    from packaging.requirements import InvalidRequirement, Requirement
 
-    for text in requires:
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
-            raise UsageError(f"[build-system] requires: {text!r} is not a requirement") from None
-        if req.marker and not req.marker.evaluate():
-            continue
-        try:
-            version = metadata.version(req.name)
-        except metadata.PackageNotFoundError:
-            return False
-        if req.specifier and not req.specifier.contains(version, prereleases=True):
-            return False
-    return True
+def build_environment(requires: List[str], backend: str, paths: List[str], cache: str, root: str) -> List[str]:
+    """Directories holding the build requirements and what the backend asks for besides
+    (``get_requires_for_build_wheel``), kept in the cache by requirements and interpreter."""
+    import json
+
+    key = hashlib.sha256(json.dumps([sorted(requires), backend, sys.version, sys.executable]).encode()).hexdigest()
+    base = os.path.join(cache, "buildenv", key[:24])
+    first, extra, marker = base + "-requires", base + "-extra", base + ".json"
+    try:
+        with open(marker, encoding="utf-8") as f:
+            return list(json.load(f))
+    except (OSError, ValueError):
+        pass
+    os.makedirs(os.path.dirname(base), exist_ok=True)
+    if not os.path.isdir(first):
+        _pip_target(requires, first)
+    run = subprocess.run([sys.executable, "-c", _RUNNER, backend, "--requires", json.dumps(paths + [first])],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root)
+    if run.returncode != 0:
+        raise SourceError(f"the build backend {backend} does not load ({run.stderr.strip().splitlines()[-1:]})")
+    more = [r for r in json.loads(run.stdout.strip().splitlines()[-1]) if r not in requires]
+    dirs = [first]
+    if more:
+        if not os.path.isdir(extra):
+            _pip_target(more, extra)
+        dirs.append(extra)
+    with open(marker + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(dirs, f)
+    os.replace(marker + ".tmp", marker)
+    return dirs
 
 
 def _git(root: str, *args: str) -> Optional[str]:

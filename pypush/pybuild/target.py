@@ -11,7 +11,7 @@ import posixpath
 import re
 import tarfile
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, Dict, List, Mapping, Optional, Tuple
+from typing import IO, Any, Dict, Mapping, Optional, Tuple
 
 from pypush.errors import SourceError
 
