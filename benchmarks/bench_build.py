@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from common import DATA_DIR, Server, free_port, machine, print_table  # noqa: E402
+from common import DATA_DIR, Server, compile_pypush, free_port, machine, print_table  # noqa: E402
 
 DEPENDENCIES = ["requests", "flask", "pydantic", "pyyaml", "attrs", "rich", "python-dateutil", "pytz", "msgpack",
                 "tenacity", "sqlalchemy", "structlog", "httpx", "click", "orjson"]
@@ -95,6 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     from pybuild_bases import base_tar
 
+    compile_pypush()  # .pyc files, as an installed pypush has them
     tar = base_tar("amd64")
     work = Path(tempfile.mkdtemp(prefix="bench-build-"))
     pypush = [sys.executable, "-m", "pypush"]

@@ -101,17 +101,26 @@ def build(project: Union[str, "os.PathLike[str]"] = ".", destination: Optional[s
     changes = ConfigChanges.parse(entrypoint=entrypoint, cmd=merged.cmd, env=merged.env, workdir=merged.workdir,
                                   user=merged.user, labels=_labels(proj, merged.labels), expose=merged.expose)
     platforms: List[_Platform] = []
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    app_wheel = pool.submit(proj.wheel, cache)  # the backend runs in its own process while the base is read
 
     def make(workdir: str, plan: Any) -> Tuple[List[Any], Any]:
         from pypush.pybuild.plan import make_layers
 
-        built, layers_for, found = make_layers(plan, proj, merged, cache, explicit=bool(merged.platforms))
+        built, layers_for, found = make_layers(plan, proj, merged, cache, explicit=bool(merged.platforms),
+                                               app_wheel=app_wheel.result)
         platforms.extend(found)
         if entrypoint is None and len(scripts) == 1:
             changes.entrypoint = [f"{found[0].target.bin_dir}/{scripts[0]}"]
         return built, layers_for
 
-    with compose_on(base, make, changes, platforms=merged.platforms, options=options) as image:
+    try:
+        image = compose_on(base, make, changes, platforms=merged.platforms, options=options)
+    finally:
+        pool.shutdown(wait=True)
+    with image:
         referrers = []
         if merged.sbom != "none":
             from pypush import __version__

@@ -3,7 +3,7 @@ cannot satisfy dropped unless asked for by name), then per platform a dependency
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from pypush.errors import SourceError
 from pypush.image.model import ImageIndex, ImageManifest, Node
@@ -24,8 +24,10 @@ def _prune(node: Node, keep: set) -> Node:
     return node
 
 
-def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bool) -> Tuple[List[Any], Any, List[Any]]:
-    """(every new layer, the function giving each manifest's layers/history/labels, the platforms built)."""
+def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bool,
+                app_wheel: Callable[[], str]) -> Tuple[List[Any], Any, List[Any]]:
+    """(every new layer, the function giving each manifest's layers/history/labels, the platforms built);
+    ``app_wheel()`` gives the path of the project's wheel."""
     from pypush.pybuild.api import _Platform
     from pypush.pybuild.deps import fetch_all, packages_for, wheels_for
     from pypush.pybuild.layers import gzipped, installed_layer
@@ -55,14 +57,14 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
         raise SourceError(f"no platform of the base can take the locked dependencies ({where})")
     kept = [leaf for leaf in leaves if id(leaf) in chosen]
     fetch_all(packages, [targets[id(leaf)] for leaf in kept], where, cache)
-    app_wheel = project.wheel(cache)
+    wheel_path = app_wheel()
     import hashlib
     import os
 
-    with open(app_wheel, "rb") as f:
+    with open(wheel_path, "rb") as f:
         app_sha = hashlib.sha256(f.read()).hexdigest()
-    app_facts = {"name": project.name, "version": project.version or _wheel_version(app_wheel), "sha256": app_sha,
-                 "filename": os.path.basename(app_wheel), "url": "", "role": "application"}
+    app_facts = {"name": project.name, "version": project.version or _wheel_version(wheel_path), "sha256": app_sha,
+                 "filename": os.path.basename(wheel_path), "url": "", "role": "application"}
     built: Dict[str, Any] = {}
     per_leaf: Dict[int, Any] = {}
     platforms = []
@@ -75,7 +77,7 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
                                           settings.allow_foreign_binaries)
             item.layers.append(deps)
             item.dists += dists
-        app, dists = installed_layer([(app_wheel, app_facts)], target, epoch, cache, project.name,
+        app, dists = installed_layer([(wheel_path, app_facts)], target, epoch, cache, project.name,
                                      settings.allow_foreign_binaries)
         item.layers.append(app)
         item.dists += dists
