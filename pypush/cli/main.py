@@ -281,7 +281,7 @@ def _add_manage(sub: argparse._SubParsersAction) -> None:
 MANAGE_COMMANDS = ("repo", "images", "tags", "policy", "catalog", "resource-tags", "registries", "login")
 
 REGISTRARS: Dict[Tuple[str, ...], Callable[[argparse._SubParsersAction], None]] = {
-    tuple(_TRANSFERS): _add_push, ("append", "mutate"): _add_build, ("serve",): _add_serve, ("demo",): _add_demo,
+    tuple(_TRANSFERS): _add_push, ("append", "mutate", "build"): _add_build, ("serve",): _add_serve, ("demo",): _add_demo,
     MANAGE_COMMANDS: _add_manage}
 """Subcommand names -> the function that adds them to the parser."""
 

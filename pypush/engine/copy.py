@@ -75,7 +75,7 @@ def transfer_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], compr
 
 def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
                options: PushOptions, source_reference: Optional[Destination] = None,
-               verify_ahead: bool = True) -> PushResult:
+               verify_ahead: bool = True, referrers: Sequence[Any] = ()) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
     image its blobs come from (a copy within one v2 registry mounts them). ``verify_ahead=False``: hash no
@@ -87,12 +87,13 @@ def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
     all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
     if not all_tags and not (dest is not None and dest.digest):
         all_tags = ["latest"]
-    return send(root, layout, dest, all_tags, subscriber, options, source_reference, ahead=verify_ahead)
+    return send(root, layout, dest, all_tags, subscriber, options, source_reference, ahead=verify_ahead,
+                referrers=referrers)
 
 
 def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str],
          subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Destination],
-         opener: Optional["TransportOpener"] = None, ahead: bool = True) -> PushResult:
+         opener: Optional["TransportOpener"] = None, ahead: bool = True, referrers: Sequence[Any] = ()) -> PushResult:
     """Run the engine from ``root`` into a layout or a registry destination; into a registry, first ask
     whether every tag already names the manifest (when its digest is known before sending). ``opener``
     (a plan's) opens the destination's transport instead of ``destination_transport``; then no blob is
@@ -100,7 +101,7 @@ def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[st
     from pypush.image.verify_ahead import VerifyAhead
 
     blobs = unique_blobs(root)
-    ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None
+    ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None and not referrers
     if ask and dest is not None:
         tagged = _ask_lightly(dest, options, all_tags)
         if tagged is not None:
@@ -126,7 +127,7 @@ def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[st
         transport.prepare(options.create_repository)
         name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
         pinned = dest.digest if dest is not None else None
-        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, verifier)
+        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, verifier, referrers)
         if layout is not None:
             transport.commit()
             result.tags = transport.tags
@@ -176,12 +177,13 @@ def _unchanged(root: Node, blobs: List[Any], dest: Destination, tags: List[str],
 
 
 def _run_engine(root: Any, transport: "Transport", name: str, tags: Sequence[str], subscriber: Optional["Subscriber"],
-                options: PushOptions, pinned: Optional[str], ahead: Optional["VerifyAhead"]) -> PushResult:
+                options: PushOptions, pinned: Optional[str], ahead: Optional["VerifyAhead"],
+                referrers: Sequence[Any] = ()) -> PushResult:
     from pypush.engine import transfer as engine
 
     try:
         return engine.push(root, transport, tags, repository=name, jobs=options.jobs, subscriber=subscriber,
-                           expect_digest=pinned, ahead=ahead)
+                           expect_digest=pinned, ahead=ahead, referrers=referrers)
     finally:
         if subscriber is not None:
             subscriber.close()
