@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Mapping, Optional, Union
 
 from pypush.errors import AuthError, UsageError
+from pypush.name.patterns import DOCKER_HUB_NAMES
 
 log = logging.getLogger(__name__)
 
 DOCKER_HUB = "https://index.docker.io/v1/"
 """The server URL docker and credential helpers use for Docker Hub."""
-_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
 _HELPER_TIMEOUT = 60.0
 
 
@@ -47,7 +47,7 @@ def normalize_registry(name: str) -> str:
     name = name.strip()
     name = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", name)
     name = name.split("/", 1)[0].lower()
-    return "docker.io" if name in _HUB_ALIASES else name
+    return "docker.io" if name in DOCKER_HUB_NAMES else name
 
 
 def server_url(registry: str) -> str:
@@ -225,7 +225,7 @@ def _helper_store(name: str, registry: str, username: str, password: str) -> Non
 def login_hint(registry: str, creds: Optional[Credentials]) -> str:
     """What works when ``registry`` refused ``creds`` (None: anonymous), for an error message: AWS credentials
     for an ECR host, ``pypush login`` for any other; never the flags just used again."""
-    from pypush.name.reference import is_ecr_host
+    from pypush.name.patterns import is_ecr_host
 
     host = normalize_registry(registry)
     if is_ecr_host(host):
