@@ -1,5 +1,5 @@
-"""The Python API: ``pypush.push``, ``pypush.push_many``, ``pypush.copy``, ``pypush.pull``, ``pypush.mirror`` and
-``pypush.login``: thin wrappers over pypush.engine.copy, where every copy is decided (and engine.login)."""
+"""The Python API: ``pypush.push``, ``pypush.push_many``, ``pypush.copy``, ``pypush.pull`` and ``pypush.mirror``:
+thin wrappers over pypush.engine.copy, where every copy is decided."""
 from __future__ import annotations
 
 import os
@@ -70,9 +70,8 @@ def copy(source: Union[str, "os.PathLike[str]"], destination: Target, *, tags: S
 
 def pull(source: str, destination: Union[str, "os.PathLike[str]"], **kwargs: Any) -> PushResult:
     """Copy the image ``source`` names into an OCI layout: ``destination`` is ``oci:DIR[:TAG]`` or
-    ``oci-archive:FILE[:TAG]`` (a bare path means ``oci:PATH``; one ending ``.tar``, ``oci-archive:PATH``).
-    Written under a temporary name and renamed, so an interrupted pull leaves nothing half-made. Keyword
-    arguments are ``copy``'s."""
+    ``oci-archive:FILE[:TAG]`` (a bare path means ``oci:PATH``). Written under a temporary name and
+    renamed, so an interrupted pull leaves nothing half-made. Keyword arguments are ``copy``'s."""
     from pypush.engine.route import pull_target
 
     return copy(source, pull_target(os.fspath(destination)), **kwargs)
@@ -97,10 +96,9 @@ def login(registry: str, username: Optional[str] = None, password: Optional[str]
     clients' later pushes and pulls. Without ``username``: an ECR host logs in with AWS credentials (user
     AWS), and the registry of ``endpoint_url`` (``pypush serve``'s registry) with that endpoint's password.
     Returns (username, where the credentials went). AuthError when the registry refuses them."""
-    from pypush.engine.login import login as check_and_store
+    from pypush.transports.login import login_registry
 
-    return check_and_store(registry, username, password, insecure=insecure, endpoint_url=endpoint_url,
-                           profile=profile)
+    return login_registry(registry, username, password, insecure=insecure, endpoint_url=endpoint_url, profile=profile)
 
 
 def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,

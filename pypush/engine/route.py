@@ -138,8 +138,8 @@ def registry_destination(destination: Union[str, "os.PathLike[str]"]) -> Destina
 
 
 def pull_target(destination: str) -> str:
-    """A pull's destination as a layout spec: ``oci:``/``oci-archive:`` as given, a bare path ``oci:PATH[:TAG]``,
-    one ending ``.tar`` that is not a directory ``oci-archive:PATH[:TAG]``."""
+    """A pull's destination as a layout spec: ``oci:``/``oci-archive:`` as given; a bare path ``oci:PATH[:TAG]``,
+    or ``oci-archive:PATH[:TAG]`` when it ends ``.tar`` and is not a directory."""
     from pypush.transports.layout.layout_writer import is_layout_destination, parse_layout_destination
 
     if is_layout_destination(destination):

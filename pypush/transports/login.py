@@ -1,4 +1,5 @@
-"""``pypush login REGISTRY``: check credentials against a registry, then keep them where docker keeps them."""
+"""Logging in to a registry as docker does: check the credentials, then keep them in docker's config.json
+(or the credential helper it names), for any v2 registry, ECR hosts and the local endpoint's door."""
 from __future__ import annotations
 
 import logging
@@ -11,12 +12,13 @@ from pypush.name.reference import is_ecr_host, parse_destination
 log = logging.getLogger("pypush")
 
 
-def login(registry: str, username: Optional[str] = None, password: Optional[str] = None, *, insecure: bool = False,
+def login_registry(registry: str, username: Optional[str] = None, password: Optional[str] = None, *, insecure: bool = False,
           endpoint_url: Optional[str] = None, profile: Optional[str] = None) -> Tuple[str, str]:
-    """Check credentials against ``registry`` (``HOST[:PORT]``, ``GET /v2/`` as ``docker login`` does) and
-    store them (pypush.transports.distribution.docker_credentials.store_credentials). Without ``username``:
-    an ECR host logs in with AWS credentials (user AWS), the registry of ``endpoint_url`` (``pypush serve``'s)
-    with that endpoint's password. Returns (username, where the credentials went)."""
+    """Check credentials against ``registry`` (``HOST[:PORT]``) and keep them where docker keeps them (its
+    config.json under $DOCKER_CONFIG or ~/.docker, or the credential helper it names), for pypush's and other
+    clients' later pushes and pulls. Without ``username``: an ECR host logs in with AWS credentials (user
+    AWS), and the registry of ``endpoint_url`` (``pypush serve``'s registry) with that endpoint's password.
+    Returns (username, where the credentials went). AuthError when the registry refuses them."""
     from pypush.transports.distribution.docker_credentials import Credentials, normalize_registry, store_credentials
     from pypush.transports.distribution.v2_transport import RegistryTransport
 
