@@ -6,6 +6,7 @@ import difflib
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from typing import Callable, Dict, List, NoReturn, Optional, Tuple
@@ -19,6 +20,11 @@ from pypush.errors import Interrupted, PypushError, UsageError
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep one-line messages
+        wrong = re.match(r"argument \w+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if wrong:  # a mistyped command: the closest one
+            choices = [c.strip(" '") for c in wrong[2].split(",")]  # quoted or not, by Python version
+            close = difflib.get_close_matches(wrong[1], choices, n=1, cutoff=0.6)
+            message += f"; did you mean {close[0]}?" if close else ""
         raise UsageError(message)
 
 
