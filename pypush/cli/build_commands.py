@@ -29,7 +29,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``append`` and ``mutate`` to the subcommands."""
     from pypush.cli.examples import with_examples
-    from pypush.cli.main import EXIT_CODES, add_transfer_options
+    from pypush.cli.common import EXIT_CODES, add_transfer_options
 
     p = sub.add_parser("append", help="add layers (directories, files, tarballs) on a base image and push it",
                        **with_examples("append", EXIT_CODES))
@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from pypush.assemble.builder import append as build
     from pypush.assemble.layer_spec import Layer
-    from pypush.cli.main import progress_subscriber, report, transfer_options
+    from pypush.cli.common import progress_subscriber, report, transfer_options
 
     options = transfer_options(args)  # option errors before any work
     base = args.base if args.command == "append" else args.source

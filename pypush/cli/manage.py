@@ -334,7 +334,7 @@ def _registries(args: argparse.Namespace) -> int:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from pypush.cli.main import read_password
+    from pypush.cli.common import read_password
 
     password = read_password(args.password_stdin, args.username)
     if args.registry is not None:
