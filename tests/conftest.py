@@ -39,6 +39,8 @@ def server_fixture(*args, **kwargs):
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "servers: starts a server (local endpoint, docker-registry, moto, a proxy, "
                                        "any listening socket) or skopeo; -m 'not servers' runs the unit tests")
+    config.addinivalue_line("markers", "endpoint_api: the local endpoint's AWS API tests, also run by .ci/run against "
+                                       "the oldest declared and the newest released dependencies")
     config.addinivalue_line("markers", "zstd: needs zstandard (skipped where it does not load; tests named *zstd* "
                                        "are marked by their name)")
 

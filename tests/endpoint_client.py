@@ -15,12 +15,14 @@ import types
 from typing import Any, Dict, Optional, Sequence
 
 import boto3
+import botocore.session
 import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import run_pypush
+from pypush import apimodels
 from pypush.cli.main import main
 
 
@@ -40,8 +42,10 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def client(ep, service: str = "ecr-public", **kw: Any):
-    """A stock boto3 client for the endpoint; client-side validation off so the server's is tested."""
-    return boto3.client(
+    """A stock boto3 client for the endpoint, on pypush's pinned API models (so an older installed botocore
+    still calls every operation); client-side validation off so the server's is tested."""
+    session = boto3.Session(botocore_session=apimodels.add_to_session(botocore.session.get_session()))
+    return session.client(
         service, endpoint_url=ep.url, region_name=kw.pop("region_name", "us-east-1"),
         aws_access_key_id=kw.pop("access_key", "x"), aws_secret_access_key=kw.pop("secret_key", "y"),
         config=Config(parameter_validation=False, retries={"total_max_attempts": 1}), **kw,

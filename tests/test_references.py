@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-import botocore.session
 import pytest
 
+from pypush import apimodels
 from pypush.errors import UsageError
 from pypush.name.reference import ECR_PRIVATE, ECR_PUBLIC, parse_destination
 
@@ -20,7 +20,7 @@ def _name(length: int) -> str:
 
 @pytest.mark.parametrize("service, prefix, kind", [("ecr", PRIVATE, ECR_PRIVATE), ("ecr-public", PUBLIC, ECR_PUBLIC)])
 def test_repository_name_limits_are_the_service_models(service, prefix, kind):
-    shape = botocore.session.get_session().get_service_model(service).shape_for("RepositoryName").metadata
+    shape = apimodels.service_model(service).shape_for("RepositoryName").metadata
     longest, shortest, pattern = shape["max"], shape["min"], re.compile(f"^(?:{shape['pattern']})$")
     name = _name(longest)
     assert len(name) == longest and pattern.match(name)
@@ -35,10 +35,13 @@ def test_private_ecr_takes_a_256_character_name():
     assert dest.repository == "x" * 256 and dest.kind == ECR_PRIVATE
 
 
-def test_doubled_separators_are_private_ecr_only():
-    assert parse_destination(PRIVATE + "team__app--x:1").repository == "team__app--x"
-    with pytest.raises(UsageError, match="one separator at a time"):
-        parse_destination(PUBLIC + "team__app:1")
+def test_doubled_separators_follow_the_2026_models():
+    # ECR Public's RepositoryName pattern allows '__' and runs of '-' since the 2026 model, as private ECR's.
+    for prefix in (PRIVATE, PUBLIC):
+        assert parse_destination(prefix + "team__app--x:1").repository == "team__app--x"
+    for bad in ("team___app", "team_.app", "-team", "team-"):
+        with pytest.raises(UsageError, match="invalid repository name"):
+            parse_destination(PUBLIC + bad + ":1")
 
 
 @pytest.mark.parametrize("ref,message", [

@@ -16,7 +16,8 @@ import pypush
 from conftest import server_fixture
 from endpoint_client import client, password_of
 from imagegen import make_oci_layout, random_bytes
-from pypush.api import PushOptions, open_transport
+from pypush.engine.options import PushOptions
+from pypush.engine.route import open_transport
 from pypush.errors import AuthError, DigestMismatchError, RegistryError, SourceError, TransientError
 from pypush.name.reference import parse_destination
 from pypush.server import LocalEndpoint

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO_ROOT
 from pypush.server import LocalEndpoint
-from pypush.server.data_lock import LOCK_NAME, DataDirInUse, DataDirLock
+from pypush.server.store.data_lock import LOCK_NAME, DataDirInUse, DataDirLock
 
 
 def serve(data: Path) -> subprocess.Popen:

@@ -14,7 +14,7 @@ from botocore.config import Config
 from conftest import server_fixture
 from endpoint_client import MiB, DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX, client, sha, error_of, code_of, push_blob, manifest, index, push_image
 
-pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
+pytestmark = [pytest.mark.servers, pytest.mark.endpoint_api]  # every test starts the endpoint; CI's edge runs too
 
 
 @server_fixture
@@ -279,9 +279,10 @@ def test_model_driven_validation_names_the_member(pub):
 def test_private_ecr_validation_uses_its_own_model(priv):
     err = error_of(priv.describe_images, repositoryName="x1", filter={"tagStatus": "SOMETIMES"})["Error"]
     assert err["Code"] == "InvalidParameterException" and "filter.tagStatus" in err["Message"]
-    # Private repository names allow '__' (the public model does not).
-    priv.create_repository(repositoryName="a__b")
-    assert code_of(client_like(priv).create_repository, repositoryName="c__d") == "InvalidParameterException"
+    # Private repository names may be 256 characters long (the public model's: 205).
+    long_name = "a" * 250
+    priv.create_repository(repositoryName=long_name)
+    assert code_of(client_like(priv).create_repository, repositoryName=long_name) == "InvalidParameterException"
 
 
 def client_like(priv):
@@ -381,13 +382,15 @@ def test_private_ecr_shares_the_store(pub, priv):
         "RepositoryNotFoundException"
 
 
+@pytest.mark.xfail(strict=True, reason="issue 20: the 19 operations of the 2026 model are being added")
 def test_every_public_operation_is_served(endpoint):
-    from pypush.server.operations import OPERATIONS
-    from pypush.server.protocol import service_model
+    from pypush import apimodels
+    from pypush.server.aws.table import OPERATIONS
+    from pypush.server.aws.protocol import service_model
 
     public = set(service_model("ecr-public").operation_names)
+    assert public == set(apimodels.load("ecr-public")["operations"])  # the pinned model, not botocore's
     assert {op for (svc, op) in OPERATIONS if svc == "ecr-public"} == public
-    assert len(public) == 23
     private = {op for (svc, op) in OPERATIONS if svc == "ecr"}
     assert {"BatchCheckLayerAvailability", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload",
             "PutImage", "BatchGetImage", "CreateRepository", "DescribeRepositories", "DescribeImages",

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import server_fixture
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.endpoint_api]  # also in CI's oldest/newest-dependency runs
 
 AK, SK = "AKIDWIRE", "wire-secret"
 TARGET = "SpencerFrontendService.DescribeRegistries"

@@ -51,8 +51,8 @@ def test_an_old_signature_is_expired_in_the_service_words():
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    from pypush.server.protocol import ApiError
-    from pypush.server.sigv4 import Verifier
+    from pypush.server.aws.protocol import ApiError
+    from pypush.server.aws.sigv4 import Verifier
 
     request = AWSRequest(method="POST", url="http://h/", data=b"{}", headers={"Host": "h"})
     SigV4Auth(Credentials("AK", "SK"), "ecr-public", "us-east-1").add_auth(request)

@@ -13,7 +13,7 @@ from conftest import REPO_ROOT
 SCRIPT = r"""
 import sys, tempfile
 sys.path.insert(0, sys.argv[1])
-from pypush.server.store import Store
+from pypush.server.store.store import Store
 s = Store(tempfile.mkdtemp())
 for i in range(50):
     with s.tx() as db:
@@ -53,7 +53,7 @@ def test_transactions_on_pypy():
 
 
 def test_a_failed_commit_leaves_the_store_usable(tmp_path):
-    from pypush.server.store import Store
+    from pypush.server.store.store import Store
 
     store = Store(tmp_path)
     other = sqlite3.connect(str(tmp_path / "metadata.sqlite3"), isolation_level=None)

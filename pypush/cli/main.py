@@ -217,7 +217,7 @@ def report(args: argparse.Namespace, result) -> int:  # result: PushResult
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
-    from pypush.cli.serve import add_arguments
+    from pypush.server.command import add_arguments
 
     p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)")
     add_arguments(p)
@@ -225,7 +225,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from pypush.cli.serve import run
+    from pypush.server.command import run
 
     return run(args)
 

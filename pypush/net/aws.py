@@ -10,6 +10,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
                                  HTTPClientError, NoCredentialsError, PartialCredentialsError, SSLError)
 
+from pypush import apimodels
 from pypush.errors import AuthError, PypushError
 from pypush.net import aws_errors
 from pypush.net.aws_json import ECR_PUBLIC_REGION  # noqa: F401 - re-exported
@@ -19,8 +20,9 @@ from pypush.net.retry import parse_retry_after
 
 
 def make_session(profile: Optional[str] = None) -> botocore.session.Session:
-    """A botocore session (AWS credential chain: env, profile, SSO, instance role, ...)."""
-    session = botocore.session.get_session()
+    """A botocore session (AWS credential chain: env, profile, SSO, instance role, ...) that reads pypush's
+    pinned ECR models (pypush.apimodels), whatever the installed botocore's are."""
+    session = apimodels.add_to_session(botocore.session.get_session())
     if profile:
         session.set_config_variable("profile", profile)
     return session

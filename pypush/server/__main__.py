@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from pypush.errors import PypushError
-from pypush.cli.serve import add_arguments, run
+from pypush.server.command import add_arguments, run
 
 
 def main() -> int:

@@ -1,96 +1,46 @@
-"""The HTTP side: one threaded HTTP/1.1 server; POST / dispatches on X-Amz-Target, GET/HEAD /v2/ reads.
-
-``App.dispatch`` is the one place every AWS request passes through: authentication, quotas and
-fault injection hook in there.
+"""The HTTP side: one threaded HTTP/1.1 server that hands each request to a door: POST / to the AWS
+door (aws.dispatch, by X-Amz-Target), /v2/ and /token to the registry door (registry.router), other
+GET/HEAD to the gallery. Bodies are read here: whole for the AWS door, streamed for the registry door.
 """
 from __future__ import annotations
 
 import json
 import logging
-import queue
-import shutil
 import socket
-import tempfile
 import threading
 import time
 import traceback
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, Optional, Set, Tuple, Union
+from typing import Any, Dict, Optional, Set, Tuple
 
-from pypush.server import images, layers, repositories
-from pypush.server.data_lock import DataDirLock
-from pypush.server.limits import DropConnection, FaultPlan, Faults, Quotas
-from pypush.server.operations import (DEFAULT_QUIRKS, OPERATIONS, TOKEN_LIFETIME, Context, Settings,
-                                      check_registry, parse_quirks)
-from pypush.server.protocol import CONTENT_TYPE, PRIVATE, PUBLIC, ApiError, max_length, parse_body, resolve_target, response_body, validate
-from pypush.server.sigv4 import Verifier, parse_authorization
-from pypush.server.store import Store
+from pypush.server.aws.dispatch import LARGE_BODY, AwsDoor, too_large
+from pypush.server.aws.limits import DropConnection
+from pypush.server.aws.protocol import CONTENT_TYPE, ApiError
 from pypush.server.http_body import BodyError, RequestBody
-from pypush.server.registry_auth import token_response
-from pypush.server.v2 import Reply, v2_error
-from pypush.server.v2_router import RegistryDoor
+from pypush.server.registry.auth import token_response
+from pypush.server.registry.reads import v2_error
+from pypush.server.registry.router import RegistryDoor
+from pypush.server.reply import Reply
+from pypush.server.settings import Settings
+from pypush.server.store.store import Store
 
 log = logging.getLogger("pypush.server")
 
-LARGE_BODY = 1 << 20
-"""Bodies above this size are read into ``App.bodies`` so memory stays bounded."""
-CONCURRENT_LARGE_BODIES = 2
 HEADER_TIMEOUT = 60.0
 """Seconds a request line and its headers may take once their first byte arrived."""
 
 
-def _too_large(length: int) -> ApiError:
-    return ApiError("InvalidParameterException", f"request body of {length} bytes is too large", status=413)
-
-
-def _max_body() -> int:
-    blob = max(max_length(PUBLIC, "LayerPartBlob"), max_length(PRIVATE, "LayerPartBlob"))
-    manifest = max(max_length(PUBLIC, "ImageManifest"), max_length(PRIVATE, "ImageManifest"))
-    return max((blob + 2) // 3 * 4, 6 * manifest) + (1 << 20)
-
-
-class BufferPool:
-    """A few request-body buffers, allocated once at the largest body size and reused.
-
-    Untouched pages cost nothing, so memory is ``count`` times the largest body received; reusing
-    them avoids re-faulting pages and malloc arenas growing under concurrent large requests.
-    """
-
-    def __init__(self, count: int, size: int):
-        self.size = size
-        self._free: "queue.LifoQueue[Optional[bytearray]]" = queue.LifoQueue()
-        for _ in range(count):
-            self._free.put(None)
-
-    @contextmanager
-    def borrow(self, length: int) -> Iterator[memoryview]:
-        """A view of ``length`` bytes of a free buffer (waits while all are lent)."""
-        buf = self._free.get()
-        try:
-            if buf is None:
-                buf = bytearray(self.size)
-            yield memoryview(buf)[:length]
-        finally:
-            self._free.put(buf)
-
-
 class App:
-    """Everything a request needs: store, settings, read API, and the optional gates."""
+    """Everything a request needs: the two doors over one store, and the gallery."""
 
-    def __init__(self, store: Store, settings: Settings, verifier: Optional[Verifier] = None,
-                 quotas: Optional[Quotas] = None, faults: Optional[Faults] = None):
+    def __init__(self, store: Store, settings: Settings, aws: AwsDoor):
         self.store = store
         self.settings = settings
-        self.verifier = verifier
-        self.quotas = quotas
-        self.faults = faults
+        self.aws = aws
         self.registry = RegistryDoor(store, settings)
-        self.max_body = _max_body()
-        self.bodies = BufferPool(CONCURRENT_LARGE_BODIES, self.max_body)
         self._gallery: Any = None
         self._gallery_lock = threading.Lock()
 
@@ -107,40 +57,8 @@ class App:
             log.error("gallery failed: %s", traceback.format_exc())
             return Reply(500, {"Content-Type": "text/plain; charset=utf-8"}, b"the gallery failed; the API is unaffected\n")
 
-    def dispatch(self, path: str, headers: Message, body: memoryview) -> Tuple[int, bytes, Optional[str]]:
-        """(status, JSON body, error code or None) for one AWS request; raises DropConnection when a
-        fault says so."""
-        try:
-            service, op = resolve_target(headers.get("X-Amz-Target", ""))
-            if self.verifier is not None:
-                cred = self.verifier.verify("POST", path, headers, body)
-            else:
-                cred = parse_authorization(headers)
-            drop_after = self.faults.before(op.name) if self.faults is not None else False
-            if self.quotas is not None:
-                self.quotas.check(service, op.name)
-            fn = OPERATIONS.get((service, op.name))
-            if fn is None:
-                raise ApiError("UnsupportedCommandException", f"{op.name} is not supported by this endpoint")
-            params = parse_body(body, op)
-            validate(op.input_shape, params)
-            ctx = Context(self.store, self.settings, service, op, region=cred.region)
-            check_registry(ctx, params)
-            result = fn(ctx, params)
-            if drop_after:
-                raise DropConnection(op.name)
-            return 200, response_body(result), None
-        except ApiError as e:
-            return e.status, e.body(), e.code
-        except DropConnection:
-            raise
-        except Exception as e:  # a bug or an I/O failure: the service's 500
-            log.error("internal error: %s", traceback.format_exc())
-            return 500, ApiError("ServerException", f"internal error: {type(e).__name__}: {e}", status=500).body(), \
-                "ServerException"
 
-
-class Handler(BaseHTTPRequestHandler):
+class RequestHandler(BaseHTTPRequestHandler):
     """One connection; keep-alive HTTP/1.1."""
 
     protocol_version = "HTTP/1.1"
@@ -234,13 +152,13 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- AWS JSON -------------------------------------------------------------------------------
     def _aws(self) -> None:
-        app = self.server.app
+        door = self.server.app.aws
         with ExitStack() as leases:
-            body = self._aws_body(app, leases)
+            body = self._aws_body(door, leases)
             if body is None:
                 return
             try:
-                status, payload, error = app.dispatch(self.path, self.headers, body)
+                status, payload, error = door.dispatch(self.path, self.headers, body)
             except DropConnection:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -260,12 +178,12 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._send_aws(error.status, error.body(), error.code)
 
-    def _aws_body(self, app: App, leases: ExitStack) -> Optional[memoryview]:
-        """The request body in memory (buffers above LARGE_BODY leased from ``app.bodies`` into
+    def _aws_body(self, door: AwsDoor, leases: ExitStack) -> Optional[memoryview]:
+        """The request body in memory (buffers above LARGE_BODY leased from ``door.bodies`` into
         ``leases``): Content-Length or chunked; None after answering a request whose body cannot be taken."""
         chunked = (self.headers.get("Transfer-Encoding") or "").strip().lower()
         if chunked == "chunked":
-            return self._aws_chunked_body(app, leases)
+            return self._aws_chunked_body(door, leases)
         if chunked:
             self._refuse(ApiError("SerializationException", f"unsupported Transfer-Encoding {chunked!r}", status=501))
             return None
@@ -274,22 +192,22 @@ class Handler(BaseHTTPRequestHandler):
             self._refuse(ApiError("SerializationException", "Content-Length is required", status=411))
             return None
         length = int(length_header)
-        if length > app.max_body:
-            if length <= 2 * app.max_body and not self._expecting:  # read it so the client sees the answer
+        if length > door.max_body:
+            if length <= 2 * door.max_body and not self._expecting:  # read it so the client sees the answer
                 self._drain(length)
-            self._refuse(_too_large(length))
+            self._refuse(too_large(length))
             return None
         self._continue()
-        if app.faults is not None and app.faults.cut_body():
+        if door.faults is not None and door.faults.cut_body():
             self._drain(length // 2)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return None
-        body = leases.enter_context(app.bodies.borrow(length)) if length > LARGE_BODY else memoryview(bytearray(length))
+        body = leases.enter_context(door.bodies.borrow(length)) if length > LARGE_BODY else memoryview(bytearray(length))
         self._read_into(body)
         return body
 
-    def _aws_chunked_body(self, app: App, leases: ExitStack) -> Optional[memoryview]:
+    def _aws_chunked_body(self, door: AwsDoor, leases: ExitStack) -> Optional[memoryview]:
         """A chunked body, gathered in a bytearray up to LARGE_BODY and in a leased buffer beyond."""
         self._continue()
         small = bytearray()
@@ -297,9 +215,9 @@ class Handler(BaseHTTPRequestHandler):
         n = 0
         incoming = RequestBody(self.rfile, self.headers)
         try:
-            for piece in incoming.pieces(app.max_body):
+            for piece in incoming.pieces(door.max_body):
                 if big is None and n + len(piece) > LARGE_BODY:
-                    big = leases.enter_context(app.bodies.borrow(app.max_body))
+                    big = leases.enter_context(door.bodies.borrow(door.max_body))
                     big[:n] = small
                 if big is None:
                     small += piece
@@ -307,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
                     big[n : n + len(piece)] = piece
                 n += len(piece)
         except BodyError as e:
-            self._refuse(_too_large(incoming.read_bytes) if incoming.read_bytes > app.max_body
+            self._refuse(too_large(incoming.read_bytes) if incoming.read_bytes > door.max_body
                          else ApiError("SerializationException", f"malformed request body: {e}"))
             return None
         return big[:n] if big is not None else memoryview(small)
@@ -402,7 +320,7 @@ class EndpointServer(ThreadingHTTPServer):
         self._closing = threading.Event()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
+        super().__init__(address, RequestHandler)
         threading.Thread(target=self._watchdog, name="pypush-serve-headers", daemon=True).start()
 
     def track(self, conn: socket.socket, add: bool) -> None:
@@ -457,111 +375,3 @@ class EndpointServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended: %s", client_address, traceback.format_exc(limit=1))
-
-
-class LocalEndpoint:
-    """The local ECR Public endpoint in a background thread; a context manager.
-
-    ``data_dir=None`` uses a temporary directory removed at ``stop()``. ``url``, ``port`` and
-    ``host_port`` are known after ``start()``. Raises ValueError for an alias, registry id or part
-    size the ECR Public model does not allow.
-    """
-
-    def __init__(self, data_dir: Union[str, Path, None] = None, host: str = "127.0.0.1", port: int = 0,
-                 part_size: int = 10 * 1024 * 1024, enforce_quotas: bool = False,
-                 access_key: Optional[str] = None, secret_key: Optional[str] = None, alias: str = "local",
-                 registry_id: str = "123456789012", faults: Union[str, FaultPlan, None] = None,
-                 registry_quirks: Union[str, Iterable[str], None] = None, login: str = "public",
-                 token_lifetime: int = TOKEN_LIFETIME, header_timeout: float = HEADER_TIMEOUT):
-        if (access_key is None) != (secret_key is None):
-            raise ValueError("access_key and secret_key go together")
-        self.data_dir: Optional[Path] = Path(data_dir) if data_dir is not None else None
-        self.host = host
-        self.port = port
-        quirks = (parse_quirks(registry_quirks) if isinstance(registry_quirks, str)
-                  else DEFAULT_QUIRKS if registry_quirks is None else frozenset(registry_quirks))
-        self.settings = Settings(registry_id=registry_id, alias=alias, part_size=part_size, login=login,
-                                 quirks=quirks, token_lifetime=token_lifetime)
-        if not header_timeout > 0:
-            raise ValueError(f"header timeout must be above 0 seconds, not {header_timeout}")
-        self.header_timeout = header_timeout
-        self.settings.check()
-        self.enforce_quotas = enforce_quotas
-        self.keys = (access_key, secret_key) if access_key is not None and secret_key is not None else None
-        self.faults = FaultPlan.parse(faults) if isinstance(faults, str) else faults
-        self._temp: Optional[str] = None
-        self._server: Optional[EndpointServer] = None
-        self._thread: Optional[threading.Thread] = None
-        self._store: Optional[Store] = None
-        self._lock: Optional[DataDirLock] = None
-
-    @property
-    def url(self) -> str:
-        """``http://HOST:PORT``, the endpoint_url for botocore."""
-        return f"http://{self.host_port}"
-
-    @property
-    def host_port(self) -> str:
-        """``HOST:PORT``, for ``docker://HOST:PORT/REPO:TAG`` references."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    def start(self) -> "LocalEndpoint":
-        if self._server is not None:
-            return self
-        if self.data_dir is None:
-            self._temp = tempfile.mkdtemp(prefix="pypush-serve-")
-            self.data_dir = Path(self._temp)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = DataDirLock(self.data_dir).acquire()  # one server per data directory (DataDirInUse)
-        try:
-            self._open(self.data_dir)
-        except BaseException:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-            self._lock.release()
-            raise
-        return self
-
-    def _open(self, data_dir: Path) -> None:
-        """Open the store and serve it from a background thread."""
-        self._store = Store(data_dir)
-        verifier = Verifier(*self.keys) if self.keys else None
-        app = App(self._store, self.settings, verifier=verifier, quotas=Quotas() if self.enforce_quotas else None,
-                  faults=Faults(self.faults) if self.faults else None)
-        self._server = EndpointServer((self.host, self.port), app, self.header_timeout)
-        self.port = self._server.server_address[1]
-        self.settings.url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"pypush-serve-{self.port}", daemon=True)
-        self._thread.start()
-
-    def serve_forever(self) -> None:
-        """Block until ``stop()`` is called from another thread (or a signal handler)."""
-        if self._thread is not None:
-            self._thread.join()
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        server.wait_idle(timeout=10)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._store is not None:
-            self._store.close()
-        if self._lock is not None:
-            self._lock.release()
-        if self._temp is not None:
-            shutil.rmtree(self._temp, ignore_errors=True)
-            self.data_dir, self._temp = None, None
-
-    def __enter__(self) -> "LocalEndpoint":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()

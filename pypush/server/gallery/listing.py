@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pypush.server.gallery.platform_reader import PlatformReader
-from pypush.server.store import Db, Store
+from pypush.server.store.store import Db, Store
 
 
 @dataclass(frozen=True)

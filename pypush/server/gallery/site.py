@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pypush.server.gallery.html_parts import repo_url
 from pypush.server.gallery.listing import Listing
 from pypush.server.gallery.pages import TAGS_PER_PAGE, Site, front_page, message_page, repo_page
-from pypush.server.operations import Settings
-from pypush.server.store import Store
-from pypush.server.v2 import Reply
+from pypush.server.reply import Reply
+from pypush.server.settings import Settings
+from pypush.server.store.store import Store
 
 log = logging.getLogger("pypush.server")
 

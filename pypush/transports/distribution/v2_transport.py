@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -33,13 +32,14 @@ from pypush.transports.distribution.token_auth import Authenticator, Scopes
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
 from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
-from pypush.engine.verify_ahead import BackgroundCheck
+from pypush.image.verify_ahead import BackgroundCheck
 from pypush.net.connections import (KeepAlive, Verify, registry_api_host, registry_schemes, registry_verify,
                                     requests_session)
 from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
 from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
+from pypush.name.patterns import is_ecr_host
 from pypush.net.stats import TransferStats
-from pypush.transports.base import ProgressFn
+from pypush.transports.base import ProgressFn, Transport
 from pypush.transports.resume_state import (ResumeStore, TrackedUpload, UploadKey, keeps_upload,
                                              storable_url)
 
@@ -64,7 +64,7 @@ class _Resync(Exception):
     retry_after = 0.0
 
 
-class RegistryTransport:
+class RegistryTransport(Transport):
     """Push to one repository of an OCI distribution (v2) registry; safe to share between threads."""
 
     def __init__(self, registry: str, repository: str, *, insecure: bool = False,
@@ -721,12 +721,11 @@ class _BlobUpload:
 
 # ----- helpers --------------------------------------------------------------------------------------
 
-_ECR_HOST = re.compile(r"(^|\.)dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$|^public\.ecr\.aws$")
 
 
 def _is_ecr(registry: str) -> bool:
     """An ECR (private or public) registry endpoint."""
-    return bool(_ECR_HOST.search(registry.lower().split(":", 1)[0]))
+    return is_ecr_host(registry)
 
 
 def _same_host(url: str, host: str) -> bool:

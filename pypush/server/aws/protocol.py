@@ -1,7 +1,7 @@
 """AWS JSON 1.1 as botocore speaks it: request parsing, model-driven validation, responses, errors.
 
-Every limit (required members, lengths, patterns, ranges, enums) comes from botocore's service
-models at run time; nothing here copies a number from them.
+Every limit (required members, lengths, patterns, ranges, enums) comes from the service models pypush
+pins (pypush.apimodels, botocore's own files), read at run time; nothing here copies a number from them.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import re
 from functools import lru_cache
 from typing import Any, Dict, Optional, Tuple
 
-from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from pypush.server.part_blob import Base64Blob, Buffer
+from pypush import apimodels
+from pypush.server.aws.part_blob import Base64Blob, Buffer
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -44,8 +44,8 @@ def invalid(message: str) -> ApiError:
 
 @lru_cache(maxsize=None)
 def service_model(name: str) -> ServiceModel:
-    """botocore's model of ``ecr-public`` or ``ecr`` (loaded once)."""
-    return ServiceModel(Loader().load_service_model(name, "service-2"), service_name=name)
+    """The pinned model of ``ecr-public`` or ``ecr`` (loaded once): not the installed botocore's."""
+    return apimodels.service_model(name)
 
 
 @lru_cache(maxsize=None)
@@ -69,7 +69,8 @@ def _blob_members(shape: Shape) -> Tuple[str, ...]:
 
 
 def parse_body(body: memoryview, op: OperationModel) -> Dict[str, Any]:
-    """The request members; top-level blob members become lazily decoded ``Base64Blob``s.
+    """The request members the operation's model knows (others are dropped); top-level blob members
+    become lazily decoded ``Base64Blob``s.
 
     A large UploadLayerPart body is a short JSON object around one long base64 string: the string
     is located in place (base64 never needs JSON escapes) and only the rest goes through json.
@@ -86,6 +87,8 @@ def parse_body(body: memoryview, op: OperationModel) -> Dict[str, Any]:
             params = json.loads(bytes(body) if len(body) else b"{}")
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError("SerializationException", f"request body is not JSON: {e}") from None
+        except RecursionError:
+            raise ApiError("SerializationException", "request body is nested too deeply") from None
         if not isinstance(params, dict):
             raise ApiError("SerializationException", "request body is not a JSON object")
         for name in blobs:
@@ -95,7 +98,9 @@ def parse_body(body: memoryview, op: OperationModel) -> Dict[str, Any]:
                     params[name] = Base64Blob(value.encode("ascii"))
                 except UnicodeEncodeError:
                     raise invalid(f"Invalid parameter at '{name}': not base64") from None
-    return params
+    if shape is None:
+        return {}
+    return {k: v for k, v in params.items() if k in shape.members}  # as AWS, unknown members are ignored
 
 
 _WS = b" \t\r\n"
@@ -128,7 +133,7 @@ def _splice_blob(buf: Buffer, n: int, name: str) -> Optional[Dict[str, Any]]:
         return None
     try:
         params = json.loads(bytes(buf[:start]) + bytes(buf[end:n]))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(params, dict) or params.get(name) != "":
         return None
@@ -144,6 +149,9 @@ def regex(pattern: str) -> Optional["re.Pattern[str]"]:
         return re.compile(pattern)
     except re.error:
         return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _fail(path: str, value: Any, constraint: str) -> ApiError:
@@ -186,6 +194,8 @@ def validate(shape: Optional[Shape], value: Any, path: str = "") -> None:
     if kind == "string":
         if not isinstance(value, str):
             raise _fail(path, value, "must be a string")
+        if _SURROGATE.search(value):  # a lone "\ud800" escape: JSON allows it, UTF-8 cannot encode it
+            raise _fail(path, "<text>", "Member must be valid Unicode text")
         _check_length(path, value, len(value), meta, "Member must have length")
         enum = meta.get("enum")
         if enum and value not in enum:

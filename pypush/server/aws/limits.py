@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
+from pypush.server.aws.protocol import ApiError
 from pypush.transports.ecr.pacing import QUOTAS, TokenBucket
-from pypush.server.protocol import ApiError
 
 RATES: Dict[str, Dict[str, float]] = QUOTAS
 """Published ECR rate quotas, requests per second (not in botocore's model); the client paces at them."""

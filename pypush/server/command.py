@@ -1,4 +1,5 @@
-"""`pypush serve`: run the local ECR Public endpoint in the foreground until SIGTERM/SIGINT."""
+"""The `pypush serve` command line (also `python -m pypush.server`): its options, and the endpoint run in
+the foreground until SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; prints the URL as the first line of stdout."""
-    from pypush.server.app import LocalEndpoint
-    from pypush.server.limits import FaultPlan
+    from pypush.server.endpoint import LocalEndpoint
+    from pypush.server.aws.limits import FaultPlan
 
     if (args.access_key is None) != (args.secret_key is None):
         raise UsageError("--access-key and --secret-key go together")

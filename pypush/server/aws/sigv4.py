@@ -15,7 +15,7 @@ from typing import List, Optional
 from urllib.parse import quote, unquote_plus
 
 from pypush.net.sigv4_signer import sign_canonical
-from pypush.server.protocol import ApiError
+from pypush.server.aws.protocol import ApiError
 
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<akid>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/"

@@ -8,9 +8,9 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from pypush.server.operations import Context, no_paging_with, operation, paginate, repo_not_found, require_repo, with_token
-from pypush.server.protocol import PRIVATE, PUBLIC, ApiError, invalid
-from pypush.server.registry_auth import issue_password
+from pypush.server.aws.context import Context, no_paging_with, paginate, repo_not_found, require_repo, with_token
+from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.credentials import issue_password
 
 MAX_RESOURCE_TAGS = 50
 """Published quota: tags a repository may carry."""
@@ -68,7 +68,6 @@ def _put_tags(db: Any, repo: str, tags: List[Dict[str, Any]]) -> None:
 
 
 # -- repositories -----------------------------------------------------------------------------
-@operation("CreateRepository")
 def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     settings = {k: p[k] for k in ("imageTagMutability", "imageScanningConfiguration", "encryptionConfiguration")
@@ -89,7 +88,6 @@ def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-@operation("DescribeRepositories")
 def describe_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     no_paging_with(p, "repositoryNames")
     with ctx.store.read() as db:
@@ -100,7 +98,6 @@ def describe_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     return with_token({"repositories": [repository(ctx, r) for r in page]}, nxt)
 
 
-@operation("DeleteRepository")
 def delete_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     with ctx.store.tx() as db:
@@ -124,7 +121,6 @@ def _policy_out(ctx: Context, name: str, text: str) -> Dict[str, Any]:
     return {"registryId": ctx.registry_id, "repositoryName": name, "policyText": text}
 
 
-@operation("SetRepositoryPolicy", PUBLIC)
 def set_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name, text = p["repositoryName"], p["policyText"]
     try:
@@ -148,13 +144,11 @@ def _policy(ctx: Context, db: Any, name: str) -> str:
     return text
 
 
-@operation("GetRepositoryPolicy", PUBLIC)
 def get_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
         return _policy_out(ctx, p["repositoryName"], _policy(ctx, db, p["repositoryName"]))
 
 
-@operation("DeleteRepositoryPolicy", PUBLIC)
 def delete_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     with ctx.store.tx() as db:
@@ -164,13 +158,11 @@ def delete_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 
 # -- catalog data -----------------------------------------------------------------------------
-@operation("GetRepositoryCatalogData", PUBLIC)
 def get_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
         return {"catalogData": _catalog_out(require_repo(ctx, db, p["repositoryName"])[3])}
 
 
-@operation("PutRepositoryCatalogData", PUBLIC)
 def put_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     with ctx.store.tx() as db:
@@ -179,12 +171,10 @@ def put_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, An
     return {"catalogData": _catalog_out(catalog)}
 
 
-@operation("GetRegistryCatalogData", PUBLIC)
 def get_registry_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     return {"registryCatalogData": {"displayName": ctx.store.meta("displayName", "") or ""}}
 
 
-@operation("PutRegistryCatalogData", PUBLIC)
 def put_registry_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     if p.get("displayName") is not None:
         ctx.store.set_meta("displayName", p["displayName"])
@@ -205,7 +195,6 @@ def _arn_repo(ctx: Context, db: Any, arn: str) -> str:
     return m.group(2)
 
 
-@operation("ListTagsForResource", PUBLIC)
 def list_tags_for_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
         repo = _arn_repo(ctx, db, p["resourceArn"])
@@ -213,14 +202,12 @@ def list_tags_for_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     return {"tags": [{"Key": k, "Value": v} for k, v in rows]}
 
 
-@operation("TagResource", PUBLIC)
 def tag_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.tx() as db:
         _put_tags(db, _arn_repo(ctx, db, p["resourceArn"]), p["tags"])
     return {}
 
 
-@operation("UntagResource", PUBLIC)
 def untag_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.tx() as db:
         repo = _arn_repo(ctx, db, p["resourceArn"])
@@ -229,7 +216,6 @@ def untag_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 
 # -- registry and auth ------------------------------------------------------------------------
-@operation("DescribeRegistries", PUBLIC)
 def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     registry = {
         "registryId": ctx.registry_id,
@@ -243,7 +229,6 @@ def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     return with_token({"registries": page}, nxt)
 
 
-@operation("GetAuthorizationToken")
 def get_authorization_token(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     expires = int(time.time()) + ctx.settings.token_lifetime
     password = issue_password(ctx.store, expires)

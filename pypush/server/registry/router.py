@@ -1,5 +1,5 @@
-"""The registry door: routes /v2/ requests to the read side (v2.py), uploads (v2_uploads.py) and
-manifest writes (v2_manifests.py) behind ECR's login (registry_auth.py).
+"""The registry door: routes /v2/ requests to the read side (reads.py), uploads (uploads.py) and
+manifest writes (manifests.py) behind ECR's login (auth.py).
 
 ``GET /v2/`` without credentials answers 401 with ECR's challenge; reads are open to anonymous
 clients on the public login (as on ECR Public) and need credentials on the private one; writes need
@@ -14,15 +14,17 @@ from email.message import Message
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
+from pypush.server.aws.context import public_context
+from pypush.server.aws.protocol import ApiError, validate
+from pypush.server.aws.repositories import create_repository
 from pypush.server.http_body import RequestBody
-from pypush.server.operations import Settings, public_context
-from pypush.server.protocol import ApiError, validate
-from pypush.server.repositories import create_repository
-from pypush.server.registry_auth import PUSH, access, challenge
-from pypush.server.store import Store
-from pypush.server.v2 import ReadApi, Reply, json_reply, resolve_repo, strip_alias, v2_error
-from pypush.server.v2_manifests import ManifestApi
-from pypush.server.v2_uploads import UploadApi
+from pypush.server.registry.auth import PUSH, access, challenge
+from pypush.server.registry.manifests import ManifestApi
+from pypush.server.registry.reads import ReadApi, json_reply, resolve_repo, strip_alias, v2_error
+from pypush.server.registry.uploads import UploadApi
+from pypush.server.reply import Reply
+from pypush.server.settings import Settings
+from pypush.server.store.store import Store
 
 _NAME = r"(?P<name>[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*)"
 _ROUTES = [

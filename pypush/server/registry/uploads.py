@@ -12,9 +12,11 @@ from email.message import Message
 from typing import Dict, List, Optional
 
 from pypush.server.http_body import RequestBody
-from pypush.server.operations import Settings
-from pypush.server.store import Store, Upload
-from pypush.server.v2 import API_HEADER, BLOB_DIGEST, Reply, resolve_repo, v2_error
+from pypush.server.registry.reads import API_HEADER, resolve_repo, v2_error
+from pypush.server.reply import Reply
+from pypush.server.settings import Settings
+from pypush.name.patterns import BLOB_DIGEST
+from pypush.server.store.store import Store, Upload
 
 _CONTENT_RANGE = re.compile(r"(?:bytes )?(\d{1,18})-(\d{1,18})(?:/(?:\d{1,18}|\*))?")
 

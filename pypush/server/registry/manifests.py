@@ -8,12 +8,15 @@ from email.message import Message
 from typing import Any, Dict, Tuple
 
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES
-from pypush.server.images import batch_delete_image, put_image
-from pypush.server.operations import Settings, public_context
-from pypush.server.protocol import PUBLIC, ApiError, max_length, validate
+from pypush.server.aws.context import public_context
+from pypush.server.aws.images import batch_delete_image, put_image
+from pypush.server.aws.protocol import PUBLIC, ApiError, max_length, validate
 from pypush.server.http_body import BodyError, RequestBody
-from pypush.server.store import Store
-from pypush.server.v2 import API_HEADER, DIGEST, TAG, Reply, v2_error
+from pypush.server.registry.reads import API_HEADER, v2_error
+from pypush.server.reply import Reply
+from pypush.server.settings import Settings
+from pypush.name.patterns import DIGEST, TAG
+from pypush.server.store.store import Store
 
 # PutImage / BatchDeleteImage errors -> (HTTP status, distribution error code)
 _ERRORS: Dict[str, Tuple[int, str]] = {

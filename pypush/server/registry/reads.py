@@ -1,40 +1,23 @@
 """The OCI distribution v2 *read* side over the store: manifests, blobs (with Range), tags/list and
 _catalog paging (``n``, ``last``, ``Link``), and the OCI 1.1 referrers API.
 
-Repositories are addressed as ``<repo>`` or ``<alias>/<repo>``. Routing and login: v2_router.py.
+Repositories are addressed as ``<repo>`` or ``<alias>/<repo>``. Routing and login: router.py.
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
 from pypush.image.model import INDEX_TYPES
-from pypush.server.images import IMAGE_COLUMNS, ImageRow, find_image
-from pypush.server.store import Store
+from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, find_image
+from pypush.server.reply import Reply
+from pypush.name.patterns import BLOB_DIGEST, DIGEST
+from pypush.server.store.store import Store
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-"""A manifest digest: manifests are stored by their sha256, as ECR computes it."""
-BLOB_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
-"""A blob digest: blobs are also uploaded, stored and served by sha512 (the OCI image spec allows it)."""
-TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # the distribution spec's tag grammar
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-@dataclass
-class Reply:
-    """An HTTP answer: bytes, or a byte range of a file."""
-
-    status: int
-    headers: Dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    file: Optional[Path] = None
-    offset: int = 0
-    length: int = 0
 
 
 def v2_error(status: int, code: str, message: str, **headers: str) -> Reply:

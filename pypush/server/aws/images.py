@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from pypush.name.patterns import DIGEST
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES, is_foreign
-from pypush.server.operations import Context, no_paging_with, operation, paginate, require_repo, with_token
-from pypush.server.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.aws.context import Context, no_paging_with, paginate, require_repo, with_token
+from pypush.server.aws.protocol import PRIVATE, ApiError, invalid
 
 
 @dataclass
@@ -100,7 +100,6 @@ def _parse_manifest(p: Dict[str, Any]) -> Tuple[bytes, str, Dict[str, Any], str]
     return raw, digest, doc, media_type
 
 
-@operation("PutImage")
 def put_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     repo, tag = p["repositoryName"], p.get("imageTag")
     raw, digest, doc, media_type = _parse_manifest(p)
@@ -169,7 +168,7 @@ def _resolve(db: Any, repo: str, image_id: Dict[str, Any]) -> Tuple[Optional[Ima
 
     if digest is None and tag is None:
         return failure("MissingDigestAndTag", "Requested image has neither digest nor tag")
-    if digest is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+    if digest is not None and not DIGEST.fullmatch(digest):
         return failure("InvalidImageDigest", "Invalid request parameters: image digest should satisfy the regex "
                        "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'")
     img = find_image(db, repo, digest=digest, tag=tag if digest is None else None)
@@ -196,7 +195,6 @@ def _resolve_all(db: Any, repo: str, image_ids: List[Dict[str, Any]],
             yield image_id, img
 
 
-@operation("BatchGetImage", PRIVATE)
 def batch_get_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     repo = p["repositoryName"]
     images: List[Dict[str, Any]] = []
@@ -212,7 +210,6 @@ def batch_get_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     return {"images": images, "failures": failures}
 
 
-@operation("BatchDeleteImage")
 def batch_delete_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     repo = p["repositoryName"]
     deleted: List[Dict[str, Any]] = []
@@ -251,7 +248,6 @@ def _tag_filter(p: Dict[str, Any]) -> str:
     return ((p.get("filter") or {}).get("tagStatus")) or "ANY"
 
 
-@operation("DescribeImages")
 def describe_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     no_paging_with(p, "imageIds")
     repo = p["repositoryName"]
@@ -274,7 +270,6 @@ def describe_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     return with_token({"imageDetails": page}, nxt)
 
 
-@operation("DescribeImageTags", PUBLIC)
 def describe_image_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     repo = p["repositoryName"]
     with ctx.store.read() as db:
@@ -296,7 +291,6 @@ def describe_image_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     return with_token({"imageTagDetails": page}, nxt)
 
 
-@operation("ListImages", PRIVATE)
 def list_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     repo = p["repositoryName"]
     status = _tag_filter(p)

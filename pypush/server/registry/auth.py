@@ -1,69 +1,24 @@
 """ECR's login for the registry door (/v2/): passwords from GetAuthorizationToken, Basic and Bearer.
 
-A password is ``pw.<expires>.<nonce>.<mac>``: an HMAC under a key kept in the store's ``meta`` table,
-so it survives a restart and needs no table of its own; it is valid until the ``expiresAt`` the
-service returned. ``GET /token`` (ECR Public's Bearer flow) trades Basic ``AWS:<password>`` for a
-push token, or nothing for an anonymous pull token. Private ECR answers ``GET /v2/`` with a Basic
+Passwords and tokens are minted and checked in pypush.server.credentials. ``GET /token`` (ECR
+Public's Bearer flow) trades Basic ``AWS:<password>`` for a push token, or nothing for an anonymous
+pull token. Private ECR answers ``GET /v2/`` with a Basic
 challenge, ECR Public with a Bearer one (``Settings.login``).
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
-import secrets
-import threading
 import time
 from email.message import Message
 from typing import Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
-from pypush.server.store import Store
+from pypush.server.credentials import PULL, PUSH, check_token, mint
+from pypush.server.store.store import Store
 
-PUSH, PULL = "push", "pull"
 ANONYMOUS_TOKEN_LIFETIME = 3600
-KEY_META = "registry_token_key"
-_key_lock = threading.Lock()
-
-
-def _key(store: Store) -> bytes:
-    """The HMAC key of this data directory (made once, kept in meta)."""
-    cached = getattr(store, "_registry_token_key", None)
-    if cached is not None:
-        return cached
-    with _key_lock:
-        value = store.meta(KEY_META)
-        if value is None:
-            value = secrets.token_hex(32)
-            store.set_meta(KEY_META, value)
-        key = bytes.fromhex(value)
-        setattr(store, "_registry_token_key", key)
-        return key
-
-
-def _mint(store: Store, kind: str, expires: int) -> str:
-    body = f"{kind}.{expires}.{secrets.token_urlsafe(12)}"
-    mac = hmac.new(_key(store), body.encode(), hashlib.sha256).hexdigest()
-    return f"{body}.{mac}"
-
-
-def issue_password(store: Store, expires: int) -> str:
-    """A password for user ``AWS``, valid until ``expires`` (epoch seconds)."""
-    return _mint(store, "pw", expires)
-
-
-def check_token(store: Store, token: str, kinds: Tuple[str, ...], now: Optional[float] = None) -> Optional[int]:
-    """The expiry of a valid, unexpired ``token`` of one of ``kinds``; None otherwise."""
-    parts = token.split(".")
-    if len(parts) != 4 or parts[0] not in kinds or not parts[1].isdigit() or len(token) > 200:
-        return None
-    mac = hmac.new(_key(store), ".".join(parts[:3]).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, parts[3]):
-        return None
-    expires = int(parts[1])
-    return expires if expires > (time.time() if now is None else now) else None
 
 
 def _basic(value: str) -> Optional[Tuple[str, str]]:
@@ -114,10 +69,10 @@ def token_response(store: Store, headers: Message) -> Tuple[int, Dict[str, str],
         if expires is None:
             denied = {"errors": [{"code": "DENIED", "message": "Your authorization token is invalid or has expired."}]}
             return 401, {"Content-Type": "application/json"}, json.dumps(denied).encode()
-        token = _mint(store, PUSH, expires)
+        token = mint(store, PUSH, expires)
     else:
         expires = int(now) + ANONYMOUS_TOKEN_LIFETIME
-        token = _mint(store, PULL, expires)
+        token = mint(store, PULL, expires)
     issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     body = {"token": token, "access_token": token, "expires_in": max(1, int(expires - now)), "issued_at": issued}
     return 200, {"Content-Type": "application/json", "Cache-Control": "no-store"}, json.dumps(body).encode()

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from pypush.server.part_blob import Base64Error
-from pypush.server.operations import Context, operation, require_repo
-from pypush.server.protocol import PRIVATE, PUBLIC, ApiError, invalid, regex, service_model
-from pypush.server.store import Upload
+from pypush.server.aws.context import Context, require_repo
+from pypush.server.aws.part_blob import Base64Error
+from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, regex, service_model
+from pypush.server.store.store import Upload
 
 MAX_PARTS = {PUBLIC: 1000, PRIVATE: 4200}
 """Published quota: parts a layer may have."""
@@ -21,7 +21,6 @@ def _valid_digest(ctx: Context, digest: str) -> bool:
     return algo != "sha256" or len(hexd) == 64
 
 
-@operation("BatchCheckLayerAvailability")
 def batch_check_layer_availability(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     repo = p["repositoryName"]
     layers: List[Dict[str, Any]] = []
@@ -45,7 +44,6 @@ def batch_check_layer_availability(ctx: Context, p: Dict[str, Any]) -> Dict[str,
     return {"layers": layers, "failures": failures}
 
 
-@operation("InitiateLayerUpload")
 def initiate_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
         require_repo(ctx, db, p["repositoryName"])
@@ -63,7 +61,6 @@ def _upload_of(ctx: Context, p: Dict[str, Any]) -> Upload:
     return upload
 
 
-@operation("UploadLayerPart")
 def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     upload = _upload_of(ctx, p)
     blob = p["layerPartBlob"]
@@ -88,7 +85,6 @@ def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             "lastByteReceived": last}
 
 
-@operation("CompleteLayerUpload")
 def complete_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     upload = _upload_of(ctx, p)
     repo = upload.repo
