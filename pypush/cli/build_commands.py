@@ -27,10 +27,11 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``append`` and ``mutate`` to the subcommands."""
+    from pypush.cli.examples import with_examples
     from pypush.cli.main import EXIT_CODES, add_transfer_options
 
     p = sub.add_parser("append", help="add layers (directories, files, tarballs) on a base image and push it",
-                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       **with_examples("append", EXIT_CODES))
     p.add_argument("--base", required=True, metavar="SOURCE", help="the base image (any source `pypush push` reads)")
     p.add_argument("--layer", action="append", default=[], required=True, metavar="PATH[:DEST_DIR]",
                    help="one new layer: a directory's contents, a file, or a tarball (.tar, .tar.gz, .tgz, .tar.zst: "
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run)
 
     p = sub.add_parser("mutate", help="change an image's config (entrypoint, env, labels, ...) and push it",
-                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       **with_examples("mutate", EXIT_CODES))
     p.add_argument("source", help="the image to change (any source `pypush push` reads)")
     p.add_argument("destination", help=DEST_HELP)
     _add_config_options(p)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ from typing import Callable, Dict, List, NoReturn, Optional, Tuple
 
 from pypush import __version__
 from pypush.cli import lazy_charset
+from pypush.cli.examples import with_examples
 from pypush.errors import Interrupted, PypushError, UsageError
 
 EXIT_CODES = """exit codes:
@@ -42,14 +44,13 @@ _DESTINATION_HELP = ("public.ecr.aws/ALIAS/REPO[:TAG], ACCOUNT.dkr.ecr.REGION.am
 def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
     """push, copy and pull: one engine, one set of options (only copy's and pull's keep every blob by default)."""
     summary, compression = _TRANSFERS[command]
-    p = sub.add_parser(command, help=summary, description=summary, epilog=EXIT_CODES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(command, help=summary, description=summary, **with_examples(command, EXIT_CODES))
     optional = "?" if command == "push" else None  # push --plan FILE names them in the file
     p.add_argument("source", nargs=optional, help="a path (format detected), oci:PATH[:REF], oci-archive:PATH[:REF], "
                                   "docker-archive:PATH[:REF] or docker://[HOST/]REPO[:TAG|@DIGEST] (Docker Hub's "
                                   "short forms too: docker://python:3.12)")
     p.add_argument("destination", nargs=optional, help="oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a bare path: "
-                   "oci:PATH)" if command == "pull" else _DESTINATION_HELP)
+                   "oci:PATH; one ending .tar: oci-archive:PATH)" if command == "pull" else _DESTINATION_HELP)
     if command == "push":
         p.add_argument("--plan", metavar="FILE", help="push many images in one run: FILE is a JSON list of "
                        "{\"source\", \"destination\", \"tags\"}; one result line per image (JSON lines with "
@@ -79,14 +80,25 @@ def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_
     p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
     if registry_destination:
         _add_registry_destination_options(p)
-    else:
+    else:  # pull: its one registry is the source, and the registry flags are the source's
         p.set_defaults(endpoint_url=None, create_repository=False, transport="auto", insecure=False, mount_from=[],
                        username=None, password_stdin=False, rate_limit=[])
+        p.add_argument("--insecure", "--src-insecure", action="store_true", dest="src_insecure",
+                       help="allow plain HTTP / unverified TLS for the registry")
+        p.add_argument("--username", "-u", "--src-username", dest="src_username", metavar="USER",
+                       help="registry user name (default: docker's config, else anonymous)")
+        p.add_argument("--password-stdin", "--src-password-stdin", action="store_true", dest="src_password_stdin",
+                       help="read the registry password from stdin")
+        return _add_common_transfer_options(p)
     p.add_argument("--src-insecure", action="store_true", help="allow plain HTTP / unverified TLS for the source")
     p.add_argument("--src-username", help="user name for a docker:// source (default: docker's config, else "
                                           "anonymous)")
     p.add_argument("--src-password-stdin", action="store_true",
                    help="read the source's password from stdin (after the destination's, when both are read)")
+    _add_common_transfer_options(p)
+
+
+def _add_common_transfer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="AWS profile to use")
     p.add_argument("--allow-nondistributable-artifacts", action="store_true", dest="allow_nondistributable",
                    help="also push non-distributable layers (with urls: Windows base layers) the source holds")
@@ -122,8 +134,13 @@ def progress_subscriber(args: argparse.Namespace, description: str):
     return TqdmProgress(description)
 
 
-def _read_password(flag: bool, user: Optional[str], name: str) -> Optional[str]:
+def read_password(flag: bool, user: Optional[str], name: str = "") -> Optional[str]:
+    """The password ``--{name}password-stdin`` reads from stdin (None without the flag); the flag and
+    ``--{name}username`` go together (a password is never taken from the command line)."""
     if not flag:
+        if user:
+            raise UsageError(f"--{name}username needs --{name}password-stdin (the password is read from stdin, "
+                             f"never from the command line)")
         return None
     if not user:
         raise UsageError(f"--{name}password-stdin needs --{name}username")
@@ -138,8 +155,9 @@ def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     _check_digest_file(getattr(args, "digest_file", None))
-    password = _read_password(args.password_stdin, args.username, "")
-    src_password = _read_password(args.src_password_stdin, args.src_username, "src-")
+    password = read_password(args.password_stdin, args.username)
+    src_password = read_password(args.src_password_stdin, args.src_username,
+                                 "" if args.command == "pull" else "src-")
     options = api.PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
                               create_repository=args.create_repository, insecure=args.insecure,
                               username=args.username, password=password, profile=args.profile, jobs=args.jobs,
@@ -213,13 +231,17 @@ def report(args: argparse.Namespace, result) -> int:  # result: PushResult
         print(json.dumps(result.to_json(), indent=2))
     else:
         print(result.reference)
+        if result.unchanged and not args.quiet:  # stdout stays the reference scripts read
+            print(f"pypush: {result.reference} unchanged: every tag already named it, nothing uploaded",
+                  file=sys.stderr)
     return 0
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     from pypush.server.command import add_arguments
 
-    p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)")
+    p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)",
+                       **with_examples("serve"))
     add_arguments(p)
     p.set_defaults(run=_run_serve)
 
@@ -231,7 +253,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="push an image into an embedded local endpoint and pull it back")
+    p = sub.add_parser("demo", help="push an image into an embedded local endpoint and pull it back",
+                       **with_examples("demo"))
     p.add_argument("source", nargs="?", help="image to push (default: fixtures/small.oci in the repository, "
                                               "else a small image the demo writes)")
     p.set_defaults(run=_run_demo)
@@ -280,6 +303,51 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+FOREIGN_FLAGS = {
+    "--tls-verify": "--insecure", "--dest-tls-verify": "--insecure", "--src-tls-verify": "--src-insecure",
+    "--plain-http": "--insecure", "--insecure-registry": "--insecure", "--skip-tls-verify": "--insecure",
+    "--creds": "-u USER --password-stdin", "--dest-creds": "-u USER --password-stdin",
+    "--src-creds": "--src-username USER --src-password-stdin"}
+"""skopeo's, crane's, oras' and docker's spellings of what pypush spells otherwise (``pull``'s one registry
+is its source: there the unprefixed flag)."""
+
+
+def _subcommand_parser(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.ArgumentParser:
+    """The (sub)parser of the command ``argv`` names, as deep as its words go (``repo create``)."""
+    words = [a for a in argv if not a.startswith("-")]
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = next((subs[0].choices[w] for w in words if subs and w in subs[0].choices), None)
+        if chosen is None:
+            return parser
+        words = words[words.index(next(w for w in words if w in subs[0].choices)) + 1:]
+        parser = chosen
+
+
+def did_you_mean(parser: argparse.ArgumentParser, argv: List[str], unknown: str) -> str:
+    """``; did you mean FLAG?`` for an option ``unknown`` the command does not take: another tool's spelling
+    (FOREIGN_FLAGS), else a close match among the command's own options; "" when nothing is close."""
+    name, _, value = unknown.partition("=")
+    command = _subcommand_parser(parser, argv)
+    if name in FOREIGN_FLAGS:
+        if name.endswith("tls-verify") and value.lower() in ("true", "1"):
+            return "; pypush verifies TLS unless told --insecure: drop it"
+        flag = FOREIGN_FLAGS[name]
+        if command.prog.endswith(" pull"):
+            flag = flag.replace("--src-", "--")
+        return f"; did you mean {flag}?"
+    options = [o for action in command._actions for o in action.option_strings if o.startswith("--")]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _masked(words: List[str]) -> List[str]:
+    """``words`` with the value of a credentials flag (``--creds USER:PASSWORD``) hidden."""
+    secret = ("--creds", "--dest-creds", "--src-creds")
+    return [w.partition("=")[0] + "=…" if w.partition("=")[0] in secret and "=" in w
+            else "…" if i and words[i - 1] in secret else w for i, w in enumerate(words)]
+
+
 def _hoist_global_flags(argv: List[str]) -> List[str]:
     """Accept -q/-v after the subcommand too (``pypush push -v ...``)."""
     flags = [a for a in argv if a in ("-q", "--quiet") or (a.startswith("-v") and set(a[1:]) == {"v"})
@@ -293,7 +361,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         argv = _hoist_global_flags(argv)
-        args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
+        parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            first = next((u for u in unknown if u.startswith("-")), unknown[0])
+            raise UsageError(f"unrecognized arguments: {' '.join(_masked(unknown))}"
+                             + did_you_mean(parser, argv, first))
         logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2) if not args.quiet else logging.ERROR,
                             format="pypush: %(message)s", stream=sys.stderr)
         for noisy in ("botocore", "urllib3"):
@@ -311,8 +384,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         err = PypushError(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}; "
                           f"a bug in pypush: rerun with -v and report it")
     first_line = (str(err).splitlines() or [type(err).__name__])[0]
-    print(f"pypush: error: {first_line}", file=sys.stderr)
+    print(f"pypush: error: {in_flags(first_line)}", file=sys.stderr)
     return err.exit_code
+
+
+API_FLAGS = {"create_repository=True": "--create-repository", "force=True": "--force"}
+"""The Python API's keywords that errors name, and the CLI's flag for each."""
+
+
+def in_flags(message: str) -> str:
+    """``message`` (an error's, in the Python API's words) in the command line's: its flags for its keywords."""
+    for keyword, flag in API_FLAGS.items():
+        message = message.replace(keyword, flag)
+    return message
 
 
 def run() -> NoReturn:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from pypush.cli.examples import with_examples
 from pypush.errors import RegistryError, UsageError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -333,6 +334,21 @@ def _registries(args: argparse.Namespace) -> int:
 
 
 def _login(args: argparse.Namespace) -> int:
+    from pypush.cli.main import read_password
+
+    password = read_password(args.password_stdin, args.username)
+    if args.registry is not None:
+        from pypush import api
+
+        user, where = api.login(args.registry, args.username, password, insecure=args.insecure,
+                                endpoint_url=args.endpoint_url, profile=args.profile)
+        if args.format == "json":
+            print(json.dumps({"registry": args.registry, "username": user, "stored_in": where}, indent=2))
+        else:
+            print(f"Login Succeeded: {args.registry} as {user}, stored in {where}")
+        return 0
+    if args.username:
+        raise UsageError("name the registry to log in to: pypush login REGISTRY -u USER --password-stdin")
     password = _registry(args).get_login_password()
     if args.format == "json":  # what `docker login -u AWS --password-stdin public.ecr.aws` needs
         print(json.dumps({"registry": "public.ecr.aws", "username": "AWS", "password": password}, indent=2))
@@ -366,74 +382,86 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the management subcommands to the ``pypush`` parser's subparsers."""
     common = _common()
 
-    def leaf(group: argparse._SubParsersAction, name: str, help_text: str,
+    def leaf(group: argparse._SubParsersAction, command: str, help_text: str,
              run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        p = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p = group.add_parser(command.split()[-1], help=help_text, description=help_text, parents=[common],
+                             **with_examples(command))
         p.set_defaults(run=run)
         return p
 
     repo = _group(sub, "repo", "create, delete, list and describe repositories")
-    p = leaf(repo, "create", "create a repository (optionally with its catalog data and resource tags)", _repo_create)
+    p = leaf(repo, "repo create", "create a repository (optionally with its catalog data and resource tags)",
+             _repo_create)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("--resource-tag", action="append", default=[], metavar="KEY=VALUE",
                    help="resource tag (repeatable)")
     _add_catalog_flags(p)
-    p = leaf(repo, "delete", "delete a repository", _repo_delete)
+    p = leaf(repo, "repo delete", "delete a repository", _repo_delete)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("--force", action="store_true", help="also delete the images it contains")
-    p = leaf(repo, "list", "list the repositories of a registry", _repo_list)
+    p = leaf(repo, "repo list", "list the repositories of a registry", _repo_list)
     p.add_argument("registry", nargs="?", help="ALIAS or public.ecr.aws/ALIAS (default: your default registry)")
     _page_size(p)
-    p = leaf(repo, "describe", "show one repository", _repo_describe)
+    p = leaf(repo, "repo describe", "show one repository", _repo_describe)
     p.add_argument("repository", help=REPO_HELP)
 
     images = _group(sub, "images", "list and delete images")
-    p = leaf(images, "list", "list the images of a repository", _images_list)
+    p = leaf(images, "images list", "list the images of a repository", _images_list)
     p.add_argument("repository", help=REPO_HELP)
     _page_size(p)
-    p = leaf(images, "delete", "delete images by tag (removes the tag) or digest (removes the image)",
+    p = leaf(images, "images delete", "delete images by tag (removes the tag) or digest (removes the image)",
              _images_delete)
     p.add_argument("refs", nargs="+", metavar="REF", help="REPO:TAG, REPO@sha256:DIGEST or "
                                                            "public.ecr.aws/ALIAS/REPO:TAG")
 
     tags = _group(sub, "tags", "list image tags")
-    p = leaf(tags, "list", "list the tags of a repository", _tags_list)
+    p = leaf(tags, "tags list", "list the tags of a repository", _tags_list)
     p.add_argument("repository", help=REPO_HELP)
     _page_size(p)
 
     policy = _group(sub, "policy", "get, set and delete repository policies")
-    p = leaf(policy, "get", "print the repository policy", _policy_get)
+    p = leaf(policy, "policy get", "print the repository policy", _policy_get)
     p.add_argument("repository", help=REPO_HELP)
-    p = leaf(policy, "set", "set the repository policy from a JSON file", _policy_set)
+    p = leaf(policy, "policy set", "set the repository policy from a JSON file", _policy_set)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("file", help="policy JSON file ('-': stdin)")
-    p.add_argument("--force", action="store_true", help="allow a policy that locks you out of changing it")
-    p = leaf(policy, "delete", "delete the repository policy", _policy_delete)
+    p.add_argument("--force", action="store_true", help="needed for a policy that locks you out: one that denies "
+                   "every principal (\"*\") a push action or SetRepositoryPolicy without a condition (refused "
+                   "here without --force), or one the service judges so")
+    p = leaf(policy, "policy delete", "delete the repository policy", _policy_delete)
     p.add_argument("repository", help=REPO_HELP)
 
     catalog = _group(sub, "catalog", "gallery catalog data of a repository or the registry")
-    p = leaf(catalog, "get", "show catalog data", _catalog_get)
+    p = leaf(catalog, "catalog get", "show catalog data", _catalog_get)
     p.add_argument("target", nargs="?", metavar="REPO", help=REPO_HELP + " (with --registry: the registry)")
     p.add_argument("--registry", action="store_true", help="the registry's catalog data instead")
     p.add_argument("--logo-out", metavar="FILE.png", help="also save the repository's logo to this file")
-    p = leaf(catalog, "set", "set catalog data (only the fields given)", _catalog_set)
+    p = leaf(catalog, "catalog set", "set catalog data (only the fields given)", _catalog_set)
     p.add_argument("target", nargs="?", metavar="REPO", help=REPO_HELP + " (with --registry: the registry)")
     p.add_argument("--registry", action="store_true", help="set the registry's catalog data instead")
     p.add_argument("--display-name", metavar="NAME", help="the registry's display name (with --registry)")
     _add_catalog_flags(p)
 
     rtags = _group(sub, "resource-tags", "AWS resource tags of a repository")
-    p = leaf(rtags, "list", "list resource tags", _rtags_list)
+    p = leaf(rtags, "resource-tags list", "list resource tags", _rtags_list)
     p.add_argument("repository", help=REPO_HELP)
-    p = leaf(rtags, "add", "add or overwrite resource tags", _rtags_add)
+    p = leaf(rtags, "resource-tags add", "add or overwrite resource tags", _rtags_add)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("tags", nargs="+", metavar="KEY=VALUE")
-    p = leaf(rtags, "remove", "remove resource tags", _rtags_remove)
+    p = leaf(rtags, "resource-tags remove", "remove resource tags", _rtags_remove)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("keys", nargs="+", metavar="KEY")
 
-    p = sub.add_parser("registries", help="list your public registries and their aliases", parents=[common])
+    p = sub.add_parser("registries", help="list your public registries and their aliases", parents=[common],
+                       **with_examples("registries"))
     p.set_defaults(run=_registries)
-    p = sub.add_parser("login", help="print a registry password for public.ecr.aws (user AWS), like "
-                                     "`aws ecr-public get-login-password`", parents=[common])
+    summary = ("log in to a registry: check the credentials and store them as docker does (config.json under "
+               "$DOCKER_CONFIG or ~/.docker, or its credential helper); without REGISTRY, print a password for "
+               "public.ecr.aws (user AWS), like `aws ecr-public get-login-password`")
+    p = sub.add_parser("login", help=summary, description=summary, parents=[common], **with_examples("login"))
+    p.add_argument("registry", nargs="?", metavar="REGISTRY", help="HOST[:PORT] to log in to (default: print "
+                                                                   "the ECR Public password instead)")
+    p.add_argument("--username", "-u", help="user name (ECR hosts and --endpoint-url's registry: AWS, implied)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
     p.set_defaults(run=_login)

@@ -320,13 +320,20 @@ class ECRPublic:
                       resp.get("policyText", ""))
 
     def set_policy(self, repository: str, policy: Any, force: bool = False) -> Policy:
-        """Set the policy: JSON text, or a dict/list serialised here. ``force`` allows a policy that
-        would lock the caller out of setting another one."""
+        """Set the policy: JSON text, or a dict/list serialised here. ``force`` is needed for a policy that
+        locks the caller out: one denying every principal a push action or SetRepositoryPolicy without a
+        condition (a UsageError here, nothing sent), or one the service judges so."""
+        from pypush.ecrpublic.policy_check import locked_out
+
         text = policy if isinstance(policy, str) else json.dumps(policy, indent=2)
         try:
-            json.loads(text)
+            document = json.loads(text)
         except ValueError as exc:
             raise UsageError(f"the policy is not valid JSON: {exc}") from None
+        lockout = None if force else locked_out(document)
+        if lockout:
+            raise UsageError(f"the policy locks you out of {repository}: {lockout}, so nobody could push there or "
+                             f"set another policy; nothing was set: pass force=True if that is meant")
         params = self._repo_params(repository)
         resp = self._call("SetRepositoryPolicy", params["repositoryName"],
                           lambda: self.client.set_repository_policy(policyText=text, force=force, **params))

@@ -157,6 +157,8 @@ def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[
     try:
         return transport.tag_digests(tags)
     except PypushError as exc:
+        if getattr(exc, "code", None) == "UNREACHABLE":  # refused, or no such host: the push would fail alike
+            raise
         log.debug("could not look up the tags first: %s", exc)
         return {}
 
@@ -193,7 +195,8 @@ def mirror_repository(source: str, destination: Union[str, Destination], options
     images and images without the ``platform`` asked for); one result per tag copied. ``subscriber_factory(tag)`` may give a progress subscriber per tag."""
     from pypush.image.platforms import NoSuchPlatform
     from pypush.name.reference import parse_remote
-    from pypush.sources.remote import NoSuchImage, SchemaOneError, connect
+    from pypush.errors import NoSuchImage
+    from pypush.sources.remote import SchemaOneError, connect
 
     if not source.startswith("docker://") and (source.partition(":")[0] in ("oci", "oci-archive", "docker-archive")
                                                 or os.path.lexists(source) or os.path.lexists(source.partition(":")[0])):

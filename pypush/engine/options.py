@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields, replace
 from typing import Any, Dict, List, Optional, Sequence
+from urllib.parse import urlsplit
 
 from pypush.errors import UsageError
 from pypush.name.reference import REGISTRY_V2, Destination, ecr_host_suggestion, is_ecr_host, validate_endpoint_url
@@ -69,10 +70,13 @@ def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool
             log.warning("%s is not an ECR host, pushing with the v2 transport (OCI distribution API)%s",
                         dest.registry, hint)
     elif dest.kind != REGISTRY_V2 and options.transport == "v2":
-        unused = [flag for flag in ecr_only if flag in ("--create-repository", "--rate-limit")]
+        unused = [flag for flag in ecr_only if flag in ("--endpoint-url", "--create-repository", "--rate-limit")]
         if unused:
+            door = (f"; to push over v2 to the endpoint's registry, name its host: "
+                    f"{urlsplit(options.endpoint_url).netloc}/{dest.path}" if options.endpoint_url else "")
             raise UsageError(f"{_applies(unused)} only to the ECR API: --transport v2 pushes {dest.name} "
-                             f"through the registry host (which neither creates repositories nor is paced)")
+                             f"through the registry host {dest.registry} (which neither creates repositories nor "
+                             f"is paced){door}")
 
 
 def _applies(flags: List[str]) -> str:

@@ -138,7 +138,12 @@ def registry_destination(destination: Union[str, "os.PathLike[str]"]) -> Destina
 
 
 def pull_target(destination: str) -> str:
-    """A pull's destination as a layout spec: ``oci:``/``oci-archive:`` as given, a bare path ``oci:PATH``."""
-    from pypush.transports.layout.layout_writer import is_layout_destination
+    """A pull's destination as a layout spec: ``oci:``/``oci-archive:`` as given; a bare path ``oci:PATH[:TAG]``,
+    or ``oci-archive:PATH[:TAG]`` when it ends ``.tar`` and is not a directory."""
+    from pypush.transports.layout.layout_writer import is_layout_destination, parse_layout_destination
 
-    return destination if is_layout_destination(destination) else f"oci:{destination}"
+    if is_layout_destination(destination):
+        return destination
+    path = parse_layout_destination(f"oci:{destination}").path
+    archive = path.lower().endswith(".tar") and not os.path.isdir(path)
+    return f"{'oci-archive' if archive else 'oci'}:{destination}"

@@ -107,6 +107,8 @@ def _split_ref(rest: str, original: str):
         last, tag = last.split(":", 1)
         rest = head + slash + last
         validate_tag(tag, original)
+    elif ":" in rest:  # no repository has a colon: `app:Bad/Tag` is a tag with a slash
+        validate_tag(rest.split(":", 1)[1], original)
     return rest, tag, digest
 
 

@@ -27,7 +27,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from pypush.transports.distribution.docker_credentials import Credentials
+from pypush.transports.distribution.docker_credentials import Credentials, login_hint
 from pypush.transports.distribution.token_auth import Authenticator, Scopes
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
@@ -36,7 +36,8 @@ from pypush.image.verify_ahead import BackgroundCheck
 from pypush.net.connections import (KeepAlive, Verify, registry_api_host, registry_schemes, registry_verify,
                                     requests_session)
 from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
-from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
+from pypush.net.retry import (Backoff, RetryPolicy, describe_network_error, gave_up, parse_retry_after,
+                              unreachable)
 from pypush.name.patterns import is_ecr_host
 from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn, Transport
@@ -114,6 +115,15 @@ class RegistryTransport(Transport):
         if resp.status_code == 404:
             raise RegistryError(f"{self.registry}: GET /v2/ answered 404: not an OCI distribution registry",
                                 code="404")
+
+    def check_login(self) -> bool:
+        """GET /v2/ with the credentials (a token of no scope, as ``docker login`` asks): an AuthError when the
+        registry refuses them; False when it asks for none (nothing to check)."""
+        self._base_url()
+        if self._open_api:
+            return False
+        self.call("GET", "/v2/", scopes=(), ok=(200,), what="login (GET /v2/)")
+        return True
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """HEAD each blob (a few at a time); the digests the repository does not have."""
@@ -307,8 +317,8 @@ class RegistryTransport(Transport):
                                   f"or refused the request ({_short(exc)}; gave up after {self.backoff.attempts} "
                                   f"attempts); fix it or exempt this host through NO_PROXY", code="PROXY")
         if _is_transient(exc):
-            return TransientError(f"{self.registry}: {what}: {_short(exc)} (gave up after "
-                                  f"{self.backoff.attempts} attempts)", code="CONNECTION")
+            return TransientError(f"{self.registry}: {what}: {gave_up(exc, self.backoff.attempts)}",
+                                  code="UNREACHABLE" if unreachable(exc) else "CONNECTION")
         return RegistryError(f"{self.registry}: {what}: {_short(exc)}")
 
     def refusal(self, resp: requests.Response, what: str) -> PypushError:
@@ -317,9 +327,9 @@ class RegistryTransport(Transport):
         code, message = _oci_error(resp)
         detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
         if status in (401, 403):
+            rights = f"; and check push rights to {self.repository}" if self.repository else ""
             return AuthError(f"{self.registry}: {what} refused with {self._auth.describe()}: {detail}; "
-                             f"log in with `docker login {self.registry}` or pass --username with --password-stdin, "
-                             f"and check push rights to {self.repository}", code=code or str(status))
+                             f"{login_hint(self.registry, self._auth.credentials)}{rights}", code=code or str(status))
         if status >= 500 and _REFUSALS.intersection(code.split(",")):  # a refusal wrapped in a server error
             hint = (" (a layer with urls its policy does not allow? docker-registry: validation.manifests.urls)"
                     if "MANIFEST_BLOB_UNKNOWN" in code else "")

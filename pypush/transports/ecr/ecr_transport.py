@@ -23,7 +23,7 @@ from pypush import b64
 from pypush.image.digest import VerifyingReader
 from pypush.errors import RegistryError, SourceError, TransientError
 from pypush.image.model import Blob, Descriptor
-from pypush.transports.ecr.ecr_tag_probe import tag_query, tags_found
+from pypush.transports.ecr.ecr_tag_probe import ask_tags
 from pypush.transports.ecr.pacing import Pacer
 from pypush.name.reference import ECR_PUBLIC, Destination
 from pypush.net import aws_errors
@@ -52,6 +52,11 @@ _PARTS_IN_MEMORY = threading.BoundedSemaphore(3)  # encoded parts held at once, 
 # Parts of a file (a layout's blob, a tar member read in place) are not held: see _PartBody.
 _REREAD = hasattr(os, "pread")  # not on Windows: there every part is held in memory
 _HEAD = b'{"layerPartBlob": "'
+
+
+def _translate(exc: BaseException, action: str) -> Exception:
+    """aws_errors.translate with the hints of a push (a missing repository is created)."""
+    return aws_errors.translate(exc, action, aws_errors.PUSH_HINTS)
 
 
 class _PartBody:
@@ -164,7 +169,7 @@ class EcrTransport(Transport):
         try:
             return self._retrying(operation, what, params)
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, what) from None
+            raise _translate(exc, what) from None
 
     def prepare(self, create_repository: bool = False) -> None:
         """Check the repository exists; create it when asked.
@@ -180,34 +185,33 @@ class EcrTransport(Transport):
                 log.info("not allowed to describe %s; pushing anyway", self.destination.name)
                 return
             if exc.code != "RepositoryNotFoundException" or not create_repository:
-                raise aws_errors.translate(exc, f"repository {self.destination.name}") from None
+                raise _translate(exc, f"repository {self.destination.name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"repository {self.destination.name}") from None
+            raise _translate(exc, f"repository {self.destination.name}") from None
         try:
             self._retrying("CreateRepository", "CreateRepository", {"repositoryName": self.repository})
             log.info("created repository %s", self.destination.name)
         except AwsApiError as exc:
             if exc.code != "RepositoryAlreadyExistsException":
-                raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
+                raise _translate(exc, f"creating repository {self.destination.name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
+            raise _translate(exc, f"creating repository {self.destination.name}") from None
 
     def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
-        """tag -> the image digest it names (None: no such tag), in one call: BatchGetImage on private
-        ECR, DescribeImages on ECR Public (which answers ImageNotFoundException if any tag is missing)."""
-        operation, body = tag_query(self.service, self._ids(), tags)
+        """tag -> the image digest it names at exactly this destination (None: no such tag), asked as
+        ecr_tag_probe.ask_tags asks; {} when the answer could not be about this destination (an ECR Public
+        alias that is not the caller's). ECR Public answers ImageNotFoundException if any tag is missing."""
         what = f"looking up tags of {self.destination.name}"
-        if self.service == "ecr":
-            return tags_found(self.service, self._call(operation, what, **body), tags)
+        call = (lambda op, body: self._retrying(op, what, body)) if self.service == "ecr" else self.api.call
         try:
-            resp = self.api.call(operation, body)
+            found = ask_tags(call, self.service, self.destination, tags)
         except AwsApiError as exc:
-            if exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
+            if self.service != "ecr" and exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
                 return dict.fromkeys(tags)
-            raise aws_errors.translate(exc, what) from None
+            raise _translate(exc, what) from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, what) from None
-        return tags_found(self.service, resp, tags)
+            raise _translate(exc, what) from None
+        return {} if found is None else found
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """BatchCheckLayerAvailability in batches of 100. The engine asks before any upload, so a blob the
@@ -248,9 +252,9 @@ class EcrTransport(Transport):
             except AwsApiError as exc:
                 if exc.code == "ImageAlreadyExistsException":
                     continue
-                raise aws_errors.translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
+                raise _translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
             except AwsFailure as exc:
-                raise aws_errors.translate(exc, f"PutImage {self.destination.name}") from None
+                raise _translate(exc, f"PutImage {self.destination.name}") from None
             got = resp.get("image", {}).get("imageId", {}).get("imageDigest")
             if got and got != digest:
                 raise RegistryError(f"PutImage {self.destination.name}: registry stored digest {got}, expected {digest}")
@@ -390,9 +394,9 @@ class EcrTransport(Transport):
                          code)
                 raise _UploadLost(sent) from None
             if code != "LayerAlreadyExistsException":
-                raise aws_errors.translate(exc, f"CompleteLayerUpload for {name}") from None
+                raise _translate(exc, f"CompleteLayerUpload for {name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"CompleteLayerUpload for {name}") from None
+            raise _translate(exc, f"CompleteLayerUpload for {name}") from None
         tracked.drop()
         self.stats.blob_uploaded(sent - resumed)
         if resumed:
@@ -484,7 +488,7 @@ class _UploadLost(Exception):
 
 def aws_part_error(err: AwsApiError, name: str) -> Exception:
     """Map an UploadLayerPart error reply as every other call's."""
-    return aws_errors.translate(err, f"UploadLayerPart for {name}")
+    return _translate(err, f"UploadLayerPart for {name}")
 
 
 def _frozen(credentials: Any) -> AwsCredentials:

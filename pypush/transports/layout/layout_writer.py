@@ -112,6 +112,7 @@ class LayoutTransport(Transport):
             raise UsageError(f"{self.target.name}: {path} exists and is not a directory")
         base = os.path.basename(os.path.abspath(path)) or "layout"
         self._staging = tempfile.mkdtemp(prefix=f".{base}.pypush-", suffix=".tmp", dir=parent)
+        os.chmod(self._staging, 0o777 & ~umask())  # mkdtemp's 0700 would become the layout's own mode
         self._dir = self._staging
         os.makedirs(os.path.join(self._dir, "blobs", "sha256"))
 
@@ -130,7 +131,7 @@ class LayoutTransport(Transport):
         """Stream ``blob`` into a temporary file, verifying it, then rename it to its digest."""
         desc = blob.descriptor
         with self._writing():
-            fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.join(self._dir, "blobs", "sha256"))
+            fd, tmp = _mkstemp(os.path.join(self._dir, "blobs", "sha256"))
         try:
             with os.fdopen(fd, "wb") as out, VerifyingReader(blob.open(), desc.digest, desc.size if desc.digest
                                                              else None, blob.name, blob.hashed) as reader:
@@ -155,7 +156,7 @@ class LayoutTransport(Transport):
         path = self._blob_path(digest)
         if not os.path.isfile(path):
             with self._writing():
-                fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.dirname(path))
+                fd, tmp = _mkstemp(os.path.dirname(path))
                 with os.fdopen(fd, "wb") as out:
                     out.write(raw)
                 self._place(tmp, digest)
@@ -247,8 +248,32 @@ class LayoutTransport(Transport):
                 self._written.append(path)
 
 
+def umask() -> int:
+    """The process's umask (read without changing it where Linux tells it; cached)."""
+    global _UMASK
+    if _UMASK is None:
+        try:
+            with open("/proc/self/status") as status:
+                _UMASK = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+        except (OSError, StopIteration, ValueError, IndexError):
+            _UMASK = os.umask(0o022)
+            os.umask(_UMASK)
+    return _UMASK
+
+
+_UMASK: Optional[int] = None
+
+
+def _mkstemp(directory: str, prefix: str = ".pypush-") -> Tuple[int, str]:
+    """A temporary file in ``directory`` with the mode a new file gets (0666 less the umask), not mkstemp's 0600:
+    renamed into place, it is the layout's file."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
+    os.chmod(tmp, 0o666 & ~umask())
+    return fd, tmp
+
+
 def _write_atomically(path: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.dirname(path))
+    fd, tmp = _mkstemp(os.path.dirname(path))
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -261,7 +286,7 @@ def _write_atomically(path: str, data: bytes) -> None:
 def _tar_directory(directory: str, path: str) -> None:
     """Write ``directory`` as an uncompressed tar (sorted members, no owners, zero times) to ``path`` atomically."""
     parent = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.pypush-", suffix=".tmp", dir=parent)
+    fd, tmp = _mkstemp(parent, prefix=f".{os.path.basename(path)}.pypush-")
     try:
         with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for name in ("oci-layout", "index.json"):
