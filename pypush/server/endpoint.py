@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
@@ -14,7 +15,7 @@ from pypush.server.aws.limits import FaultPlan, Faults, Quotas
 from pypush.server.aws.sigv4 import Verifier
 from pypush.server.settings import DEFAULT_QUIRKS, TOKEN_LIFETIME, Settings, parse_quirks
 from pypush.server.store.data_lock import DataDirLock
-from pypush.server.store.store import Store
+from pypush.server.store.store import UPLOAD_LIFETIME, Clock, Store
 
 
 class LocalEndpoint:
@@ -22,7 +23,8 @@ class LocalEndpoint:
 
     ``data_dir=None`` uses a temporary directory removed at ``stop()``. ``url``, ``port`` and
     ``host_port`` are known after ``start()``. Raises ValueError for an alias, registry id or part
-    size the ECR Public model does not allow.
+    size the ECR Public model does not allow. Unfinished uploads without a part for ``upload_lifetime``
+    seconds are discarded; ``clock`` (seconds since the epoch) is the endpoint's time, for tests.
     """
 
     def __init__(self, data_dir: Union[str, Path, None] = None, host: str = "127.0.0.1", port: int = 0,
@@ -30,7 +32,8 @@ class LocalEndpoint:
                  access_key: Optional[str] = None, secret_key: Optional[str] = None, alias: str = "local",
                  registry_id: str = "123456789012", faults: Union[str, FaultPlan, None] = None,
                  registry_quirks: Union[str, Iterable[str], None] = None, login: str = "public",
-                 token_lifetime: int = TOKEN_LIFETIME, header_timeout: float = HEADER_TIMEOUT):
+                 token_lifetime: int = TOKEN_LIFETIME, header_timeout: float = HEADER_TIMEOUT,
+                 upload_lifetime: float = UPLOAD_LIFETIME, clock: Clock = time.time):
         if (access_key is None) != (secret_key is None):
             raise ValueError("access_key and secret_key go together")
         self.data_dir: Optional[Path] = Path(data_dir) if data_dir is not None else None
@@ -43,6 +46,10 @@ class LocalEndpoint:
         if not header_timeout > 0:
             raise ValueError(f"header timeout must be above 0 seconds, not {header_timeout}")
         self.header_timeout = header_timeout
+        if not upload_lifetime > 0:
+            raise ValueError(f"upload lifetime must be above 0 seconds, not {upload_lifetime}")
+        self.upload_lifetime = upload_lifetime
+        self.clock = clock
         check_settings(self.settings)
         self.enforce_quotas = enforce_quotas
         self.keys = (access_key, secret_key) if access_key is not None and secret_key is not None else None
@@ -52,6 +59,8 @@ class LocalEndpoint:
         self._thread: Optional[threading.Thread] = None
         self._store: Optional[Store] = None
         self._lock: Optional[DataDirLock] = None
+        self._sweeper: Optional[threading.Thread] = None
+        self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
@@ -84,7 +93,7 @@ class LocalEndpoint:
 
     def _open(self, data_dir: Path) -> None:
         """Open the store and serve it from a background thread."""
-        self._store = Store(data_dir)
+        self._store = Store(data_dir, clock=self.clock, upload_lifetime=self.upload_lifetime)
         verifier = Verifier(*self.keys) if self.keys else None
         aws = AwsDoor(self._store, self.settings, verifier=verifier, quotas=Quotas() if self.enforce_quotas else None,
                       faults=Faults(self.faults) if self.faults else None)
@@ -95,6 +104,15 @@ class LocalEndpoint:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"pypush-serve-{self.port}", daemon=True)
         self._thread.start()
+        self._stopping.clear()
+        self._sweeper = threading.Thread(target=self._sweep, args=(self._store,), daemon=True,
+                                         name=f"pypush-serve-uploads-{self.port}")
+        self._sweeper.start()
+
+    def _sweep(self, store: Store) -> None:
+        """Discard abandoned uploads now and then, so an idle endpoint frees their files too."""
+        while not self._stopping.wait(min(self.upload_lifetime / 4, 60.0)):
+            store.expire_uploads()
 
     def serve_forever(self) -> None:
         """Block until ``stop()`` is called from another thread (or a signal handler)."""
@@ -105,12 +123,14 @@ class LocalEndpoint:
         server, self._server = self._server, None
         if server is None:
             return
+        self._stopping.set()
         server.shutdown()
         server.close_connections()
         server.server_close()
         server.wait_idle(timeout=10)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in (self._thread, self._sweeper):
+            if thread is not None:
+                thread.join(timeout=10)
         if self._store is not None:
             self._store.close()
         if self._lock is not None:
