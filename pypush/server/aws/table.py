@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Tuple
 
-from pypush.server.aws import images, layers, premium, repositories
+from pypush.server.aws import images, layers, premium, premium_images, repositories
 from pypush.server.aws.context import Context
 from pypush.server.aws.protocol import PRIVATE, PUBLIC
 
@@ -59,6 +59,8 @@ _LISTED: Tuple[Tuple[str, Tuple[str, ...], Operation], ...] = (
     ("DeletePremiumRepositoryPolicy", PUBLIC_ONLY, premium.delete_premium_repository_policy),
     ("AssociateRepositories", PUBLIC_ONLY, premium.associate_repositories),
     ("DisassociateRepositories", PUBLIC_ONLY, premium.disassociate_repositories),
+    # premium_images.py
+    ("SetImageStatus", PUBLIC_ONLY, premium_images.set_image_status),
 )
 
 OPERATIONS: Dict[Tuple[str, str], Operation] = {
