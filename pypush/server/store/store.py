@@ -71,6 +71,12 @@ def name_of_key(key: str) -> str:
     return key[len(PREMIUM_KEY_PREFIX):] if is_premium_key(key) else key
 
 
+def repo_exists(db: "Db", key: str) -> bool:
+    """Inside a transaction: whether the FREE or premium repository of store key ``key`` exists."""
+    table = "premium_repositories" if is_premium_key(key) else "repositories"
+    return db.execute(f"SELECT 1 FROM {table} WHERE name=?", (name_of_key(key),)).fetchone() is not None
+
+
 PER_REPOSITORY_TABLES = ("image_tags", "images", "image_children", "image_status", "layers", "resource_tags")
 """The tables whose ``repo`` column is a store key."""
 
