@@ -4,8 +4,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 from pypush.server.app import HEADER_TIMEOUT, App, EndpointServer
 from pypush.server.aws.context import check_settings
@@ -22,7 +23,8 @@ class LocalEndpoint:
 
     ``data_dir=None`` uses a temporary directory removed at ``stop()``. ``url``, ``port`` and
     ``host_port`` are known after ``start()``. Raises ValueError for an alias, registry id or part
-    size the ECR Public model does not allow.
+    size the ECR Public model does not allow. ``clock`` is the endpoint's "now" (seconds since the epoch):
+    pull counts, report periods and download URLs follow it.
     """
 
     def __init__(self, data_dir: Union[str, Path, None] = None, host: str = "127.0.0.1", port: int = 0,
@@ -30,7 +32,8 @@ class LocalEndpoint:
                  access_key: Optional[str] = None, secret_key: Optional[str] = None, alias: str = "local",
                  registry_id: str = "123456789012", faults: Union[str, FaultPlan, None] = None,
                  registry_quirks: Union[str, Iterable[str], None] = None, login: str = "public",
-                 token_lifetime: int = TOKEN_LIFETIME, header_timeout: float = HEADER_TIMEOUT):
+                 token_lifetime: int = TOKEN_LIFETIME, header_timeout: float = HEADER_TIMEOUT,
+                 clock: Callable[[], float] = time.time):
         if (access_key is None) != (secret_key is None):
             raise ValueError("access_key and secret_key go together")
         self.data_dir: Optional[Path] = Path(data_dir) if data_dir is not None else None
@@ -39,7 +42,7 @@ class LocalEndpoint:
         quirks = (parse_quirks(registry_quirks) if isinstance(registry_quirks, str)
                   else DEFAULT_QUIRKS if registry_quirks is None else frozenset(registry_quirks))
         self.settings = Settings(registry_id=registry_id, alias=alias, part_size=part_size, login=login,
-                                 quirks=quirks, token_lifetime=token_lifetime)
+                                 quirks=quirks, token_lifetime=token_lifetime, clock=clock)
         if not header_timeout > 0:
             raise ValueError(f"header timeout must be above 0 seconds, not {header_timeout}")
         self.header_timeout = header_timeout

@@ -2,8 +2,10 @@
 (quirks) its registry door imitates; shared by both doors and the gallery."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import FrozenSet
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Callable, FrozenSet
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 """Published quota: every part but the last of a layer is at least 5 MiB."""
@@ -50,6 +52,13 @@ class Settings:
     quirks: FrozenSet[str] = DEFAULT_QUIRKS
     """ECR registry behaviours the /v2/ write side imitates (see QUIRKS)."""
     token_lifetime: int = TOKEN_LIFETIME
+    clock: Callable[[], float] = time.time
+    """Seconds since the epoch: the endpoint's "now" (tests inject a movable one)."""
+    url_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """Signs the short-lived download URLs the endpoint hands out (publisher reports)."""
+
+    def now(self) -> float:
+        return self.clock()
 
     @property
     def min_part_size(self) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Tuple
 
-from pypush.server.aws import images, layers, repositories
+from pypush.server.aws import images, layers, reports, repositories
 from pypush.server.aws.context import Context
 from pypush.server.aws.protocol import PRIVATE, PUBLIC
 
@@ -46,6 +46,9 @@ _LISTED: Tuple[Tuple[str, Tuple[str, ...], Operation], ...] = (
     ("UntagResource", PUBLIC_ONLY, repositories.untag_resource),
     ("DescribeRegistries", PUBLIC_ONLY, repositories.describe_registries),
     ("GetAuthorizationToken", BOTH, repositories.get_authorization_token),
+    # reports.py
+    ("ListPublisherReports", PUBLIC_ONLY, reports.list_publisher_reports),
+    ("GetDownloadUrlForPublisherReport", PUBLIC_ONLY, reports.get_download_url_for_publisher_report),
 )
 
 OPERATIONS: Dict[Tuple[str, str], Operation] = {

@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS image_tags (
     PRIMARY KEY (repo, tag));
 CREATE TABLE IF NOT EXISTS image_children (
     repo TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (repo, parent, child));
+CREATE TABLE IF NOT EXISTS pulls (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, day TEXT NOT NULL, pulls INTEGER NOT NULL DEFAULT 0,
+    version_checks INTEGER NOT NULL DEFAULT 0, last_at REAL NOT NULL, PRIMARY KEY (repo, digest, day));
 """
 
 
