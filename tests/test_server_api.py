@@ -307,7 +307,8 @@ def test_policies(pub):
 
 def test_catalog_data(pub):
     pub.create_repository(repositoryName="cat")
-    assert pub.get_repository_catalog_data(repositoryName="cat")["catalogData"] == {"marketplaceCertified": False}
+    assert pub.get_repository_catalog_data(repositoryName="cat")["catalogData"] == {
+        "marketplaceCertified": False, "badges": [], "artifactTypes": []}
     logo = b"\x89PNG fake"
     out = pub.put_repository_catalog_data(repositoryName="cat", catalogData={
         "description": "desc", "operatingSystems": ["Linux"], "aboutText": "# about", "logoImageBlob": logo})
