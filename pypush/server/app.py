@@ -37,11 +37,13 @@ HEADER_TIMEOUT = 60.0
 class App:
     """Everything a request needs: the two doors over one store, and the gallery."""
 
-    def __init__(self, store: Store, settings: Settings, aws: AwsDoor):
+    def __init__(self, store: Store, settings: Settings, aws: AwsDoor, premium: bool = False):
         self.store = store
         self.settings = settings
         self.aws = aws
-        self.registry = RegistryDoor(store, settings)
+        self.premium = premium
+        """The premium repositories' port: its /v2/ serves them, and it has no AWS door or gallery."""
+        self.registry = RegistryDoor(store, settings, premium=premium)
         self._gallery: Any = None
         self._gallery_lock = threading.Lock()
 
@@ -134,12 +136,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.server.watch(self.connection, None)  # the headers are in
         path = self.path.split("?", 1)[0]
         v2 = path == "/v2" or path.startswith("/v2/")
-        if v2 or self.command != "POST" or path in ("/token", "/token/"):
+        if v2 or self.command != "POST" or path in ("/token", "/token/") or self.server.app.premium:
             self._continue()
         if v2:
             self._v2()
         elif path in ("/token", "/token/") and self.command in ("GET", "HEAD"):
             self._token()
+        elif self.server.app.premium:
+            self._drain_body()
+            self._send(404, {"Content-Type": "application/json"},
+                       b'{"errors":[{"code":"NOT_FOUND","message":"the premium port serves /v2/ only","detail":null}]}')
         elif self.command == "POST":
             self._aws()
         elif self.command in ("GET", "HEAD"):  # a publisher report's download, else the HTML gallery

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Callable, FrozenSet
+from typing import Callable, FrozenSet, Optional
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 """Published quota: every part but the last of a layer is at least 5 MiB."""
@@ -52,12 +52,22 @@ class Settings:
     quirks: FrozenSet[str] = DEFAULT_QUIRKS
     """ECR registry behaviours the /v2/ write side imitates (see QUIRKS)."""
     token_lifetime: int = TOKEN_LIFETIME
-    clock: Callable[[], float] = time.time
-    """Seconds since the epoch: the endpoint's "now" (tests inject a movable one)."""
+    premium_url: str = ""
+    """``http://HOST:PORT`` of the premium registry door (its own port), known once it listens."""
+    verified_registry: bool = True
+    """The stub of ECR Public's gate on premium: a verified registry with an approved custom alias."""
+    owned_products: Optional[FrozenSet[str]] = None
+    """The stub of Marketplace's product checks: the products the account owns with the ECR Public Premium
+    delivery option (None: every well-formed product id)."""
+    public_products: Optional[FrozenSet[str]] = None
+    """The Marketplace products that are PUBLIC (None: every product)."""
+    clock: Callable[[], float] = field(default=time.time)
+    """The endpoint's time (epoch seconds): image deprecations fall due by it; tests move it."""
     url_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     """Signs the short-lived download URLs the endpoint hands out (publisher reports)."""
 
     def now(self) -> float:
+        """The endpoint's time (``clock``)."""
         return self.clock()
 
     @property

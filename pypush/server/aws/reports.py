@@ -1,12 +1,13 @@
 """Publisher reports built from the endpoint's own pull counts (store/pull_counts.py):
 ListPublisherReports, GetDownloadUrlForPublisherReport, and the download the URL leads to.
 
-A SUMMARY report exists for every WEEKLY (Monday-Sunday, UTC) and MONTHLY (calendar month) period with
-at least one counted pull or version check, created (``createdAt``) at its latest count and listed for
-365 days after; a period still running grows until it ends. They are listed weekly ones first, each
-granularity newest first. TRENDS reports (country, cloud, client...)
-need data the endpoint does not have: none is listed. The gzip CSV's columns are the endpoint's own
-(AWS does not publish its format): see CSV_COLUMNS.
+Reports cover premium repositories and the FREE repositories associated with one (as ECR Public's do;
+the association as it is when the report is read). A SUMMARY report exists for every WEEKLY (Monday-Sunday,
+UTC) and MONTHLY (calendar month) period with at least one counted pull or version check of a covered
+repository, created (``createdAt``) at its latest count and listed for 365 days after; a period still
+running grows until it ends. Weekly reports are listed first, each granularity newest first. TRENDS
+reports (by country, cloud, client...) need data the endpoint does not have: none is listed. The gzip
+CSV's columns are the endpoint's own (AWS does not publish its format): see CSV_COLUMNS.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pypush.server.aws.protocol import ApiError
 from pypush.server.reply import Reply
 from pypush.server.settings import Settings
 from pypush.server.store.pull_counts import counts_between, days_with_pulls
-from pypush.server.store.store import Db, Store
+from pypush.server.store.store import Db, Store, is_premium_key, name_of_key
 
 CSV_COLUMNS = ("period_start", "period_end", "registry_id", "repository_name", "repository_type", "image_digest",
                "image_tags", "image_media_type", "pulls", "version_checks")
@@ -65,19 +66,22 @@ def _periods(db: Db) -> List[Period]:
     return sorted(found, key=lambda p: (p.granularity != "WEEKLY", -p.start.toordinal()))
 
 
-def repository_of(store_key: str) -> Tuple[str, str]:
-    """(repositoryType, repositoryName) of a repository's store key."""
-    return "FREE", store_key
+def _covered(db: Db, store_key: str) -> bool:
+    """Reports cover premium repositories and the FREE repositories associated with one."""
+    return is_premium_key(store_key) or bool(
+        db.execute("SELECT 1 FROM associations WHERE free=?", (store_key,)).fetchone())
 
 
 def _csv(db: Db, registry_id: str, period: Period) -> Tuple[bytes, float]:
-    """(gzip CSV bytes, createdAt) of one period's report."""
+    """(gzip CSV bytes, createdAt) of one period's report; createdAt 0 when it has no row."""
     text = io.StringIO()
     out = csv.writer(text, lineterminator="\n")
     out.writerow(CSV_COLUMNS)
     created = 0.0
     for c in counts_between(db, period.start.isoformat(), period.end.isoformat()):
-        kind, name = repository_of(c.repo)
+        if not _covered(db, c.repo):
+            continue
+        kind, name = ("PREMIUM" if is_premium_key(c.repo) else "FREE"), name_of_key(c.repo)
         tags = [r[0] for r in db.execute("SELECT tag FROM image_tags WHERE repo=? AND digest=? ORDER BY tag",
                                          (c.repo, c.digest))]
         media = db.execute("SELECT media_type FROM images WHERE repo=? AND digest=?", (c.repo, c.digest)).fetchone()
@@ -91,7 +95,7 @@ def _reports(db: Db, registry_id: str, now: float) -> List[Dict[str, Any]]:
     reports = []
     for period in _periods(db):
         data, created = _csv(db, registry_id, period)
-        if created < now - RETENTION_DAYS * 86400:
+        if not created or created < now - RETENTION_DAYS * 86400:
             continue
         reports.append({"reportId": period.report_id, "reportType": "SUMMARY", "granularity": period.granularity,
                         "period": {"startDate": period.start.isoformat(), "endDate": period.end.isoformat()},
@@ -112,7 +116,7 @@ def _find(db: Db, registry_id: str, report_id: str, now: float) -> Optional[Peri
     for period in _periods(db):
         if period.report_id == report_id:
             created = _csv(db, registry_id, period)[1]
-            return period if created >= now - RETENTION_DAYS * 86400 else None
+            return period if created and created >= now - RETENTION_DAYS * 86400 else None
     return None
 
 

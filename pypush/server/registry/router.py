@@ -41,9 +41,10 @@ READS = ("GET", "HEAD")
 class RegistryDoor:
     """Answers every request under /v2/."""
 
-    def __init__(self, store: Store, settings: Settings):
+    def __init__(self, store: Store, settings: Settings, premium: bool = False):
         self.store = store
         self.settings = settings
+        self.premium = premium
         self.reads = ReadApi(store)
         self.uploads = UploadApi(store, settings)
         self.manifests = ManifestApi(store, settings)

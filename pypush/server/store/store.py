@@ -42,10 +42,40 @@ CREATE TABLE IF NOT EXISTS image_tags (
     PRIMARY KEY (repo, tag));
 CREATE TABLE IF NOT EXISTS image_children (
     repo TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (repo, parent, child));
+CREATE TABLE IF NOT EXISTS premium_repositories (
+    name TEXT PRIMARY KEY, created_at REAL NOT NULL, state TEXT NOT NULL, products TEXT NOT NULL,
+    catalog TEXT, policy TEXT);
+CREATE TABLE IF NOT EXISTS associations (free TEXT PRIMARY KEY, premium TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS image_status (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, scheduled_at REAL,
+    PRIMARY KEY (repo, digest));
 CREATE TABLE IF NOT EXISTS pulls (
     repo TEXT NOT NULL, digest TEXT NOT NULL, day TEXT NOT NULL, pulls INTEGER NOT NULL DEFAULT 0,
     version_checks INTEGER NOT NULL DEFAULT 0, last_at REAL NOT NULL, PRIMARY KEY (repo, digest, day));
 """
+"""Premium repositories live in ``premium_repositories``; their layers, images, tags and resource tags
+use the store key ``repo_key(name, premium=True)`` (``~premium/<name>``, which no repository name can
+be) in the per-repository tables, so a FREE and a PREMIUM repository may share a name."""
+
+PREMIUM_KEY_PREFIX = "~premium/"
+
+
+def repo_key(name: str, premium: bool) -> str:
+    """The per-repository tables' key of the FREE or PREMIUM repository ``name``."""
+    return PREMIUM_KEY_PREFIX + name if premium else name
+
+
+def is_premium_key(key: str) -> bool:
+    return key.startswith(PREMIUM_KEY_PREFIX)
+
+
+def name_of_key(key: str) -> str:
+    """The repository name a store key stands for."""
+    return key[len(PREMIUM_KEY_PREFIX):] if is_premium_key(key) else key
+
+
+PER_REPOSITORY_TABLES = ("image_tags", "images", "image_children", "image_status", "layers", "resource_tags")
+"""The tables whose ``repo`` column is a store key."""
 
 
 BUSY_TIMEOUT_MS = 30_000
