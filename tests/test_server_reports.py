@@ -49,6 +49,14 @@ def digest_of(text: str) -> str:
     return sha(text.encode())
 
 
+def covered(c, name: str) -> None:
+    """A FREE repository ``name`` associated with a premium one of the same name: reports cover it."""
+    c.create_repository(repositoryName=name)
+    c.create_premium_repository(repositoryName=name, marketplaceProducts=["prod-a"])
+    c.associate_repositories(repositoryName=name, repositoryType="FREE", associatedRepositoryName=name,
+                             associatedRepositoryType="PREMIUM")
+
+
 def manifest_get(ep, repo: str, ref: str, method: str = "GET") -> None:
     r = requests.request(method, f"{ep.url}/v2/{repo}/manifests/{ref}", headers={"Accept": OCI_MANIFEST}, timeout=30)
     assert r.status_code == 200, r.text
@@ -68,7 +76,7 @@ def rows_of(url: str) -> List[Dict[str, str]]:
 
 def test_no_pulls_no_reports(ep):
     c = client(ep)
-    c.create_repository(repositoryName="team/app")
+    covered(c, "team/app")
     push_image(c, "team/app", [b"layer"])
     c.describe_images(repositoryName="team/app")
     assert reports(c) == []
@@ -78,9 +86,9 @@ def test_no_pulls_no_reports(ep):
 
 def test_reports_count_skopeo_pulls_and_version_checks(ep, skopeo, tmp_path):
     c = client(ep)
-    c.create_repository(repositoryName="team/app")
+    covered(c, "team/app")
     app = push_image(c, "team/app", [b"app layer"], tag="v1")
-    c.create_repository(repositoryName="team/other")
+    covered(c, "team/other")
     other = push_image(c, "team/other", [b"other layer"], tag="latest")
     skopeo.pull_oci(f"{ep.host_port}/team/app:v1", tmp_path / "one")
     skopeo.pull_oci(f"{ep.host_port}/team/app:v1", tmp_path / "two")
@@ -116,9 +124,27 @@ def test_reports_count_skopeo_pulls_and_version_checks(ep, skopeo, tmp_path):
     assert [(r["repository_name"], r["pulls"]) for r in rows_of(url)] == [("team/app", "1")]
 
 
+def test_reports_cover_premium_repositories_and_the_free_ones_associated(ep):
+    c = client(ep)
+    c.create_repository(repositoryName="team/free")
+    text = push_image(c, "team/free", [b"layer"], tag="v1")
+    manifest_get(ep, "team/free", "v1")
+    assert reports(c) == []  # a FREE repository with no premium twin is not reported on
+    c.create_premium_repository(repositoryName="team/paid", marketplaceProducts=["prod-a"])
+    c.associate_repositories(repositoryName="team/free", repositoryType="FREE", associatedRepositoryName="team/paid",
+                             associatedRepositoryType="PREMIUM")
+    url = c.get_download_url_for_publisher_report(reportId="summaryweekly20261130")["downloadUrl"]
+    assert [(r["repository_name"], r["repository_type"], r["image_digest"], r["pulls"]) for r in rows_of(url)] == [
+        ("team/free", "FREE", digest_of(text), "1")]
+    c.disassociate_repositories(repositoryName="team/free", repositoryType="FREE",
+                                associatedRepositoryName="team/paid", associatedRepositoryType="PREMIUM")
+    assert reports(c) == []
+    assert requests.get(url, timeout=30).status_code == 404
+
+
 def test_a_deleted_image_keeps_its_counts(ep):
     c = client(ep)
-    c.create_repository(repositoryName="team/app")
+    covered(c, "team/app")
     text = push_image(c, "team/app", [b"layer"], tag="v1")
     manifest_get(ep, "team/app", digest_of(text))
     c.batch_delete_image(repositoryName="team/app", imageIds=[{"imageDigest": digest_of(text)}])
@@ -129,7 +155,7 @@ def test_a_deleted_image_keeps_its_counts(ep):
 
 def test_filters_paging_and_tokens_tied_to_their_filters(ep):
     c = client(ep)
-    c.create_repository(repositoryName="team/app")
+    covered(c, "team/app")
     push_image(c, "team/app", [b"layer"], tag="v1")
     for week in range(3):  # three weeks of November-December: 3 weekly and 2 monthly reports
         ep.clock.now = WEDNESDAY + (week - 1) * 7 * DAY
@@ -155,7 +181,7 @@ def test_filters_paging_and_tokens_tied_to_their_filters(ep):
 
 def test_download_urls_are_short_lived_signed_and_reports_age_out(ep):
     c = client(ep)
-    c.create_repository(repositoryName="team/app")
+    covered(c, "team/app")
     push_image(c, "team/app", [b"layer"], tag="v1")
     manifest_get(ep, "team/app", "v1")
     for bad in ("", "Summary", "a" * 65, "summary-weekly"):
@@ -189,7 +215,7 @@ def test_download_urls_are_short_lived_signed_and_reports_age_out(ep):
 def test_publisher_reports_through_the_aws_cli(ep, tmp_path):
     aws = AwsCli(ep, tmp_path)
     c = client(ep)
-    c.create_repository(repositoryName="team/app")
+    covered(c, "team/app")
     text = push_image(c, "team/app", [b"layer"], tag="v1")
     assert aws.call("list-publisher-reports") == {"reports": []}
     manifest_get(ep, "team/app", "v1")
