@@ -383,7 +383,6 @@ def test_private_ecr_shares_the_store(pub, priv):
         "RepositoryNotFoundException"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: the 19 operations of the 2026 model are being added")
 def test_every_public_operation_is_served(endpoint):
     from pypush import apimodels
     from pypush.server.aws.table import OPERATIONS
