@@ -1,6 +1,6 @@
 """The HTTP side: one threaded HTTP/1.1 server that hands each request to a door: POST / to the AWS
-door (aws.dispatch, by X-Amz-Target), /v2/ and /token to the registry door (registry.router), other
-GET/HEAD to the gallery. Bodies are read here: whole for the AWS door, streamed for the registry door.
+door (aws.dispatch, by X-Amz-Target), /v2/ and /token to the registry door (registry.router), GET/HEAD
+of /publisher-reports/ to the report downloads (aws.reports), other GET/HEAD to the gallery. Bodies are read here: whole for the AWS door, streamed for the registry door.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Optional, Set, Tuple
 
+from pypush.server.aws import reports
 from pypush.server.aws.dispatch import LARGE_BODY, AwsDoor, too_large
 from pypush.server.aws.limits import DropConnection
 from pypush.server.aws.protocol import CONTENT_TYPE, ApiError
@@ -174,9 +175,13 @@ class RequestHandler(BaseHTTPRequestHandler):
                        b'{"errors":[{"code":"NOT_FOUND","message":"the premium port serves /v2/ only","detail":null}]}')
         elif self.command == "POST":
             self._aws()
-        elif self.command in ("GET", "HEAD"):  # the HTML gallery
+        elif self.command in ("GET", "HEAD"):  # a publisher report's download, else the HTML gallery
             self._drain_body()
-            reply = self.server.app.gallery_page(self.command, self.path, self.headers)
+            app = self.server.app
+            if path.startswith(reports.DOWNLOAD_PREFIX):
+                reply = reports.download(app.store, app.settings, self.path)
+            else:
+                reply = app.gallery_page(self.command, self.path, self.headers)
             self._send(reply.status, reply.headers, reply.body)
         else:
             self._drain_body()

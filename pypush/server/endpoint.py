@@ -6,16 +6,26 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Union
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Union
 
 from pypush.server.app import HEADER_TIMEOUT, App, EndpointServer
 from pypush.server.aws.context import check_settings
 from pypush.server.aws.dispatch import AwsDoor
+from pypush.server.aws.entitled import load_entitlements, parse_entitlements
+from pypush.server.aws.scans import load_scan_findings, parse_scan_findings
 from pypush.server.aws.limits import FaultPlan, Faults, Quotas
 from pypush.server.aws.sigv4 import Verifier
 from pypush.server.settings import DEFAULT_QUIRKS, TOKEN_LIFETIME, Settings, parse_quirks
 from pypush.server.store.data_lock import DataDirLock
 from pypush.server.store.store import UPLOAD_LIFETIME, Clock, Store
+
+
+def _seed(value: Union[str, Path, Mapping[str, Any], None], load: Callable[[str], Any],
+          parse: Callable[[Any], Any]) -> Any:
+    """A seed file's checked content: from its path, or from the mapping given in its place."""
+    if value is None:
+        return {}
+    return load(str(value)) if isinstance(value, (str, Path)) else parse(dict(value))
 
 
 class LocalEndpoint:
@@ -31,7 +41,10 @@ class LocalEndpoint:
     refuses CreatePremiumRepository (the verified-registry stub); ``owned_products`` is the Marketplace
     stub's allow-list (None: any well-formed id); ``public_products`` the products that are PUBLIC
     (None: all). ``clock`` (epoch seconds) is the endpoint's time, ``clock_offset`` seconds added to
-    the real one: uploads expire and image deprecations fall due by it.
+    the real one: uploads expire, image deprecations fall due, pulls are counted and report periods and
+    download URLs follow it. ``entitlements`` (buyer account -> product ids) and ``scan_findings`` (image
+    digest -> findings) seed the Marketplace-agreements and scanner stubs: a JSON file's path or its parsed
+    content (docs/local-endpoint-premium.md).
     """
 
     def __init__(self, data_dir: Union[str, Path, None] = None, host: str = "127.0.0.1", port: int = 0,
@@ -42,7 +55,9 @@ class LocalEndpoint:
                  token_lifetime: int = TOKEN_LIFETIME, header_timeout: float = HEADER_TIMEOUT,
                  upload_lifetime: float = UPLOAD_LIFETIME, premium_port: int = 0, verified_registry: bool = True,
                  owned_products: Optional[Iterable[str]] = None, public_products: Optional[Iterable[str]] = None,
-                 clock: Optional[Clock] = None, clock_offset: float = 0.0):
+                 clock: Optional[Clock] = None, clock_offset: float = 0.0,
+                 entitlements: Union[str, Path, Mapping[str, Any], None] = None,
+                 scan_findings: Union[str, Path, Mapping[str, Any], None] = None):
         if (access_key is None) != (secret_key is None):
             raise ValueError("access_key and secret_key go together")
         self.data_dir: Optional[Path] = Path(data_dir) if data_dir is not None else None
@@ -58,7 +73,8 @@ class LocalEndpoint:
                                  quirks=quirks, token_lifetime=token_lifetime, verified_registry=verified_registry,
                                  owned_products=None if owned_products is None else frozenset(owned_products),
                                  public_products=None if public_products is None else frozenset(public_products),
-                                 clock=clock)
+                                 clock=clock, entitlements=_seed(entitlements, load_entitlements, parse_entitlements),
+                                 scan_findings=_seed(scan_findings, load_scan_findings, parse_scan_findings))
         self.premium_port = premium_port
         if not header_timeout > 0:
             raise ValueError(f"header timeout must be above 0 seconds, not {header_timeout}")

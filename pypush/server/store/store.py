@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS associations (free TEXT PRIMARY KEY, premium TEXT NOT
 CREATE TABLE IF NOT EXISTS image_status (
     repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, scheduled_at REAL,
     PRIMARY KEY (repo, digest));
+CREATE TABLE IF NOT EXISTS pulls (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, day TEXT NOT NULL, pulls INTEGER NOT NULL DEFAULT 0,
+    version_checks INTEGER NOT NULL DEFAULT 0, last_at REAL NOT NULL, PRIMARY KEY (repo, digest, day));
 """
 """Premium repositories live in ``premium_repositories``; their layers, images, tags and resource tags
 use the store key ``repo_key(name, premium=True)`` (``~premium/<name>``, which no repository name can
