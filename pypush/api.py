@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from pypush.engine.push_result import PushResult, predicted_stored, unchanged_result, unique_blobs
 from pypush.errors import PypushError, UsageError
 from pypush.image.model import Node
-from pypush.name.reference import (REGISTRY_V2, Destination, ecr_host_suggestion, is_ecr_host, parse_destination,
-                                   validate_endpoint_url, validate_tag)
+from pypush.name.reference import (ECR_PUBLIC, REGISTRY_V2, Destination, ecr_host_suggestion, is_ecr_host,
+                                   parse_destination, repository_type, validate_endpoint_url, validate_tag)
 
 if TYPE_CHECKING:  # loaded when a push needs them: a re-push that is already done never does
     from pypush.engine.plan import PlanEntry, PlanOutcome
@@ -42,12 +42,22 @@ class PushOptions:
     src_username: Optional[str] = None  # docker:// sources: credentials (else docker's config, else anonymous)
     src_password: Optional[str] = None
     allow_nondistributable: bool = False  # push layers with urls too when the source has them (crane's flag)
+    repository_type: str = "free"  # ECR Public: free | premium (every push call carries repositoryType=PREMIUM)
+
+
+OPTION_ALIASES = {"repositoryType": "repository_type"}
+"""Keyword arguments accepted under the AWS API's spelling too (``pypush.push(..., repositoryType="premium")``)."""
 
 
 def merge_options(options: Optional[PushOptions], option_fields: Dict[str, object]) -> PushOptions:
     """``options`` (else the defaults) with the keyword arguments given beside it laid over it: what a
     call spells out wins. The caller's object is not changed; an unknown name is a UsageError."""
     known = [f.name for f in fields(PushOptions)]
+    for alias, name in OPTION_ALIASES.items():
+        if alias in option_fields:
+            if name in option_fields:
+                raise UsageError(f"give {name} or {alias}, not both")
+            option_fields = {**{k: v for k, v in option_fields.items() if k != alias}, name: option_fields[alias]}
     unknown = sorted(set(option_fields) - set(known))
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r}: PushOptions fields are {', '.join(known)}")
@@ -64,6 +74,8 @@ def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool
         validate_endpoint_url(options.endpoint_url)
     if options.transport not in ("auto", "ecr", "v2"):
         raise UsageError(f"unknown transport {options.transport!r}: choose auto, ecr or v2")
+    if _premium(options):
+        check_premium(dest, options)
     ecr_only: List[str] = [flag for flag, given in (
         ("--endpoint-url", options.endpoint_url is not None), ("--create-repository", options.create_repository),
         ("--profile", options.profile is not None and not source_uses_aws),
@@ -85,6 +97,22 @@ def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool
         if unused:
             raise UsageError(f"{_applies(unused)} only to the ECR API: --transport v2 pushes {dest.name} "
                              f"through the registry host (which neither creates repositories nor is paced)")
+
+
+def _premium(options: PushOptions) -> bool:
+    return repository_type(options.repository_type) == "PREMIUM"
+
+
+def check_premium(dest: Optional[Destination], options: PushOptions) -> None:
+    """Refuse ``repository_type="premium"`` where it means nothing (exit 2): only ECR Public has premium
+    repositories, and only ``pypush premium create`` makes one (it needs Marketplace products)."""
+    where = dest.name if dest is not None else "an OCI layout"
+    if dest is None or dest.kind != ECR_PUBLIC:
+        raise UsageError(f"--repository-type premium applies only to ECR Public destinations "
+                         f"(public.ecr.aws/ALIAS/REPO), not {where}")
+    if options.create_repository:
+        raise UsageError(f"--create-repository cannot create a premium repository (it needs Marketplace products): "
+                         f"pypush premium create {dest.repository} --product ID")
 
 
 def _applies(flags: List[str]) -> str:
@@ -119,11 +147,15 @@ def open_transport(dest: Destination, options: PushOptions, session: Any = None)
         from pypush.transports.ecr.ecr_transport import EcrTransport
 
         return EcrTransport(dest, endpoint_url=options.endpoint_url, profile=options.profile,
-                            rate_limits=options.rate_limits)
+                            rate_limits=options.rate_limits, repository_type=repository_type(options.repository_type))
     from pypush.transports.distribution.docker_credentials import credentials_for
     from pypush.transports.distribution.v2_transport import RegistryTransport
 
     registry, repository = dest.registry, dest.path
+    if dest.kind != REGISTRY_V2 and _premium(options):  # the host the service names for premium repositories
+        from pypush.transports.ecr.premium_host import premium_repository_uri, split_uri
+
+        registry, repository = split_uri(premium_repository_uri(dest, options.endpoint_url, options.profile))
     username, password = options.username, options.password
     if dest.kind != REGISTRY_V2:
         from pypush.transports.ecr.login import ecr_login
@@ -229,6 +261,8 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
     if ref.tag or ref.digest:
         raise UsageError(f"{source}: name a repository without a tag or digest to copy all its tags")
     layout = _layout_target(destination)
+    if layout is not None and _premium(options):
+        check_premium(None, options)
     if layout is not None and (layout.archive or layout.tag):
         raise UsageError(f"{layout.name}: every tag goes into a layout directory, oci:DIR (each image named by its tag)")
     dest = None if layout is not None else (
@@ -290,6 +324,8 @@ def _transfer(source: str, destination: Target, tags: Sequence[str], compression
     if compression not in COMPRESSIONS:
         raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
     layout = _layout_target(destination)
+    if layout is not None and _premium(options):
+        check_premium(None, options)
     dest = None if layout is not None else (
         destination if isinstance(destination, Destination) else _registry_destination(destination))
     if dest is not None:
@@ -320,6 +356,8 @@ def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
     blob before its upload starts (when most blobs are likely at the destination already)."""
     options = merge_options(options, option_fields)
     layout = _layout_target(destination)
+    if layout is not None and _premium(options):
+        check_premium(None, options)
     dest = None if layout is not None else (
         destination if isinstance(destination, Destination) else _registry_destination(destination))
     named = [*([layout.tag] if layout is not None and layout.tag else []), *([dest.tag] if dest and dest.tag else [])]
@@ -338,6 +376,8 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
     hashed ahead (images of a plan share blobs)."""
     from pypush.engine.verify_ahead import VerifyAhead
 
+    if _premium(options):
+        check_premium(dest if layout is None else None, options)
     blobs = unique_blobs(root)
     ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None
     if ask and dest is not None:
@@ -388,7 +428,7 @@ def _ask_lightly(dest: Destination, options: PushOptions, tags: List[str]) -> Op
         return tag_digests(dest.registry, dest.path, tags, options.insecure)
     from pypush.transports.ecr.ecr_tag_probe import tag_digests as ecr_tag_digests
 
-    return ecr_tag_digests(dest, tags, options.endpoint_url, options.profile)
+    return ecr_tag_digests(dest, tags, options.endpoint_url, options.profile, repository_type(options.repository_type))
 
 
 def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[str]]:
@@ -470,7 +510,7 @@ class _PlanTransports:
             inner = _destination_transport(dest, options, source, session)
             scope = registry
         else:
-            key = (dest.kind, dest.region or "", options.endpoint_url or "")
+            key = (dest.kind, dest.region or "", options.endpoint_url or "", repository_type(options.repository_type))
             with self._lock:  # the first opens the client (credentials, endpoint); the others share it
                 base = self._ecr.get(key)
                 inner = base.for_repository(dest) if base is not None else open_transport(dest, options)

@@ -81,7 +81,7 @@ def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_
         _add_registry_destination_options(p)
     else:
         p.set_defaults(endpoint_url=None, create_repository=False, transport="auto", insecure=False, mount_from=[],
-                       username=None, password_stdin=False, rate_limit=[])
+                       username=None, password_stdin=False, rate_limit=[], repository_type="free")
     p.add_argument("--src-insecure", action="store_true", help="allow plain HTTP / unverified TLS for the source")
     p.add_argument("--src-username", help="user name for a docker:// source (default: docker's config, else "
                                           "anonymous)")
@@ -107,6 +107,14 @@ def _add_registry_destination_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
     p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
                    help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
+    add_repository_type(p, "push to")
+
+
+def add_repository_type(p: argparse.ArgumentParser, verb: str) -> None:
+    """``--repository-type free|premium``: which of ECR Public's two repositories of one name to use."""
+    p.add_argument("--repository-type", choices=("free", "premium"), default="free", type=str.lower,
+                   help=f"ECR Public: {verb} the FREE repository (default) or the PREMIUM one of that name "
+                        f"(paid content sold through AWS Marketplace; see docs/premium.md)")
 
 
 def _add_push(sub: argparse._SubParsersAction) -> None:
@@ -145,7 +153,8 @@ def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported 
                               username=args.username, password=password, profile=args.profile, jobs=args.jobs,
                               rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from,
                               platform=args.platform, src_insecure=args.src_insecure, src_username=args.src_username,
-                              src_password=src_password, allow_nondistributable=args.allow_nondistributable)
+                              src_password=src_password, allow_nondistributable=args.allow_nondistributable,
+                              repository_type=args.repository_type)
     return options
 
 

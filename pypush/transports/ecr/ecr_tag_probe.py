@@ -18,9 +18,10 @@ _TIMEOUT = 15.0
 
 
 def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[str] = None,
-                profile: Optional[str] = None) -> Optional[Dict[str, Optional[str]]]:
+                profile: Optional[str] = None, repository_type: str = "FREE") -> Optional[Dict[str, Optional[str]]]:
     """tag -> image digest it names (None: no such tag or repository; on ECR Public, which only says that
-    one of the tags asked is missing, every tag then reads None), or None when this cannot tell."""
+    one of the tags asked is missing, every tag then reads None), or None when this cannot tell.
+    ``repository_type``: FREE or PREMIUM (ECR Public's twin repositories of one name)."""
     from pypush.net.aws_errors import AwsApiError, AwsFailure
     from pypush.net.aws_json import ECR_PUBLIC_REGION, AwsJsonClient, default_endpoint, env_credentials
     from pypush.net.connections import aws_verify_from_files
@@ -32,6 +33,8 @@ def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[s
     if creds is None or not url:
         return None
     ids = {"repositoryName": dest.repository, **({"registryId": dest.registry_id} if dest.registry_id else {})}
+    if repository_type != "FREE":
+        ids["repositoryType"] = repository_type
     operation, body = tag_query(service, ids, tags)
     client = AwsJsonClient(service, region, url, lambda: creds, aws_verify_from_files(), timeout=_TIMEOUT,
                            tunnel=False)
@@ -49,7 +52,7 @@ def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[s
 def tag_query(service: str, ids: Mapping[str, str], tags: Sequence[str]) -> Tuple[str, Dict[str, Any]]:
     """(operation, body) asking which image each of ``tags`` names: BatchGetImage on private ECR,
     DescribeImages on ECR Public. ``ids``: repositoryName, and registryId if any (on ECR Public only an
-    account number: Describe* take no alias)."""
+    account number: Describe* take no alias), and repositoryType for a premium repository."""
     body: Dict[str, Any] = {k: v for k, v in ids.items() if k != "registryId" or service == "ecr" or v.isdigit()}
     body["imageIds"] = [{"imageTag": t} for t in dict.fromkeys(tags)]
     if service == "ecr":
