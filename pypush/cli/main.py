@@ -265,7 +265,7 @@ def _add_manage(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_premium(sub: argparse._SubParsersAction) -> None:
-    from pypush.cli.premium import register
+    from pypush.cli.premium_commands import register
 
     register(sub)
 
