@@ -317,8 +317,9 @@ def _catalog_set(args: argparse.Namespace) -> int:
     if repo is None:
         other = sorted(set(given) - {"description", "logo"})
         if other:
+            flag = {"architectures": "architecture", "operating_systems": "os", "categories": "category"}
             raise UsageError(f"--registry sets only --display-name, --description and --logo, not "
-                             f"--{other[0].replace('_', '-').replace('operating-systems', 'os')}")
+                             f"--{flag.get(other[0], other[0])}")
         if args.display_name is None and not given:
             raise UsageError("--registry needs --display-name NAME, --description TEXT or --logo FILE.png")
         emit_fields(args, _registry(args, args.target).put_registry_catalog_data(
@@ -361,9 +362,9 @@ def _rtags_remove(args: argparse.Namespace) -> int:
 
 
 def _registries(args: argparse.Namespace) -> int:
-    emit(args, _registry(args).describe_registries(), ("ID", "URI", "ALIASES", "VERIFIED", "PREMIUM", "PREMIUM URI"),
+    emit(args, _registry(args).describe_registries(), ("ID", "URI", "ALIASES", "VERIFIED", "PREMIUM"),
          lambda r: (r.registry_id, r.uri, [a.name + ("*" if a.primary else "") for a in r.aliases], r.verified,
-                    r.premium_status, r.premium_registry_uri))
+                    r.premium_registry_uri or r.premium_status))
     return 0
 
 
