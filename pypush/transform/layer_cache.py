@@ -14,15 +14,15 @@ import hashlib
 import json
 import logging
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from pypush.name.patterns import DIGEST
+
 log = logging.getLogger(__name__)
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 _FORMAT = 1
 
 
@@ -94,7 +94,7 @@ class LayerCache:
 
     def put(self, key: CacheKey, digest: str, size: int) -> None:
         """Record (atomically; last writer wins) that ``key`` compresses to ``digest``/``size``."""
-        if not _DIGEST.match(digest or "") or not isinstance(size, int) or size <= 0:
+        if not DIGEST.fullmatch(digest or "") or not isinstance(size, int) or size <= 0:
             return
         path = self._path(key)
         doc = {"format": _FORMAT, "key": key.as_json(), "digest": digest, "size": size}
@@ -116,7 +116,7 @@ def _validate(doc: object, key: CacheKey) -> Optional[CacheEntry]:
     if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("key") != key.as_json():
         return None
     digest, size = doc.get("digest"), doc.get("size")
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
         return None
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         return None

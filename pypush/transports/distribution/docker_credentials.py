@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Mapping, Optional, Union
 
 from pypush.errors import AuthError
+from pypush.name.patterns import DOCKER_HUB_NAMES
 
 log = logging.getLogger(__name__)
 
 DOCKER_HUB = "https://index.docker.io/v1/"
 """The server URL docker and credential helpers use for Docker Hub."""
-_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
 _HELPER_TIMEOUT = 60.0
 
 
@@ -47,7 +47,7 @@ def normalize_registry(name: str) -> str:
     name = name.strip()
     name = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", name)
     name = name.split("/", 1)[0].lower()
-    return "docker.io" if name in _HUB_ALIASES else name
+    return "docker.io" if name in DOCKER_HUB_NAMES else name
 
 
 def server_url(registry: str) -> str:

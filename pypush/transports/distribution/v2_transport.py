@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -37,6 +36,7 @@ from pypush.net.connections import (KeepAlive, Verify, registry_api_host, regist
                                     requests_session)
 from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
 from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
+from pypush.name.patterns import is_ecr_host
 from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn
 
@@ -603,12 +603,11 @@ class _BlobUpload:
 
 # ----- helpers --------------------------------------------------------------------------------------
 
-_ECR_HOST = re.compile(r"(^|\.)dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$|^public\.ecr\.aws$")
 
 
 def _is_ecr(registry: str) -> bool:
     """An ECR (private or public) registry endpoint."""
-    return bool(_ECR_HOST.search(registry.lower().split(":", 1)[0]))
+    return is_ecr_host(registry)
 
 
 def _same_host(url: str, host: str) -> bool:
