@@ -115,6 +115,15 @@ def check_premium(dest: Optional[Destination], options: PushOptions) -> None:
                          f"pypush premium create {dest.repository} --product ID")
 
 
+def check_repository_type(destination: "Target", options: PushOptions) -> None:
+    """``check_premium`` for a destination as ``push`` takes it, before any work (a build checks it first)."""
+    if _premium(options):
+        layout = _layout_target(destination)
+        dest = None if layout is not None else (
+            destination if isinstance(destination, Destination) else _registry_destination(destination))
+        check_premium(dest, options)
+
+
 def _applies(flags: List[str]) -> str:
     return f"{', '.join(flags)} appl{'ies' if len(flags) == 1 else 'y'}"
 

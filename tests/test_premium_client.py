@@ -321,7 +321,8 @@ def test_image_status_requests(stubbed_registry):
                                                             "subjectManifestDigest": "sha256:" + "b" * 64}]},
                       {"repositoryName": "app", "repositoryType": "PREMIUM"})
     image = registry.list_images("app", repository_type="premium")[0]
-    assert (image.status, image.scheduled_deletion_at, image.subject_digest) == ("DEPRECATED", NOW, "sha256:" + "b" * 64)
+    assert (image.status, image.scheduled_deletion_at) == ("DEPRECATED", NOW)
+    assert image.subject_digest == "sha256:" + "b" * 64
     stub.add_response("batch_delete_image", {"imageIds": [{"imageTag": "v1"}], "failures": []},
                       {"repositoryName": "app", "repositoryType": "PREMIUM", "imageIds": [{"imageTag": "v1"}]})
     assert registry.delete_images(["app:v1"], repository_type="premium").ok
@@ -414,3 +415,27 @@ def test_referrers_follow_their_subject_and_children_their_parents():
 
     engine.push(root, Manifests(), ["1"])  # type: ignore[arg-type]
     assert put == order
+
+
+@pytest.mark.parametrize("argv", [
+    ["mutate", str(FIXTURES / "small.oci"), "oci:{tmp}/out:1", "--env", "A=1", "--repository-type", "premium"],
+    ["append", "--base", str(FIXTURES / "small.oci"), "--layer", str(FIXTURES / "README.md"),
+     "localhost:5000/app:1", "--repository-type", "premium"],
+    ["copy", str(FIXTURES / "small.oci"), "oci-archive:{tmp}/out.tar", "--repository-type", "premium"]])
+def test_builds_and_copies_refuse_premium_outside_ecr_public_before_any_work(tmp_path, capsys, argv):
+    from pypush.cli.main import main
+
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert "--repository-type premium applies only to ECR Public destinations" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_premium_errors_name_the_premium_fix():
+    from pypush.net.aws_errors import translate
+
+    missing = AwsApiError(400, "RepositoryNotFoundException", "not found")
+    assert "pypush premium create REPO" in str(translate(missing, "SetRepositoryState premium repository app"))
+    assert "pypush repo create REPO" in str(translate(missing, "DescribeImages app"))
+    refused = translate(AwsApiError(400, "DeletionNotAllowedException", "published"), "BatchDeleteImage app")
+    assert refused.exit_code == 4 and "pypush premium deprecate" in str(refused)

@@ -54,6 +54,11 @@ def image_id(image: str) -> Dict[str, str]:
     return {"imageTag": validate_tag(image)}
 
 
+def _what(params: Dict[str, Any]) -> str:
+    """How an error message names the repository a premium call is about."""
+    return f"premium repository {params['repositoryName']}"
+
+
 def _choice(value: Optional[str], allowed: Tuple[str, ...], what: str) -> Optional[str]:
     if value is None:
         return None
@@ -85,7 +90,7 @@ class PremiumMixin:
             params["catalogData"] = dict(catalog)
         if tags:
             params["tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-        resp = self._call("CreatePremiumRepository", params["repositoryName"],
+        resp = self._call("CreatePremiumRepository", _what(params),
                           lambda: self.client.create_premium_repository(**params))
         return _premium_repository(resp.get("premiumRepository") or {})
 
@@ -98,19 +103,20 @@ class PremiumMixin:
         """One premium repository with its state, products and association."""
         params = self._repo_params(repository)
         name = params.pop("repositoryName")
-        resp = self._call("DescribePremiumRepositories", name, lambda: self.client.describe_premium_repositories(
-            repositoryNames=[name], **params))
+        resp = self._call("DescribePremiumRepositories", f"premium repository {name}",
+                          lambda: self.client.describe_premium_repositories(repositoryNames=[name], **params))
         found = [d for d in resp.get("repositories") or () if d.get("repositoryName") == name]
         if not found:
-            raise RegistryError(f"DescribePremiumRepositories {name}: RepositoryNotFoundException: no premium "
-                                f"repository of that name", "RepositoryNotFoundException")
+            raise RegistryError(f"DescribePremiumRepositories premium repository {name}: RepositoryNotFoundException: "
+                                f"no premium repository of that name; create it first: pypush premium create {name} "
+                                f"--product ID", "RepositoryNotFoundException")
         return _premium_repository(found[0])
 
     def delete_premium_repository(self, repository: str) -> PremiumRepository:
         """Delete an empty premium repository (there is no force: in DRAFT delete its images, later
         deprecate them and wait for their deletion)."""
         params = self._repo_params(repository)
-        resp = self._call("DeletePremiumRepository", params["repositoryName"],
+        resp = self._call("DeletePremiumRepository", _what(params),
                           lambda: self.client.delete_premium_repository(**params))
         return _premium_repository(resp.get("premiumRepository") or {})
 
@@ -119,7 +125,7 @@ class PremiumMixin:
         (unlisted, existing buyers can still pull); it never returns to DRAFT."""
         params = self._repo_params(repository)
         wanted = _choice(state, STATES, "state")
-        resp = self._call("SetRepositoryState", params["repositoryName"], lambda: self.client.set_repository_state(
+        resp = self._call("SetRepositoryState", _what(params), lambda: self.client.set_repository_state(
             repositoryType="PREMIUM", state=wanted, **params))
         return StateChange(resp.get("repositoryName", params["repositoryName"]), resp.get("registryId", ""),
                            resp.get("state", wanted or ""))
@@ -129,7 +135,7 @@ class PremiumMixin:
         only lets the list grow)."""
         params = self._repo_params(repository)
         wanted = check_products(products)
-        resp = self._call("PutPremiumRepositoryProducts", params["repositoryName"],
+        resp = self._call("PutPremiumRepositoryProducts", _what(params),
                           lambda: self.client.put_premium_repository_products(marketplaceProducts=wanted, **params))
         return Products(resp.get("repositoryName", params["repositoryName"]), resp.get("registryId", ""),
                         tuple(resp.get("marketplaceProducts") or wanted))
@@ -138,7 +144,7 @@ class PremiumMixin:
     def get_premium_catalog_data(self, repository: str) -> CatalogData:
         """The premium repository's gallery entry (with the badges and artifact types the service sets)."""
         params = self._repo_params(repository)
-        resp = self._call("GetPremiumRepositoryCatalogData", params["repositoryName"],
+        resp = self._call("GetPremiumRepositoryCatalogData", _what(params),
                           lambda: self.client.get_premium_repository_catalog_data(**params))
         return _catalog(resp.get("catalogData") or {})
 
@@ -153,14 +159,14 @@ class PremiumMixin:
         if not catalog:
             raise UsageError("nothing to set: give a description, about, usage, architectures, operating "
                              "systems, a logo or categories")
-        resp = self._call("PutPremiumRepositoryCatalogData", params["repositoryName"],
+        resp = self._call("PutPremiumRepositoryCatalogData", _what(params),
                           lambda: self.client.put_premium_repository_catalog_data(catalogData=catalog, **params))
         return _catalog(resp.get("catalogData") or {})
 
     def get_premium_policy(self, repository: str) -> Policy:
         """The premium repository's policy (RepositoryPolicyNotFoundException when none is set)."""
         params = self._repo_params(repository)
-        resp = self._call("GetPremiumRepositoryPolicy", params["repositoryName"],
+        resp = self._call("GetPremiumRepositoryPolicy", _what(params),
                           lambda: self.client.get_premium_repository_policy(**params))
         return Policy(resp.get("repositoryName", params["repositoryName"]), resp.get("registryId", ""),
                       resp.get("policyText", ""))
@@ -173,7 +179,7 @@ class PremiumMixin:
         except ValueError as exc:
             raise UsageError(f"the policy is not valid JSON: {exc}") from None
         params = self._repo_params(repository)
-        resp = self._call("SetPremiumRepositoryPolicy", params["repositoryName"],
+        resp = self._call("SetPremiumRepositoryPolicy", _what(params),
                           lambda: self.client.set_premium_repository_policy(policyText=text, force=force, **params))
         return Policy(resp.get("repositoryName", params["repositoryName"]), resp.get("registryId", ""),
                       resp.get("policyText", text))
@@ -181,7 +187,7 @@ class PremiumMixin:
     def delete_premium_policy(self, repository: str) -> Policy:
         """Remove the policy; returns the one deleted."""
         params = self._repo_params(repository)
-        resp = self._call("DeletePremiumRepositoryPolicy", params["repositoryName"],
+        resp = self._call("DeletePremiumRepositoryPolicy", _what(params),
                           lambda: self.client.delete_premium_repository_policy(**params))
         return Policy(resp.get("repositoryName", params["repositoryName"]), resp.get("registryId", ""),
                       resp.get("policyText", ""))
@@ -203,10 +209,11 @@ class PremiumMixin:
         params = self._repo_params(repository)
         ident = image_id(image)
         extra = {"deprecationPeriodDays": days} if days is not None else {}
-        resp = self._call("SetImageStatus", f"{params['repositoryName']} {image}", lambda: self.client.set_image_status(
+        resp = self._call("SetImageStatus", f"{_what(params)} image {image}", lambda: self.client.set_image_status(
             repositoryType="PREMIUM", imageId=ident, status=status, **extra, **params))
         got = resp.get("imageId") or ident
-        ref = ImageRef(resp.get("repositoryName", params["repositoryName"]), got.get("imageTag"), got.get("imageDigest"))
+        name = resp.get("repositoryName", params["repositoryName"])
+        ref = ImageRef(name, got.get("imageTag"), got.get("imageDigest"))
         return ImageStatusChange(ref, resp.get("status", status), resp.get("scheduledDeletionAt"))
 
     def scan_findings(self, repository: str, image: str, page_size: Optional[int] = None) -> ScanFindings:
@@ -222,7 +229,7 @@ class PremiumMixin:
         while True:
             page_params = dict(params, **({"maxResults": page_size} if page_size else {}),
                                **({"nextToken": token} if token else {}))
-            resp = self._call("DescribeImageScanFindings", f"{params['repositoryName']} {image}",
+            resp = self._call("DescribeImageScanFindings", f"{_what(params)} image {image}",
                               lambda: self.client.describe_image_scan_findings(**page_params))
             first = first or resp
             findings.extend((resp.get("imageScanFindings") or {}).get("findings") or ())
@@ -253,7 +260,7 @@ class PremiumMixin:
         free = self._repo_params(free_repository)["repositoryName"] if free_repository else params["repositoryName"]
         method = getattr(self.client, "associate_repositories" if operation.startswith("A") else
                          "disassociate_repositories")
-        resp = self._call(operation, params["repositoryName"], lambda: method(
+        resp = self._call(operation, _what(params), lambda: method(
             repositoryType="PREMIUM", associatedRepositoryName=free, associatedRepositoryType="FREE", **params))
         return _association(resp)
 

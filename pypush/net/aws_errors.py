@@ -29,7 +29,19 @@ HINTS = {
     "ImageNotFoundException": "see pypush images list REPO",
     "InvalidTagParameterException": "tag keys must not start with aws:",
     "TooManyTagsException": "a repository may carry at most 50 resource tags",
+    "DeletionNotAllowedException": "a published premium repository keeps its images: deprecate them instead "
+                                   "(pypush premium deprecate REPO IMAGE --days N)",
+    "EntitlementNotFoundException": "no active Marketplace entitlement covers it (or it is not available yet): "
+                                    "see pypush entitled repos",
+    "AssociationAlreadyExistsException": "a repository has at most one association: pypush premium disassociate",
+    "PublisherReportNotFoundException": "see pypush premium reports list",
 }
+PREMIUM_HINTS = {
+    "RepositoryNotFoundException": "create it first: pypush premium create REPO --product ID",
+    "RepositoryPolicyNotFoundException": "no policy is set: pypush premium policy set REPO FILE",
+    "RepositoryAlreadyExistsException": "it exists: pypush premium describe REPO",
+}
+"""Hints for an action on a premium repository (its message names one), where they differ."""
 
 
 class AwsFailure(Exception):
@@ -89,7 +101,8 @@ def retry_after(exc: BaseException) -> Optional[float]:
 def translate(exc: BaseException, action: str) -> PypushError:
     """A one-line PypushError for a failure while doing ``action`` (secrets never included)."""
     if isinstance(exc, AwsApiError):
-        code, hint = exc.code, HINTS.get(exc.code)
+        code = exc.code
+        hint = (PREMIUM_HINTS.get(code) if "premium repository" in action else None) or HINTS.get(code)
         text = f"{action}: {code}: {exc.message}".rstrip(": ") + (f"; {hint}" if hint else "")
         if code in AUTH_CODES:
             return AuthError(text, code)
