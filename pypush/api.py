@@ -16,7 +16,7 @@ from pypush.name.reference import (ECR_PUBLIC, REGISTRY_V2, Destination, ecr_hos
 if TYPE_CHECKING:  # loaded when a push needs them: a re-push that is already done never does
     from pypush.engine.plan import PlanEntry, PlanOutcome
     from pypush.engine.progress import Subscriber
-    from pypush.engine.verify_ahead import VerifyAhead
+    from pypush.image.verify_ahead import VerifyAhead
     from pypush.transports.base import Transport
 
 COMPRESSIONS = ("gzip", "zstd", "none", "keep")
@@ -383,7 +383,7 @@ def _send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[s
     whether every tag already names the manifest (when its digest is known before sending). ``opener``
     (a plan's) opens the destination's transport instead of ``_destination_transport``; then no blob is
     hashed ahead (images of a plan share blobs)."""
-    from pypush.engine.verify_ahead import VerifyAhead
+    from pypush.image.verify_ahead import VerifyAhead
 
     if _premium(options):
         check_premium(dest if layout is None else None, options)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 from conftest import REPO_ROOT
@@ -29,11 +28,6 @@ def test_no_module_imports_ctypes():
     users = [str(p.relative_to(REPO_ROOT)) for p in _modules()
              if any(name.split(".")[0] == "ctypes" for name in _imports(p))]
     assert users == []
-
-
-def test_module_file_names_are_unique():
-    names = Counter(p.name for p in _modules() if p.name not in ("__init__.py", "__main__.py"))
-    assert [name for name, n in names.items() if n > 1] == []
 
 
 def test_os_exit_and_the_charset_deferral_live_only_in_the_console_entry_point():

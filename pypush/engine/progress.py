@@ -29,33 +29,6 @@ class Subscriber:
         """The push ended (success or not)."""
 
 
-class Fanout(Subscriber):
-    """Forward every event to several subscribers."""
-
-    def __init__(self, *subscribers: Subscriber):
-        self.subscribers = [s for s in subscribers if s is not None]
-
-    def on_plan(self, *args: int) -> None:
-        for s in self.subscribers:
-            s.on_plan(*args)
-
-    def on_bytes(self, blob: Blob, n: int) -> None:
-        for s in self.subscribers:
-            s.on_bytes(blob, n)
-
-    def on_blob_done(self, blob: Blob, uploaded: bool) -> None:
-        for s in self.subscribers:
-            s.on_blob_done(blob, uploaded)
-
-    def on_manifest(self, digest: str, tags: List[str]) -> None:
-        for s in self.subscribers:
-            s.on_manifest(digest, tags)
-
-    def close(self) -> None:
-        for s in self.subscribers:
-            s.close()
-
-
 def terminal_columns(stream: IO[str]) -> int:
     """Columns of the terminal ``stream`` writes to; 0 when it says none (a 0-column pty) or is no terminal."""
     try:

@@ -12,7 +12,7 @@ from pypush.errors import DigestMismatchError, Interrupted, UsageError
 from pypush.image.model import Blob, Descriptor, Node
 from pypush.engine.progress import Subscriber
 from pypush.transports.base import Transport
-from pypush.engine.verify_ahead import VerifyAhead
+from pypush.image.verify_ahead import VerifyAhead
 
 log = logging.getLogger("pypush")
 

@@ -89,7 +89,7 @@ class Blob:
     original: Optional[Descriptor] = None
     name: str = ""  # where it comes from, for error messages (file path or archive member)
     on_stored: Optional[Callable[[Descriptor], None]] = None  # told the stored descriptor (e.g. a cache)
-    hashed: Optional[HashPrefix] = None  # how much of it is hashed already (pypush.engine.verify_ahead)
+    hashed: Optional[HashPrefix] = None  # how much of it is hashed already (pypush.image.verify_ahead)
     source: Optional["Blob"] = None  # a transformed blob's input (read and verified by ``open``; hashed ahead)
 
 

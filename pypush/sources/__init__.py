@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from pypush.errors import SourceError
-from pypush.image.model import Node, check_expansion
+from pypush.image.model import check_expansion
+from pypush.sources.base import Source
 from pypush.sources.compressed_archive import sniff, spool, unpack
 from pypush.sources.docker_save import read_docker_save
 from pypush.sources.skopeo_dir import is_skopeo_dir, read_skopeo_dir
@@ -36,31 +36,6 @@ if TYPE_CHECKING:
     from pypush.image.platforms import Platform
 
 SCHEMES = ("oci", "oci-archive", "docker-archive", "dir")
-
-
-@dataclass
-class Source:
-    """An opened image: ``root`` (manifest or index, children resolved), ``name`` for messages,
-    ``tags`` the source suggests (may be empty) and ``format`` (oci, oci-archive, docker-archive, dir);
-    ``release`` (if any) removes what opening it made (the copy of a piped archive, the decompressed copy of a
-    compressed one)."""
-
-    root: Node
-    name: str
-    tags: List[str] = field(default_factory=list)
-    format: str = ""
-    release: Optional[Callable[[], None]] = field(default=None, repr=False, compare=False)
-
-    def close(self) -> None:
-        """Remove what opening the source made; every blob opener opens (and its caller closes) its own handle."""
-        if self.release is not None:
-            self.release()
-
-    def __enter__(self) -> "Source":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:

@@ -35,7 +35,7 @@ from pypush.image.parse import (MAX_MANIFEST, load_json, manifest_kind, parse_in
                                 parse_manifest)
 from pypush.image.platforms import Platform, check_single, narrow, select_platforms
 from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Destination, parse_remote
-from pypush.sources import Source
+from pypush.sources.base import Source
 from pypush.transports.distribution.docker_credentials import Credentials, credentials_for
 from pypush.transports.distribution.v2_transport import RegistryTransport
 

@@ -31,7 +31,7 @@ from pypush.transports.distribution.token_auth import Authenticator, Scopes
 from pypush.image.digest import VerifyingReader
 from pypush.errors import AuthError, PypushError, RegistryError, TransientError
 from pypush.image.model import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor
-from pypush.engine.verify_ahead import BackgroundCheck
+from pypush.image.verify_ahead import BackgroundCheck
 from pypush.net.connections import (KeepAlive, Verify, registry_api_host, registry_schemes, registry_verify,
                                     requests_session)
 from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
