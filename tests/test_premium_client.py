@@ -439,3 +439,26 @@ def test_premium_errors_name_the_premium_fix():
     assert "pypush repo create REPO" in str(translate(missing, "DescribeImages app"))
     refused = translate(AwsApiError(400, "DeletionNotAllowedException", "published"), "BatchDeleteImage app")
     assert refused.exit_code == 4 and "pypush premium deprecate" in str(refused)
+
+
+def test_the_botocore_path_sends_the_type_too(monkeypatch):
+    """Credentials only botocore resolves (a profile, SSO, a role): the same members through botocore's client,
+    which validates them against the pinned model."""
+    from pypush.transports.ecr import ecr_transport
+
+    monkeypatch.setattr(ecr_transport, "env_credentials", lambda *a: None)
+    transport = EcrTransport(parse_destination("public.ecr.aws/a1/app:1"), endpoint_url="http://127.0.0.1:9",
+                             repository_type="premium")
+    assert type(transport.api).__name__ == "BotocoreApi"
+    digest = "sha256:" + "d" * 64
+    with Stubber(transport.api.client) as stub:
+        stub.add_response("describe_premium_repositories", {"repositories": []}, {"repositoryNames": ["app"]})
+        stub.add_response("batch_check_layer_availability", {"layers": [], "failures": []}, {
+            "repositoryName": "app", "registryId": "a1", "repositoryType": "PREMIUM", "layerDigests": [digest]})
+        stub.add_response("initiate_layer_upload", {"uploadId": "u", "partSize": 5 << 20}, {
+            "repositoryName": "app", "registryId": "a1", "repositoryType": "PREMIUM"})
+        transport.prepare(False)
+        assert transport.missing([digest]) == {digest}
+        transport._call("InitiateLayerUpload", "InitiateLayerUpload", **transport._ids())
+        stub.assert_no_pending_responses()
+    transport.close()

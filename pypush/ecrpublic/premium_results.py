@@ -16,6 +16,9 @@ class AssociatedRepository:
     name: str
     repository_type: str
 
+    def __str__(self) -> str:
+        return f"{self.repository_type} {self.name}"
+
 
 @dataclass(frozen=True)
 class PremiumRepository:
