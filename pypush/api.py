@@ -497,7 +497,7 @@ class _PlanTransports:
 
         self._lock = threading.Lock()
         self._sessions: Dict[str, Any] = {}
-        self._ecr: Dict[Tuple[str, str, str], Any] = {}
+        self._ecr: Dict[Tuple[str, str, str, str], Any] = {}
         self._opened: List[Any] = []
         self._ledger = BlobLedger()
         self._slots = threading.BoundedSemaphore(max(1, jobs))

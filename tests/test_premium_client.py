@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
