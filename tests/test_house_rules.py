@@ -86,3 +86,35 @@ def test_public_names_are_typed_for_type_checkers():
         assert name in static, f"{name} is not visible to type checkers"
         if static[name] is not None:
             assert getattr(pypush, name) is getattr(importlib.import_module(static[name]), name), name
+
+
+def test_the_api_is_thin_wrappers():
+    """pypush/api.py decides nothing: no transport choice, no branching on source or destination kinds
+    (pypush.engine.copy is the one place a copy is decided)."""
+    import ast
+
+    tree = ast.parse((REPO_ROOT / "pypush" / "api.py").read_text(encoding="utf-8"))
+    branches = [n.lineno for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp, ast.For, ast.While, ast.Try))
+                and not (isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")]
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    assert branches == [], f"api.py branches at lines {branches}"
+    assert not names & {"Transport", "EcrTransport", "RegistryTransport", "LayoutTransport", "open_transport",
+                        "REGISTRY_V2", "ECR_PUBLIC", "ECR_PRIVATE", "kind", "startswith"}
+
+
+def test_each_name_pattern_is_written_once():
+    """Tags, digests, repository names, ECR hosts and Docker Hub's names are defined in pypush/name/patterns.py
+    and nowhere else in the package."""
+    fragments = {"[A-Za-z0-9_][A-Za-z0-9_.-]": "tag", "[A-Za-z0-9_][A-Za-z0-9._-]": "tag",
+                 "sha256:[a-f0-9]{64}": "digest", "sha256:[0-9a-f]{64}": "digest", "[a-f0-9]{128}": "sha512 digest",
+                 "(?:[._]|__|-+)": "repository name", r"dkr\.ecr": "ECR host", "registry-1.docker.io": "Docker Hub",
+                 "index.docker.io\"": "Docker Hub", "registry.hub.docker.com": "Docker Hub"}
+    offenders = []
+    for path in _modules():
+        rel = str(path.relative_to(REPO_ROOT)).replace("\\", "/")
+        if rel == "pypush/name/patterns.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        offenders += [f"{rel}: {what} ({fragment})" for fragment, what in fragments.items() if fragment in text]
+    assert offenders == []

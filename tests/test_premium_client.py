@@ -18,7 +18,7 @@ from conftest import FIXTURES
 from pypush import api, apimodels
 from pypush.cli.main import build_parser, transfer_options
 from pypush.ecrpublic import ECRPublic
-from pypush.ecrpublic.client import parse_categories
+from pypush.ecrpublic.catalog import parse_categories
 from pypush.engine import transfer as engine
 from pypush.errors import RegistryError, UsageError
 

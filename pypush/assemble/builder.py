@@ -26,6 +26,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from pypush.assemble.config_edit import Command, ConfigChanges, Pairs, rfc3339
 from pypush.assemble.layer_spec import BuiltLayer, FileSource, Layer, PathLike
 from pypush.assemble.layer_tar import source_date_epoch
+from pypush.name.patterns import DOCKER_HUB_HOST
 from pypush.engine.progress import Subscriber
 from pypush.engine.transfer import PushResult
 from pypush.errors import SourceError, UsageError
@@ -189,7 +190,7 @@ def _reference_name(ref: Any) -> Optional[str]:
     """``docker.io/library/python:3.12`` for a registry base (as ``org.opencontainers.image.base.name`` wants)."""
     if ref is None:
         return None
-    name = ref.name.replace("registry-1.docker.io/", "docker.io/", 1)
+    name = ref.name.replace(f"{DOCKER_HUB_HOST}/", "docker.io/", 1)
     return name + (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
 
 

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     from pypush.assemble.layer_spec import Layer
     from pypush.cli.main import progress_subscriber, report, transfer_options
 
-    from pypush.api import check_repository_type
+    from pypush.engine.route import check_repository_type
 
     options = transfer_options(args)  # option errors before any work
     check_repository_type(args.destination, options)

@@ -12,6 +12,7 @@ from typing import Callable, Dict, List, NoReturn, Optional, Tuple
 
 from pypush import __version__
 from pypush.cli import lazy_charset
+from pypush.cli.flags import add_repository_type
 from pypush.errors import Interrupted, PypushError, UsageError
 
 EXIT_CODES = """exit codes:
@@ -108,13 +109,6 @@ def _add_registry_destination_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
                    help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
     add_repository_type(p, "push to")
-
-
-def add_repository_type(p: argparse.ArgumentParser, verb: str) -> None:
-    """``--repository-type free|premium``: which of ECR Public's two repositories of one name to use."""
-    p.add_argument("--repository-type", choices=("free", "premium"), default="free", type=str.lower,
-                   help=f"ECR Public: {verb} the FREE repository (default) or the PREMIUM one of that name "
-                        f"(paid content sold through AWS Marketplace; see docs/premium.md)")
 
 
 def _add_push(sub: argparse._SubParsersAction) -> None:

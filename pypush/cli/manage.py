@@ -178,7 +178,7 @@ _REPO_HEADERS = ("NAME", "URI", "CREATED")
 
 # -- repo ---------------------------------------------------------------------------------------
 def _repo_create(args: argparse.Namespace) -> int:
-    from pypush.ecrpublic.client import catalog_input
+    from pypush.ecrpublic.catalog import catalog_input
 
     catalog = catalog_input(**_catalog_fields(args))
     repo = _registry(args).create_repository(args.repository, catalog=catalog, tags=_key_values(args.resource_tag))
@@ -400,7 +400,7 @@ def _group(sub: argparse._SubParsersAction, name: str, help_text: str) -> argpar
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the management subcommands to the ``pypush`` parser's subparsers."""
-    from pypush.cli.main import add_repository_type
+    from pypush.cli.flags import add_repository_type
 
     common = _common()
 

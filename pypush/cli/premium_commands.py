@@ -31,7 +31,7 @@ def _show(args: argparse.Namespace, obj: Any) -> int:
 
 # -- repositories -------------------------------------------------------------------------------
 def _create(args: argparse.Namespace) -> int:
-    from pypush.ecrpublic.client import catalog_input
+    from pypush.ecrpublic.catalog import catalog_input
 
     catalog = catalog_input(**_catalog_fields(args))
     return _show(args, _registry(args).create_premium_repository(args.repository, args.product, catalog,

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from pypush.errors import RegistryError, UsageError
+from pypush.ecrpublic.catalog import catalog_input
 from pypush.ecrpublic.premium import PremiumMixin
 from pypush.ecrpublic.results import (CatalogData, DeleteFailure, DeleteResult, Image, ImageRef, Policy,
                                       RegistryCatalogData, RegistryInfo, Repository, Tag, _catalog, _image,
@@ -24,11 +25,6 @@ from pypush.name.reference import (ECR_PUBLIC, ECR_PUBLIC_HOST, Destination, par
 
 BATCH_DELETE_MAX = 100
 """BatchDeleteImage takes at most this many image ids per call."""
-LOGO_MAX = 512000
-"""logoImageBlob's maximum size in the service model."""
-CATEGORIES = ("BASE_IMAGES", "APPLICATION_RUNTIMES", "DATABASES", "AI_ML", "NETWORKING", "SECURITY", "MONITORING",
-              "CI_CD_TOOLS", "KUBERNETES_EXTENSIONS", "WEB_SERVERS", "STREAMING")
-"""The gallery's repository categories (the API's RepositoryCategory); a repository has at most 3."""
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PLACEHOLDER_ALIAS = "pypush-default"
 T = TypeVar("T")
@@ -68,43 +64,6 @@ def parse_alias(alias_or_reference: Optional[str]) -> Optional[str]:
     if not re.match(r"^[a-z][a-z0-9-]{1,49}$|^\d{12}$", text):
         raise UsageError(f"invalid registry alias {alias_or_reference!r}")
     return text
-
-
-def catalog_input(description: Optional[str] = None, about: Optional[str] = None, usage: Optional[str] = None,
-                  architectures: Optional[Sequence[str]] = None, operating_systems: Optional[Sequence[str]] = None,
-                  logo: Optional[bytes] = None, categories: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """RepositoryCatalogDataInput of the fields given (None leaves a field out). ``categories``: up to 3 of
-    CATEGORIES, any case, ``-`` for ``_`` (``ai-ml``)."""
-    if logo is not None and len(logo) > LOGO_MAX:
-        raise UsageError(f"the logo has {len(logo)} bytes; ECR Public accepts at most {LOGO_MAX}")
-    out: Dict[str, Any] = {}
-    for key, value in (("description", description), ("aboutText", about), ("usageText", usage),
-                       ("logoImageBlob", logo)):
-        if value is not None:
-            out[key] = value
-    if architectures is not None:
-        out["architectures"] = list(architectures)
-    if operating_systems is not None:
-        out["operatingSystems"] = list(operating_systems)
-    if categories is not None:
-        out["categories"] = parse_categories(categories)
-    return out
-
-
-def parse_categories(values: Sequence[str]) -> List[str]:
-    """The API's category names of ``values`` (``ai-ml`` → ``AI_ML``); UsageError for an unknown one, a
-    repeat, or more than 3."""
-    out: List[str] = []
-    for value in values:
-        name = value.strip().upper().replace("-", "_")
-        if name not in CATEGORIES:
-            raise UsageError(f"unknown category {value!r}: choose from {', '.join(c.lower() for c in CATEGORIES)}")
-        if name in out:
-            raise UsageError(f"category {value!r} given twice")
-        out.append(name)
-    if len(out) > 3:
-        raise UsageError(f"{len(out)} categories given; a repository has at most 3")
-    return out
 
 
 def read_logo_url(url: str, timeout: float = 30.0) -> bytes:

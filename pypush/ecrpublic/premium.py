@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from pypush.ecrpublic.catalog import catalog_input
 from pypush.ecrpublic.premium_results import (Association, EntitledRepository, ImageStatusChange, Products,
                                               PremiumRepository, PublisherReport, ScanFindings, StateChange,
                                               _association, _entitled_repository, _finding, _premium_repository,
@@ -25,7 +26,6 @@ DEPRECATION_DAYS = (90, 365)
 """SetImageStatus's deprecationPeriodDays range."""
 PRODUCTS_MAX = 5
 _PRODUCT = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _REPORT_TYPES = ("SUMMARY", "TRENDS")
 _GRANULARITIES = ("WEEKLY", "MONTHLY")
 
@@ -46,7 +46,9 @@ def check_products(products: Sequence[str]) -> List[str]:
 def image_id(image: str) -> Dict[str, str]:
     """The API's ImageIdentifier of ``TAG`` or ``sha256:DIGEST``."""
     if image.startswith("sha256:"):
-        if not _DIGEST.match(image):
+        from pypush.name.patterns import DIGEST
+
+        if not DIGEST.fullmatch(image):
             raise UsageError(f"invalid digest {image!r}: expected sha256:<64 hex digits>")
         return {"imageDigest": image}
     from pypush.name.reference import validate_tag
@@ -152,8 +154,6 @@ class PremiumMixin:
         """Update the fields given (``description``, ``about``, ``usage``, ``architectures``,
         ``operating_systems``, ``logo``, ``categories``, as ``put_catalog_data`` takes them); the others stay.
         Returns the whole entry after the update."""
-        from pypush.ecrpublic.client import catalog_input
-
         params = self._repo_params(repository)
         catalog = catalog_input(**fields)
         if not catalog:

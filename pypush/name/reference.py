@@ -180,8 +180,8 @@ def parse_destination(ref: str) -> Destination:
 
 def parse_remote(ref: str) -> Destination:
     """Parse an image in a registry as pull tools write it: ``[docker://]HOST[:PORT]/REPO[:TAG][@sha256:…]``,
-    with Docker Hub's short forms (``python:3.12`` → ``registry-1.docker.io/library/python:3.12``,
-    ``user/app`` → ``registry-1.docker.io/user/app``) and ECR hosts recognised (their ``kind`` is set)."""
+    with Docker Hub's short forms (``python:3.12`` → ``library/python:3.12`` on Docker Hub's registry host,
+    ``user/app`` → ``user/app`` there) and ECR hosts recognised (their ``kind`` is set)."""
     body = ref.strip()
     if body.startswith("docker://"):
         body = body[len("docker://"):]

@@ -38,7 +38,7 @@ from pypush.net.zero_copy import FileRange, can_send_file, file_range, send_file
 from pypush.net.retry import Backoff, RetryPolicy, describe_network_error, parse_retry_after
 from pypush.name.patterns import is_ecr_host
 from pypush.net.stats import TransferStats
-from pypush.transports.base import ProgressFn
+from pypush.transports.base import ProgressFn, Transport
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class _Resync(Exception):
     retry_after = 0.0
 
 
-class RegistryTransport:
+class RegistryTransport(Transport):
     """Push to one repository of an OCI distribution (v2) registry; safe to share between threads."""
 
     def __init__(self, registry: str, repository: str, *, insecure: bool = False,

@@ -33,7 +33,7 @@ from pypush.net.retry import Backoff, RetryPolicy
 from pypush.net.sigv4_signer import AwsCredentials
 from pypush.net.stats import TransferStats
 from pypush.net.zero_copy import FileRange
-from pypush.transports.base import ProgressFn
+from pypush.transports.base import ProgressFn, Transport
 
 log = logging.getLogger("pypush")
 
@@ -89,7 +89,7 @@ class _PartBody:
         yield self.tail
 
 
-class EcrTransport:
+class EcrTransport(Transport):
     """Push to one repository of ECR Public (``kind == "ecr-public"``) or private ECR (``"ecr"``)."""
 
     def __init__(self, destination: Destination, endpoint_url: Optional[str] = None, profile: Optional[str] = None,

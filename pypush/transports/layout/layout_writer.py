@@ -31,7 +31,7 @@ from pypush.image.digest import VerifyingReader
 from pypush.image.model import Blob, Descriptor
 from pypush.net.stats import TransferStats
 from pypush.image.parse import is_tag
-from pypush.transports.base import ProgressFn
+from pypush.transports.base import ProgressFn, Transport
 
 SCHEMES = ("oci", "oci-archive")
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -71,7 +71,7 @@ def parse_layout_destination(spec: str) -> LayoutTarget:
     return LayoutTarget(os.path.expanduser(path), scheme == "oci-archive", tag)
 
 
-class LayoutTransport:
+class LayoutTransport(Transport):
     """Writes blobs and manifests into an OCI image layout (the Transport contract, plus ``commit``)."""
 
     def __init__(self, target: LayoutTarget, tags: Sequence[str] = ()):
