@@ -79,7 +79,10 @@ def _run(args: argparse.Namespace) -> int:
     from pypush.assemble.layer_spec import Layer
     from pypush.cli.common import progress_subscriber, report, transfer_options
 
+    from pypush.engine.route import check_repository_type
+
     options = transfer_options(args)  # option errors before any work
+    check_repository_type(args.destination, options)
     base = args.base if args.command == "append" else args.source
     with build(base, [Layer.parse(spec) for spec in args.layer], entrypoint=args.entrypoint, cmd=args.cmd,
                env=args.env, workdir=args.workdir, user=args.user, labels=args.label, annotations=args.annotation,

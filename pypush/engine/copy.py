@@ -8,7 +8,8 @@ import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from pypush.engine.options import COMPRESSIONS, PushOptions, check_options, platforms_of, remote_options, source_uses_aws
+from pypush.engine.options import (COMPRESSIONS, PushOptions, check_options, check_premium, platforms_of, remote_options,
+                                   source_uses_aws)
 from pypush.engine.push_result import PushResult, predicted_stored, unchanged_result, unique_blobs
 from pypush.engine.route import (PlanTransports, Target, TransportOpener, destination_transport, layout_target,
                                  registry_destination, uses_v2)
@@ -35,6 +36,8 @@ def transfer(source: str, destination: Target, tags: Sequence[str], compression:
     layout = layout_target(destination)
     dest = None if layout is not None else (
         destination if isinstance(destination, Destination) else registry_destination(destination))
+    if options.premium:
+        check_premium(dest, options)
     if dest is not None:
         check_options(dest, options, source_uses_aws(source))
     pinned = dest.digest if dest is not None else None
@@ -100,6 +103,8 @@ def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[st
     hashed ahead (images of a plan share blobs)."""
     from pypush.image.verify_ahead import VerifyAhead
 
+    if options.premium:
+        check_premium(dest if layout is None else None, options)
     blobs = unique_blobs(root)
     ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None and not referrers
     if ask and dest is not None:
@@ -150,7 +155,7 @@ def _ask_lightly(dest: Destination, options: PushOptions, tags: List[str]) -> Op
         return tag_digests(dest.registry, dest.path, tags, options.insecure)
     from pypush.transports.ecr.ecr_tag_probe import tag_digests as ecr_tag_digests
 
-    return ecr_tag_digests(dest, tags, options.endpoint_url, options.profile)
+    return ecr_tag_digests(dest, tags, options.endpoint_url, options.profile, "PREMIUM" if options.premium else "FREE")
 
 
 def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[str]]:
@@ -212,6 +217,8 @@ def mirror_repository(source: str, destination: Union[str, Destination], options
         raise UsageError(f"{layout.name}: every tag goes into a layout directory, oci:DIR (each image named by its tag)")
     dest = None if layout is not None else (
         destination if isinstance(destination, Destination) else registry_destination(destination))
+    if options.premium:
+        check_premium(dest, options)
     if dest is not None and (dest.tag or dest.digest):
         raise UsageError(f"{dest.name}: name a repository without a tag or digest to copy all tags into")
     if dest is not None:
