@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from pypush.cli.flags import add_repository_type
 from pypush.errors import UsageError
 
 EXIT_CODES = """exit codes:
@@ -45,7 +46,7 @@ def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_
                        help="read the source's password from stdin (after the destination's, when both are read)")
     else:  # pull: its one registry is the source, and every command's registry flags are the source's
         p.set_defaults(endpoint_url=None, create_repository=False, transport="auto", insecure=False, mount_from=[],
-                       username=None, password_stdin=False, rate_limit=[])
+                       username=None, password_stdin=False, rate_limit=[], repository_type="free")
         p.add_argument("--insecure", "--src-insecure", action="store_true", dest="src_insecure",
                        help="allow plain HTTP / unverified TLS for the registry")
         p.add_argument("--username", "-u", "--src-username", dest="src_username", metavar="USER",
@@ -72,6 +73,7 @@ def _add_registry_destination_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
     p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
                    help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
+    add_repository_type(p, "push to")
 
 
 def progress_subscriber(args: argparse.Namespace, description: str):
@@ -111,7 +113,8 @@ def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported 
                               username=args.username, password=password, profile=args.profile, jobs=args.jobs,
                               rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from,
                               platform=args.platform, src_insecure=args.src_insecure, src_username=args.src_username,
-                              src_password=src_password, allow_nondistributable=args.allow_nondistributable)
+                              src_password=src_password, allow_nondistributable=args.allow_nondistributable,
+                              repository_type=args.repository_type)
     return options
 
 

@@ -151,11 +151,17 @@ def _add_manage(sub: argparse._SubParsersAction) -> None:
     register(sub)
 
 
+def _add_premium(sub: argparse._SubParsersAction) -> None:
+    from pypush.cli.premium_commands import register
+
+    register(sub)
+
+
 MANAGE_COMMANDS = ("repo", "images", "tags", "policy", "catalog", "resource-tags", "registries", "login")
 
 REGISTRARS: Dict[Tuple[str, ...], Callable[[argparse._SubParsersAction], None]] = {
-    tuple(_TRANSFERS): _add_push, ("append", "mutate"): _add_build, ("serve",): _add_serve, ("demo",): _add_demo,
-    MANAGE_COMMANDS: _add_manage}
+    tuple(_TRANSFERS): _add_push, ("append", "mutate", "build"): _add_build, ("serve",): _add_serve, ("demo",): _add_demo,
+    MANAGE_COMMANDS: _add_manage, ("premium", "entitled"): _add_premium}
 """Subcommand names -> the function that adds them to the parser."""
 
 
