@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from pypush.cli.examples import show_examples
 from pypush.cli.manage import (REPO_HELP, _catalog_fields, _add_catalog_flags, _common, _group, _human_size,
                                _key_values, _page_size, _print_policy, _read_text, _registry, _width, emit,
                                emit_fields, image_table, render_table, tag_table)
@@ -195,6 +196,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     def leaf(group: argparse._SubParsersAction, name: str, help_text: str,
              run: Callable[[argparse.Namespace], int], repository: bool = True) -> argparse.ArgumentParser:
         p = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        show_examples(p)
         p.set_defaults(run=run)
         if repository:
             p.add_argument("repository", help=REPO_HELP + " (the premium repository)")
