@@ -231,7 +231,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     leaf(policy, "get", "print the policy", _policy_get)
     p = leaf(policy, "set", "set the policy from a JSON file", _policy_set)
     p.add_argument("file", help="policy JSON file ('-': stdin)")
-    p.add_argument("--force", action="store_true", help="allow a policy that locks you out of changing it")
+    p.add_argument("--force", action="store_true", help="needed for a policy that locks you out: one that denies "
+                   "every principal (\"*\") a push action or the policy's change without a condition (refused here "
+                   "without --force), or one the service judges so")
     leaf(policy, "delete", "delete the policy", _policy_delete)
 
     p = leaf(premium, "deprecate", "deprecate an image: the service deletes it after --days days (premium images "
