@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
@@ -320,17 +319,9 @@ class ECRPublic(PremiumMixin):
         """Set the policy: JSON text, or a dict/list serialised here. ``force`` is needed for a policy that
         locks the caller out: one denying every principal a push action or SetRepositoryPolicy without a
         condition (a UsageError here, nothing sent), or one the service judges so."""
-        from pypush.ecrpublic.policy_check import locked_out
+        from pypush.ecrpublic.policy_check import policy_text
 
-        text = policy if isinstance(policy, str) else json.dumps(policy, indent=2)
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"the policy is not valid JSON: {exc}") from None
-        lockout = None if force else locked_out(document)
-        if lockout:
-            raise UsageError(f"the policy locks you out of {repository}: {lockout}, so nobody could push there or "
-                             f"set another policy; nothing was set: pass force=True if that is meant")
+        text = policy_text(policy, repository, force)
         params = self._repo_params(repository)
         resp = self._call("SetRepositoryPolicy", params["repositoryName"],
                           lambda: self.client.set_repository_policy(policyText=text, force=force, **params))

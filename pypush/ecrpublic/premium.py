@@ -8,7 +8,6 @@ carrying the AWS error code.
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -172,12 +171,11 @@ class PremiumMixin:
                       resp.get("policyText", ""))
 
     def set_premium_policy(self, repository: str, policy: Any, force: bool = False) -> Policy:
-        """Set the policy (JSON text, or a dict/list); ``force`` allows one that locks the caller out."""
-        text = policy if isinstance(policy, str) else json.dumps(policy, indent=2)
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"the policy is not valid JSON: {exc}") from None
+        """Set the policy (JSON text, or a dict/list); ``force`` is needed for one that locks the caller out
+        (as ``ECRPublic.set_policy``)."""
+        from pypush.ecrpublic.policy_check import policy_text
+
+        text = policy_text(policy, repository, force)
         params = self._repo_params(repository)
         resp = self._call("SetPremiumRepositoryPolicy", _what(params),
                           lambda: self.client.set_premium_repository_policy(policyText=text, force=force, **params))
