@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 from conftest import REPO_ROOT
@@ -29,11 +28,6 @@ def test_no_module_imports_ctypes():
     users = [str(p.relative_to(REPO_ROOT)) for p in _modules()
              if any(name.split(".")[0] == "ctypes" for name in _imports(p))]
     assert users == []
-
-
-def test_module_file_names_are_unique():
-    names = Counter(p.name for p in _modules() if p.name not in ("__init__.py", "__main__.py"))
-    assert [name for name, n in names.items() if n > 1] == []
 
 
 def test_os_exit_and_the_charset_deferral_live_only_in_the_console_entry_points():
@@ -94,3 +88,49 @@ def test_public_names_are_typed_for_type_checkers():
         assert name in static, f"{name} is not visible to type checkers"
         if static[name] is not None:
             assert getattr(pypush, name) is getattr(importlib.import_module(static[name]), name), name
+
+
+def test_the_api_is_thin_wrappers():
+    """pypush/api.py decides nothing: no transport choice, no branching on source or destination kinds
+    (pypush.engine.copy is the one place a copy is decided)."""
+
+
+    tree = ast.parse((REPO_ROOT / "pypush" / "api.py").read_text(encoding="utf-8"))
+    branches = [n.lineno for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp, ast.For, ast.While, ast.Try))
+                and not (isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")]
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    assert branches == [], f"api.py branches at lines {branches}"
+    assert not names & {"Transport", "EcrTransport", "RegistryTransport", "LayoutTransport", "open_transport",
+                        "REGISTRY_V2", "ECR_PUBLIC", "ECR_PRIVATE", "kind", "startswith"}
+
+
+def test_each_name_pattern_is_written_once():
+    """Tags, digests, repository names, ECR hosts and Docker Hub's names are defined in pypush/name/patterns.py
+    and nowhere else in the package."""
+    fragments = {"[A-Za-z0-9_][A-Za-z0-9_.-]": "tag", "[A-Za-z0-9_][A-Za-z0-9._-]": "tag",
+                 "sha256:[a-f0-9]{64}": "digest", "sha256:[0-9a-f]{64}": "digest", "[a-f0-9]{128}": "sha512 digest",
+                 "(?:[._]|__|-+)": "repository name", r"dkr\.ecr": "ECR host", "registry-1.docker.io": "Docker Hub",
+                 "index.docker.io\"": "Docker Hub", "registry.hub.docker.com": "Docker Hub"}
+    offenders = []
+    for path in _modules():
+        rel = str(path.relative_to(REPO_ROOT)).replace("\\", "/")
+        if rel == "pypush/name/patterns.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        offenders += [f"{rel}: {what} ({fragment})" for fragment, what in fragments.items() if fragment in text]
+    assert offenders == []
+
+
+def test_only_the_version_is_imported_from_the_root_package():
+    """Modules of the package never import pypush/__init__ (the lazy public names) except its __version__."""
+
+
+    offenders = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "pypush" and node.level == 0:
+                offenders += [f"{path.name}: {a.name}" for a in node.names
+                              if a.name != "__version__" and not (PACKAGE / a.name).exists()
+                              and not (PACKAGE / f"{a.name}.py").exists()]
+    assert offenders == []

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import LOG_LINES, run_pypush
 from pullcheck import pull_and_check
-from pypush.engine.verify_ahead import BackgroundCheck
+from pypush.image.verify_ahead import BackgroundCheck
 from pypush.errors import DigestMismatchError
 from pypush.image.model import Blob, Descriptor
 from pypush.transports.distribution.v2_transport import RegistryTransport

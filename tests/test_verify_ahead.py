@@ -16,8 +16,8 @@ from pypush.image.digest import VerifyingReader
 from pypush.errors import DigestMismatchError
 from pypush.image.model import Blob, Descriptor
 from pypush.sources.tarfs import MemberReader
-from pypush.engine import verify_ahead
-from pypush.engine.verify_ahead import PIECE, VerifyAhead
+from pypush.image import verify_ahead
+from pypush.image.verify_ahead import PIECE, VerifyAhead
 
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -123,7 +123,7 @@ def test_a_stalled_read_does_not_hold_the_upload(monkeypatch) -> None:
     """A claim waits for the hand-over only so long; the upload then hashes the blob itself."""
     import threading
 
-    from pypush.engine import verify_ahead
+    from pypush.image import verify_ahead
 
     monkeypatch.setattr(verify_ahead, "HANDOVER_WAIT", 0.2)
     data, release, reading = os.urandom(1000), threading.Event(), threading.Event()

@@ -173,8 +173,7 @@ class SharedUploads:
             record.done.set()
 
     def _mount(self, digest: str, source: str) -> bool:
-        mount = getattr(self._inner, "mount", None)
-        return bool(mount is not None and mount(digest, source))
+        return bool(self._inner.mount(digest, source))
 
     def _send(self, blob: Blob, progress: ProgressFn) -> Descriptor:
         with self._slots:

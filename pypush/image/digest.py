@@ -29,7 +29,7 @@ class VerifyingReader:
     ``expected_digest`` may be ``""`` (unknown: the digest is computed, not checked) and
     ``expected_size`` may be ``None``. Reading past the declared size raises at once, so a
     too-long blob is caught without reading it whole. ``name`` appears in error messages.
-    ``hashed``: a HashPrefix of this content (pypush.engine.verify_ahead); its first ``n`` bytes are counted
+    ``hashed``: a HashPrefix of this content (pypush.image.verify_ahead); its first ``n`` bytes are counted
     but not hashed again (the hash object is copied, so one prefix serves any number of readers).
     """
 

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pypush.errors import SourceError
 from pypush.image.digest import digest_of
+from pypush.name.patterns import BLOB_DIGEST, TAG
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, Descriptor
 
 MAX_MANIFEST = 4 * 1024 * 1024  # ECR's and the distribution registry's limit on manifest bytes
@@ -21,20 +22,18 @@ class MissingError(SourceError):
     """A blob or manifest the source refers to is not in it."""
 
 
-_DIGEST_RE = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 # RFC 6838 type/subtype, plus the +suffix and .dots media types use; parameters are not allowed.
 _MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def is_digest(value: Any) -> bool:
     """True for ``sha256:`` + 64 (or ``sha512:`` + 128) lowercase hex digits."""
-    return isinstance(value, str) and bool(_DIGEST_RE.match(value))
+    return isinstance(value, str) and BLOB_DIGEST.fullmatch(value) is not None
 
 
 def is_tag(value: str) -> bool:
     """True when ``value`` is a valid OCI tag."""
-    return bool(_TAG_RE.match(value))
+    return TAG.fullmatch(value) is not None
 
 
 def check_digest(value: Any, where: str) -> str:

@@ -7,22 +7,13 @@ from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
 from pypush.errors import UsageError
-
-ECR_PUBLIC_HOST = "public.ecr.aws"
-_PRIVATE_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-"""ECR Public's RepositoryName pattern (single separators only)."""
-_MAX_REPO = {"ecr-public": 205, "ecr": 256, "v2": 256}
-"""Longest repository name: the ECR Public and ECR service models' RepositoryName, the OCI spec's 255+1."""
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_ALIAS = re.compile(r"^[a-z][a-z0-9-]{1,49}$|^\d{12}$")
-
-DOCKER_HUB_HOST = "registry-1.docker.io"
-"""Where Docker Hub's registry API answers (``docker.io`` in image names)."""
+from pypush.name.patterns import (DIGEST, DOCKER_HUB_HOST, ECR_PRIVATE_HOST, ECR_PUBLIC_ALIAS, ECR_PUBLIC_HOST,
+                                  REPOSITORY, REPOSITORY_MAX, TAG)
 ECR_PUBLIC = "ecr-public"
 ECR_PRIVATE = "ecr"
 REGISTRY_V2 = "v2"
+REPOSITORY_TYPES = ("free", "premium")
+"""ECR Public's repository types (the API's RepositoryType, FREE|PREMIUM), as users write them."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +53,7 @@ class Destination:
 def is_ecr_host(host: str) -> bool:
     """True for ``public.ecr.aws`` and ``ACCOUNT.dkr.ecr.REGION.amazonaws.com`` (the hosts of the ECR API)."""
     host = host.lower()
-    return host == ECR_PUBLIC_HOST or bool(_PRIVATE_HOST.match(host))
+    return host == ECR_PUBLIC_HOST or bool(ECR_PRIVATE_HOST.fullmatch(host))
 
 
 def ecr_host_suggestion(host: str) -> Optional[str]:
@@ -99,9 +90,20 @@ def validate_endpoint_url(url: str, option: str = "--endpoint-url") -> str:
     return url
 
 
+def repository_type(value: Optional[str]) -> str:
+    """The API's RepositoryType (``FREE`` or ``PREMIUM``) of ``free``/``premium`` in any case (None: ``FREE``);
+    UsageError for anything else."""
+    if value is None:
+        return "FREE"
+    text = str(value).strip().lower()
+    if text not in REPOSITORY_TYPES:
+        raise UsageError(f"unknown repository type {value!r}: choose free or premium")
+    return text.upper()
+
+
 def validate_tag(tag: str, reference: Optional[str] = None) -> str:
     """Return ``tag`` or raise UsageError naming it (and the ``reference`` it is part of)."""
-    if not _TAG.match(tag):
+    if not TAG.fullmatch(tag):
         where = f" in {reference!r}" if reference else ""
         raise UsageError(f"invalid tag {tag!r}{where}: use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-')")
     return tag
@@ -111,13 +113,15 @@ def _split_ref(rest: str, original: str):
     digest = tag = None
     if "@" in rest:
         rest, digest = rest.split("@", 1)
-        if not _DIGEST.match(digest):
+        if not DIGEST.fullmatch(digest):
             raise UsageError(f"invalid digest in {original!r}: expected sha256:<64 hex digits>")
     head, slash, last = rest.rpartition("/")
     if ":" in last:  # the first colon of the last component: `app::1` has the tag ':1', not the repository 'app:'
         last, tag = last.split(":", 1)
         rest = head + slash + last
         validate_tag(tag, original)
+    elif ":" in rest:  # no repository has a colon: `app:Bad/Tag` is a tag with a slash
+        validate_tag(rest.split(":", 1)[1], original)
     return rest, tag, digest
 
 
@@ -164,11 +168,11 @@ def parse_destination(ref: str) -> Destination:
             rest = "library/" + rest
     if not explicit_v2 and host == ECR_PUBLIC_HOST:
         alias, _, repo = rest.partition("/")
-        if not repo or not _ALIAS.match(alias):
+        if not repo or not ECR_PUBLIC_ALIAS.fullmatch(alias):
             raise UsageError(f"invalid destination {original!r}: expected public.ecr.aws/ALIAS/REPOSITORY[:TAG]")
         _check_repo(repo, original, ECR_PUBLIC)
         return Destination(ECR_PUBLIC, host, repo, tag, digest, alias=alias, region="us-east-1")
-    m = _PRIVATE_HOST.match(host)
+    m = ECR_PRIVATE_HOST.fullmatch(host)
     if m and not explicit_v2:
         _check_repo(rest, original, ECR_PRIVATE)
         return Destination(ECR_PRIVATE, host, rest, tag, digest, account=m["account"], region=m["region"])
@@ -178,8 +182,8 @@ def parse_destination(ref: str) -> Destination:
 
 def parse_remote(ref: str) -> Destination:
     """Parse an image in a registry as pull tools write it: ``[docker://]HOST[:PORT]/REPO[:TAG][@sha256:…]``,
-    with Docker Hub's short forms (``python:3.12`` → ``registry-1.docker.io/library/python:3.12``,
-    ``user/app`` → ``registry-1.docker.io/user/app``) and ECR hosts recognised (their ``kind`` is set)."""
+    with Docker Hub's short forms (``python:3.12`` → ``library/python:3.12`` on Docker Hub's registry host,
+    ``user/app`` → ``user/app`` there) and ECR hosts recognised (their ``kind`` is set)."""
     body = ref.strip()
     if body.startswith("docker://"):
         body = body[len("docker://"):]
@@ -194,8 +198,8 @@ def parse_remote(ref: str) -> Destination:
 def _check_repo(repo: str, original: str, kind: str) -> None:
     """The repository name as the destination's service accepts it (ECR: its API's RepositoryName)."""
     ecr = kind in (ECR_PUBLIC, ECR_PRIVATE)
-    longest = _MAX_REPO[kind]
-    if not _REPO.match(repo) or len(repo) > longest or (ecr and len(repo) < 2):
+    longest = REPOSITORY_MAX[kind]
+    if not REPOSITORY.fullmatch(repo) or len(repo) > longest or (ecr and len(repo) < 2):
         raise UsageError(f"invalid repository name {repo!r} in {original!r}: lowercase letters, digits and "
                          f"separators (. _ - /), starting and ending with a letter or digit"
                          + (f", 2 to {longest} characters for {'ECR Public' if kind == ECR_PUBLIC else 'ECR'}"

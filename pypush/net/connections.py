@@ -18,6 +18,8 @@ import urllib.request
 from typing import Any, Callable, Dict, Hashable, List, Optional, Union
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from pypush.name.patterns import DOCKER_HUB_HOST, DOCKER_HUB_NAMES
+
 Verify = Union[bool, str]
 """``True`` (the default bundle), ``False`` (no verification) or the path of a CA bundle."""
 
@@ -41,7 +43,7 @@ def is_loopback(host: Optional[str]) -> bool:
 
 def registry_api_host(registry: str) -> str:
     """The host that serves ``registry``'s distribution API (Docker Hub's is not docker.io itself)."""
-    return "registry-1.docker.io" if registry.lower() in ("docker.io", "index.docker.io") else registry
+    return DOCKER_HUB_HOST if registry.lower() in DOCKER_HUB_NAMES else registry
 
 
 def registry_schemes(host: str, insecure: bool) -> List[str]:

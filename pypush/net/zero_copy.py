@@ -4,7 +4,7 @@ A blob that is a plain file, or a member of a tar read in place, goes out withou
 Python: headers through ``http.client``, then ``sendfile`` from the page cache straight to the socket.
 Only on plain HTTP without a proxy (TLS needs the bytes in user space: there the caller streams as
 usual) and where the OS has ``os.sendfile`` (Linux, macOS; not Windows). ``PYPUSH_SENDFILE=0`` turns it
-off. The caller still checks every byte's digest (pypush.engine.verify_ahead.BackgroundCheck).
+off. The caller still checks every byte's digest (pypush.image.verify_ahead.BackgroundCheck).
 """
 from __future__ import annotations
 

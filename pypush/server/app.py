@@ -1,6 +1,6 @@
 """The HTTP side: one threaded HTTP/1.1 server that hands each request to a door: POST / to the AWS
-door (aws.dispatch, by X-Amz-Target), /v2/ and /token to the registry door (registry.router), other
-GET/HEAD to the gallery. Bodies are read here: whole for the AWS door, streamed for the registry door.
+door (aws.dispatch, by X-Amz-Target), /v2/ and /token to the registry door (registry.router), GET/HEAD
+of /publisher-reports/ to the report downloads (aws.reports), other GET/HEAD to the gallery. Bodies are read here: whole for the AWS door, streamed for the registry door.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Optional, Set, Tuple
 
+from pypush.server.aws import reports
 from pypush.server.aws.dispatch import LARGE_BODY, AwsDoor, too_large
 from pypush.server.aws.limits import DropConnection
 from pypush.server.aws.protocol import CONTENT_TYPE, ApiError
@@ -40,11 +41,13 @@ is read and discarded (at most LINGER_BYTES, for at most LINGER_SECONDS) before 
 class App:
     """Everything a request needs: the two doors over one store, and the gallery."""
 
-    def __init__(self, store: Store, settings: Settings, aws: AwsDoor):
+    def __init__(self, store: Store, settings: Settings, aws: AwsDoor, premium: bool = False):
         self.store = store
         self.settings = settings
         self.aws = aws
-        self.registry = RegistryDoor(store, settings)
+        self.premium = premium
+        """The premium repositories' port: its /v2/ serves them, and it has no AWS door or gallery."""
+        self.registry = RegistryDoor(store, settings, premium=premium)
         self._gallery: Any = None
         self._gallery_lock = threading.Lock()
 
@@ -171,17 +174,25 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.server.watch(self.connection, None)  # the headers are in
         path = self.path.split("?", 1)[0]
         v2 = path == "/v2" or path.startswith("/v2/")
-        if v2 or self.command != "POST" or path in ("/token", "/token/"):
+        if v2 or self.command != "POST" or path in ("/token", "/token/") or self.server.app.premium:
             self._continue()
         if v2:
             self._v2()
         elif path in ("/token", "/token/") and self.command in ("GET", "HEAD"):
             self._token()
+        elif self.server.app.premium:
+            self._drain_body()
+            self._send(404, {"Content-Type": "application/json"},
+                       b'{"errors":[{"code":"NOT_FOUND","message":"the premium port serves /v2/ only","detail":null}]}')
         elif self.command == "POST":
             self._aws()
-        elif self.command in ("GET", "HEAD"):  # the HTML gallery
+        elif self.command in ("GET", "HEAD"):  # a publisher report's download, else the HTML gallery
             self._drain_body()
-            reply = self.server.app.gallery_page(self.command, self.path, self.headers)
+            app = self.server.app
+            if path.startswith(reports.DOWNLOAD_PREFIX):
+                reply = reports.download(app.store, app.settings, self.path)
+            else:
+                reply = app.gallery_page(self.command, self.path, self.headers)
             self._send(reply.status, reply.headers, reply.body)
         else:
             self._drain_body()

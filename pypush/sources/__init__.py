@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from pypush.errors import SourceError
-from pypush.image.model import Node, check_expansion
+from pypush.errors import SourceError, UsageError
+from pypush.image.model import check_expansion
+from pypush.sources.base import Source
 from pypush.sources.compressed_archive import sniff, spool, unpack
 from pypush.sources.docker_save import read_docker_save
 from pypush.sources.skopeo_dir import is_skopeo_dir, read_skopeo_dir
@@ -36,31 +36,6 @@ if TYPE_CHECKING:
     from pypush.image.platforms import Platform
 
 SCHEMES = ("oci", "oci-archive", "docker-archive", "dir")
-
-
-@dataclass
-class Source:
-    """An opened image: ``root`` (manifest or index, children resolved), ``name`` for messages,
-    ``tags`` the source suggests (may be empty) and ``format`` (oci, oci-archive, docker-archive, dir);
-    ``release`` (if any) removes what opening it made (the copy of a piped archive, the decompressed copy of a
-    compressed one)."""
-
-    root: Node
-    name: str
-    tags: List[str] = field(default_factory=list)
-    format: str = ""
-    release: Optional[Callable[[], None]] = field(default=None, repr=False, compare=False)
-
-    def close(self) -> None:
-        """Remove what opening the source made; every blob opener opens (and its caller closes) its own handle."""
-        if self.release is not None:
-            self.release()
-
-    def __enter__(self) -> "Source":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
@@ -76,7 +51,25 @@ def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
     for i in range(len(body) - 1, 0, -1):
         if body[i] == ":" and os.path.lexists(body[:i]):
             return scheme, body[:i], body[i + 1:] or None
+    remote = None if scheme else registry_hint(spec)
+    if remote:
+        raise UsageError(f"{spec}: no such file or directory; did you mean {remote}?")
     raise SourceError(f"{body}: no such file or directory")
+
+
+def registry_hint(spec: str) -> Optional[str]:
+    """``docker://SPEC`` when ``spec`` (not on disk) reads as an image in a registry: ``HOST[:PORT]/REPO…``
+    whose first part is a host name (a dot, a port or ``localhost``); else None."""
+    first, slash, _ = spec.partition("/")
+    if not slash or first in (".", "..", "~") or not ("." in first or ":" in first or first == "localhost"):
+        return None
+    from pypush.name.reference import parse_remote
+
+    try:
+        parse_remote(spec)
+    except UsageError:
+        return None
+    return f"docker://{spec}"
 
 
 def open_source(spec: Union[str, "os.PathLike[str]"], *, platforms: Sequence["Platform"] = (),

@@ -13,16 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from pypush.cache_dir import cache_root, read_json, write_json
+from pypush.name.patterns import DIGEST
+
 log = logging.getLogger(__name__)
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 _FORMAT = 1
 
 
@@ -61,16 +60,10 @@ class LayerCache:
 
     @classmethod
     def default(cls) -> Optional["LayerCache"]:
-        """The user's cache: ``$PYPUSH_CACHE_DIR``, else ``$XDG_CACHE_HOME/pypush``, else
-        ``~/.cache/pypush``; ``None`` when ``PYPUSH_NO_CACHE`` is set to a non-empty, non-"0" value."""
-        if os.environ.get("PYPUSH_NO_CACHE", "") not in ("", "0"):
-            return None
-        root = os.environ.get("PYPUSH_CACHE_DIR")
-        if not root:
-            xdg = os.environ.get("XDG_CACHE_HOME")
-            base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-            root = str(base / "pypush")
-        return cls(root)
+        """The cache under the user's cache directory (pypush.cache_dir.cache_root); ``None`` when
+        ``PYPUSH_NO_CACHE`` is set."""
+        root = cache_root()
+        return None if root is None else cls(root)
 
     def _path(self, key: CacheKey) -> Path:
         name = key.filename()
@@ -80,8 +73,7 @@ class LayerCache:
         """The entry for ``key``, or ``None`` when absent, unreadable or invalid."""
         path = self._path(key)
         try:
-            with open(path, "rb") as f:
-                doc = json.loads(f.read(4096))
+            doc = read_json(path, 4096)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
@@ -94,20 +86,12 @@ class LayerCache:
 
     def put(self, key: CacheKey, digest: str, size: int) -> None:
         """Record (atomically; last writer wins) that ``key`` compresses to ``digest``/``size``."""
-        if not _DIGEST.match(digest or "") or not isinstance(size, int) or size <= 0:
+        if not DIGEST.fullmatch(digest or "") or not isinstance(size, int) or size <= 0:
             return
         path = self._path(key)
         doc = {"format": _FORMAT, "key": key.as_json(), "digest": digest, "size": size}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(doc, f)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_json(path, doc)
         except OSError as e:
             log.debug("cannot write cache entry %s: %s", path, e)
 
@@ -116,7 +100,7 @@ def _validate(doc: object, key: CacheKey) -> Optional[CacheEntry]:
     if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("key") != key.as_json():
         return None
     digest, size = doc.get("digest"), doc.get("size")
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
         return None
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         return None

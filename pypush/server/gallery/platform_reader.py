@@ -8,7 +8,8 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
 from pypush.image.model import DOCKER_CONFIG, INDEX_TYPES, OCI_CONFIG
-from pypush.server.store.store import DIGEST, Store
+from pypush.name.patterns import DIGEST
+from pypush.server.store.store import Store
 
 MAX_CONFIG = 4 << 20
 """Config blobs larger than this are not read (no platform shown)."""

@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import shutil
 import sqlite3
 import threading
@@ -26,10 +25,6 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 Buffer = Union[bytes, bytearray, memoryview]
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-"""A manifest digest: manifests are stored by their sha256, as ECR computes it."""
-BLOB_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
-"""A blob digest: blobs are also uploaded, stored and served by sha512 (the OCI image spec allows it)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,7 +43,46 @@ CREATE TABLE IF NOT EXISTS image_tags (
     PRIMARY KEY (repo, tag));
 CREATE TABLE IF NOT EXISTS image_children (
     repo TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (repo, parent, child));
+CREATE TABLE IF NOT EXISTS premium_repositories (
+    name TEXT PRIMARY KEY, created_at REAL NOT NULL, state TEXT NOT NULL, products TEXT NOT NULL,
+    catalog TEXT, policy TEXT);
+CREATE TABLE IF NOT EXISTS associations (free TEXT PRIMARY KEY, premium TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS image_status (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, scheduled_at REAL,
+    PRIMARY KEY (repo, digest));
+CREATE TABLE IF NOT EXISTS pulls (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, day TEXT NOT NULL, pulls INTEGER NOT NULL DEFAULT 0,
+    version_checks INTEGER NOT NULL DEFAULT 0, last_at REAL NOT NULL, PRIMARY KEY (repo, digest, day));
 """
+"""Premium repositories live in ``premium_repositories``; their layers, images, tags and resource tags
+use the store key ``repo_key(name, premium=True)`` (``~premium/<name>``, which no repository name can
+be) in the per-repository tables, so a FREE and a PREMIUM repository may share a name."""
+
+PREMIUM_KEY_PREFIX = "~premium/"
+
+
+def repo_key(name: str, premium: bool) -> str:
+    """The per-repository tables' key of the FREE or PREMIUM repository ``name``."""
+    return PREMIUM_KEY_PREFIX + name if premium else name
+
+
+def is_premium_key(key: str) -> bool:
+    return key.startswith(PREMIUM_KEY_PREFIX)
+
+
+def name_of_key(key: str) -> str:
+    """The repository name a store key stands for."""
+    return key[len(PREMIUM_KEY_PREFIX):] if is_premium_key(key) else key
+
+
+def repo_exists(db: "Db", key: str) -> bool:
+    """Inside a transaction: whether the FREE or premium repository of store key ``key`` exists."""
+    table = "premium_repositories" if is_premium_key(key) else "repositories"
+    return db.execute(f"SELECT 1 FROM {table} WHERE name=?", (name_of_key(key),)).fetchone() is not None
+
+
+PER_REPOSITORY_TABLES = ("image_tags", "images", "image_children", "image_status", "layers", "resource_tags")
+"""The tables whose ``repo`` column is a store key."""
 
 
 BUSY_TIMEOUT_MS = 30_000
