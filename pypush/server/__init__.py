@@ -18,7 +18,7 @@ Layers, top to bottom; a module imports only from its own part or from a lower l
     aws/   gallery/               the AWS JSON door: protocol, sigv4, limits, context, the operations
                                   per resource, table (the explicit operation table), dispatch;
                                   the HTML gallery, which reads the store only
-    settings, reply, credentials, http_body    shared parts of the doors
+    settings, reply, credentials, http_body, seed_files   shared parts of the doors
     store/                        blobs on disk and metadata in SQLite; the data directory's lock
 """
 from __future__ import annotations
