@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Any, List, Optional
 
 from pypush.errors import UsageError
 
@@ -39,9 +39,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "private (Basic challenge, credentials for everything; private ECR)")
     parser.add_argument("--header-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="close connections whose request line and headers take longer (default 60)")
+    premium = parser.add_argument_group("premium repositories (docs/local-endpoint-premium.md)")
+    premium.add_argument("--premium-port", type=int, default=0,
+                         help="port of the premium repositories' registry door, which premiumRegistryUri names "
+                              "(default 0: pick a free one)")
+    premium.add_argument("--unverified-registry", action="store_true",
+                         help="stub: the registry is not verified with an approved custom alias "
+                              "(CreatePremiumRepository answers ValidationException, premiumStatus DISABLED)")
+    premium.add_argument("--owned-products", metavar="ID,ID", default=None,
+                         help="stub: the Marketplace products the account owns with the ECR Public Premium delivery "
+                              "option (default: any well-formed id)")
+    premium.add_argument("--public-products", metavar="ID,ID", default=None,
+                         help="stub: the Marketplace products that are PUBLIC (default: all)")
+    premium.add_argument("--clock-offset", type=float, metavar="SECONDS",
+                         default=os.environ.get("PYPUSH_SERVE_CLOCK_OFFSET", "0"),
+                         help="run the endpoint's clock this far ahead (deprecated images fall due by it; "
+                              "env PYPUSH_SERVE_CLOCK_OFFSET)")
     parser.add_argument("--faults", default=os.environ.get("PYPUSH_SERVE_FAULTS"),
                         help="inject faults, e.g. seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05 "
                              "(env PYPUSH_SERVE_FAULTS)")
+
+
+def _ids(value: Optional[str]) -> Optional[List[str]]:
+    """A comma-separated list of Marketplace product ids (None: the stub accepts any)."""
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,11 +81,15 @@ def run(args: argparse.Namespace) -> int:
                                  enforce_quotas=args.enforce_quotas, access_key=args.access_key,
                                  secret_key=args.secret_key, alias=args.alias, registry_id=args.registry_id,
                                  faults=faults, registry_quirks=args.registry_quirks,
-                                 login=args.registry_login, header_timeout=args.header_timeout)
+                                 login=args.registry_login, header_timeout=args.header_timeout,
+                                 premium_port=args.premium_port, verified_registry=not args.unverified_registry,
+                                 owned_products=_ids(args.owned_products), public_products=_ids(args.public_products),
+                                 clock_offset=args.clock_offset)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port}: choose 0 (any free port) to 65535")
+    for flag, port in (("--port", args.port), ("--premium-port", args.premium_port)):
+        if not 0 <= port <= 65535:
+            raise UsageError(f"{flag} {port}: choose 0 (any free port) to 65535")
     try:
         endpoint.start()
     except (OSError, OverflowError) as e:
@@ -78,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(endpoint.url, flush=True)
         print(f"serving ECR Public (alias {args.alias}, registry {args.registry_id}) and /v2/ on {endpoint.url}; "
-              f"data in {endpoint.data_dir}; the gallery is at {endpoint.url}/", file=sys.stderr, flush=True)
+              f"data in {endpoint.data_dir}; the gallery is at {endpoint.url}/; premium repositories' /v2/ on "
+              f"{endpoint.premium_url}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:
