@@ -10,6 +10,7 @@ import threading
 from typing import Any, List, Optional
 
 from pypush.errors import UsageError
+from pypush.server.store.store import UPLOAD_LIFETIME
 
 DEFAULT_PART_SIZE = 10 * 1024 * 1024
 
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry-login", choices=("public", "private"), default="public",
                         help="/v2/ login: public (Bearer challenge, anonymous pulls; ECR Public) or "
                              "private (Basic challenge, credentials for everything; private ECR)")
+    parser.add_argument("--upload-lifetime", type=float, default=UPLOAD_LIFETIME, metavar="SECONDS",
+                        help="discard unfinished uploads (ECR API and /v2/ sessions) that received no part for "
+                             f"this long (default {UPLOAD_LIFETIME:.0f}: 24 hours)")
     parser.add_argument("--header-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="close connections whose request line and headers take longer (default 60)")
     premium = parser.add_argument_group("premium repositories (docs/local-endpoint-premium.md)")
@@ -53,8 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="stub: the Marketplace products that are PUBLIC (default: all)")
     premium.add_argument("--clock-offset", type=float, metavar="SECONDS",
                          default=os.environ.get("PYPUSH_SERVE_CLOCK_OFFSET", "0"),
-                         help="run the endpoint's clock this far ahead (deprecated images fall due by it; "
-                              "env PYPUSH_SERVE_CLOCK_OFFSET)")
+                         help="run the endpoint's clock this far ahead (uploads expire, deprecated images fall due, pulls are "
+                              "counted by it; env PYPUSH_SERVE_CLOCK_OFFSET)")
+    premium.add_argument("--entitlements", metavar="FILE",
+                        help="buyers' Marketplace entitlements, JSON {\"ACCOUNT\": [\"PRODUCT\", ...]}: the "
+                             "DescribeEntitled* operations and premium pulls answer by it (a request signed with a "
+                             "12-digit access key id is that account's)")
+    premium.add_argument("--scan-findings", metavar="FILE",
+                        help="image scan findings to serve, JSON {\"DIGEST\": {\"findings\": [...], ...}}; other "
+                             "images' scans are FINDINGS_UNAVAILABLE")
     parser.add_argument("--faults", default=os.environ.get("PYPUSH_SERVE_FAULTS"),
                         help="inject faults, e.g. seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05 "
                              "(env PYPUSH_SERVE_FAULTS)")
@@ -82,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
                                  secret_key=args.secret_key, alias=args.alias, registry_id=args.registry_id,
                                  faults=faults, registry_quirks=args.registry_quirks,
                                  login=args.registry_login, header_timeout=args.header_timeout,
+                                 upload_lifetime=args.upload_lifetime, entitlements=args.entitlements,
+                                 scan_findings=args.scan_findings,
                                  premium_port=args.premium_port, verified_registry=not args.unverified_registry,
                                  owned_products=_ids(args.owned_products), public_products=_ids(args.public_products),
                                  clock_offset=args.clock_offset)

@@ -31,10 +31,19 @@ class Context:
     service: str
     op: OperationModel
     region: str = "us-east-1"
+    access_key: str = ""
+    """The access key id the request was signed with."""
 
     @property
     def registry_id(self) -> str:
         return self.settings.registry_id
+
+    @property
+    def caller_account(self) -> str:
+        """The caller's account. The endpoint has no IAM: a request signed with a 12-digit access key id is
+        that account's (how a test plays a buyer); any other key is the registry's own account."""
+        key = self.access_key
+        return key if len(key) == 12 and key.isdigit() else self.registry_id
 
     def repository_arn(self, name: str) -> str:
         if self.service == PUBLIC:

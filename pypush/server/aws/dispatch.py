@@ -95,7 +95,7 @@ class AwsDoor:
             validate(op.input_shape, params)
             if service == PUBLIC:
                 purge_due(self.store, self.settings.clock())  # deprecated images whose time has come
-            ctx = Context(self.store, self.settings, service, op, region=cred.region)
+            ctx = Context(self.store, self.settings, service, op, region=cred.region, access_key=cred.access_key)
             check_registry(ctx, params)
             result = fn(ctx, params)
             if drop_after:

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, paginate, repo_not_found, require_premium,
                                        require_repo, with_token)
 from pypush.server.aws.protocol import ApiError, invalid
-from pypush.server.aws.repositories import _catalog_in, _catalog_out, _put_tags, check_policy_text
+from pypush.server.aws.repositories import _put_tags, catalog_in, catalog_out, check_policy_text
 from pypush.server.store.store import PER_REPOSITORY_TABLES, repo_key
 
 TRANSITIONS = {("DRAFT", "AVAILABLE"), ("AVAILABLE", "HIDDEN"), ("HIDDEN", "AVAILABLE")}
@@ -68,7 +68,7 @@ def create_premium_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]
                        f"Registry check 'verified registry with an approved custom alias' failed: registry "
                        f"{ctx.registry_id} is not verified (this endpoint runs with --unverified-registry)")
     check_products(ctx, p["marketplaceProducts"])
-    catalog = _catalog_in(p["catalogData"]) if p.get("catalogData") is not None else None
+    catalog = catalog_in(p["catalogData"]) if p.get("catalogData") is not None else None
     with ctx.store.tx() as db:
         if db.execute("SELECT 1 FROM premium_repositories WHERE name=?", (name,)).fetchone():
             raise ApiError("RepositoryAlreadyExistsException",
@@ -78,7 +78,7 @@ def create_premium_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]
                    (name, ctx.now(), json.dumps(p["marketplaceProducts"]), catalog))
         _put_tags(db, repo_key(name, True), p.get("tags") or [])
         out = premium_repository(ctx, db, require_premium(ctx, db, name))
-    return {"premiumRepository": out, "catalogData": _catalog_out(catalog)}
+        return {"premiumRepository": out, "catalogData": catalog_out(db, repo_key(name, True), catalog)}
 
 
 def describe_premium_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
@@ -147,19 +147,21 @@ def get_premium_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict
     name = p["repositoryName"]
     with ctx.store.read() as db:
         catalog = require_premium(ctx, db, name)[4]
-    if catalog is None:
-        raise ApiError("RepositoryCatalogDataNotFoundException",
-                       f"The premium repository '{name}' has no catalog data")
-    return {"registryId": ctx.registry_id, "repositoryName": name, "catalogData": _catalog_out(catalog)}
+        if catalog is None:
+            raise ApiError("RepositoryCatalogDataNotFoundException",
+                           f"The premium repository '{name}' has no catalog data")
+        data = catalog_out(db, repo_key(name, True), catalog)
+    return {"registryId": ctx.registry_id, "repositoryName": name, "catalogData": data}
 
 
 def put_premium_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     """A partial update: given fields replace, omitted ones stay, an empty logoImageBlob removes the logo."""
     name = p["repositoryName"]
     with ctx.store.tx() as db:
-        catalog = _catalog_in(p["catalogData"], require_premium(ctx, db, name)[4])
+        catalog = catalog_in(p["catalogData"], require_premium(ctx, db, name)[4])
         db.execute("UPDATE premium_repositories SET catalog=? WHERE name=?", (catalog, name))
-    return {"registryId": ctx.registry_id, "repositoryName": name, "catalogData": _catalog_out(catalog)}
+        data = catalog_out(db, repo_key(name, True), catalog)
+    return {"registryId": ctx.registry_id, "repositoryName": name, "catalogData": data}
 
 
 def _policy_out(ctx: Context, name: str, text: str) -> Dict[str, Any]:

@@ -11,7 +11,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from pypush.server.aws.context import (Context, no_paging_with, paginate, repo_not_found, require_repo, require_typed,
                                        with_token)
 from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.aws.part_blob import Base64Error
 from pypush.server.credentials import issue_password
+from pypush.server.store.catalog_facts import catalog_facts
 from pypush.server.store.store import PER_REPOSITORY_TABLES, repo_key
 
 MAX_RESOURCE_TAGS = 50
@@ -39,17 +41,24 @@ def repository(ctx: Context, row: Tuple[Any, ...], db: Any = None) -> Dict[str, 
     return out
 
 
-def _catalog_out(stored: Optional[str]) -> Dict[str, Any]:
-    """RepositoryCatalogData from the stored input (the logo becomes a data: URL)."""
+def catalog_out(db: Any, repo: str, stored: Optional[str]) -> Dict[str, Any]:
+    """RepositoryCatalogData from the stored input of the repository stored as ``repo`` (the logo becomes a
+    data: URL), with the output-only badges and artifactTypes its content earns (store.catalog_facts)."""
     data = json.loads(stored or "{}")
     logo = data.pop("logoImageBlob", None)
     if logo:
         data["logoUrl"] = "data:image/png;base64," + logo
     data["marketplaceCertified"] = False
+    data["badges"], data["artifactTypes"] = catalog_facts(db, repo)
     return data
 
 
-def _catalog_in(catalog: Dict[str, Any], previous: Optional[str] = None) -> str:
+def catalog_in(catalog: Dict[str, Any], previous: Optional[str] = None) -> str:
+    """The stored catalog data after ``catalog`` (a validated RepositoryCatalogDataInput) is merged into
+    ``previous``; InvalidParameterException for a category named twice."""
+    categories = catalog.get("categories") or []
+    if len(set(categories)) != len(categories):
+        raise invalid("Invalid parameter at 'catalogData.categories': each category can only be specified once")
     merged = json.loads(previous or "{}")
     merged.update(catalog)
     return json.dumps(merged)
@@ -77,7 +86,7 @@ def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     settings = {k: p[k] for k in ("imageTagMutability", "imageScanningConfiguration", "encryptionConfiguration")
                 if p.get(k) is not None}
-    catalog = _catalog_in(p["catalogData"]) if p.get("catalogData") is not None else None
+    catalog = catalog_in(p["catalogData"]) if p.get("catalogData") is not None else None
     with ctx.store.tx() as db:
         if db.execute("SELECT 1 FROM repositories WHERE name=?", (name,)).fetchone():
             raise ApiError("RepositoryAlreadyExistsException",
@@ -87,8 +96,8 @@ def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                    (name, time.time(), catalog, json.dumps(settings)))
         _put_tags(db, name, p.get("tags") or [])
         out = {"repository": repository(ctx, require_repo(ctx, db, name), db)}
-    if ctx.service == PUBLIC:
-        out["catalogData"] = _catalog_out(catalog)
+        if ctx.service == PUBLIC:
+            out["catalogData"] = catalog_out(db, name, catalog)
     return out
 
 
@@ -171,24 +180,48 @@ def delete_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 # -- catalog data -----------------------------------------------------------------------------
 def get_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
-        return {"catalogData": _catalog_out(require_repo(ctx, db, p["repositoryName"])[3])}
+        return {"catalogData": catalog_out(db, p["repositoryName"], require_repo(ctx, db, p["repositoryName"])[3])}
 
 
 def put_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     with ctx.store.tx() as db:
-        catalog = _catalog_in(p["catalogData"], require_repo(ctx, db, name)[3])
+        catalog = catalog_in(p["catalogData"], require_repo(ctx, db, name)[3])
         db.execute("UPDATE repositories SET catalog=? WHERE name=?", (catalog, name))
-    return {"catalogData": _catalog_out(catalog)}
+        return {"catalogData": catalog_out(db, name, catalog)}
+
+
+REGISTRY_LOGO_PATH = "/logos/_registry"  # the gallery serves it (gallery/site.py)
+"""Where the endpoint serves the registry's logo (no repository name starts with ``_``)."""
 
 
 def get_registry_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    return {"registryCatalogData": {"displayName": ctx.store.meta("displayName", "") or ""}}
+    data = {"displayName": ctx.store.meta("displayName", "") or ""}
+    description = ctx.store.meta("registryDescription")
+    if description:
+        data["description"] = description
+    if ctx.store.meta("registryLogo"):
+        data["logoUrl"] = ctx.settings.url + REGISTRY_LOGO_PATH
+    return {"registryCatalogData": data}
 
 
 def put_registry_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    if p.get("displayName") is not None:
-        ctx.store.set_meta("displayName", p["displayName"])
+    """Included members replace the stored ones; an empty description or logoImageBlob removes it."""
+    logo = p.get("logoImageBlob")
+    if logo is not None:
+        try:
+            raw = logo.decode()
+        except Base64Error:
+            raise invalid("Invalid parameter at 'logoImageBlob': not base64") from None
+    with ctx.store.tx() as db:
+        for key, value in (("displayName", p.get("displayName")), ("registryDescription", p.get("description")),
+                           ("registryLogo", base64.b64encode(raw).decode() if logo is not None else None)):
+            if value is None:
+                continue
+            if value or key == "displayName":
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            else:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
     return get_registry_catalog_data(ctx, p)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Tuple
 
-from pypush.server.aws import images, layers, premium, premium_images, repositories
+from pypush.server.aws import entitled, images, layers, premium, premium_images, reports, repositories, scans
 from pypush.server.aws.context import Context
 from pypush.server.aws.protocol import PRIVATE, PUBLIC
 
@@ -61,6 +61,15 @@ _LISTED: Tuple[Tuple[str, Tuple[str, ...], Operation], ...] = (
     ("DisassociateRepositories", PUBLIC_ONLY, premium.disassociate_repositories),
     # premium_images.py
     ("SetImageStatus", PUBLIC_ONLY, premium_images.set_image_status),
+    # entitled.py
+    ("DescribeEntitledRepositories", PUBLIC_ONLY, entitled.describe_entitled_repositories),
+    ("DescribeEntitledImages", PUBLIC_ONLY, entitled.describe_entitled_images),
+    ("DescribeEntitledImageTags", PUBLIC_ONLY, entitled.describe_entitled_image_tags),
+    # scans.py
+    ("DescribeImageScanFindings", PUBLIC_ONLY, scans.describe_image_scan_findings),
+    # reports.py
+    ("ListPublisherReports", PUBLIC_ONLY, reports.list_publisher_reports),
+    ("GetDownloadUrlForPublisherReport", PUBLIC_ONLY, reports.get_download_url_for_publisher_report),
 )
 
 OPERATIONS: Dict[Tuple[str, str], Operation] = {

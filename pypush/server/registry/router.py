@@ -4,7 +4,8 @@ manifest writes (manifests.py) behind ECR's login (auth.py).
 ``GET /v2/`` without credentials answers 401 with ECR's challenge; reads are open to anonymous
 clients on the public login (as on ECR Public) and need credentials on the private one; writes need
 the GetAuthorizationToken password (Basic ``AWS:<password>``) or a push token from ``GET /token``.
-A push to a repository that does not exist creates it (private ECR's create-on-push), unless the
+Every manifest GET that finds an image counts as a pull of it, every manifest HEAD as a version check
+(store/pull_counts.py; publisher reports read them). A push to a repository that does not exist creates it (private ECR's create-on-push), unless the
 ``no-create`` quirk answers NAME_UNKNOWN as ECR Public does.
 
 The premium door (``premium=True``, the endpoint's second port, which premiumRegistryUri names) serves
@@ -30,6 +31,7 @@ from pypush.server.registry.reads import ReadApi, json_reply, resolve_repo, stri
 from pypush.server.registry.uploads import UploadApi
 from pypush.server.reply import Reply
 from pypush.server.settings import Settings
+from pypush.server.store import pull_counts
 from pypush.server.store.store import Store
 
 _NAME = r"(?P<name>[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*)"
@@ -111,7 +113,12 @@ class RegistryDoor:
                 return _unsupported(method, path)
             return self.reads.blob(repo, ref, headers.get("Range"))
         if method in READS:
-            return self.reads.manifest(repo, ref)
+            reply = self.reads.manifest(repo, ref)
+            if reply.status == 200:  # counted for publisher reports: GET a pull, HEAD a version check
+                pull_counts.count(self.store, repo, reply.headers["Docker-Content-Digest"],
+                                  pull_counts.PULL if method == "GET" else pull_counts.VERSION_CHECK,
+                                  self.settings.now())
+            return reply
         if method == "PUT":
             return self.manifests.put(name, repo, ref, headers, body)
         if method == "DELETE":
