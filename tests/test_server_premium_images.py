@@ -125,7 +125,8 @@ def test_deprecation_reactivation_and_deletion_by_the_clock(clocked):
         return c.set_image_status(repositoryName="dep", repositoryType="PREMIUM", imageId=ident, **kw)
 
     for bad in ({"status": "DEPRECATED"}, {"status": "DEPRECATED", "deprecationPeriodDays": 89},
-                {"status": "DEPRECATED", "deprecationPeriodDays": 366}, {"status": "ACTIVE", "deprecationPeriodDays": 90},
+                {"status": "DEPRECATED", "deprecationPeriodDays": 366},
+                {"status": "ACTIVE", "deprecationPeriodDays": 90},
                 {"status": "GONE"}):
         assert code_of(status, **bad) == "InvalidParameterException", bad
     assert code_of(c.set_image_status, repositoryName="dep", repositoryType="FREE", imageId=ident,
