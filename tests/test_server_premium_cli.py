@@ -157,3 +157,13 @@ class PremiumClient:
     def __getattr__(self, name: str) -> Any:
         call = getattr(self.c, name)
         return lambda **kw: call(repositoryType="PREMIUM", **kw)
+
+
+def test_bad_premium_flags_are_usage_errors(tmp_path):
+    for flags, named in ((["--premium-port", "70000"], "--premium-port 70000"),
+                         (["--clock-offset", "soon"], "--clock-offset"),
+                         (["--premium-port", "x"], "--premium-port")):
+        proc = subprocess.run([sys.executable, "-m", "pypush.server", "--data", str(tmp_path / "d"), *flags],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and named in proc.stderr and proc.stdout == "", (flags, proc.stderr)
+    assert not (tmp_path / "d" / "metadata.sqlite3").exists()  # nothing half-made
