@@ -120,6 +120,7 @@ def test_deprecation_reactivation_and_deletion_by_the_clock(clocked):
                    status="DEPRECATED", deprecationPeriodDays=90)
     assert err["Error"]["Code"] == "ValidationException" and "DRAFT" in err["Error"]["Message"]
     c.set_repository_state(repositoryName="dep", repositoryType="PREMIUM", state="AVAILABLE")
+    c.set_repository_state(repositoryName="dep", repositoryType="PREMIUM", state="HIDDEN")  # HIDDEN allows it too
 
     def status(**kw):
         return c.set_image_status(repositoryName="dep", repositoryType="PREMIUM", imageId=ident, **kw)
