@@ -132,7 +132,8 @@ class RegistryDoor:
         if level is None:
             return self._unauthorized(headers, "UNAUTHORIZED", "premium repositories need credentials")
         return self._unauthorized(headers, "DENIED", "premium repositories need the owner's credentials "
-                                  "(a GetAuthorizationToken password), not an anonymous token", ',error="insufficient_scope"')
+                                  "(a GetAuthorizationToken password), not an anonymous token",
+                                  ',error="insufficient_scope"')
 
     def _upload(self, method: str, name: str, repo: str, upload_id: str, query: Dict[str, List[str]],
                 headers: Message, body: RequestBody) -> Reply:
