@@ -3,7 +3,7 @@ thin wrappers over pypush.engine.copy, where every copy is decided."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from pypush.engine.options import COMPRESSIONS, PushOptions, check_options, merge_options, remote_options
 from pypush.engine.push_result import PushResult
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pypush.engine.plan import PlanEntry, PlanOutcome
     from pypush.engine.progress import Subscriber
 
-__all__ = ["push", "push_many", "copy", "pull", "mirror", "push_image", "PushOptions", "PushResult", "Target",
+__all__ = ["push", "push_many", "copy", "pull", "mirror", "login", "push_image", "PushOptions", "PushResult", "Target",
            "COMPRESSIONS", "merge_options", "check_options", "remote_options"]
 
 
@@ -89,14 +89,27 @@ def mirror(source: str, destination: Union[str, Destination], *, subscriber_fact
     return mirror_repository(source, destination, merge_options(options, option_fields), subscriber_factory)
 
 
+def login(registry: str, username: Optional[str] = None, password: Optional[str] = None, *, insecure: bool = False,
+          endpoint_url: Optional[str] = None, profile: Optional[str] = None) -> Tuple[str, str]:
+    """Check credentials against ``registry`` (``HOST[:PORT]``) and keep them where docker keeps them (its
+    config.json under $DOCKER_CONFIG or ~/.docker, or the credential helper it names), for pypush's and other
+    clients' later pushes and pulls. Without ``username``: an ECR host logs in with AWS credentials (user
+    AWS), and the registry of ``endpoint_url`` (``pypush serve``'s registry) with that endpoint's password.
+    Returns (username, where the credentials went). AuthError when the registry refuses them."""
+    from pypush.transports.login import login_registry
+
+    return login_registry(registry, username, password, insecure=insecure, endpoint_url=endpoint_url, profile=profile)
+
+
 def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
                options: Optional[PushOptions] = None, source_reference: Optional[Destination] = None,
-               verify_ahead: bool = True, **option_fields: object) -> PushResult:
+               verify_ahead: bool = True, referrers: Sequence[Any] = (), **option_fields: object) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
     image its blobs come from (a copy within one v2 registry mounts them). ``verify_ahead=False``: hash no
-    blob before its upload starts (when most blobs are likely at the destination already)."""
+    blob before its upload starts (when most blobs are likely at the destination already).
+    ``referrers``: manifests naming one of the image's as ``subject``, pushed after it (pypush.engine.transfer)."""
     from pypush.engine.copy import send_image
 
     return send_image(root, destination, tags=tags, subscriber=subscriber, options=merge_options(options, option_fields),
-                      source_reference=source_reference, verify_ahead=verify_ahead)
+                      source_reference=source_reference, verify_ahead=verify_ahead, referrers=referrers)

@@ -26,6 +26,11 @@ class DigestMismatchError(SourceError):
     """A blob's bytes do not match the digest or size its descriptor declares."""
 
 
+class NoSuchImage(SourceError):
+    """The registry has no image under the tag or digest asked for (HTTP 404 for the manifest); the message says
+    which tag was assumed and lists tags the repository has."""
+
+
 class RegistryError(PypushError):
     """The destination refused a request. ``code`` is the AWS error code or HTTP status."""
 

@@ -12,7 +12,7 @@ import pytest
 from pypush.net.connections import is_loopback
 from pypush.transports.distribution.docker_credentials import Credentials, credentials_for, normalize_registry, server_url
 from pypush.transports.distribution.token_auth import parse_challenges
-from pypush.errors import AuthError
+from pypush.errors import AuthError, UsageError
 
 
 def b64(text: str) -> str:
@@ -49,8 +49,8 @@ def test_explicit_pair_wins(config_dir):
     assert (creds.username, creds.password, creds.source) == ("u", "p", "given explicitly")
 
 
-def test_half_a_pair_is_refused(config_dir):
-    with pytest.raises(AuthError, match="both a username and a password"):
+def test_half_a_pair_is_a_usage_error(config_dir):
+    with pytest.raises(UsageError, match="both a username and a password"):
         credentials_for("r.example", username="u")
 
 

@@ -111,7 +111,9 @@ def test_pull_offers_only_options_that_apply_to_a_layout_destination() -> None:
     help_text = subprocess.run([sys.executable, "-m", "pypush", "pull", "--help"], capture_output=True, text=True,
                                timeout=60).stdout
     assert "--src-username" in help_text and "--platform" in help_text
-    for flag in ("--endpoint-url", "--create-repository", "--mount-from", "--rate-limit", "--password-stdin"):
+    # pull's one registry is its source: the registry flags of every command are its (issue 23)
+    assert "--insecure, --src-insecure" in help_text and "--password-stdin, --src-password-stdin" in help_text
+    for flag in ("--endpoint-url", "--create-repository", "--mount-from", "--rate-limit"):
         assert flag not in help_text, flag
     proc = subprocess.run([sys.executable, "-m", "pypush", "pull", "docker://localhost:1/a:1", "oci:x",
                            "--mount-from", "b"], capture_output=True, text=True, timeout=60)

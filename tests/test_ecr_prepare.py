@@ -52,5 +52,5 @@ def test_describe_denied_with_create_requested_is_an_auth_error(refusing):
 
 
 def test_missing_repository_without_create_names_the_fix(refusing):
-    with pytest.raises(RegistryError, match="--create-repository"):
+    with pytest.raises(RegistryError, match="create_repository=True"):  # the API's keyword; the CLI says its flag
         refusing("RepositoryNotFoundException", "no such repository").prepare(create_repository=False)

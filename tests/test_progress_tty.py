@@ -17,12 +17,13 @@ fcntl = pytest.importorskip("fcntl")
 termios = pytest.importorskip("termios")
 
 
-def run_in_pty(argv, columns: int, cwd: Path, env: dict) -> "tuple[int, str]":
-    """Run ``argv`` with stdin/stdout/stderr on a pseudo-terminal of ``columns`` columns; (exit code, output)."""
+def run_in_pty(argv, columns: int, cwd: Path, env: dict, lines: int = 24) -> "tuple[int, str]":
+    """Run ``argv`` with stdin/stdout/stderr on a pseudo-terminal of ``columns`` columns and ``lines`` lines (0×0:
+    what ``script`` makes); (exit code, output)."""
     import struct
 
     master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=str(cwd), env=env, close_fds=True)
     os.close(slave)
     chunks = []
@@ -52,13 +53,14 @@ def plain_image(tmp_path_factory) -> Path:
     return layout
 
 
-@pytest.mark.parametrize("columns", [0, 24, 80])
-def test_bar_reaches_its_total_in_megabytes_at_any_width(plain_image, endpoint, tmp_path, columns) -> None:
+@pytest.mark.parametrize("columns, lines", [(0, 24), (0, 0), (24, 24), (80, 24), (80, 0)])
+def test_bar_reaches_its_total_in_megabytes_at_any_width(plain_image, endpoint, tmp_path, columns, lines) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYPUSH_CACHE_DIR=str(tmp_path / "cache"), TERM="xterm")
     env.pop("COLUMNS", None)
+    env.pop("LINES", None)
     code, out = run_in_pty([sys.executable, "-m", "pypush", "push", f"oci:{plain_image}",
-                            f"public.ecr.aws/local/bar{columns}:1", "--endpoint-url", endpoint.url,
-                            "--create-repository", "--compression", "gzip"], columns, tmp_path, env)
+                            f"public.ecr.aws/local/bar{columns}x{lines}:1", "--endpoint-url", endpoint.url,
+                            "--create-repository", "--compression", "gzip"], columns, tmp_path, env, lines)
     assert code == 0, out
     frames = [m for m in BAR.finditer(out)]
     assert frames, f"no progress bar on a {columns}-column terminal: {out!r}"

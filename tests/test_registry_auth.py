@@ -42,7 +42,8 @@ def test_basic_auth_wrong_password_is_auth_error_without_secret(basic_registry):
         with pytest.raises(AuthError) as info:
             t.prepare()
     message = str(info.value)
-    assert basic_registry.host in message and "docker login" in message and "HTTP 401" in message
+    assert basic_registry.host in message and "HTTP 401" in message
+    assert "check the user name and the password given" in message and "--password-stdin" not in message
     assert "wrong-Secret-42" not in message and "Authorization" not in message
 
 

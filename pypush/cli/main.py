@@ -2,31 +2,29 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
+import re
 import sys
 import traceback
-from pathlib import Path
 from typing import Callable, Dict, List, NoReturn, Optional, Tuple
 
 from pypush import __version__
 from pypush.cli import lazy_charset
+from pypush.cli.common import EXIT_CODES, add_transfer_options, progress_subscriber, report, transfer_options
+from pypush.cli.examples import with_examples
 from pypush.errors import Interrupted, PypushError, UsageError
-
-EXIT_CODES = """exit codes:
-  0   success
-  1   other error
-  2   usage: bad arguments, reference, tag or option value
-  3   bad input image (file, blob or field named in the message)
-  4   the registry refused a request (AWS error code or HTTP status in the message)
-  5   authentication or permission failure
-  6   network or service failure after retries (rerun to resume; stored blobs are kept)
-  130 interrupted"""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep one-line messages
+        wrong = re.match(r"argument \w+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if wrong:  # a mistyped command: the closest one
+            choices = [c.strip(" '") for c in wrong[2].split(",")]  # quoted or not, by Python version
+            close = difflib.get_close_matches(wrong[1], choices, n=1, cutoff=0.6)
+            message += f"; did you mean {close[0]}?" if close else ""
         raise UsageError(message)
 
 
@@ -42,14 +40,13 @@ _DESTINATION_HELP = ("public.ecr.aws/ALIAS/REPO[:TAG], ACCOUNT.dkr.ecr.REGION.am
 def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
     """push, copy and pull: one engine, one set of options (only copy's and pull's keep every blob by default)."""
     summary, compression = _TRANSFERS[command]
-    p = sub.add_parser(command, help=summary, description=summary, epilog=EXIT_CODES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(command, help=summary, description=summary, **with_examples(command, EXIT_CODES))
     optional = "?" if command == "push" else None  # push --plan FILE names them in the file
     p.add_argument("source", nargs=optional, help="a path (format detected), oci:PATH[:REF], oci-archive:PATH[:REF], "
                                   "docker-archive:PATH[:REF] or docker://[HOST/]REPO[:TAG|@DIGEST] (Docker Hub's "
                                   "short forms too: docker://python:3.12)")
     p.add_argument("destination", nargs=optional, help="oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a bare path: "
-                   "oci:PATH)" if command == "pull" else _DESTINATION_HELP)
+                   "oci:PATH; one ending .tar: oci-archive:PATH)" if command == "pull" else _DESTINATION_HELP)
     if command == "push":
         p.add_argument("--plan", metavar="FILE", help="push many images in one run: FILE is a JSON list of "
                        "{\"source\", \"destination\", \"tags\"}; one result line per image (JSON lines with "
@@ -64,97 +61,9 @@ def _add_transfer(sub: argparse._SubParsersAction, command: str) -> None:
     p.set_defaults(run=_run_transfer)
 
 
-def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_help: str,
-                         registry_destination: bool = True) -> None:
-    """The destination, source-access and output options every command that sends an image takes (without
-    the registry-destination ones when ``registry_destination`` is false: pull writes only layouts)."""
-    p.add_argument("--tag", "-t", action="append", default=[], help="also tag the image T (repeatable)")
-    p.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
-                   help=platform_help)
-    p.add_argument("--jobs", "-j", type=int, default=4, help="blobs uploaded at once (default 4)")
-    p.add_argument("--compression", choices=("gzip", "zstd", "none", "keep"), default=compression,
-                   help=f"(default {compression}) gzip|zstd: compress plain layers, keep compressed ones (zstd "
-                        "converts Docker manifests to OCI); none: push every layer uncompressed; keep: push every "
-                        "blob as stored")
-    p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
-    if registry_destination:
-        _add_registry_destination_options(p)
-    else:
-        p.set_defaults(endpoint_url=None, create_repository=False, transport="auto", insecure=False, mount_from=[],
-                       username=None, password_stdin=False, rate_limit=[])
-    p.add_argument("--src-insecure", action="store_true", help="allow plain HTTP / unverified TLS for the source")
-    p.add_argument("--src-username", help="user name for a docker:// source (default: docker's config, else "
-                                          "anonymous)")
-    p.add_argument("--src-password-stdin", action="store_true",
-                   help="read the source's password from stdin (after the destination's, when both are read)")
-    p.add_argument("--profile", help="AWS profile to use")
-    p.add_argument("--allow-nondistributable-artifacts", action="store_true", dest="allow_nondistributable",
-                   help="also push non-distributable layers (with urls: Windows base layers) the source holds")
-    p.add_argument("--digest-file", help="write the pushed manifest digest to this file")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-
-
-def _add_registry_destination_options(p: argparse.ArgumentParser) -> None:
-    """How to reach and write a registry destination (ECR API or v2)."""
-    p.add_argument("--endpoint-url", help="ECR API endpoint to use instead of AWS's (e.g. `pypush serve`)")
-    p.add_argument("--create-repository", action="store_true", help="create the repository when missing")
-    p.add_argument("--transport", choices=("auto", "ecr", "v2"), default="auto",
-                   help="ECR API or OCI distribution v2 (default: by destination)")
-    p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
-    p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
-                   help="v2: mount blobs from this repository of the same registry instead of uploading them")
-    p.add_argument("--username", "-u", help="registry user name (v2 transport)")
-    p.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
-    p.add_argument("--rate-limit", action="append", default=[], metavar="OP=N",
-                   help="pace ECR operation OP at N requests/s (default: the published quotas; 0 = unpaced)")
-
-
 def _add_push(sub: argparse._SubParsersAction) -> None:
     for command in _TRANSFERS:
         _add_transfer(sub, command)
-
-
-def progress_subscriber(args: argparse.Namespace, description: str):
-    if args.quiet or not sys.stderr.isatty():
-        return None
-    from pypush.engine.progress import TqdmProgress
-
-    return TqdmProgress(description)
-
-
-def _read_password(flag: bool, user: Optional[str], name: str) -> Optional[str]:
-    if not flag:
-        return None
-    if not user:
-        raise UsageError(f"--{name}password-stdin needs --{name}username")
-    return sys.stdin.readline().rstrip("\r\n")
-
-
-def transfer_options(args: argparse.Namespace):  # -> api.PushOptions (imported lazily)
-    """PushOptions from the options ``add_transfer_options`` added (passwords read from stdin)."""
-    from pypush import api
-    from pypush.transports.ecr.pacing import parse_rate_limits
-
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    _check_digest_file(getattr(args, "digest_file", None))
-    password = _read_password(args.password_stdin, args.username, "")
-    src_password = _read_password(args.src_password_stdin, args.src_username, "src-")
-    options = api.PushOptions(endpoint_url=args.endpoint_url, transport=args.transport,
-                              create_repository=args.create_repository, insecure=args.insecure,
-                              username=args.username, password=password, profile=args.profile, jobs=args.jobs,
-                              rate_limits=parse_rate_limits(",".join(args.rate_limit)), mount_from=args.mount_from,
-                              platform=args.platform, src_insecure=args.src_insecure, src_username=args.src_username,
-                              src_password=src_password, allow_nondistributable=args.allow_nondistributable)
-    return options
-
-
-def _check_digest_file(path: Optional[str]) -> None:
-    """UsageError, before anything is sent, when ``--digest-file`` names a directory or lies in a missing one."""
-    if path and os.path.isdir(path):
-        raise UsageError(f"--digest-file {path}: is a directory")
-    if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise UsageError(f"--digest-file {path}: directory {os.path.dirname(os.path.abspath(path))} does not exist")
 
 
 def _run_transfer(args: argparse.Namespace) -> int:
@@ -201,25 +110,11 @@ def _run_plan(args: argparse.Namespace, options) -> int:
     return failed[0].error.exit_code if failed else 0  # type: ignore[union-attr]
 
 
-def report(args: argparse.Namespace, result) -> int:  # result: PushResult
-    """Print a result as ``--format`` asks (and write ``--digest-file``); the exit code."""
-    if args.digest_file:
-        try:
-            Path(args.digest_file).write_text(result.digest + "\n")
-        except OSError as exc:
-            raise UsageError(f"--digest-file {args.digest_file}: cannot write ({exc.strerror or exc}); the push of "
-                             f"{result.reference} succeeded") from None
-    if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2))
-    else:
-        print(result.reference)
-    return 0
-
-
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     from pypush.server.command import add_arguments
 
-    p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)")
+    p = sub.add_parser("serve", help="run the local ECR Public endpoint (no AWS account needed)",
+                       **with_examples("serve"))
     add_arguments(p)
     p.set_defaults(run=_run_serve)
 
@@ -231,7 +126,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="push an image into an embedded local endpoint and pull it back")
+    p = sub.add_parser("demo", help="push an image into an embedded local endpoint and pull it back",
+                       **with_examples("demo"))
     p.add_argument("source", nargs="?", help="image to push (default: fixtures/small.oci in the repository, "
                                               "else a small image the demo writes)")
     p.set_defaults(run=_run_demo)
@@ -255,11 +151,17 @@ def _add_manage(sub: argparse._SubParsersAction) -> None:
     register(sub)
 
 
+def _add_premium(sub: argparse._SubParsersAction) -> None:
+    from pypush.cli.premium_commands import register
+
+    register(sub)
+
+
 MANAGE_COMMANDS = ("repo", "images", "tags", "policy", "catalog", "resource-tags", "registries", "login")
 
 REGISTRARS: Dict[Tuple[str, ...], Callable[[argparse._SubParsersAction], None]] = {
-    tuple(_TRANSFERS): _add_push, ("append", "mutate"): _add_build, ("serve",): _add_serve, ("demo",): _add_demo,
-    MANAGE_COMMANDS: _add_manage}
+    tuple(_TRANSFERS): _add_push, ("append", "mutate", "build"): _add_build, ("serve",): _add_serve, ("demo",): _add_demo,
+    MANAGE_COMMANDS: _add_manage, ("premium", "entitled"): _add_premium}
 """Subcommand names -> the function that adds them to the parser."""
 
 
@@ -280,6 +182,51 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+FOREIGN_FLAGS = {
+    "--tls-verify": "--insecure", "--dest-tls-verify": "--insecure", "--src-tls-verify": "--src-insecure",
+    "--plain-http": "--insecure", "--insecure-registry": "--insecure", "--skip-tls-verify": "--insecure",
+    "--creds": "-u USER --password-stdin", "--dest-creds": "-u USER --password-stdin",
+    "--src-creds": "--src-username USER --src-password-stdin"}
+"""skopeo's, crane's, oras' and docker's spellings of what pypush spells otherwise (``pull``'s one registry
+is its source: there the unprefixed flag)."""
+
+
+def _subcommand_parser(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.ArgumentParser:
+    """The (sub)parser of the command ``argv`` names, as deep as its words go (``repo create``)."""
+    words = [a for a in argv if not a.startswith("-")]
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = next((subs[0].choices[w] for w in words if subs and w in subs[0].choices), None)
+        if chosen is None:
+            return parser
+        words = words[words.index(next(w for w in words if w in subs[0].choices)) + 1:]
+        parser = chosen
+
+
+def did_you_mean(parser: argparse.ArgumentParser, argv: List[str], unknown: str) -> str:
+    """``; did you mean FLAG?`` for an option ``unknown`` the command does not take: another tool's spelling
+    (FOREIGN_FLAGS), else a close match among the command's own options; "" when nothing is close."""
+    name, _, value = unknown.partition("=")
+    command = _subcommand_parser(parser, argv)
+    if name in FOREIGN_FLAGS:
+        if name.endswith("tls-verify") and value.lower() in ("true", "1"):
+            return "; pypush verifies TLS unless told --insecure: drop it"
+        flag = FOREIGN_FLAGS[name]
+        if command.prog.endswith(" pull"):
+            flag = flag.replace("--src-", "--")
+        return f"; did you mean {flag}?"
+    options = [o for action in command._actions for o in action.option_strings if o.startswith("--")]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _masked(words: List[str]) -> List[str]:
+    """``words`` with the value of a credentials flag (``--creds USER:PASSWORD``) hidden."""
+    secret = ("--creds", "--dest-creds", "--src-creds")
+    return [w.partition("=")[0] + "=…" if w.partition("=")[0] in secret and "=" in w
+            else "…" if i and words[i - 1] in secret else w for i, w in enumerate(words)]
+
+
 def _hoist_global_flags(argv: List[str]) -> List[str]:
     """Accept -q/-v after the subcommand too (``pypush push -v ...``)."""
     flags = [a for a in argv if a in ("-q", "--quiet") or (a.startswith("-v") and set(a[1:]) == {"v"})
@@ -293,7 +240,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         argv = _hoist_global_flags(argv)
-        args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
+        parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            first = next((u for u in unknown if u.startswith("-")), unknown[0])
+            raise UsageError(f"unrecognized arguments: {' '.join(_masked(unknown))}"
+                             + did_you_mean(parser, argv, first))
         logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2) if not args.quiet else logging.ERROR,
                             format="pypush: %(message)s", stream=sys.stderr)
         for noisy in ("botocore", "urllib3"):
@@ -311,8 +263,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         err = PypushError(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}; "
                           f"a bug in pypush: rerun with -v and report it")
     first_line = (str(err).splitlines() or [type(err).__name__])[0]
-    print(f"pypush: error: {first_line}", file=sys.stderr)
+    print(f"pypush: error: {in_flags(first_line)}", file=sys.stderr)
     return err.exit_code
+
+
+API_FLAGS = {"create_repository=True": "--create-repository", "force=True": "--force"}
+"""The Python API's keywords that errors name, and the CLI's flag for each."""
+
+
+def in_flags(message: str) -> str:
+    """``message`` (an error's, in the Python API's words) in the command line's: its flags for its keywords."""
+    for keyword, flag in API_FLAGS.items():
+        message = message.replace(keyword, flag)
+    return message
 
 
 def run() -> NoReturn:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from pypush.cli.examples import with_examples
 from pypush.errors import RegistryError, UsageError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -151,6 +152,7 @@ def _catalog_fields(args: argparse.Namespace) -> Dict[str, Any]:
         "architectures": _normalize(args.architecture, ARCHITECTURES),
         "operating_systems": _normalize(args.os, OPERATING_SYSTEMS),
         "logo": _read_logo(args.logo) if args.logo else None,
+        "categories": args.category,
     }
 
 
@@ -162,6 +164,10 @@ def _add_catalog_flags(p: argparse.ArgumentParser) -> None:
                    help="ARM, ARM 64, x86 or x86-64 (amd64/arm64 accepted; repeatable)")
     p.add_argument("--os", action="append", metavar="OS", help="Linux or Windows (repeatable)")
     p.add_argument("--logo", metavar="FILE.png", help="logo image (PNG, at most 512,000 bytes)")
+    p.add_argument("--category", action="append", metavar="CATEGORY",
+                   help="gallery category, up to 3 (repeatable): base-images, application-runtimes, databases, "
+                        "ai-ml, networking, security, monitoring, ci-cd-tools, kubernetes-extensions, web-servers, "
+                        "streaming")
 
 
 def _repo_row(r: Any) -> Sequence[Any]:
@@ -173,7 +179,7 @@ _REPO_HEADERS = ("NAME", "URI", "CREATED")
 
 # -- repo ---------------------------------------------------------------------------------------
 def _repo_create(args: argparse.Namespace) -> int:
-    from pypush.ecrpublic.client import catalog_input
+    from pypush.ecrpublic.catalog import catalog_input
 
     catalog = catalog_input(**_catalog_fields(args))
     repo = _registry(args).create_repository(args.repository, catalog=catalog, tags=_key_values(args.resource_tag))
@@ -197,15 +203,42 @@ def _repo_describe(args: argparse.Namespace) -> int:
 
 
 # -- images and tags ----------------------------------------------------------------------------
+def _status(item: Any) -> str:
+    """A premium image's status for a table: ACTIVE, or DEPRECATED with its deletion date."""
+    if item.status == "DEPRECATED" and item.scheduled_deletion_at is not None:
+        return f"DEPRECATED (deleted {_cell(item.scheduled_deletion_at)[:10]})"
+    return item.status or ""
+
+
+def image_table(args: argparse.Namespace, images: Any) -> None:
+    """Images as ``images list`` prints them (STATUS and SUBJECT only when some image has one)."""
+    status, subject = any(i.status for i in images), any(i.subject_digest for i in images)
+    headers = ["DIGEST", "TAGS", "SIZE", "PUSHED", "TYPE"] + ["STATUS"] * status + ["SUBJECT"] * subject
+
+    def row(i: Any) -> List[Any]:
+        return [i.digest, i.tags, _human_size(i.size), i.pushed_at, i.media_type] + [_status(i)] * status \
+            + [i.subject_digest] * subject
+
+    emit(args, images, headers, row)
+
+
+def tag_table(args: argparse.Namespace, tags: Any) -> None:
+    """Tags as ``tags list`` prints them (STATUS only when some image has one)."""
+    if any(t.status for t in tags):
+        emit(args, tags, ("TAG", "DIGEST", "SIZE", "PUSHED", "STATUS"),
+             lambda t: (t.name, t.digest, _human_size(t.size), t.pushed_at, _status(t)))
+    else:
+        emit(args, tags, ("TAG", "DIGEST", "SIZE", "PUSHED"),
+             lambda t: (t.name, t.digest, _human_size(t.size), t.pushed_at))
+
+
 def _images_list(args: argparse.Namespace) -> int:
-    images = _registry(args).list_images(args.repository, args.page_size)
-    emit(args, images, ("DIGEST", "TAGS", "SIZE", "PUSHED", "TYPE"),
-         lambda i: (i.digest, i.tags, _human_size(i.size), i.pushed_at, i.media_type))
+    image_table(args, _registry(args).list_images(args.repository, args.page_size, args.repository_type))
     return 0
 
 
 def _images_delete(args: argparse.Namespace) -> int:
-    result = _registry(args).delete_images(args.refs)
+    result = _registry(args).delete_images(args.refs, repository_type=args.repository_type)
     if args.format == "json":
         print(json.dumps(_jsonable(result), indent=2))
     else:
@@ -220,9 +253,7 @@ def _images_delete(args: argparse.Namespace) -> int:
 
 
 def _tags_list(args: argparse.Namespace) -> int:
-    tags = _registry(args).list_tags(args.repository, args.page_size)
-    emit(args, tags, ("TAG", "DIGEST", "SIZE", "PUSHED"),
-         lambda t: (t.name, t.digest, _human_size(t.size), t.pushed_at))
+    tag_table(args, _registry(args).list_tags(args.repository, args.page_size, args.repository_type))
     return 0
 
 
@@ -285,16 +316,21 @@ def _catalog_set(args: argparse.Namespace) -> int:
     fields = _catalog_fields(args)
     given = {k: v for k, v in fields.items() if v is not None}
     if repo is None:
-        if given:
-            raise UsageError(f"--registry sets only --display-name, not --{sorted(given)[0].replace('_', '-')}")
-        if args.display_name is None:
-            raise UsageError("--registry needs --display-name NAME")
-        emit_fields(args, _registry(args, args.target).put_registry_catalog_data(args.display_name))
+        other = sorted(set(given) - {"description", "logo"})
+        if other:
+            flag = {"architectures": "architecture", "operating_systems": "os", "categories": "category"}
+            raise UsageError(f"--registry sets only --display-name, --description and --logo, not "
+                             f"--{flag.get(other[0], other[0])}")
+        if args.display_name is None and not given:
+            raise UsageError("--registry needs --display-name NAME, --description TEXT or --logo FILE.png")
+        emit_fields(args, _registry(args, args.target).put_registry_catalog_data(
+            args.display_name, description=given.get("description"), logo=given.get("logo")))
         return 0
     if args.display_name is not None:
         raise UsageError("--display-name belongs to the registry: use catalog set --registry --display-name NAME")
     if not given:
-        raise UsageError("nothing to set: give --description, --about, --usage, --architecture, --os or --logo")
+        raise UsageError("nothing to set: give --description, --about, --usage, --architecture, --os, --logo or "
+                         "--category")
     emit_fields(args, _registry(args).put_catalog_data(repo, **fields))
     return 0
 
@@ -327,12 +363,28 @@ def _rtags_remove(args: argparse.Namespace) -> int:
 
 
 def _registries(args: argparse.Namespace) -> int:
-    emit(args, _registry(args).describe_registries(), ("ID", "URI", "ALIASES", "VERIFIED"),
-         lambda r: (r.registry_id, r.uri, [a.name + ("*" if a.primary else "") for a in r.aliases], r.verified))
+    emit(args, _registry(args).describe_registries(), ("ID", "URI", "ALIASES", "VERIFIED", "PREMIUM"),
+         lambda r: (r.registry_id, r.uri, [a.name + ("*" if a.primary else "") for a in r.aliases], r.verified,
+                    r.premium_registry_uri or r.premium_status))
     return 0
 
 
 def _login(args: argparse.Namespace) -> int:
+    from pypush.cli.common import read_password
+
+    password = read_password(args.password_stdin, args.username)
+    if args.registry is not None:
+        from pypush import api
+
+        user, where = api.login(args.registry, args.username, password, insecure=args.insecure,
+                                endpoint_url=args.endpoint_url, profile=args.profile)
+        if args.format == "json":
+            print(json.dumps({"registry": args.registry, "username": user, "stored_in": where}, indent=2))
+        else:
+            print(f"Login Succeeded: {args.registry} as {user}, stored in {where}")
+        return 0
+    if args.username:
+        raise UsageError("name the registry to log in to: pypush login REGISTRY -u USER --password-stdin")
     password = _registry(args).get_login_password()
     if args.format == "json":  # what `docker login -u AWS --password-stdin public.ecr.aws` needs
         print(json.dumps({"registry": "public.ecr.aws", "username": "AWS", "password": password}, indent=2))
@@ -364,76 +416,94 @@ def _group(sub: argparse._SubParsersAction, name: str, help_text: str) -> argpar
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the management subcommands to the ``pypush`` parser's subparsers."""
+    from pypush.cli.flags import add_repository_type
+
     common = _common()
 
-    def leaf(group: argparse._SubParsersAction, name: str, help_text: str,
+    def leaf(group: argparse._SubParsersAction, command: str, help_text: str,
              run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        p = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p = group.add_parser(command.split()[-1], help=help_text, description=help_text, parents=[common],
+                             **with_examples(command))
         p.set_defaults(run=run)
         return p
 
     repo = _group(sub, "repo", "create, delete, list and describe repositories")
-    p = leaf(repo, "create", "create a repository (optionally with its catalog data and resource tags)", _repo_create)
+    p = leaf(repo, "repo create", "create a repository (optionally with its catalog data and resource tags)",
+             _repo_create)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("--resource-tag", action="append", default=[], metavar="KEY=VALUE",
                    help="resource tag (repeatable)")
     _add_catalog_flags(p)
-    p = leaf(repo, "delete", "delete a repository", _repo_delete)
+    p = leaf(repo, "repo delete", "delete a repository", _repo_delete)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("--force", action="store_true", help="also delete the images it contains")
-    p = leaf(repo, "list", "list the repositories of a registry", _repo_list)
+    p = leaf(repo, "repo list", "list the repositories of a registry", _repo_list)
     p.add_argument("registry", nargs="?", help="ALIAS or public.ecr.aws/ALIAS (default: your default registry)")
     _page_size(p)
-    p = leaf(repo, "describe", "show one repository", _repo_describe)
+    p = leaf(repo, "repo describe", "show one repository", _repo_describe)
     p.add_argument("repository", help=REPO_HELP)
 
     images = _group(sub, "images", "list and delete images")
-    p = leaf(images, "list", "list the images of a repository", _images_list)
+    p = leaf(images, "images list", "list the images of a repository", _images_list)
     p.add_argument("repository", help=REPO_HELP)
     _page_size(p)
-    p = leaf(images, "delete", "delete images by tag (removes the tag) or digest (removes the image)",
+    add_repository_type(p, "list the images of")
+    p = leaf(images, "images delete", "delete images by tag (removes the tag) or digest (removes the image)",
              _images_delete)
     p.add_argument("refs", nargs="+", metavar="REF", help="REPO:TAG, REPO@sha256:DIGEST or "
                                                            "public.ecr.aws/ALIAS/REPO:TAG")
+    add_repository_type(p, "delete from")
 
     tags = _group(sub, "tags", "list image tags")
-    p = leaf(tags, "list", "list the tags of a repository", _tags_list)
+    p = leaf(tags, "tags list", "list the tags of a repository", _tags_list)
     p.add_argument("repository", help=REPO_HELP)
     _page_size(p)
+    add_repository_type(p, "list the tags of")
 
     policy = _group(sub, "policy", "get, set and delete repository policies")
-    p = leaf(policy, "get", "print the repository policy", _policy_get)
+    p = leaf(policy, "policy get", "print the repository policy", _policy_get)
     p.add_argument("repository", help=REPO_HELP)
-    p = leaf(policy, "set", "set the repository policy from a JSON file", _policy_set)
+    p = leaf(policy, "policy set", "set the repository policy from a JSON file", _policy_set)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("file", help="policy JSON file ('-': stdin)")
-    p.add_argument("--force", action="store_true", help="allow a policy that locks you out of changing it")
-    p = leaf(policy, "delete", "delete the repository policy", _policy_delete)
+    p.add_argument("--force", action="store_true", help="needed for a policy that locks you out: one that denies "
+                   "every principal (\"*\") a push action or SetRepositoryPolicy without a condition (refused "
+                   "here without --force), or one the service judges so")
+    p = leaf(policy, "policy delete", "delete the repository policy", _policy_delete)
     p.add_argument("repository", help=REPO_HELP)
 
     catalog = _group(sub, "catalog", "gallery catalog data of a repository or the registry")
-    p = leaf(catalog, "get", "show catalog data", _catalog_get)
+    p = leaf(catalog, "catalog get", "show catalog data", _catalog_get)
     p.add_argument("target", nargs="?", metavar="REPO", help=REPO_HELP + " (with --registry: the registry)")
     p.add_argument("--registry", action="store_true", help="the registry's catalog data instead")
     p.add_argument("--logo-out", metavar="FILE.png", help="also save the repository's logo to this file")
-    p = leaf(catalog, "set", "set catalog data (only the fields given)", _catalog_set)
+    p = leaf(catalog, "catalog set", "set catalog data (only the fields given)", _catalog_set)
     p.add_argument("target", nargs="?", metavar="REPO", help=REPO_HELP + " (with --registry: the registry)")
     p.add_argument("--registry", action="store_true", help="set the registry's catalog data instead")
-    p.add_argument("--display-name", metavar="NAME", help="the registry's display name (with --registry)")
+    p.add_argument("--display-name", metavar="NAME", help="the registry's display name (with --registry; "
+                                                          "--description and --logo set the registry's too)")
     _add_catalog_flags(p)
 
     rtags = _group(sub, "resource-tags", "AWS resource tags of a repository")
-    p = leaf(rtags, "list", "list resource tags", _rtags_list)
+    p = leaf(rtags, "resource-tags list", "list resource tags", _rtags_list)
     p.add_argument("repository", help=REPO_HELP)
-    p = leaf(rtags, "add", "add or overwrite resource tags", _rtags_add)
+    p = leaf(rtags, "resource-tags add", "add or overwrite resource tags", _rtags_add)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("tags", nargs="+", metavar="KEY=VALUE")
-    p = leaf(rtags, "remove", "remove resource tags", _rtags_remove)
+    p = leaf(rtags, "resource-tags remove", "remove resource tags", _rtags_remove)
     p.add_argument("repository", help=REPO_HELP)
     p.add_argument("keys", nargs="+", metavar="KEY")
 
-    p = sub.add_parser("registries", help="list your public registries and their aliases", parents=[common])
+    p = sub.add_parser("registries", help="list your public registries and their aliases", parents=[common],
+                       **with_examples("registries"))
     p.set_defaults(run=_registries)
-    p = sub.add_parser("login", help="print a registry password for public.ecr.aws (user AWS), like "
-                                     "`aws ecr-public get-login-password`", parents=[common])
+    summary = ("log in to a registry: check the credentials and store them as docker does (config.json under "
+               "$DOCKER_CONFIG or ~/.docker, or its credential helper); without REGISTRY, print a password for "
+               "public.ecr.aws (user AWS), like `aws ecr-public get-login-password`")
+    p = sub.add_parser("login", help=summary, description=summary, parents=[common], **with_examples("login"))
+    p.add_argument("registry", nargs="?", metavar="REGISTRY", help="HOST[:PORT] to log in to (default: print "
+                                                                   "the ECR Public password instead)")
+    p.add_argument("--username", "-u", help="user name (ECR hosts and --endpoint-url's registry: AWS, implied)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--insecure", action="store_true", help="allow plain HTTP / unverified TLS for this registry")
     p.set_defaults(run=_login)

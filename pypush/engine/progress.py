@@ -29,12 +29,18 @@ class Subscriber:
         """The push ended (success or not)."""
 
 
+def terminal_size(stream: IO[str]) -> "os.terminal_size":
+    """Columns and lines of the terminal ``stream`` writes to; 0 for what it does not say (a pty of 0×0, as
+    ``script`` makes, or no terminal at all)."""
+    try:
+        return os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return os.terminal_size((0, 0))
+
+
 def terminal_columns(stream: IO[str]) -> int:
     """Columns of the terminal ``stream`` writes to; 0 when it says none (a 0-column pty) or is no terminal."""
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, OSError, ValueError):
-        return 0
+    return terminal_size(stream).columns
 
 
 WIDE = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}]"
@@ -54,7 +60,8 @@ class TqdmProgress(Subscriber):
 
     A layer compressed on the fly counts with its source size until it is stored, then with the bytes it
     really took (the bar jumps ahead then, never claims 100 % early), so it ends at 100 % of what was
-    sent. A terminal that reports 0 columns gets an 80-column bar, a narrow one the numbers first.
+    sent. A terminal that reports 0 columns gets an 80-column bar (0 lines: a bar all the same), a narrow one
+    the numbers first.
     """
 
     def __init__(self, description: str = "push", stream: Optional[IO[str]] = None):
@@ -68,12 +75,13 @@ class TqdmProgress(Subscriber):
     def on_plan(self, blobs_total: int, bytes_total: int, blobs_missing: int, bytes_missing: int) -> None:
         from tqdm import tqdm
 
-        columns = terminal_columns(self._stream)
+        columns, lines = terminal_size(self._stream)
+        sized = bool(columns and lines)  # tqdm follows a resize; a terminal of 0 lines would hide its bar
         self._planned = bytes_missing
         self._bar = tqdm(total=bytes_missing or None, unit="B", unit_scale=True, unit_divisor=1000,
                          desc=f"{self._description} ({blobs_missing}/{blobs_total} blobs)", leave=False,
-                         file=self._stream, ncols=None if columns else 80, dynamic_ncols=bool(columns),
-                         bar_format=WIDE if not columns or columns >= 60 else NARROW)
+                         file=self._stream, ncols=None if sized else columns or 80, nrows=None if sized else 20,
+                         dynamic_ncols=sized, bar_format=WIDE if not columns or columns >= 60 else NARROW)
 
     def _entry(self, blob: Blob) -> _BlobBytes:
         entry = self._blobs.get(id(blob))

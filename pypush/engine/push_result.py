@@ -23,12 +23,14 @@ class PushResult:
     blobs_skipped: int = 0  # already there
     blobs_mounted: int = 0
     bytes_pushed: int = 0  # bytes uploaded (mounted blobs move no bytes)
+    bytes_resumed: int = 0  # bytes of half-sent blobs an earlier run had sent (not sent again)
     manifests: int = 0
     children: List[str] = field(default_factory=list)
     retries: int = 0  # failed requests that were retried (throttling included)
     throttled: int = 0  # of which the service throttled
     unchanged: bool = False
     layers_not_copied: List[str] = field(default_factory=list)  # non-distributable: clients fetch them by urls
+    referrers: List[str] = field(default_factory=list)  # manifests pushed with a subject (e.g. SBOMs), by digest
 
     @property
     def reference(self) -> str:

@@ -12,6 +12,8 @@ from pypush.name.patterns import (DIGEST, DOCKER_HUB_HOST, ECR_PRIVATE_HOST, ECR
 ECR_PUBLIC = "ecr-public"
 ECR_PRIVATE = "ecr"
 REGISTRY_V2 = "v2"
+REPOSITORY_TYPES = ("free", "premium")
+"""ECR Public's repository types (the API's RepositoryType, FREE|PREMIUM), as users write them."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,17 @@ def validate_endpoint_url(url: str, option: str = "--endpoint-url") -> str:
     return url
 
 
+def repository_type(value: Optional[str]) -> str:
+    """The API's RepositoryType (``FREE`` or ``PREMIUM``) of ``free``/``premium`` in any case (None: ``FREE``);
+    UsageError for anything else."""
+    if value is None:
+        return "FREE"
+    text = str(value).strip().lower()
+    if text not in REPOSITORY_TYPES:
+        raise UsageError(f"unknown repository type {value!r}: choose free or premium")
+    return text.upper()
+
+
 def validate_tag(tag: str, reference: Optional[str] = None) -> str:
     """Return ``tag`` or raise UsageError naming it (and the ``reference`` it is part of)."""
     if not TAG.fullmatch(tag):
@@ -107,6 +120,8 @@ def _split_ref(rest: str, original: str):
         last, tag = last.split(":", 1)
         rest = head + slash + last
         validate_tag(tag, original)
+    elif ":" in rest:  # no repository has a colon: `app:Bad/Tag` is a tag with a slash
+        validate_tag(rest.split(":", 1)[1], original)
     return rest, tag, digest
 
 

@@ -15,7 +15,7 @@ from pypush.errors import AuthError, PypushError
 from pypush.net import aws_errors
 from pypush.net.aws_json import ECR_PUBLIC_REGION  # noqa: F401 - re-exported
 from pypush.net.connections import aws_verify, is_loopback
-from pypush.net.retry import parse_retry_after
+from pypush.net.retry import attempts_for, parse_retry_after, unreachable
 
 
 
@@ -67,7 +67,17 @@ def make_client(service: str, region: str, endpoint_url: Optional[str] = None,
     client = session.create_client(service, region_name=region, endpoint_url=endpoint_url, config=config,
                                    verify=aws_verify(session), aws_access_key_id=frozen.access_key,
                                    aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token)
+    if max_attempts > 1:
+        client.meta.events.register_first(f"needs-retry.{client.meta.service_model.service_id.hyphenize()}",
+                                          _fail_fast)
     return client
+
+
+def _fail_fast(attempts: int = 1, caught_exception: Optional[BaseException] = None, **_: Any) -> None:
+    """A ``needs-retry`` handler that vetoes botocore's retry (by raising the failure) when waiting will not
+    heal it: a refused connection, a name that does not resolve after its one retry (pypush.net.retry)."""
+    if caught_exception is not None and unreachable(caught_exception) and attempts >= attempts_for(caught_exception):
+        raise caught_exception
 
 
 def retry_after(exc: BaseException) -> Optional[float]:
@@ -94,7 +104,9 @@ def failure(exc: BaseException) -> BaseException:
     if isinstance(exc, SSLError):
         return aws_errors.AwsTlsError(str(exc))
     if isinstance(exc, BotoConnectionError):
-        return aws_errors.AwsConnectionError(str(exc), cause=type(exc).__name__)
+        connection = aws_errors.AwsConnectionError(str(exc), cause=type(exc).__name__)
+        connection.__cause__ = exc  # what refused or did not resolve (pypush.net.retry.unreachable)
+        return connection
     if isinstance(exc, HTTPClientError):
         return aws_errors.AwsConnectionError(str(exc), closed=True, cause=type(exc).__name__)
     if isinstance(exc, BotoCoreError):

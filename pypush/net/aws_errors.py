@@ -13,8 +13,8 @@ TRANSIENT_CODES = {"ThrottlingException", "ServerException", "LimitExceededExcep
                    "ServiceUnavailableException", "InternalFailure", "RequestTimeout", "RequestTimeoutException",
                    "PriorRequestNotComplete", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 HINTS = {
-    "RepositoryNotFoundException": "create it first: pypush repo create REPO, or push with --create-repository",
-    "RepositoryNotEmptyException": "use --force to delete it with its images",
+    "RepositoryNotFoundException": "check its name: pypush repo list shows the repositories",
+    "RepositoryNotEmptyException": "use force=True to delete it with its images",
     "ImageTagAlreadyExistsException": "the repository has immutable tags: push under a new tag",
     "RegistryNotFoundException": "check the registry alias in the reference",
     "ThrottlingException": "the service throttled the request: retry later or lower --jobs",
@@ -29,7 +29,25 @@ HINTS = {
     "ImageNotFoundException": "see pypush images list REPO",
     "InvalidTagParameterException": "tag keys must not start with aws:",
     "TooManyTagsException": "a repository may carry at most 50 resource tags",
+    "DeletionNotAllowedException": "a published premium repository keeps its images: deprecate them instead "
+                                   "(pypush premium deprecate REPO IMAGE --days N)",
+    "EntitlementNotFoundException": "no active Marketplace entitlement covers it (or it is not available yet): "
+                                    "see pypush entitled repos",
+    "AssociationAlreadyExistsException": "a repository has at most one association: pypush premium disassociate",
+    "PublisherReportNotFoundException": "see pypush premium reports list",
 }
+"""What to do about an error code, in the Python API's words (the CLI says its flags: ``force=True`` is
+``--force``)."""
+PUSH_HINTS = {
+    "RepositoryNotFoundException": "create it first: pypush repo create REPO, or push with create_repository=True",
+}
+"""HINTS where a push meets the error (a missing repository is created, not looked up)."""
+PREMIUM_HINTS = {
+    "RepositoryNotFoundException": "create it first: pypush premium create REPO --product ID",
+    "RepositoryPolicyNotFoundException": "no policy is set: pypush premium policy set REPO FILE",
+    "RepositoryAlreadyExistsException": "it exists: pypush premium describe REPO",
+}
+"""Hints for an action on a premium repository (its message names one), where they differ."""
 
 
 class AwsFailure(Exception):
@@ -86,10 +104,13 @@ def retry_after(exc: BaseException) -> Optional[float]:
     return getattr(exc, "retry_after", None)
 
 
-def translate(exc: BaseException, action: str) -> PypushError:
-    """A one-line PypushError for a failure while doing ``action`` (secrets never included)."""
+def translate(exc: BaseException, action: str, hints: Optional[Dict[str, str]] = None) -> PypushError:
+    """A one-line PypushError for a failure while doing ``action`` (secrets never included); ``hints`` (e.g.
+    PUSH_HINTS) before HINTS."""
     if isinstance(exc, AwsApiError):
-        code, hint = exc.code, HINTS.get(exc.code)
+        code = exc.code
+        hint = ((hints or {}).get(code) or (PREMIUM_HINTS.get(code) if "premium repository" in action else None)
+                or HINTS.get(code))
         text = f"{action}: {code}: {exc.message}".rstrip(": ") + (f"; {hint}" if hint else "")
         if code in AUTH_CODES:
             return AuthError(text, code)
@@ -102,7 +123,11 @@ def translate(exc: BaseException, action: str) -> PypushError:
         return RegistryError(f"{action}: TLS failed ({' '.join(str(exc).split())}); trust its CA through "
                              f"AWS_CA_BUNDLE or ca_bundle in the AWS profile", "TLS")
     if isinstance(exc, AwsConnectionError) and not exc.closed:
-        return TransientError(f"{action}: {' '.join(str(exc).split())}; check the network or --endpoint-url")
+        from pypush.net.retry import unreachable_reason
+
+        reason = unreachable_reason(exc)
+        return TransientError(f"{action}: {' '.join(str(exc).split())}; "
+                              + (reason or "check the network or --endpoint-url"), "UNREACHABLE" if reason else None)
     if isinstance(exc, AwsFailure):
         return RegistryError(f"{action}: {' '.join(str(exc).split())}")
     return RegistryError(f"{action}: {type(exc).__name__}: {' '.join(str(exc).split())}")

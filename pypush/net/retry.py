@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, TypeVar
 
 if TYPE_CHECKING:
     from pypush.net.stats import TransferStats
@@ -70,16 +70,17 @@ def retry_call(
 ) -> T:
     """Call ``fn`` until it returns, retrying transient failures at most ``backoff.attempts`` times in all.
 
-    Non-transient exceptions propagate at once; after the last attempt the last transient exception
-    propagates (callers turn it into their own "gave up" error). ``on_retry(exc, retry, delay)`` is
-    told before each wait.
+    Non-transient exceptions propagate at once, and so do failures that waiting does not heal: a refused
+    connection is not retried and a failed DNS lookup is retried once (``attempts_for``); after the last
+    attempt the last transient exception propagates (callers turn it into their own "gave up" error).
+    ``on_retry(exc, retry, delay)`` is told before each wait.
     """
     retry = 0
     while True:
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001 - classified below
-            if not is_transient(exc) or retry + 1 >= backoff.attempts:
+            if not is_transient(exc) or retry + 1 >= min(backoff.attempts, attempts_for(exc)):
                 raise
             delay = backoff.delay(retry, retry_after(exc))
             if on_retry is not None:
@@ -88,11 +89,60 @@ def retry_call(
             retry += 1
 
 
+UNREACHABLE_ATTEMPTS = {"refused": 1, "dns": 2}
+"""Attempts at most for a connection nothing will accept soon: refused (nothing listens: skopeo and crane
+fail at once too), a host name that does not resolve (once more, for a resolver's passing failure)."""
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it wraps (reason, first argument, cause, context), at most ten."""
+    seen, current = 0, exc  # type: int, Optional[BaseException]
+    while current is not None and seen < 10:
+        yield current
+        reason = getattr(current, "reason", None)
+        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = next((e for e in (reason, nested, current.__cause__, current.__context__)
+                        if isinstance(e, BaseException)), None)
+        seen += 1
+
+
+def unreachable(exc: BaseException) -> Optional[str]:
+    """``"refused"`` when ``exc`` is (or wraps) a refused connection, ``"dns"`` for a host name that did not
+    resolve, else None."""
+    for current in _chain(exc):
+        if isinstance(current, ConnectionRefusedError):
+            return "refused"
+        if isinstance(current, socket.gaierror):
+            return "dns"
+    return None
+
+
+def attempts_for(exc: BaseException) -> int:
+    """The most attempts worth making when ``exc`` is what failed (a large number when waiting may heal it)."""
+    kind = unreachable(exc)
+    return UNREACHABLE_ATTEMPTS[kind] if kind else 1 << 30
+
+
+def gave_up(exc: BaseException, attempts: int) -> str:
+    """Why a connection failed for good, in a few words: ``connection refused, not retried: nothing listens
+    there``, ``DNS lookup failed: …; check the host name``, else the cause and the attempts made."""
+    return unreachable_reason(exc) or f"{describe_network_error(exc)} (gave up after {attempts} attempts)"
+
+
+def unreachable_reason(exc: BaseException) -> Optional[str]:
+    """``gave_up``'s words for a refused connection or a name that does not resolve; None for anything else."""
+    kind = unreachable(exc)
+    if kind == "refused":
+        return "connection refused, not retried: nothing listens there; is the server running, the port right?"
+    if kind == "dns":
+        return f"{describe_network_error(exc)}; check the host name"
+    return None
+
+
 def describe_network_error(exc: BaseException) -> str:
     """A short one-line cause for a failed connection (``DNS lookup failed: Name or service not known``,
     ``connection refused``, ``timed out``), found along the exception's chain; else its text."""
-    seen, current = 0, exc  # type: int, Optional[BaseException]
-    while current is not None and seen < 10:
+    for current in _chain(exc):
         if isinstance(current, ssl.SSLError):
             verify = getattr(current, "verify_message", None)
             return f"certificate verify failed: {verify}" if verify else (current.reason or "TLS error").lower()
@@ -104,11 +154,6 @@ def describe_network_error(exc: BaseException) -> str:
             return "connection reset by the server"
         if isinstance(current, (TimeoutError, socket.timeout)) or type(current).__name__.endswith("TimeoutError"):
             return "timed out"
-        reason = getattr(current, "reason", None)
-        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
-        current = next((e for e in (reason, nested, current.__cause__, current.__context__)
-                        if isinstance(e, BaseException)), None)
-        seen += 1
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
 

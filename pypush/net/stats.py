@@ -18,8 +18,9 @@ def is_throttling(exc: BaseException) -> bool:
 
 class TransferStats(Counter):
     """Counts keyed by name: ``uploaded`` blobs, ``bytes`` uploaded, ``mounted`` blobs, ``retries`` (failed
-    attempts tried again), ``throttled`` (of those, the ones the service throttled), plus any transport's
-    own (``patches``, ``resumes``). Reads are plain Counter reads; every write goes through the lock."""
+    attempts tried again), ``throttled`` (of those, the ones the service throttled), ``resumed`` (bytes of
+    uploads an earlier run had sent, not counted in ``bytes``), plus any transport's own (``patches``,
+    ``resumes``). Reads are plain Counter reads; every write goes through the lock."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -32,6 +32,10 @@ log = logging.getLogger("pypush.server")
 
 HEADER_TIMEOUT = 60.0
 """Seconds a request line and its headers may take once their first byte arrived."""
+LINGER_BYTES = 128 << 20
+LINGER_SECONDS = 10.0
+"""A connection closed before its request body was read is half-closed, and what the client still sends
+is read and discarded (at most LINGER_BYTES, for at most LINGER_SECONDS) before it is closed."""
 
 
 class App:
@@ -72,6 +76,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
+        self._linger = False
 
     def handle_one_request(self) -> None:
         """Wait (idle keep-alive) for a request's first byte; then its line and headers must arrive
@@ -91,9 +96,31 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.server.watch(self.connection, None)
 
     def finish(self) -> None:
-        self.server.track(self.connection, False)
         try:
             super().finish()
+        except OSError:
+            pass
+        if self._linger:
+            self._linger_close()
+        self.server.track(self.connection, False)
+
+    def _linger_close(self) -> None:
+        """Half-close, then read and discard what the client still sends (bounded), so that closing does
+        not reset the connection before the client, still sending its body, has read the answer (the
+        lingering close of nginx and Apache)."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_SECONDS
+            left = LINGER_BYTES
+            while left > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.connection.settimeout(remaining)
+                data = self.connection.recv(min(left, 1 << 16))
+                if not data:
+                    break
+                left -= len(data)
         except OSError:
             pass
 
@@ -300,6 +327,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         except BodyError:
             self.close_connection = True
 
+    def _has_body(self) -> bool:
+        """Whether the request announced a body (which may still be arriving)."""
+        headers = getattr(self, "headers", None)
+        if headers is None:
+            return False
+        length = (headers.get("Content-Length") or "0").strip()
+        return bool(headers.get("Transfer-Encoding")) or length != "0"
+
     # -- output -----------------------------------------------------------------------------------
     def _send(self, status: int, headers: Dict[str, str], body: bytes, length: Optional[int] = None) -> None:
         """Status line, headers and body in one write (no Nagle stalls on small answers)."""
@@ -310,6 +345,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         lines += [f"{k}: {v}" for k, v in headers.items()]
         if self.close_connection:
             lines.append("Connection: close")
+            self._linger = self._has_body()
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body if self.command != "HEAD" else head)
 

@@ -17,7 +17,7 @@ from pypush.server.aws.limits import FaultPlan, Faults, Quotas
 from pypush.server.aws.sigv4 import Verifier
 from pypush.server.settings import DEFAULT_QUIRKS, TOKEN_LIFETIME, Settings, parse_quirks
 from pypush.server.store.data_lock import DataDirLock
-from pypush.server.store.store import Store
+from pypush.server.store.store import UPLOAD_LIFETIME, Clock, Store
 
 
 def _seed(value: Union[str, Path, Mapping[str, Any], None], load: Callable[[str], Any],
@@ -33,17 +33,18 @@ class LocalEndpoint:
 
     ``data_dir=None`` uses a temporary directory removed at ``stop()``. ``url``, ``port`` and
     ``host_port`` are known after ``start()``. Raises ValueError for an alias, registry id or part
-    size the ECR Public model does not allow.
+    size the ECR Public model does not allow. Unfinished uploads without a part for ``upload_lifetime``
+    seconds are discarded.
 
     Premium repositories: their registry door listens on a port of its own (``premium_port``, 0: any
     free one; ``premium_url``/``premium_host_port`` after ``start()``). ``verified_registry=False``
     refuses CreatePremiumRepository (the verified-registry stub); ``owned_products`` is the Marketplace
     stub's allow-list (None: any well-formed id); ``public_products`` the products that are PUBLIC
     (None: all). ``clock`` (epoch seconds) is the endpoint's time, ``clock_offset`` seconds added to
-    the real one: image deprecations fall due by it, pulls are counted and report periods and download URLs
-    follow it. ``entitlements`` (buyer account -> product ids) and ``scan_findings`` (image digest -> findings)
-    seed the Marketplace-agreements and scanner stubs: a JSON file's path or its parsed content
-    (docs/local-endpoint-premium.md).
+    the real one: uploads expire, image deprecations fall due, pulls are counted and report periods and
+    download URLs follow it. ``entitlements`` (buyer account -> product ids) and ``scan_findings`` (image
+    digest -> findings) seed the Marketplace-agreements and scanner stubs: a JSON file's path or its parsed
+    content (docs/local-endpoint-premium.md).
     """
 
     def __init__(self, data_dir: Union[str, Path, None] = None, host: str = "127.0.0.1", port: int = 0,
@@ -52,9 +53,9 @@ class LocalEndpoint:
                  registry_id: str = "123456789012", faults: Union[str, FaultPlan, None] = None,
                  registry_quirks: Union[str, Iterable[str], None] = None, login: str = "public",
                  token_lifetime: int = TOKEN_LIFETIME, header_timeout: float = HEADER_TIMEOUT,
-                 premium_port: int = 0, verified_registry: bool = True,
+                 upload_lifetime: float = UPLOAD_LIFETIME, premium_port: int = 0, verified_registry: bool = True,
                  owned_products: Optional[Iterable[str]] = None, public_products: Optional[Iterable[str]] = None,
-                 clock: Optional[Callable[[], float]] = None, clock_offset: float = 0.0,
+                 clock: Optional[Clock] = None, clock_offset: float = 0.0,
                  entitlements: Union[str, Path, Mapping[str, Any], None] = None,
                  scan_findings: Union[str, Path, Mapping[str, Any], None] = None):
         if (access_key is None) != (secret_key is None):
@@ -78,6 +79,10 @@ class LocalEndpoint:
         if not header_timeout > 0:
             raise ValueError(f"header timeout must be above 0 seconds, not {header_timeout}")
         self.header_timeout = header_timeout
+        if not upload_lifetime > 0:
+            raise ValueError(f"upload lifetime must be above 0 seconds, not {upload_lifetime}")
+        self.upload_lifetime = upload_lifetime
+        self.clock = clock
         check_settings(self.settings)
         self.enforce_quotas = enforce_quotas
         self.keys = (access_key, secret_key) if access_key is not None and secret_key is not None else None
@@ -89,6 +94,8 @@ class LocalEndpoint:
         self._threads: List[threading.Thread] = []
         self._store: Optional[Store] = None
         self._lock: Optional[DataDirLock] = None
+        self._sweeper: Optional[threading.Thread] = None
+        self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
@@ -136,7 +143,7 @@ class LocalEndpoint:
 
     def _open(self, data_dir: Path) -> None:
         """Open the store and serve it from a background thread."""
-        self._store = Store(data_dir)
+        self._store = Store(data_dir, clock=self.clock, upload_lifetime=self.upload_lifetime)
         verifier = Verifier(*self.keys) if self.keys else None
         aws = AwsDoor(self._store, self.settings, verifier=verifier, quotas=Quotas() if self.enforce_quotas else None,
                       faults=Faults(self.faults) if self.faults else None)
@@ -154,6 +161,15 @@ class LocalEndpoint:
         self._thread = self._threads[0]
         for thread in self._threads:
             thread.start()
+        self._stopping.clear()
+        self._sweeper = threading.Thread(target=self._sweep, args=(self._store,), daemon=True,
+                                         name=f"pypush-serve-uploads-{self.port}")
+        self._sweeper.start()
+
+    def _sweep(self, store: Store) -> None:
+        """Discard abandoned uploads now and then, so an idle endpoint frees their files too."""
+        while not self._stopping.wait(min(self.upload_lifetime / 4, 60.0)):
+            store.expire_uploads()
 
     def serve_forever(self) -> None:
         """Block until ``stop()`` is called from another thread (or a signal handler)."""
@@ -165,14 +181,16 @@ class LocalEndpoint:
         self._server = self._premium = None
         if not servers:
             return
+        self._stopping.set()
         for server in servers:
             server.shutdown()
             server.close_connections()
             server.server_close()
         for server in servers:
             server.wait_idle(timeout=10)
-        for thread in self._threads:
-            thread.join(timeout=10)
+        for thread in [*self._threads, self._sweeper]:
+            if thread is not None:
+                thread.join(timeout=10)
         if self._store is not None:
             self._store.close()
         if self._lock is not None:

@@ -22,7 +22,7 @@ import os
 import stat
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from pypush.errors import SourceError
+from pypush.errors import SourceError, UsageError
 from pypush.image.model import check_expansion
 from pypush.sources.base import Source
 from pypush.sources.compressed_archive import sniff, spool, unpack
@@ -51,7 +51,25 @@ def parse_spec(spec: str) -> Tuple[Optional[str], str, Optional[str]]:
     for i in range(len(body) - 1, 0, -1):
         if body[i] == ":" and os.path.lexists(body[:i]):
             return scheme, body[:i], body[i + 1:] or None
+    remote = None if scheme else registry_hint(spec)
+    if remote:
+        raise UsageError(f"{spec}: no such file or directory; did you mean {remote}?")
     raise SourceError(f"{body}: no such file or directory")
+
+
+def registry_hint(spec: str) -> Optional[str]:
+    """``docker://SPEC`` when ``spec`` (not on disk) reads as an image in a registry: ``HOST[:PORT]/REPO…``
+    whose first part is a host name (a dot, a port or ``localhost``); else None."""
+    first, slash, _ = spec.partition("/")
+    if not slash or first in (".", "..", "~") or not ("." in first or ":" in first or first == "localhost"):
+        return None
+    from pypush.name.reference import parse_remote
+
+    try:
+        parse_remote(spec)
+    except UsageError:
+        return None
+    return f"docker://{spec}"
 
 
 def open_source(spec: Union[str, "os.PathLike[str]"], *, platforms: Sequence["Platform"] = (),

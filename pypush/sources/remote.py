@@ -27,7 +27,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3
 
-from pypush.errors import AuthError, RegistryError, SourceError, TransientError
+from pypush.errors import AuthError, NoSuchImage, PypushError, RegistryError, SourceError, TransientError
 from pypush.image.model import (DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, INDEX_TYPES, OCI_CONFIG, OCI_INDEX,
                                 OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest, Node, carries_layer,
                                 sha256_digest)
@@ -56,10 +56,6 @@ _DROPS = (requests.RequestException, OSError, urllib3.exceptions.HTTPError, http
 
 class SchemaOneError(SourceError):
     """The registry holds the image as a Docker schema 1 manifest, which pypush does not copy."""
-
-
-class NoSuchImage(SourceError):
-    """The registry answered 404 for the tag or digest asked for (not for a manifest an index names)."""
 
 
 @dataclass
@@ -111,7 +107,13 @@ def open_remote(spec: str, *, platforms: Sequence[Platform] = (), insecure: bool
                      pool_size=pool_size)
     reader.nondistributable = nondistributable
     try:
-        root = reader.image(ref.digest or ref.tag or "latest", platforms)
+        try:
+            root = reader.image(ref.digest or ref.tag or "latest", platforms)
+        except NoSuchImage as exc:
+            if ref.digest:
+                raise
+            raise NoSuchImage(f"{exc}{'' if ref.tag else '; no tag given, so latest was assumed'}"
+                              f"{reader.tags_hint()}") from None
     except BaseException:
         reader.close()
         raise
@@ -325,6 +327,21 @@ class RemoteReader:
             link = resp.links.get("next", {}).get("url")
             url = urljoin(resp.url, link) if link and page else None
         return list(dict.fromkeys(out))
+
+    def tags_hint(self, shown: int = 10) -> str:
+        """``; its tags: a, b, …`` for a message about a missing tag (one page of tags/list; "" when the
+        registry does not say)."""
+        try:
+            resp = self._call("GET", f"/v2/{self.repository}/tags/list?n={shown + 1}", ok=(200, 404),
+                              what=f"tags/list of {self.label}")
+            tags = [t for t in resp.json().get("tags") or [] if isinstance(t, str)] if resp.status_code == 200 else None
+        except (PypushError, ValueError, AttributeError):
+            return ""
+        if tags is None:
+            return "; there is no such repository"
+        if not tags:
+            return "; the repository has no tags"
+        return f"; its tags: {', '.join(sorted(tags)[:shown])}{', …' if len(tags) > shown else ''}"
 
     # ----- requests -----------------------------------------------------------------------------
 

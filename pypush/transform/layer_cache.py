@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from pypush.cache_dir import cache_root, read_json, write_json
 from pypush.name.patterns import DIGEST
 
 log = logging.getLogger(__name__)
@@ -61,16 +60,10 @@ class LayerCache:
 
     @classmethod
     def default(cls) -> Optional["LayerCache"]:
-        """The user's cache: ``$PYPUSH_CACHE_DIR``, else ``$XDG_CACHE_HOME/pypush``, else
-        ``~/.cache/pypush``; ``None`` when ``PYPUSH_NO_CACHE`` is set to a non-empty, non-"0" value."""
-        if os.environ.get("PYPUSH_NO_CACHE", "") not in ("", "0"):
-            return None
-        root = os.environ.get("PYPUSH_CACHE_DIR")
-        if not root:
-            xdg = os.environ.get("XDG_CACHE_HOME")
-            base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-            root = str(base / "pypush")
-        return cls(root)
+        """The cache under the user's cache directory (pypush.cache_dir.cache_root); ``None`` when
+        ``PYPUSH_NO_CACHE`` is set."""
+        root = cache_root()
+        return None if root is None else cls(root)
 
     def _path(self, key: CacheKey) -> Path:
         name = key.filename()
@@ -80,8 +73,7 @@ class LayerCache:
         """The entry for ``key``, or ``None`` when absent, unreadable or invalid."""
         path = self._path(key)
         try:
-            with open(path, "rb") as f:
-                doc = json.loads(f.read(4096))
+            doc = read_json(path, 4096)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
@@ -99,15 +91,7 @@ class LayerCache:
         path = self._path(key)
         doc = {"format": _FORMAT, "key": key.as_json(), "digest": digest, "size": size}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(doc, f)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_json(path, doc)
         except OSError as e:
             log.debug("cannot write cache entry %s: %s", path, e)
 

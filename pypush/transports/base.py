@@ -15,7 +15,7 @@ class Transport:
     may have, declared here with what a transport without them answers (the engine never probes)."""
 
     repository: str
-    stats: TransferStats  # "uploaded", "bytes" (uploaded), "mounted", "retries", "throttled"
+    stats: TransferStats  # "uploaded", "bytes" (uploaded), "mounted", "retries", "throttled", "resumed"
 
     def prepare(self, create_repository: bool = False) -> None:
         """Check the destination is reachable and the repository exists (or create it)."""

@@ -7,6 +7,11 @@ the GetAuthorizationToken password (Basic ``AWS:<password>``) or a push token fr
 Every manifest GET that finds an image counts as a pull of it, every manifest HEAD as a version check
 (store/pull_counts.py; publisher reports read them). A push to a repository that does not exist creates it (private ECR's create-on-push), unless the
 ``no-create`` quirk answers NAME_UNKNOWN as ECR Public does.
+
+The premium door (``premium=True``, the endpoint's second port, which premiumRegistryUri names) serves
+the premium repositories under the same paths (``<repo>`` or ``<alias>/<repo>``): only with the owner's
+credentials (a GetAuthorizationToken password or its push token), never anonymously; it creates nothing
+(CreatePremiumRepository does), and deprecated images whose time has come are deleted before it answers.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from pypush.server.aws.context import public_context
+from pypush.server.aws.premium_images import purge_due
 from pypush.server.aws.protocol import ApiError, validate
 from pypush.server.aws.repositories import create_repository
 from pypush.server.http_body import RequestBody
@@ -45,7 +51,7 @@ class RegistryDoor:
         self.store = store
         self.settings = settings
         self.premium = premium
-        self.reads = ReadApi(store)
+        self.reads = ReadApi(store, premium)
         self.uploads = UploadApi(store, settings)
         self.manifests = ManifestApi(store, settings)
 
@@ -55,6 +61,11 @@ class RegistryDoor:
         level, presented = access(self.store, headers)
         if presented and level is None:
             return self._unauthorized(headers, "UNAUTHORIZED", "your authorization token is invalid or has expired")
+        if self.premium:
+            refusal = self._premium_access(headers, level)
+            if refusal is not None:
+                return refusal
+            purge_due(self.store, self.settings.clock())
         if path in ("/v2", "/v2/"):
             if method not in READS:
                 return v2_error(405, "UNSUPPORTED", f"{method} {path} is not supported")
@@ -80,9 +91,9 @@ class RegistryDoor:
         name = m["name"]
         if len(name) > MAX_NAME:
             return v2_error(400, "NAME_INVALID", f"repository names have at most {MAX_NAME} characters")
-        repo = resolve_repo(self.store, self.settings.alias, name)
+        repo = resolve_repo(self.store, self.settings.alias, name, self.premium)
         creates = kind == "uploads" or (kind == "objects" and m["kind"] == "manifests" and method == "PUT")
-        if repo is None and creates and "no-create" not in self.settings.quirks:
+        if repo is None and creates and not self.premium and "no-create" not in self.settings.quirks:
             repo, refusal = self._create(name)
             if refusal is not None:
                 return refusal
@@ -113,6 +124,15 @@ class RegistryDoor:
         if method == "DELETE":
             return self.manifests.delete(repo, ref)
         return _unsupported(method, path)
+
+    def _premium_access(self, headers: Message, level: Optional[str]) -> Optional[Reply]:
+        """The refusal of a premium-door request without the owner's credentials (else None)."""
+        if level == PUSH:
+            return None
+        if level is None:
+            return self._unauthorized(headers, "UNAUTHORIZED", "premium repositories need credentials")
+        return self._unauthorized(headers, "DENIED", "premium repositories need the owner's credentials "
+                                  "(a GetAuthorizationToken password), not an anonymous token", ',error="insufficient_scope"')
 
     def _upload(self, method: str, name: str, repo: str, upload_id: str, query: Dict[str, List[str]],
                 headers: Message, body: RequestBody) -> Reply:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Union
 
-from pypush.errors import AuthError
+from pypush.errors import AuthError, UsageError
 from pypush.name.patterns import DOCKER_HUB_NAMES
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def credentials_for(registry: str, username: Optional[str] = None, password: Opt
     """
     if username or password:
         if not (username and password):
-            raise AuthError(f"{registry}: both a username and a password are needed")
+            raise UsageError(f"{registry}: both a username and a password are needed (username= with password=)")
         return Credentials(username, password)
     path = docker_config_path(docker_config)
     try:
@@ -165,3 +165,77 @@ def run_credential_helper(name: str, registry: str, required: bool) -> Optional[
     if username == "<token>":
         return Credentials("", "", secret, source)
     return Credentials(username, secret, "", source)
+
+
+def store_credentials(registry: str, username: str, password: str,
+                      docker_config: Union[str, os.PathLike, None] = None) -> str:
+    """Keep ``username``/``password`` for ``registry`` where docker would: the credential helper the config
+    names for it (``credHelpers[registry]``, else ``credsStore``: ``docker-credential-<name> store``), else
+    the ``auths`` entry of config.json (base64 ``user:password``; the file written whole and renamed, mode
+    0600, other entries kept). Returns where they went, for the user."""
+    path = docker_config_path(docker_config)
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        config = {}
+    except (OSError, ValueError) as exc:
+        raise AuthError(f"{path}: unreadable docker config ({exc.__class__.__name__}); nothing stored") from None
+    if not isinstance(config, dict):
+        raise AuthError(f"{path}: docker config is not a JSON object; nothing stored")
+    host = normalize_registry(registry)
+    helper = _lookup(config.get("credHelpers"), host) or config.get("credsStore")
+    if isinstance(helper, str) and helper:
+        _helper_store(helper, registry, username, password)
+        return f"credential helper docker-credential-{helper}"
+    auths = config.get("auths")
+    if not isinstance(auths, dict):
+        auths = {}
+    for key in [k for k in auths if isinstance(k, str) and normalize_registry(k) == host]:
+        del auths[key]  # one entry per registry, however it was spelt
+    auths[server_url(registry)] = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode()}
+    config["auths"] = auths
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(config, out, indent="\t")
+            out.write("\n")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise AuthError(f"{path}: cannot write the docker config ({exc.strerror or exc}); nothing stored") from None
+    return str(path)
+
+
+def _helper_store(name: str, registry: str, username: str, password: str) -> None:
+    import subprocess
+
+    program = f"docker-credential-{name}"
+    doc = json.dumps({"ServerURL": server_url(registry), "Username": username, "Secret": password})
+    try:
+        proc = subprocess.run([program, "store"], input=doc.encode(), capture_output=True, timeout=_HELPER_TIMEOUT,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise AuthError(f"{registry}: credential helper {program} could not run ({exc.__class__.__name__}); "
+                        f"install it or change the docker config; nothing stored") from None
+    if proc.returncode != 0:
+        raise AuthError(f"{registry}: credential helper {program} could not store the credentials "
+                        f"(exit status {proc.returncode}); nothing stored")
+
+
+def login_hint(registry: str, creds: Optional[Credentials]) -> str:
+    """What works when ``registry`` refused ``creds`` (None: anonymous), for an error message: AWS credentials
+    for an ECR host, ``pypush login`` for any other; never the flags just used again."""
+    from pypush.name.patterns import is_ecr_host
+
+    host = normalize_registry(registry)
+    if is_ecr_host(host):
+        return ("ECR's password comes from AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY (pypush logs in with them), or `pypush login " + host + "`")
+    login = f"`pypush login {host} -u USER --password-stdin`"
+    if creds is None:
+        return f"log in with {login}, or pass -u USER --password-stdin"
+    if creds.source == Credentials.source:
+        return "check the user name and the password given"
+    return f"the credentials from {creds.source} were refused: log in again with {login}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union, 
 from pypush.errors import AuthError, TransientError
 from pypush.net.connections import is_loopback, proxies_for
 from pypush.net.retry import parse_retry_after
-from pypush.transports.distribution.docker_credentials import Credentials, credentials_for
+from pypush.transports.distribution.docker_credentials import Credentials, credentials_for, login_hint
 
 if TYPE_CHECKING:  # requests is imported by the transport that hands us its session
     import requests
@@ -184,8 +184,8 @@ class Authenticator:
                                  f"({exc.__class__.__name__})") from None
         if resp.status_code in (401, 403):
             raise AuthError(f"{self.registry}: the token service {where} refused {self.describe()} "
-                            f"(HTTP {resp.status_code}); check them (docker login {self.registry}, "
-                            f"or --username with --password-stdin)", code=str(resp.status_code))
+                            f"(HTTP {resp.status_code}); {login_hint(self.registry, creds)}",
+                            code=str(resp.status_code))
         if resp.status_code == 429 or resp.status_code >= 500:
             err = TransientError(f"{self.registry}: token service {where} answered HTTP {resp.status_code}",
                                  code=str(resp.status_code))

@@ -21,11 +21,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 
 from pypush import b64
 from pypush.image.digest import VerifyingReader
-from pypush.errors import RegistryError, SourceError, TransientError
+from pypush.errors import RegistryError, SourceError, TransientError, UsageError
 from pypush.image.model import Blob, Descriptor
-from pypush.transports.ecr.ecr_tag_probe import tag_query, tags_found
+from pypush.transports.ecr.ecr_tag_probe import ask_tags
 from pypush.transports.ecr.pacing import Pacer
-from pypush.name.reference import ECR_PUBLIC, Destination
+from pypush.name.reference import ECR_PUBLIC, Destination, repository_type as parse_repository_type
 from pypush.net import aws_errors
 from pypush.net.aws_errors import AwsApiError, AwsConnectionError, AwsFailure, AwsTlsError
 from pypush.net.aws_json import ECR_PUBLIC_REGION, AwsJsonClient, default_endpoint, env_credentials
@@ -34,6 +34,7 @@ from pypush.net.sigv4_signer import AwsCredentials
 from pypush.net.stats import TransferStats
 from pypush.net.zero_copy import FileRange
 from pypush.transports.base import ProgressFn, Transport
+from pypush.transports.resume_state import ResumeStore, TrackedUpload, UploadKey, keeps_upload
 
 log = logging.getLogger("pypush")
 
@@ -51,6 +52,11 @@ _PARTS_IN_MEMORY = threading.BoundedSemaphore(3)  # encoded parts held at once, 
 # Parts of a file (a layout's blob, a tar member read in place) are not held: see _PartBody.
 _REREAD = hasattr(os, "pread")  # not on Windows: there every part is held in memory
 _HEAD = b'{"layerPartBlob": "'
+
+
+def _translate(exc: BaseException, action: str) -> Exception:
+    """aws_errors.translate with the hints of a push (a missing repository is created)."""
+    return aws_errors.translate(exc, action, aws_errors.PUSH_HINTS)
 
 
 class _PartBody:
@@ -93,9 +99,13 @@ class EcrTransport(Transport):
     """Push to one repository of ECR Public (``kind == "ecr-public"``) or private ECR (``"ecr"``)."""
 
     def __init__(self, destination: Destination, endpoint_url: Optional[str] = None, profile: Optional[str] = None,
-                 max_attempts: int = 6, rate_limits: Optional[Dict[str, float]] = None):
+                 max_attempts: int = 6, rate_limits: Optional[Dict[str, float]] = None,
+                 repository_type: str = "FREE"):
         self.destination = destination
         self.repository = destination.repository
+        self.repository_type = parse_repository_type(repository_type)
+        if self.repository_type == "PREMIUM" and destination.kind != ECR_PUBLIC:
+            raise UsageError(f"premium repositories exist only on ECR Public, not at {destination.name}")
         self.service = "ecr-public" if destination.kind == ECR_PUBLIC else "ecr"
         self.region = destination.region or ECR_PUBLIC_REGION
         self._pacer = Pacer(self.service, rate_limits)
@@ -129,6 +139,7 @@ class EcrTransport(Transport):
         self._encoders: List[ThreadPoolExecutor] = []  # every upload thread's read-ahead helper, closed by close()
         self._encoders_lock = threading.Lock()
         self._registry_id = destination.registry_id
+        self.resume_store: Optional[ResumeStore] = ResumeStore.default()  # half-sent layers, kept between runs
 
     def for_repository(self, destination: Destination) -> "EcrTransport":
         """A transport to another repository of the same registry sharing this one's API clients,
@@ -153,23 +164,31 @@ class EcrTransport(Transport):
                                 aws_errors.retry_after)
 
     def _ids(self) -> Dict[str, str]:
+        """The members naming the repository in every push call (and DescribeImages): its name, the registry's
+        alias or account, and ``repositoryType`` for a premium repository (FREE is the service's default)."""
         ids = {"repositoryName": self.repository}
         if self._registry_id:
             ids["registryId"] = self._registry_id
+        if self.repository_type != "FREE":
+            ids["repositoryType"] = self.repository_type
         return ids
 
     def _call(self, operation: str, what: str, **params: Any) -> Dict[str, Any]:
         try:
             return self._retrying(operation, what, params)
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, what) from None
+            raise _translate(exc, what) from None
 
     def prepare(self, create_repository: bool = False) -> None:
         """Check the repository exists; create it when asked.
 
         A push-only IAM policy may not allow DescribeRepositories: then the push goes ahead and a
-        missing repository shows as RepositoryNotFoundException on the first push call.
+        missing repository shows as RepositoryNotFoundException on the first push call. A premium
+        repository is looked up with DescribePremiumRepositories and never created here (it needs
+        Marketplace products: ``pypush premium create``).
         """
+        if self.repository_type == "PREMIUM":
+            return self._prepare_premium()
         try:
             self._retrying("DescribeRepositories", "DescribeRepositories", {"repositoryNames": [self.repository]})
             return
@@ -178,34 +197,50 @@ class EcrTransport(Transport):
                 log.info("not allowed to describe %s; pushing anyway", self.destination.name)
                 return
             if exc.code != "RepositoryNotFoundException" or not create_repository:
-                raise aws_errors.translate(exc, f"repository {self.destination.name}") from None
+                raise _translate(exc, f"repository {self.destination.name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"repository {self.destination.name}") from None
+            raise _translate(exc, f"repository {self.destination.name}") from None
         try:
             self._retrying("CreateRepository", "CreateRepository", {"repositoryName": self.repository})
             log.info("created repository %s", self.destination.name)
         except AwsApiError as exc:
             if exc.code != "RepositoryAlreadyExistsException":
-                raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
+                raise _translate(exc, f"creating repository {self.destination.name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"creating repository {self.destination.name}") from None
+            raise _translate(exc, f"creating repository {self.destination.name}") from None
+
+    def _prepare_premium(self) -> None:
+        what = f"premium repository {self.destination.name}"
+        try:
+            self._retrying("DescribePremiumRepositories", "DescribePremiumRepositories",
+                           {"repositoryNames": [self.repository]})
+        except AwsApiError as exc:
+            if exc.code == "AccessDeniedException":
+                log.info("not allowed to describe %s; pushing anyway", what)
+                return
+            if exc.code == "RepositoryNotFoundException":
+                raise RegistryError(f"{what}: RepositoryNotFoundException: no premium repository of that name; "
+                                    f"create it first: pypush premium create {self.repository} --product ID",
+                                    exc.code) from None
+            raise aws_errors.translate(exc, what) from None
+        except AwsFailure as exc:
+            raise aws_errors.translate(exc, what) from None
 
     def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
-        """tag -> the image digest it names (None: no such tag), in one call: BatchGetImage on private
-        ECR, DescribeImages on ECR Public (which answers ImageNotFoundException if any tag is missing)."""
-        operation, body = tag_query(self.service, self._ids(), tags)
+        """tag -> the image digest it names at exactly this destination (None: no such tag), asked as
+        ecr_tag_probe.ask_tags asks; {} when the answer could not be about this destination (an ECR Public
+        alias that is not the caller's). ECR Public answers ImageNotFoundException if any tag is missing."""
         what = f"looking up tags of {self.destination.name}"
-        if self.service == "ecr":
-            return tags_found(self.service, self._call(operation, what, **body), tags)
+        call = (lambda op, body: self._retrying(op, what, body)) if self.service == "ecr" else self.api.call
         try:
-            resp = self.api.call(operation, body)
+            found = ask_tags(call, self.service, self.destination, tags, self.repository_type)
         except AwsApiError as exc:
-            if exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
+            if self.service != "ecr" and exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
                 return dict.fromkeys(tags)
-            raise aws_errors.translate(exc, what) from None
+            raise _translate(exc, what) from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, what) from None
-        return tags_found(self.service, resp, tags)
+            raise _translate(exc, what) from None
+        return {} if found is None else found
 
     def missing(self, digests: Sequence[str]) -> Set[str]:
         """BatchCheckLayerAvailability in batches of 100. The engine asks before any upload, so a blob the
@@ -246,9 +281,9 @@ class EcrTransport(Transport):
             except AwsApiError as exc:
                 if exc.code == "ImageAlreadyExistsException":
                     continue
-                raise aws_errors.translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
+                raise _translate(exc, f"PutImage {self.destination.name}" + (f":{tag}" if tag else f"@{digest}")) from None
             except AwsFailure as exc:
-                raise aws_errors.translate(exc, f"PutImage {self.destination.name}") from None
+                raise _translate(exc, f"PutImage {self.destination.name}") from None
             got = resp.get("image", {}).get("imageId", {}).get("imageDigest")
             if got and got != digest:
                 raise RegistryError(f"PutImage {self.destination.name}: registry stored digest {got}, expected {digest}")
@@ -267,27 +302,59 @@ class EcrTransport(Transport):
             encoder.shutdown(wait=True)
 
     # -- blob upload ------------------------------------------------------------------------------
+    def upload_key(self, digest: str) -> UploadKey:
+        """What a half-sent upload of blob ``digest`` here is remembered by: the API endpoint, the service and
+        the repository (registry alias or id included)."""
+        return UploadKey("ecr", f"{self._parts.url.netloc}/{self.service}/{self.destination.name}", digest)
+
     def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
-        """Initiate → UploadLayerPart… → Complete; restarts the blob if the upload is lost."""
+        """Initiate → UploadLayerPart… → Complete; restarts the blob if the upload is lost. A layer of known
+        digest continues the upload an earlier run left half-sent (pypush.transports.resume_state)."""
+        digest = blob.descriptor.digest
+        tracked = TrackedUpload(self.resume_store, self.upload_key(digest) if digest else None)
         for restart in range(_BLOB_RESTARTS + 1):
             try:
-                return self._upload_once(blob, progress)
+                return self._upload_once(blob, progress, tracked)
             except _UploadLost as lost:
+                tracked.drop()
                 progress(-lost.sent)
                 if restart == _BLOB_RESTARTS:
                     raise TransientError(f"uploading {blob.name or blob.descriptor.digest}: the upload was lost "
                                          f"{restart + 1} times (UploadNotFoundException)", "UploadNotFoundException")
                 log.info("upload of %s lost; restarting it", blob.descriptor.digest)
+            except BaseException as exc:
+                if not keeps_upload(exc):
+                    tracked.drop()
+                raise
         raise AssertionError("unreachable")
 
-    def _upload_once(self, blob: Blob, progress: ProgressFn) -> Descriptor:
+    def _upload_once(self, blob: Blob, progress: ProgressFn, tracked: TrackedUpload) -> Descriptor:
         desc = blob.descriptor
         name = blob.name or desc.digest
-        resp = self._call("InitiateLayerUpload", f"InitiateLayerUpload for {name}", **self._ids())
-        upload_id, part_size = resp["uploadId"], int(resp.get("partSize") or 10 << 20)
+        state = tracked.load()
+        if state is not None and state.offset > desc.size:
+            tracked.drop()
+            state = None
+        if state is not None:
+            upload_id, part_size, resumed = state.session, state.part_size, state.offset
+            log.info("%s: continuing upload %s of an earlier run at byte %d", name, upload_id, resumed)
+        else:
+            resp = self._call("InitiateLayerUpload", f"InitiateLayerUpload for {name}", **self._ids())
+            upload_id, part_size, resumed = resp["uploadId"], int(resp.get("partSize") or 10 << 20), 0
+            tracked.save(upload_id, 0, part_size)
         expected_size = desc.size if desc.digest else None
         readers = [VerifyingReader(blob.open(), desc.digest, expected_size, name, blob.hashed)]
-        sent = 0
+        sent = resumed
+        if resumed:  # read and hash what the service holds: the digest is checked over every byte
+            try:
+                readers[0].skip(resumed, "the service")
+            except BaseException:
+                readers[0].close()
+                raise
+            progress(resumed)
+
+        def acked(offset: int) -> None:
+            tracked.save(upload_id, offset, part_size)
 
         def encode(first: int) -> _PartBody:
             source = readers[-1].file_range() if _REREAD else None
@@ -305,7 +372,7 @@ class EcrTransport(Transport):
 
         # The next part is read, hashed and encoded on a helper thread while this one is in flight.
         encoder = self._encoder()
-        upcoming = encoder.submit(encode, 0)
+        upcoming = encoder.submit(encode, sent)
         try:
             while True:
                 part = upcoming.result()
@@ -314,7 +381,7 @@ class EcrTransport(Transport):
                     break
                 upcoming = encoder.submit(encode, sent + n)
                 try:
-                    resume_at = self._send_part(part, sent, progress)
+                    resume_at = self._send_part(part, sent, progress, acked)
                 finally:
                     if part.in_memory:
                         _PARTS_IN_MEMORY.release()
@@ -347,14 +414,22 @@ class EcrTransport(Transport):
             code = exc.code
             if code == "UploadNotFoundException":
                 if digest not in self.missing([digest]):  # an earlier attempt completed it
+                    tracked.drop()
                     return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform,
                                       desc.artifact_type)
                 raise _UploadLost(sent) from None
+            if resumed and code in ("InvalidLayerException", "LayerPartTooSmallException"):
+                log.info("%s: the upload continued from an earlier run does not add up (%s); starting over", name,
+                         code)
+                raise _UploadLost(sent) from None
             if code != "LayerAlreadyExistsException":
-                raise aws_errors.translate(exc, f"CompleteLayerUpload for {name}") from None
+                raise _translate(exc, f"CompleteLayerUpload for {name}") from None
         except AwsFailure as exc:
-            raise aws_errors.translate(exc, f"CompleteLayerUpload for {name}") from None
-        self.stats.blob_uploaded(sent)
+            raise _translate(exc, f"CompleteLayerUpload for {name}") from None
+        tracked.drop()
+        self.stats.blob_uploaded(sent - resumed)
+        if resumed:
+            self.stats.add("resumed", resumed)
         return Descriptor(desc.media_type, digest, sent, desc.annotations, desc.platform, desc.artifact_type)
 
     def _encode_part(self, reader: VerifyingReader, part_size: int, upload_id: str, first: int,
@@ -378,9 +453,9 @@ class EcrTransport(Transport):
         h.update(tail)
         return _PartBody(encoded, source[:2] if source else None, n, tail, h.hexdigest(), reader.name)
 
-    def _send_part(self, part: _PartBody, first: int, progress: ProgressFn) -> int:
+    def _send_part(self, part: _PartBody, first: int, progress: ProgressFn, acked: ProgressFn) -> int:
         """Send one part with retries; returns the next byte offset the service expects (``first + n``,
-        or less when the service reports it kept fewer bytes than were sent)."""
+        or less when the service reports it kept fewer bytes than were sent), told to ``acked`` first."""
         what, n = f"UploadLayerPart for {part.name}", part.n
 
         def attempt() -> int:
@@ -392,6 +467,7 @@ class EcrTransport(Transport):
                     if last + 1 < first + n and last + 1 != first:
                         log.info("%s: the service holds %d bytes, not %d; resuming at byte %d", what, last + 1,
                                  first, last + 1)
+                        acked(last + 1)
                         return last + 1  # the service kept fewer bytes: resume after the last it holds
                     if last + 1 < first + n:
                         raise RegistryError(f"{what}: {err}", err.code) from None
@@ -407,6 +483,7 @@ class EcrTransport(Transport):
                                     f"AWS_CA_BUNDLE or ca_bundle in the AWS profile", "TLS") from None
             except AwsConnectionError as exc:
                 raise TransientError(f"{what}: connection failed ({exc.cause})") from None
+            acked(first + n)  # before progress, which raises when the push is being stopped
             progress(n)
             return first + n
 
@@ -440,7 +517,7 @@ class _UploadLost(Exception):
 
 def aws_part_error(err: AwsApiError, name: str) -> Exception:
     """Map an UploadLayerPart error reply as every other call's."""
-    return aws_errors.translate(err, f"UploadLayerPart for {name}")
+    return _translate(err, f"UploadLayerPart for {name}")
 
 
 def _frozen(credentials: Any) -> AwsCredentials:

@@ -85,6 +85,8 @@ class LayoutTransport(Transport):
         self._staging: Optional[str] = None  # a temporary directory to rename into place (or to tar)
         self._written: List[str] = []  # blob files added to an existing layout (removed if not committed)
         self._committed = False
+        self._referrers: List[Dict[str, Any]] = []
+        self._root_raw = b""  # index.json entries of manifests with a subject
 
     # ----- the Transport contract ----------------------------------------------------------------
 
@@ -112,6 +114,7 @@ class LayoutTransport(Transport):
             raise UsageError(f"{self.target.name}: {path} exists and is not a directory")
         base = os.path.basename(os.path.abspath(path)) or "layout"
         self._staging = tempfile.mkdtemp(prefix=f".{base}.pypush-", suffix=".tmp", dir=parent)
+        os.chmod(self._staging, 0o777 & ~umask())  # mkdtemp's 0700 would become the layout's own mode
         self._dir = self._staging
         os.makedirs(os.path.join(self._dir, "blobs", "sha256"))
 
@@ -130,7 +133,7 @@ class LayoutTransport(Transport):
         """Stream ``blob`` into a temporary file, verifying it, then rename it to its digest."""
         desc = blob.descriptor
         with self._writing():
-            fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.join(self._dir, "blobs", "sha256"))
+            fd, tmp = _mkstemp(os.path.join(self._dir, "blobs", "sha256"))
         try:
             with os.fdopen(fd, "wb") as out, VerifyingReader(blob.open(), desc.digest, desc.size if desc.digest
                                                              else None, blob.name, blob.hashed) as reader:
@@ -155,11 +158,38 @@ class LayoutTransport(Transport):
         path = self._blob_path(digest)
         if not os.path.isfile(path):
             with self._writing():
-                fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.dirname(path))
+                fd, tmp = _mkstemp(os.path.dirname(path))
                 with os.fdopen(fd, "wb") as out:
                     out.write(raw)
                 self._place(tmp, digest)
         self._root = (media_type, digest, len(raw))
+        self._root_raw = raw
+
+    def _platform(self) -> Optional[Dict[str, Any]]:
+        """The root image's platform, read from its config (None for an index or an artifact)."""
+        try:
+            doc = json.loads(self._root_raw)
+            config = doc.get("config") or {}
+            if "manifests" in doc or not str(config.get("mediaType", "")).endswith(("config.v1+json",
+                                                                                     "container.image.v1+json")):
+                return None
+            with open(self._blob_path(config["digest"]), "rb") as f:
+                conf = json.loads(f.read(1 << 24))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        platform = {k: conf[k] for k in ("architecture", "os", "variant") if isinstance(conf.get(k), str) and conf[k]}
+        return platform if "architecture" in platform and "os" in platform else None
+
+    def put_referrer(self, raw: bytes, media_type: str, digest: str, artifact_type: str) -> None:
+        """Store a manifest with a ``subject`` and list it in index.json (untagged, with its artifactType), as
+        OCI image layouts keep referrers."""
+        root, root_raw = self._root, self._root_raw
+        self.put_manifest(raw, media_type, digest, [])
+        self._root, self._root_raw = root, root_raw
+        entry: Dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
+        if artifact_type:
+            entry["artifactType"] = artifact_type
+        self._referrers.append(entry)
 
     def commit(self) -> None:
         """Write index.json and oci-layout, then move the layout (or its archive) into place."""
@@ -183,8 +213,13 @@ class LayoutTransport(Transport):
         layout = self._staging or self._dir
         entries = [e for e in self._entries(self._dir if self._staging is None else "")
                    if not self._replaced(e, digest)]
-        base = {"mediaType": media_type, "digest": digest, "size": size}
+        base: Dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": size}
+        platform = self._platform()
+        if platform:
+            base["platform"] = platform
         entries += [dict(base, annotations={REF_NAME: t}) for t in self.tags] or [base]
+        have = {e.get("digest") for e in entries}
+        entries += [e for e in self._referrers if e["digest"] not in have]
         index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                             "manifests": entries}, indent=2).encode()
         _write_atomically(os.path.join(layout, "oci-layout"), LAYOUT_FILE)
@@ -247,8 +282,32 @@ class LayoutTransport(Transport):
                 self._written.append(path)
 
 
+def umask() -> int:
+    """The process's umask (read without changing it where Linux tells it; cached)."""
+    global _UMASK
+    if _UMASK is None:
+        try:
+            with open("/proc/self/status") as status:
+                _UMASK = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+        except (OSError, StopIteration, ValueError, IndexError):
+            _UMASK = os.umask(0o022)
+            os.umask(_UMASK)
+    return _UMASK
+
+
+_UMASK: Optional[int] = None
+
+
+def _mkstemp(directory: str, prefix: str = ".pypush-") -> Tuple[int, str]:
+    """A temporary file in ``directory`` with the mode a new file gets (0666 less the umask), not mkstemp's 0600:
+    renamed into place, it is the layout's file."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
+    os.chmod(tmp, 0o666 & ~umask())
+    return fd, tmp
+
+
 def _write_atomically(path: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".pypush-", suffix=".tmp", dir=os.path.dirname(path))
+    fd, tmp = _mkstemp(os.path.dirname(path))
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -261,7 +320,7 @@ def _write_atomically(path: str, data: bytes) -> None:
 def _tar_directory(directory: str, path: str) -> None:
     """Write ``directory`` as an uncompressed tar (sorted members, no owners, zero times) to ``path`` atomically."""
     parent = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.pypush-", suffix=".tmp", dir=parent)
+    fd, tmp = _mkstemp(parent, prefix=f".{os.path.basename(path)}.pypush-")
     try:
         with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for name in ("oci-layout", "index.json"):
