@@ -179,9 +179,10 @@ def test_scan_findings(tmp_path):
                        **P) == "RepositoryNotFoundException"
         assert code_of(pub.describe_image_scan_findings, repositoryName="paid/app", imageId={"imageTag": "v9"},
                        **P) == "ImageNotFoundException"
-        for bad in ({"maxResults": 101}, {"maxResults": 0}, {"repositoryType": "GOLD"}):
-            assert code_of(pub.describe_image_scan_findings, repositoryName="paid/app", imageId=ident,
-                           **{**P, **bad}) == "InvalidParameterException", bad
+        for bad in ({"maxResults": 101}, {"maxResults": 0}, {"repositoryType": "GOLD"}, {"imageId": {}},
+                    {"imageId": {"imageDigest": "sha256:xyz"}}):
+            assert code_of(pub.describe_image_scan_findings, repositoryName="paid/app",
+                           **{"imageId": ident, **P, **bad}) == "InvalidParameterException", bad
 
 
 def test_entitled_and_scans_through_the_aws_cli_and_serve_flags(tmp_path):
