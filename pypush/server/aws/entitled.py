@@ -15,7 +15,7 @@ import re
 from typing import Any, Dict, FrozenSet, List
 
 from pypush.server.aws.context import Context, no_paging_with, paginate, with_token
-from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, image_detail, resolve_id, tag_details
+from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, image_detail, images_named, tag_details
 from pypush.server.aws.protocol import ApiError
 from pypush.server.seed_files import read_json
 from pypush.server.settings import Settings
@@ -108,13 +108,7 @@ def describe_entitled_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
         key = _require_entitled(ctx, db, p)
         if p.get("imageIds") is not None:
-            found: List[ImageRow] = []
-            for image_id in p["imageIds"]:
-                img, _ = resolve_id(db, key, image_id)
-                if img is None:
-                    raise ApiError("ImageNotFoundException", f"The image with imageId {image_id} does not exist "
-                                   f"within the repository '{p['registryAlias']}/{p['repositoryName']}'")
-                found.append(img)
+            found = images_named(db, key, p["imageIds"], f"{p['registryAlias']}/{p['repositoryName']}")
             out["imageDetails"] = [_entitled_image(image_detail(ctx, db, key, img)) for img in found]
             return out
         rows = [ImageRow(*r) for r in db.execute(

@@ -11,7 +11,6 @@ in epoch seconds) plus optional ``status`` (default COMPLETE) and ``description`
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any, Dict, Mapping
 

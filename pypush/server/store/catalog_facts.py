@@ -14,6 +14,7 @@ import json
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from pypush.image.model import DOCKER_CONFIG, OCI_CONFIG
+from pypush.name.patterns import DIGEST
 from pypush.server.store.store import Db
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
@@ -38,14 +39,15 @@ def badge_of(artifact_type: str) -> Optional[str]:
     return None
 
 
-def _subject(manifest: bytes) -> Optional[str]:
+def subject_of(manifest: bytes) -> Optional[str]:
+    """The digest of a manifest's ``subject`` (the image an SBOM or signature refers to), if any."""
     try:
         doc = json.loads(manifest)
     except ValueError:
         return None
     subject = doc.get("subject") if isinstance(doc, dict) else None
     digest = subject.get("digest") if isinstance(subject, dict) else None
-    return digest if isinstance(digest, str) else None
+    return digest if isinstance(digest, str) and DIGEST.fullmatch(digest) else None
 
 
 Facts = Tuple[List[str], List[str]]
@@ -66,7 +68,7 @@ def _facts(db: Db, where: str, args: Tuple[Any, ...]) -> Dict[str, Facts]:
         badge = badge_of(artifact)
         if badge is None or badge in badges.get(repo, ()):
             continue
-        subject = _subject(manifest)
+        subject = subject_of(manifest)
         if subject and db.execute("SELECT 1 FROM images WHERE repo=? AND digest=?", (repo, subject)).fetchone():
             badges.setdefault(repo, set()).add(badge)
     return {repo: ([b for b in BADGE_ORDER if b in badges.get(repo, ())],
