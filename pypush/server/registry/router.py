@@ -126,7 +126,7 @@ class RegistryDoor:
             if reply.status == 200:  # counted for publisher reports: GET a pull, HEAD a version check
                 pull_counts.count(self.store, repo, reply.headers["Docker-Content-Digest"],
                                   pull_counts.PULL if method == "GET" else pull_counts.VERSION_CHECK,
-                                  self.settings.now())
+                                  self.settings.clock())
             return reply
         if method == "PUT":
             return self.manifests.put(name, repo, ref, headers, body)
