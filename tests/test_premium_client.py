@@ -134,6 +134,9 @@ class _Recorder:
     every request (UploadLayerPart's hand-built body parsed back)."""
 
     def __init__(self):
+        from urllib.parse import urlsplit
+
+        self.url = urlsplit("http://127.0.0.1:9/")
         self.calls: List[Tuple[str, Dict[str, Any]]] = []
         self.parts: Dict[str, int] = {}
 
@@ -147,6 +150,8 @@ class _Recorder:
             return {"layerDigest": params["layerDigests"][0]}
         if operation == "PutImage":
             return {"image": {"imageId": {"imageDigest": params["imageDigest"]}}}
+        if operation == "DescribeRegistries":  # the re-push question checks the alias is the caller's
+            return {"registries": [{"registryId": "123456789012", "aliases": [{"name": "a1"}]}]}
         if operation in ("DescribeImages", "DescribePremiumRepositories", "DescribeRepositories"):
             return {"imageDetails": [], "repositories": [{"repositoryName": params.get("repositoryNames", [""])[0]}]}
         raise AssertionError(f"unexpected {operation}")
@@ -435,7 +440,7 @@ def test_premium_errors_name_the_premium_fix():
 
     missing = AwsApiError(400, "RepositoryNotFoundException", "not found")
     assert "pypush premium create REPO" in str(translate(missing, "SetRepositoryState premium repository app"))
-    assert "pypush repo create REPO" in str(translate(missing, "DescribeImages app"))
+    assert "pypush premium" not in str(translate(missing, "DescribeImages app"))
     refused = translate(AwsApiError(400, "DeletionNotAllowedException", "published"), "BatchDeleteImage app")
     assert refused.exit_code == 4 and "pypush premium deprecate" in str(refused)
 
