@@ -77,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     from pypush.assemble.builder import append as build
     from pypush.assemble.layer_spec import Layer
     from pypush.cli.common import progress_subscriber, report, transfer_options
+
     from pypush.engine.route import check_repository_type
 
     options = transfer_options(args)  # option errors before any work

@@ -11,10 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from pypush.cli.examples import with_examples
 from pypush.cli.manage import (REPO_HELP, _catalog_fields, _add_catalog_flags, _common, _group, _human_size,
                                _key_values, _page_size, _print_policy, _read_text, _registry, _width, emit,
                                emit_fields, image_table, render_table, tag_table)
-from pypush.cli.examples import with_examples
 from pypush.errors import UsageError
 
 _PREMIUM_HEADERS = ("NAME", "STATE", "PRODUCTS", "URI", "CREATED")
@@ -214,11 +214,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     _page_size(p)
     leaf(premium, "premium describe", "show a premium repository: state, products, association", _describe)
     leaf(premium, "premium delete", "delete an empty premium repository", _delete)
-    p = leaf(premium, "premium state", "set the state: available (listed, buyers pull), hidden (unlisted, "
-                                       "buyers still pull); a repository never returns to draft", _state)
+    p = leaf(premium, "premium state", "set the state: available (listed, buyers pull), hidden (unlisted, buyers still "
+                               "pull); a repository never returns to draft", _state)
     p.add_argument("state", type=str.lower, choices=("draft", "available", "hidden"))
-    p = leaf(premium, "premium products", "show the Marketplace products, or replace them with PRODUCT... "
-                                          "(after DRAFT the list may only grow)", _products)
+    p = leaf(premium, "premium products", "show the Marketplace products, or replace them with PRODUCT... (after DRAFT "
+                                  "the list may only grow)", _products)
     p.add_argument("products", nargs="*", metavar="PRODUCT")
 
     catalog = _group(premium, "catalog", "gallery catalog data of a premium repository")
@@ -252,8 +252,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--page-size", type=int, metavar="N", help="findings per API call (1-100); all are listed")
 
     reports = _group(premium, "reports", "publisher reports: pulls of your premium repositories")
-    p = leaf(reports, "premium reports list", "list the reports of the last 365 days", _reports_list,
-             repository=False)
+    p = leaf(reports, "premium reports list", "list the reports of the last 365 days", _reports_list, repository=False)
     p.add_argument("--type", type=str.lower, choices=("summary", "trends"), help="only this report type")
     p.add_argument("--granularity", type=str.lower, choices=("weekly", "monthly"), help="only this period")
     _page_size(p)
@@ -267,7 +266,6 @@ def register(sub: argparse._SubParsersAction) -> None:
              repository=False)
     _page_size(p)
     for name, run in (("images", _entitled_images), ("tags", _entitled_tags)):
-        p = leaf(entitled, f"entitled {name}", f"list the {name} of an entitled repository", run,
-                 repository=False)
+        p = leaf(entitled, f"entitled {name}", f"list the {name} of an entitled repository", run, repository=False)
         p.add_argument("repository", help="ALIAS/REPO or public.ecr.aws/ALIAS/REPO (the publisher's alias)")
         _page_size(p)
