@@ -425,7 +425,8 @@ def test_referrers_follow_their_subject_and_children_their_parents():
     ["mutate", str(FIXTURES / "small.oci"), "oci:{tmp}/out:1", "--env", "A=1", "--repository-type", "premium"],
     ["append", "--base", str(FIXTURES / "small.oci"), "--layer", str(FIXTURES / "README.md"),
      "localhost:5000/app:1", "--repository-type", "premium"],
-    ["copy", str(FIXTURES / "small.oci"), "oci-archive:{tmp}/out.tar", "--repository-type", "premium"]])
+    ["copy", str(FIXTURES / "small.oci"), "oci-archive:{tmp}/out.tar", "--repository-type", "premium"],
+    ["build", "{tmp}", "localhost:5000/app:1", "--repository-type", "premium"]])
 def test_builds_and_copies_refuse_premium_outside_ecr_public_before_any_work(tmp_path, capsys, argv):
     from pypush.cli.main import main
 
