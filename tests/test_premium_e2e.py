@@ -311,3 +311,23 @@ def test_registry_and_repository_gallery_data(ep, tmp_path):
     [registry_info] = ok(ep, "registries")
     assert registry_info["premium_status"] == "ENABLED"
     assert registry_info["premium_registry_uri"].startswith(ep.premium_host_port)
+
+
+def test_copy_mutate_append_and_plans_reach_the_premium_repository(ep, tmp_path):
+    publisher = registry(ep)
+    publisher.create_premium_repository("app", ["prod-1"])
+    ok(ep, "repo", "create", "app")
+    dest = "public.ecr.aws/local/app"
+    for argv in (["copy", str(FIXTURES / "small.oci"), f"{dest}:copied"],
+                 ["mutate", str(FIXTURES / "small.oci"), f"{dest}:mutated", "--env", "MODE=paid"],
+                 ["append", "--base", str(FIXTURES / "small.oci"), "--layer", f"{FIXTURES / 'README.md'}:/doc",
+                  f"{dest}:appended"]):
+        proc = cli(ep, *argv, "--repository-type", "premium", "-q")
+        assert proc.returncode == 0, (argv, proc.stderr)
+    outcomes = pypush.push_many([{"source": str(FIXTURES / "small.docker-archive.tar"), "destination": f"{dest}:p1"},
+                                 {"source": str(FIXTURES / "small.oci"), "destination": f"{dest}:p2"}],
+                                endpoint_url=ep.url, repository_type="premium")
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    tags = {t.name for t in publisher.list_tags("app", repository_type="premium")}
+    assert tags == {"copied", "mutated", "appended", "p1", "p2"}
+    assert publisher.list_tags("app") == []  # the FREE twin got nothing
