@@ -295,7 +295,7 @@ def umask() -> int:
     return _UMASK
 
 
-_UMASK: Optional[int] = None
+_UMASK = None  # type: Optional[int]  (no annotation: PyPy 3.9 refuses an annotated name a function declares global)
 
 
 def _mkstemp(directory: str, prefix: str = ".pypush-") -> Tuple[int, str]:
