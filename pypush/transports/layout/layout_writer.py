@@ -295,7 +295,8 @@ def umask() -> int:
     return _UMASK
 
 
-_UMASK = None  # type: Optional[int]  (no annotation: PyPy 3.9 refuses an annotated name a function declares global)
+# No annotation: PyPy 3.9 refuses to compile a module where a function declares an annotated name global.
+_UMASK = None  # type: Optional[int]
 
 
 def _mkstemp(directory: str, prefix: str = ".pypush-") -> Tuple[int, str]:
