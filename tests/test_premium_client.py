@@ -150,10 +150,10 @@ class _Recorder:
             return {"layerDigest": params["layerDigests"][0]}
         if operation == "PutImage":
             return {"image": {"imageId": {"imageDigest": params["imageDigest"]}}}
+        if operation == "DescribeRegistries":  # the re-push question checks the alias is the caller's
+            return {"registries": [{"registryId": "123456789012", "aliases": [{"name": "a1"}]}]}
         if operation in ("DescribeImages", "DescribePremiumRepositories", "DescribeRepositories"):
             return {"imageDetails": [], "repositories": [{"repositoryName": params.get("repositoryNames", [""])[0]}]}
-        if operation == "DescribeRegistries":  # is the alias the caller's? (the re-push question, issue 23)
-            return {"registries": [{"registryId": "123456789012", "aliases": [{"name": "a1"}]}]}
         raise AssertionError(f"unexpected {operation}")
 
     def send(self, operation: str, pieces: Any, sha256: str, length: int) -> Dict[str, Any]:
@@ -425,7 +425,8 @@ def test_referrers_follow_their_subject_and_children_their_parents():
     ["mutate", str(FIXTURES / "small.oci"), "oci:{tmp}/out:1", "--env", "A=1", "--repository-type", "premium"],
     ["append", "--base", str(FIXTURES / "small.oci"), "--layer", str(FIXTURES / "README.md"),
      "localhost:5000/app:1", "--repository-type", "premium"],
-    ["copy", str(FIXTURES / "small.oci"), "oci-archive:{tmp}/out.tar", "--repository-type", "premium"]])
+    ["copy", str(FIXTURES / "small.oci"), "oci-archive:{tmp}/out.tar", "--repository-type", "premium"],
+    ["build", "{tmp}", "localhost:5000/app:1", "--repository-type", "premium"]])
 def test_builds_and_copies_refuse_premium_outside_ecr_public_before_any_work(tmp_path, capsys, argv):
     from pypush.cli.main import main
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 
 from pypush.errors import RegistryError, UsageError
 from pypush.ecrpublic.catalog import catalog_input
+from pypush.ecrpublic.marketplace import MarketplaceMixin
 from pypush.ecrpublic.premium import PremiumMixin
 from pypush.ecrpublic.results import (CatalogData, DeleteFailure, DeleteResult, Image, ImageRef, Policy,
                                       RegistryCatalogData, RegistryInfo, Repository, Tag, _catalog, _image,
@@ -93,7 +94,7 @@ def read_logo_url(url: str, timeout: float = 30.0) -> bytes:
 
 
 # -- the API ----------------------------------------------------------------------------------
-class ECRPublic(PremiumMixin):
+class ECRPublic(PremiumMixin, MarketplaceMixin):
     """An ECR Public registry: the caller's default one, or the one with alias ``alias_or_reference``
     (``ALIAS``, ``public.ecr.aws/ALIAS`` or a repository reference in it).
 
@@ -102,7 +103,8 @@ class ECRPublic(PremiumMixin):
     ``public.ecr.aws/ALIAS/REPO``; a reference's alias must be one of the caller's registries.
     ``client`` may be a ready botocore ``ecr-public`` client (tests, custom configuration).
     Image methods take ``repository_type`` (``free``, the default, or ``premium``): ECR Public keeps a FREE
-    and a PREMIUM repository of one name apart. The premium operations are pypush.ecrpublic.premium's.
+    and a PREMIUM repository of one name apart. The premium operations are pypush.ecrpublic.premium's, publisher
+    reports and the buyer's reads pypush.ecrpublic.marketplace's.
     """
 
     def __init__(self, alias_or_reference: Optional[str] = None, endpoint_url: Optional[str] = None,
