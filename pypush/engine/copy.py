@@ -15,7 +15,7 @@ from pypush.engine.route import (PlanTransports, Target, TransportOpener, destin
                                  registry_destination, uses_v2)
 from pypush.errors import PypushError, UsageError
 from pypush.image.model import Node
-from pypush.name.reference import REGISTRY_V2, Destination, validate_tag
+from pypush.name.reference import REGISTRY_V2, Reference, validate_tag
 
 if TYPE_CHECKING:
     from pypush.engine.plan import PlanEntry, PlanOutcome
@@ -35,7 +35,7 @@ def transfer(source: str, destination: Target, tags: Sequence[str], compression:
         raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
     layout = layout_target(destination)
     dest = None if layout is not None else (
-        destination if isinstance(destination, Destination) else registry_destination(destination))
+        destination if isinstance(destination, Reference) else registry_destination(destination))
     if options.premium:
         check_premium(dest, options)
     if dest is not None:
@@ -77,7 +77,7 @@ def transfer_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], compr
 
 
 def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
-               options: PushOptions, source_reference: Optional[Destination] = None,
+               options: PushOptions, source_reference: Optional[Reference] = None,
                verify_ahead: bool = True, referrers: Sequence[Any] = ()) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
@@ -85,7 +85,7 @@ def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
     blob before its upload starts (when most blobs are likely at the destination already)."""
     layout = layout_target(destination)
     dest = None if layout is not None else (
-        destination if isinstance(destination, Destination) else registry_destination(destination))
+        destination if isinstance(destination, Reference) else registry_destination(destination))
     named = [*([layout.tag] if layout is not None and layout.tag else []), *([dest.tag] if dest and dest.tag else [])]
     all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
     if not all_tags and not (dest is not None and dest.digest):
@@ -94,8 +94,8 @@ def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
                 referrers=referrers)
 
 
-def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str],
-         subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Destination],
+def send(root: Node, layout: Any, dest: Optional[Reference], all_tags: List[str],
+         subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Reference],
          opener: Optional["TransportOpener"] = None, ahead: bool = True, referrers: Sequence[Any] = ()) -> PushResult:
     """Run the engine from ``root`` into a layout or a registry destination; into a registry, first ask
     whether every tag already names the manifest (when its digest is known before sending). ``opener``
@@ -144,7 +144,7 @@ def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[st
     return result
 
 
-def _ask_lightly(dest: Destination, options: PushOptions, tags: List[str]) -> Optional[Dict[str, Optional[str]]]:
+def _ask_lightly(dest: Reference, options: PushOptions, tags: List[str]) -> Optional[Dict[str, Optional[str]]]:
     """tag -> digest, asked before the transport (and requests or botocore) is loaded; None when only the
     transport can ask (credentials to look up, a profile, ...)."""
     if uses_v2(dest, options):
@@ -169,7 +169,7 @@ def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[
         return {}
 
 
-def _unchanged(root: Node, blobs: List[Any], dest: Destination, tags: List[str], tagged: Dict[str, Optional[str]],
+def _unchanged(root: Node, blobs: List[Any], dest: Reference, tags: List[str], tagged: Dict[str, Optional[str]],
                subscriber: Optional["Subscriber"]) -> Optional[PushResult]:
     """The result when every tag already names the manifest (and a pinned digest agrees), else None."""
     result = unchanged_result(root, blobs, dest.name, tags, tagged)
@@ -194,7 +194,7 @@ def _run_engine(root: Any, transport: "Transport", name: str, tags: Sequence[str
             subscriber.close()
 
 
-def mirror_repository(source: str, destination: Union[str, Destination], options: PushOptions,
+def mirror_repository(source: str, destination: Union[str, Reference], options: PushOptions,
                       subscriber_factory: Any = None) -> List[PushResult]:
     """Copy every tag of the repository ``source`` (``docker://[HOST/]REPO``) to the repository
     ``destination`` (or into the layout directory ``oci:DIR``, each image named by its tag), following the
@@ -216,7 +216,7 @@ def mirror_repository(source: str, destination: Union[str, Destination], options
     if layout is not None and (layout.archive or layout.tag):
         raise UsageError(f"{layout.name}: every tag goes into a layout directory, oci:DIR (each image named by its tag)")
     dest = None if layout is not None else (
-        destination if isinstance(destination, Destination) else registry_destination(destination))
+        destination if isinstance(destination, Reference) else registry_destination(destination))
     if options.premium:
         check_premium(dest, options)
     if dest is not None and (dest.tag or dest.digest):

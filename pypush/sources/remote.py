@@ -34,7 +34,7 @@ from pypush.image.model import (DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, IND
 from pypush.image.parse import (MAX_MANIFEST, load_json, manifest_kind, parse_index,
                                 parse_manifest)
 from pypush.image.platforms import Platform, check_single, narrow, select_platforms
-from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Destination, parse_remote
+from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Reference, parse_remote
 from pypush.sources.base import Source
 from pypush.transports.distribution.docker_credentials import Credentials, credentials_for
 from pypush.transports.distribution.v2_transport import RegistryTransport
@@ -62,7 +62,7 @@ class SchemaOneError(SourceError):
 class RemoteSource(Source):
     """An image in a registry; ``close`` releases its connections."""
 
-    reference: Optional[Destination] = None
+    reference: Optional[Reference] = None
     reader: Optional["RemoteReader"] = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -75,7 +75,7 @@ def is_remote(spec: str) -> bool:
     return spec.startswith(SCHEME)
 
 
-def connect(ref: Destination, *, insecure: bool = False, username: Optional[str] = None,
+def connect(ref: Reference, *, insecure: bool = False, username: Optional[str] = None,
             password: Optional[str] = None, profile: Optional[str] = None, pool_size: int = 8,
             endpoint_url: Optional[str] = None) -> "RemoteReader":
     """A reader of the repository ``ref`` names, with credentials: the given pair, else docker's config,
@@ -124,7 +124,7 @@ def open_remote(spec: str, *, platforms: Sequence[Platform] = (), insecure: bool
 class RemoteReader:
     """Reads manifests, blobs and tags of one repository through a v2 connection (thread-safe)."""
 
-    def __init__(self, ref: Destination, conn: RegistryTransport,
+    def __init__(self, ref: Reference, conn: RegistryTransport,
                  anonymous: Optional[Callable[[], RegistryTransport]] = None, credentials: str = ""):
         """``anonymous``: makes a connection without credentials, tried once when ``conn``'s are refused;
         ``credentials``: where ``conn``'s come from (for the message)."""

@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
 from pypush.errors import UsageError
-from pypush.name.reference import is_ecr_host, parse_destination
+from pypush.name.reference import is_ecr_host, parse_reference
 
 log = logging.getLogger("pypush")
 
@@ -34,7 +34,7 @@ def login_registry(registry: str, username: Optional[str] = None, password: Opti
                              f"and --endpoint-url's registry log in with AWS credentials")
         from pypush.transports.ecr.login import ecr_login
 
-        ecr = parse_destination(f"{host}/login" if door is None and host != "public.ecr.aws" else
+        ecr = parse_reference(f"{host}/login" if door is None and host != "public.ecr.aws" else
                                 "public.ecr.aws/login/login")
         username, password = ecr_login(ecr, endpoint_url, profile)
     if not username or not password:

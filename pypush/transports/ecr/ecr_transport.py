@@ -26,7 +26,7 @@ from pypush.errors import RegistryError, SourceError, TransientError, UsageError
 from pypush.image.model import Blob, Descriptor
 from pypush.transports.ecr.ecr_tag_probe import ask_tags
 from pypush.transports.ecr.pacing import Pacer
-from pypush.name.reference import ECR_PUBLIC, Destination, repository_type as parse_repository_type
+from pypush.name.reference import ECR_PUBLIC, Reference, repository_type as parse_repository_type
 from pypush.net import aws_errors
 from pypush.net.aws_errors import AwsApiError, AwsConnectionError, AwsFailure, AwsTlsError
 from pypush.net.aws_json import ECR_PUBLIC_REGION, AwsJsonClient, default_endpoint, env_credentials
@@ -99,7 +99,7 @@ class _PartBody:
 class EcrTransport(Transport):
     """Push to one repository of ECR Public (``kind == "ecr-public"``) or private ECR (``"ecr"``)."""
 
-    def __init__(self, destination: Destination, endpoint_url: Optional[str] = None, profile: Optional[str] = None,
+    def __init__(self, destination: Reference, endpoint_url: Optional[str] = None, profile: Optional[str] = None,
                  max_attempts: int = 6, rate_limits: Optional[Dict[str, float]] = None,
                  repository_type: str = "FREE"):
         self.destination = destination
@@ -143,7 +143,7 @@ class EcrTransport(Transport):
         self._registry_id = destination.registry_id
         self.resume_store: Optional[ResumeStore] = ResumeStore.default()  # half-sent layers, kept between runs
 
-    def for_repository(self, destination: Destination) -> "EcrTransport":
+    def for_repository(self, destination: Reference) -> "EcrTransport":
         """A transport to another repository of the same registry sharing this one's API clients,
         credentials and quota pacing (a plan of many images is paced as a whole); its own stats."""
         import copy
