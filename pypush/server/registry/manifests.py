@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from email.message import Message
 from typing import Any, Dict, Optional, Tuple
 
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES
 from pypush.server.aws.context import public_context
 from pypush.server.aws.images import batch_delete_image, put_image
-from pypush.server.aws.protocol import PUBLIC, ApiError, max_length, validate
+from pypush.server.aws.protocol import PUBLIC, ApiError, loads_json, max_length, validate
 from pypush.server.http_body import BodyError, RequestBody
 from pypush.server.registry.reads import API_HEADER, v2_error
 from pypush.server.reply import Reply
@@ -125,7 +124,7 @@ def _published(db: Any, key: str) -> Optional[Reply]:
 
 def _subject(raw: bytes) -> str:
     try:
-        doc = json.loads(raw)
+        doc = loads_json(raw)
     except ValueError:
         return ""
     subject = doc.get("subject") if isinstance(doc, dict) else None
