@@ -8,7 +8,7 @@ private ECR push operations) plus the OCI distribution v2 API, on one loopback p
         # skopeo copy --src-tls-verify=false docker://{ep.host_port}/REPO:TAG oci:DIR
 
 Layers, top to bottom; a module imports only from its own part or from a lower layer
-(tests/test_server_layers.py checks it):
+(tests/test_import_layers.py and tests/server/test_server_layers.py check it):
 
     __init__, __main__, command   the public names; `pypush serve` / `python -m pypush.server`
     endpoint                      LocalEndpoint: store, doors and HTTP server in a background thread

@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, List, Optional
 
 from pypush.errors import UsageError
 from pypush.server.store.store import UPLOAD_LIFETIME
@@ -45,16 +45,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"this long (default {UPLOAD_LIFETIME:.0f}: 24 hours)")
     parser.add_argument("--header-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="close connections whose request line and headers take longer (default 60)")
-    parser.add_argument("--entitlements", metavar="FILE",
+    premium = parser.add_argument_group("premium repositories (docs/local-endpoint-premium.md)")
+    premium.add_argument("--premium-port", type=int, default=0,
+                         help="port of the premium repositories' registry door, which premiumRegistryUri names "
+                              "(default 0: pick a free one)")
+    premium.add_argument("--unverified-registry", action="store_true",
+                         help="stub: the registry is not verified with an approved custom alias "
+                              "(CreatePremiumRepository answers ValidationException, premiumStatus DISABLED)")
+    premium.add_argument("--owned-products", metavar="ID,ID", default=None,
+                         help="stub: the Marketplace products the account owns with the ECR Public Premium delivery "
+                              "option (default: any well-formed id)")
+    premium.add_argument("--public-products", metavar="ID,ID", default=None,
+                         help="stub: the Marketplace products that are PUBLIC (default: all)")
+    premium.add_argument("--clock-offset", type=float, metavar="SECONDS",
+                         default=os.environ.get("PYPUSH_SERVE_CLOCK_OFFSET", "0"),
+                         help="run the endpoint's clock this far ahead (uploads expire, deprecated images fall due, pulls are "
+                              "counted by it; env PYPUSH_SERVE_CLOCK_OFFSET)")
+    premium.add_argument("--entitlements", metavar="FILE",
                         help="buyers' Marketplace entitlements, JSON {\"ACCOUNT\": [\"PRODUCT\", ...]}: the "
                              "DescribeEntitled* operations and premium pulls answer by it (a request signed with a "
                              "12-digit access key id is that account's)")
-    parser.add_argument("--scan-findings", metavar="FILE",
+    premium.add_argument("--scan-findings", metavar="FILE",
                         help="image scan findings to serve, JSON {\"DIGEST\": {\"findings\": [...], ...}}; other "
                              "images' scans are FINDINGS_UNAVAILABLE")
     parser.add_argument("--faults", default=os.environ.get("PYPUSH_SERVE_FAULTS"),
                         help="inject faults, e.g. seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05 "
                              "(env PYPUSH_SERVE_FAULTS)")
+
+
+def _ids(value: Optional[str]) -> Optional[List[str]]:
+    """A comma-separated list of Marketplace product ids (None: the stub accepts any)."""
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,11 +96,15 @@ def run(args: argparse.Namespace) -> int:
                                  faults=faults, registry_quirks=args.registry_quirks,
                                  login=args.registry_login, header_timeout=args.header_timeout,
                                  upload_lifetime=args.upload_lifetime, entitlements=args.entitlements,
-                                 scan_findings=args.scan_findings)
+                                 scan_findings=args.scan_findings,
+                                 premium_port=args.premium_port, verified_registry=not args.unverified_registry,
+                                 owned_products=_ids(args.owned_products), public_products=_ids(args.public_products),
+                                 clock_offset=args.clock_offset)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port}: choose 0 (any free port) to 65535")
+    for flag, port in (("--port", args.port), ("--premium-port", args.premium_port)):
+        if not 0 <= port <= 65535:
+            raise UsageError(f"{flag} {port}: choose 0 (any free port) to 65535")
     try:
         endpoint.start()
     except (OSError, OverflowError) as e:
@@ -88,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         with _signals_wake(signal.SIGTERM, signal.SIGINT) as woken:
             print(endpoint.url, flush=True)
             print(f"serving ECR Public (alias {args.alias}, registry {args.registry_id}) and /v2/ on {endpoint.url}; "
-                  f"data in {endpoint.data_dir}; the gallery is at {endpoint.url}/", file=sys.stderr, flush=True)
+                  f"data in {endpoint.data_dir}; the gallery is at {endpoint.url}/; premium repositories' /v2/ on "
+                  f"{endpoint.premium_url}", file=sys.stderr, flush=True)
             select.select([woken], [], [])
     finally:
         endpoint.stop()
