@@ -12,7 +12,7 @@ from pypush.name.patterns import DIGEST
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES, is_foreign
 from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, paginate, repository_type,
                                        require_premium, require_repo, require_typed, with_token)
-from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, loads_json
 from pypush.server.store.catalog_facts import subject_of
 from pypush.server.store.store import is_premium_key, name_of_key
 
@@ -102,7 +102,7 @@ def _parse_manifest(p: Dict[str, Any]) -> Tuple[bytes, str, Dict[str, Any], str]
         raise ApiError("ImageDigestDoesNotMatchException",
                        f"The digest given ({p['imageDigest']}) does not match the manifest's digest ({digest})")
     try:
-        doc = json.loads(raw)
+        doc = loads_json(raw)
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
