@@ -17,7 +17,7 @@ from typing import Any, Dict, FrozenSet, List
 from pypush.server.aws.context import Context, no_paging_with, paginate, with_token
 from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, image_detail, images_named, tag_details
 from pypush.server.aws.protocol import ApiError
-from pypush.server.seed_files import read_json
+from pypush.server.aws.seed_files import read_json
 from pypush.server.settings import Settings
 from pypush.server.store.store import Store, repo_key
 
