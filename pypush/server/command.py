@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import signal
+import socket
 import sys
-import threading
-from typing import Any, List, Optional
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
 
 from pypush.errors import UsageError
 from pypush.server.store.store import UPLOAD_LIFETIME
@@ -107,21 +109,35 @@ def run(args: argparse.Namespace) -> int:
         endpoint.start()
     except (OSError, OverflowError) as e:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {e}") from None
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        print(endpoint.url, flush=True)
-        print(f"serving ECR Public (alias {args.alias}, registry {args.registry_id}) and /v2/ on {endpoint.url}; "
-              f"data in {endpoint.data_dir}; the gallery is at {endpoint.url}/; premium repositories' /v2/ on "
-              f"{endpoint.premium_url}", file=sys.stderr, flush=True)
-        while not stop.wait(0.5):
-            pass
+        with _signals_wake(signal.SIGTERM, signal.SIGINT) as woken:
+            print(endpoint.url, flush=True)
+            print(f"serving ECR Public (alias {args.alias}, registry {args.registry_id}) and /v2/ on {endpoint.url}; "
+                  f"data in {endpoint.data_dir}; the gallery is at {endpoint.url}/; premium repositories' /v2/ on "
+                  f"{endpoint.premium_url}", file=sys.stderr, flush=True)
+            select.select([woken], [], [])
     finally:
         endpoint.stop()
+    return 0
+
+
+@contextmanager
+def _signals_wake(*signals: int) -> Iterator[socket.socket]:
+    """A socket that becomes readable when one of ``signals`` arrives.
+
+    The signals' C-level handler writes to it (``signal.set_wakeup_fd``), so the main thread waits in
+    ``select`` rather than on a lock: PyPy can miss a signal that arrives during a timed lock wait, and
+    the process then never stops.
+    """
+    woken, wake = socket.socketpair()
+    wake.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(wake.fileno())
+    previous = {s: signal.signal(s, lambda signum, frame: None) for s in signals}
+    try:
+        yield woken
+    finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    return 0
+        signal.set_wakeup_fd(previous_fd)
+        woken.close()
+        wake.close()

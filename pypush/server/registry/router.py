@@ -142,7 +142,8 @@ class RegistryDoor:
         if level is None:
             return self._unauthorized(headers, "UNAUTHORIZED", "premium repositories need credentials")
         return self._unauthorized(headers, "DENIED", "premium repositories need the owner's credentials "
-                                  "(a GetAuthorizationToken password), not an anonymous token", ',error="insufficient_scope"')
+                                  "(a GetAuthorizationToken password), not an anonymous token",
+                                  ',error="insufficient_scope"')
 
     def _buyer_refusal(self, headers: Message, repo: str) -> Optional[Reply]:
         """A buyer pulls a premium repository only while it is AVAILABLE or HIDDEN and lists one of the
