@@ -60,7 +60,9 @@ class RepoPage:
     usage: str
     tags: List[TagRow] = field(default_factory=list)
     tag_total: int = 0
-    newest: Optional[TagRow] = None
+    pull: Optional[TagRow] = None
+    """The tag the side panel offers: ``latest`` when it exists (what ``docker pull`` assumes), else the
+    newest push."""
 
 
 def _strings(value: Any) -> Tuple[str, ...]:
@@ -96,6 +98,8 @@ _CARDS_JSON = ("SELECT r.name, r.created_at, json_extract(r.catalog, '$.descript
 _TAG_ROWS = ("SELECT t.tag, t.created_at, i.digest, i.media_type, i.artifact_type, i.size, i.manifest "
              "FROM image_tags t JOIN images i ON i.repo=t.repo AND i.digest=t.digest WHERE t.repo=? "
              "ORDER BY t.created_at DESC, t.tag LIMIT ? OFFSET ?")
+_LATEST_ROW = _TAG_ROWS.replace("WHERE t.repo=?", "WHERE t.repo=? AND t.tag='latest'").replace(
+    " LIMIT ? OFFSET ?", "")
 _CARDS_PLAIN = f"SELECT r.name, r.created_at, r.catalog, {_CARD_STATS} FROM repositories r"
 
 
@@ -184,7 +188,8 @@ class Listing:
         return _decoded((self.catalog(name) or {}).get("logoImageBlob"))
 
     def repository(self, name: str, offset: int = 0, limit: int = 50) -> Optional[RepoPage]:
-        """``name``'s catalog data, tags ``offset``..``offset+limit`` (newest push first) and the newest tag."""
+        """``name``'s catalog data, tags ``offset``..``offset+limit`` (newest push first) and the tag to pull
+        (``latest``, else the newest)."""
         card = self.card(name)
         data = self.catalog(name)
         if card is None or data is None:
@@ -193,9 +198,10 @@ class Listing:
                         tag_total=card.tag_count)
         with self.store.read() as db:
             rows = db.execute(_TAG_ROWS, (name, limit, offset)).fetchall()
-            first = rows[:1] if offset == 0 else db.execute(_TAG_ROWS, (name, 1, 0)).fetchall()
+            first = db.execute(_LATEST_ROW, (name,)).fetchall() or (
+                rows[:1] if offset == 0 else db.execute(_TAG_ROWS, (name, 1, 0)).fetchall())
         page.tags = [self._tag(name, *row) for row in rows]
-        page.newest = self._tag(name, *first[0]) if first else None
+        page.pull = self._tag(name, *first[0]) if first else None
         return page
 
     def _tag(self, repo: str, tag: str, tagged_at: float, digest: str, media_type: str, artifact: Optional[str],
