@@ -28,7 +28,7 @@ from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "support")]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import cold_skopeo, measure  # noqa: E402
 

@@ -88,7 +88,9 @@ def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool
             log.warning("%s is not an ECR host, pushing with the v2 transport (OCI distribution API)%s",
                         dest.registry, hint)
     elif dest.kind != REGISTRY_V2 and options.transport == "v2":
-        unused = [flag for flag in ecr_only if flag in ("--endpoint-url", "--create-repository", "--rate-limit")]
+        # a premium repository's v2 host is the one the ECR API names: --endpoint-url says which API to ask
+        api_only = ("--create-repository", "--rate-limit") + (() if options.premium else ("--endpoint-url",))
+        unused = [flag for flag in ecr_only if flag in api_only]
         if unused:
             door = (f"; to push over v2 to the endpoint's registry, name its host: "
                     f"{urlsplit(options.endpoint_url).netloc}/{dest.path}" if options.endpoint_url else "")

@@ -90,10 +90,21 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.server.watch(self.connection, self.server.header_timeout)
+        started, self._status, self._sent, self._operation = time.monotonic(), 0, 0, ""
         try:
             super().handle_one_request()
         finally:
             self.server.watch(self.connection, None)
+            if self._status:
+                self._log_request(time.monotonic() - started)
+
+    def _log_request(self, seconds: float) -> None:
+        """One line per answered request (``-v``): method, path without its query, the AWS operation,
+        status, body bytes sent and time; never a header or query value that could hold a credential."""
+        command = getattr(self, "command", None) or "-"
+        path = (getattr(self, "path", None) or "-").split("?", 1)[0][:300]
+        op = f" {self._operation}" if self._operation else ""
+        log.info("%s %s%s %d %d bytes %.1f ms", command, path, op, self._status, self._sent, seconds * 1000)
 
     def finish(self) -> None:
         try:
@@ -191,6 +202,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     # -- AWS JSON -------------------------------------------------------------------------------
     def _aws(self) -> None:
         door = self.server.app.aws
+        self._operation = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2][:100]
         with ExitStack() as leases:
             body = self._aws_body(door, leases)
             if body is None:
@@ -338,7 +350,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     # -- output -----------------------------------------------------------------------------------
     def _send(self, status: int, headers: Dict[str, str], body: bytes, length: Optional[int] = None) -> None:
         """Status line, headers and body in one write (no Nagle stalls on small answers)."""
-        self.log_request(status)
+        self._status = status
+        self._sent = 0 if self.command == "HEAD" else len(body) if length is None else length
         lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
                  f"Date: {self.date_time_string()}",
                  f"Content-Length: {len(body) if length is None else length}"]

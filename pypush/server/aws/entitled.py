@@ -5,7 +5,8 @@ DescribeEntitledImageTags, answered from a seeded stub of Marketplace agreements
 A buyer is entitled to a premium repository of this registry when the repository is AVAILABLE or HIDDEN
 and lists one of the buyer's products; the caller's account is ``Context.caller_account``. Anything else
 (another alias, a missing or DRAFT repository, no such product) is EntitlementNotFoundException, with one
-message that does not tell a buyer which.
+message that does not tell a buyer which. The premium registry door lets a buyer pull by the same rule
+(``may_pull``), with the password GetAuthorizationToken gives the buyer's account.
 """
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import re
 from typing import Any, Dict, FrozenSet, List
 
 from pypush.server.aws.context import Context, no_paging_with, paginate, with_token
-from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, image_detail, resolve_id, tag_details
+from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, image_detail, images_named, tag_details
 from pypush.server.aws.protocol import ApiError
 from pypush.server.seed_files import read_json
-from pypush.server.store.store import repo_key
+from pypush.server.settings import Settings
+from pypush.server.store.store import Store, repo_key
 
 BUYABLE_STATES = ("AVAILABLE", "HIDDEN")
 ENTITLED_IMAGE_MEMBERS = ("repositoryName", "imageDigest", "imageTags", "imageSizeInBytes", "imagePushedAt",
@@ -60,6 +62,14 @@ def _entitled_products(ctx: Context, state: str, products: str) -> List[str]:
     return [p for p in json.loads(products) if p in mine]
 
 
+def may_pull(store: Store, settings: Settings, account: str, name: str) -> bool:
+    """Whether buyer ``account`` may pull from the premium repository ``name`` (the registry door's check)."""
+    with store.read() as db:
+        row = db.execute("SELECT state, products FROM premium_repositories WHERE name=?", (name,)).fetchone()
+    mine = settings.entitlements.get(account, frozenset())
+    return row is not None and row[0] in BUYABLE_STATES and any(p in mine for p in json.loads(row[1]))
+
+
 def _require_entitled(ctx: Context, db: Any, p: Dict[str, Any]) -> str:
     """The store key of the premium repository the request names, or EntitlementNotFoundException."""
     alias, name = p["registryAlias"], p["repositoryName"]
@@ -98,13 +108,7 @@ def describe_entitled_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
         key = _require_entitled(ctx, db, p)
         if p.get("imageIds") is not None:
-            found: List[ImageRow] = []
-            for image_id in p["imageIds"]:
-                img, _ = resolve_id(db, key, image_id)
-                if img is None:
-                    raise ApiError("ImageNotFoundException", f"The image with imageId {image_id} does not exist "
-                                   f"within the repository '{p['registryAlias']}/{p['repositoryName']}'")
-                found.append(img)
+            found = images_named(db, key, p["imageIds"], f"{p['registryAlias']}/{p['repositoryName']}")
             out["imageDetails"] = [_entitled_image(image_detail(ctx, db, key, img)) for img in found]
             return out
         rows = [ImageRow(*r) for r in db.execute(

@@ -106,7 +106,7 @@ def _reports(db: Db, registry_id: str, now: float) -> List[Dict[str, Any]]:
 def list_publisher_reports(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     kind, granularity = p.get("reportType"), p.get("granularity")
     with ctx.store.read() as db:
-        reports = [] if kind == "TRENDS" else _reports(db, ctx.registry_id, ctx.settings.now())
+        reports = [] if kind == "TRENDS" else _reports(db, ctx.registry_id, ctx.now())
     reports = [r for r in reports if granularity is None or r["granularity"] == granularity]
     page, nxt = paginate(reports, p, f"ListPublisherReports/{kind or '*'}/{granularity or '*'}")
     return with_token({"reports": page}, nxt)
@@ -126,7 +126,7 @@ def _signature(settings: Settings, report_id: str, expires: int) -> str:
 
 def get_download_url_for_publisher_report(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     report_id = p["reportId"]
-    now = ctx.settings.now()
+    now = ctx.now()
     with ctx.store.read() as db:
         if _find(db, ctx.registry_id, report_id, now) is None:
             raise ApiError("PublisherReportNotFoundException",
@@ -154,7 +154,7 @@ def download(store: Store, settings: Settings, target: str) -> Reply:
     if not expires.isdigit() or len(expires) > 12 or not hmac.compare_digest(
             signature.encode(), _signature(settings, m[1], int(expires)).encode()):
         return _text(403, "this download URL is not valid: ask GetDownloadUrlForPublisherReport for a new one")
-    now = settings.now()
+    now = settings.clock()
     if int(expires) < now:
         return _text(403, "this download URL has expired: ask GetDownloadUrlForPublisherReport for a new one")
     with store.read() as db:

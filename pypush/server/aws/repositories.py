@@ -280,7 +280,8 @@ def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 def get_authorization_token(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     expires = int(time.time()) + ctx.settings.token_lifetime
-    password = issue_password(ctx.store, expires)
+    buyer = ctx.caller_account if ctx.caller_account != ctx.registry_id else ""
+    password = issue_password(ctx.store, expires, buyer)  # a buyer's pulls only what it is entitled to
     token = base64.b64encode(b"AWS:" + password.encode()).decode()
     data = {"authorizationToken": token, "expiresAt": expires}
     if ctx.service == PUBLIC:

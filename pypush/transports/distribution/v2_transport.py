@@ -342,9 +342,10 @@ class RegistryTransport(Transport):
                                  f"REQUESTS_CA_BUNDLE, or use --insecure for a self-signed certificate or plain HTTP",
                                  code="TLS")
         if isinstance(exc, requests.exceptions.ProxyError):
+            tries = "not retried" if unreachable(exc) else f"gave up after {self.backoff.attempts} attempts"
             return TransientError(f"{self.registry}: {what}: the proxy (HTTP_PROXY/HTTPS_PROXY) could not be reached "
-                                  f"or refused the request ({_short(exc)}; gave up after {self.backoff.attempts} "
-                                  f"attempts); fix it or exempt this host through NO_PROXY", code="PROXY")
+                                  f"or refused the request ({_short(exc)}; {tries}); fix it or exempt this host "
+                                  f"through NO_PROXY", code="PROXY")
         if _is_transient(exc):
             return TransientError(f"{self.registry}: {what}: {gave_up(exc, self.backoff.attempts)}",
                                   code="UNREACHABLE" if unreachable(exc) else "CONNECTION")

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.servers
 
 PUBLIC = "SpencerFrontendService."
 PRIVATE = "AmazonEC2ContainerRegistry_V20150921."
+NESTED = {"SerializationException", "InvalidParameterException"}
+"""Too deep for the JSON parser (CPython's), or parsed and then not the member's type (PyPy's parser goes deeper)."""
 
 
 def _post(conn: http.client.HTTPConnection, target: str, body: bytes) -> Tuple[int, dict]:
@@ -29,17 +31,17 @@ def _post(conn: http.client.HTTPConnection, target: str, body: bytes) -> Tuple[i
     return r.status, json.loads(payload) if payload else {}
 
 
-def test_a_deeply_nested_body_is_a_serialization_error(endpoint):
+def test_a_deeply_nested_body_is_a_400(endpoint):
     conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=60)
     for depth in (5000, 100_000):
         deep = b'{"repositoryName": ' + b"[" * depth + b"]" * depth + b"}"
         status, doc = _post(conn, PUBLIC + "CreateRepository", deep)
-        assert (status, doc["__type"]) == (400, "SerializationException"), doc
+        assert status == 400 and doc["__type"] in NESTED, doc
     # a large UploadLayerPart body (its blob located in place) nested deeply beside the blob
     big = (b'{"repositoryName": "r", "uploadId": "u", "partFirstByte": 0, "partLastByte": 0, "x": '
            + b"[" * 50_000 + b"]" * 50_000 + b', "layerPartBlob": "' + b"QUJD" * 40_000 + b'"}')
     status, doc = _post(conn, PUBLIC + "UploadLayerPart", big)
-    assert (status, doc["__type"]) == (400, "SerializationException"), doc
+    assert status == 400 and doc["__type"] in NESTED, doc
     status, _ = _post(conn, PUBLIC + "DescribeRepositories", b"{}")  # the connection still serves
     assert status == 200
 

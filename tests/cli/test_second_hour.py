@@ -424,3 +424,19 @@ def test_a_mistyped_command_names_the_closest(argv, meant, capsys) -> None:
 
     assert main(list(argv)) == 2
     assert capsys.readouterr().err.strip().endswith(f"; did you mean {meant}?")
+
+
+def test_a_refused_proxy_is_not_retried_either() -> None:
+    proxy = f"http://127.0.0.1:{free_port()}"
+    env = {"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "NO_PROXY": "", "https_proxy": proxy, "http_proxy": proxy,
+           "no_proxy": ""}
+    proc = run_pypush("-v", "push", SMALL, "registry.example.com/app:1", env=env)
+    assert proc.returncode == 6 and "the proxy (HTTP_PROXY/HTTPS_PROXY) could not be reached" in proc.stderr
+    assert "not retried" in proc.stderr and " retry " not in proc.stderr, proc.stderr
+
+
+def test_a_premium_policy_that_locks_out_needs_force_too() -> None:
+    from pypush.ecrpublic.client import ECRPublic
+
+    with pytest.raises(UsageError, match="statement NoOne denies .* pass force=True"):
+        ECRPublic(endpoint_url="http://127.0.0.1:9").set_premium_policy("app", DENY_ALL)  # nothing is sent

@@ -1,10 +1,8 @@
 """Premium end to end, through pypush's own CLI and Python API against ``pypush serve`` (the local endpoint):
 a paid listing's lifecycle, premium pushes through the ECR API and through the v2 door the service names,
 pulled back by skopeo, deprecation instead of deletion, scan findings, publisher reports, the buyer's view,
-referrers' subjects, and the registry's gallery data. (Stock boto3 / AWS CLI checks of the server are its own.)
-
-Tests of operations that main's endpoint does not serve yet are marked xfail(strict): they turn into
-failures as soon as the server serves them, and the mark goes.
+referrers' subjects, and the registry's gallery data. (Stock boto3 / AWS CLI checks of the server are its own:
+tests/test_server_premium*.py.)
 """
 from __future__ import annotations
 
@@ -12,6 +10,7 @@ import datetime
 import gzip
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,20 @@ from endpoint_client import cli, cli_json
 from imagegen import LayoutWriter, named, tar_layer
 from pypush.ecrpublic import ECRPublic
 
-PENDING = pytest.mark.xfail(strict=True, reason="server operation not merged yet")
-PREMIUM_ENDPOINT: dict = {}
-"""LocalEndpoint arguments a premium listing needs (the server's Marketplace / verified-registry stubs)."""
-pytestmark = PENDING
+BUYER = "210987654321"
+"""The buyer's account: the endpoint takes a 12-digit access key id as the account that signs."""
+NOW = [time.time()]
+"""The endpoint's clock (epoch seconds), moved by the tests that wait for a scheduled deletion."""
 
 
 @server_fixture
 def ep(tmp_path):
-    """A local endpoint of its own for each test."""
+    """A local endpoint of its own for each test; BUYER holds product prod-1; its clock is NOW."""
     from pypush.server import LocalEndpoint
 
-    with LocalEndpoint(data_dir=tmp_path / "ecr-data", **PREMIUM_ENDPOINT) as endpoint:
+    NOW[0] = time.time()
+    with LocalEndpoint(data_dir=tmp_path / "ecr-data", entitlements={BUYER: ["prod-1"]},
+                       clock=lambda: NOW[0]) as endpoint:
         yield endpoint
 
 
@@ -150,7 +151,7 @@ def test_premium_push_through_the_api_pulled_back_by_skopeo(ep, skopeo, tmp_path
     assert (again.digest, again.blobs_pushed) == (paid.digest, 0)
 
     uri = publisher.describe_premium_repository("app").uri
-    assert uri and not uri.startswith("public.ecr.aws/")  # the endpoint's own premium door
+    assert uri.startswith(ep.premium_host_port + "/")  # the endpoint's own premium door
     pulled = skopeo_pull(skopeo, f"{uri}:1", publisher.get_login_password(), tmp_path / "pulled")
     assert pulled == paid.digest
 
@@ -159,7 +160,7 @@ def test_premium_push_through_the_v2_door_the_service_names(ep, skopeo, tmp_path
     publisher = registry(ep)
     publisher.create_premium_repository("team/app", ["prod-1"])
     digest_file = tmp_path / "digest"
-    proc = cli(ep, "push", str(FIXTURES / "multiarch.oci"), "public.ecr.aws/local/team/app:multi", "--transport",
+    proc = cli(ep, "push", f"{FIXTURES / 'multiarch.oci'}:1", "public.ecr.aws/local/team/app:multi", "--transport",
                "v2", "--repository-type", "premium", "--digest-file", str(digest_file), "-q")
     assert proc.returncode == 0, proc.stderr
     digest = digest_file.read_text().strip()
@@ -206,6 +207,14 @@ def test_deprecation_instead_of_deletion(ep):
     assert (back["status"], back["scheduled_deletion_at"]) == ("ACTIVE", None)
     assert "RepositoryNotEmptyException" in refused(ep, "premium", "delete", "app")
 
+    # deprecated again, then the date passes: the service deletes the image, and the repository can go
+    ok(ep, "premium", "deprecate", "app", "v1", "--days", "90")
+    NOW[0] += 89 * 86400
+    assert [i["status"] for i in ok(ep, "images", "list", "app", "--repository-type", "premium")] == ["DEPRECATED"]
+    NOW[0] += 2 * 86400
+    assert ok(ep, "images", "list", "app", "--repository-type", "premium") == []
+    assert ok(ep, "premium", "delete", "app")["name"] == "app"
+
 
 # -- scans, reports, the buyer ------------------------------------------------------------------
 def test_scan_findings_are_honest(ep):
@@ -247,6 +256,24 @@ def test_the_buyer_without_an_entitlement(ep):
     assert refused(ep, "entitled", "tags", "app", code=2)
 
 
+def test_the_buyer_with_an_entitlement_lists_and_pulls(ep, skopeo, tmp_path, monkeypatch):
+    publisher = registry(ep)
+    publisher.create_premium_repository("app", ["prod-1", "prod-2"])
+    paid = pypush.push(str(FIXTURES / "small.oci"), "public.ecr.aws/local/app:1.0", endpoint_url=ep.url,
+                       repository_type="premium")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", BUYER)
+    assert "EntitlementNotFoundException" in refused(ep, "entitled", "tags", "local/app")  # DRAFT: not yet
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDPREMIUMTEST")
+    publisher.set_repository_state("app", "available")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", BUYER)
+    [repo] = ok(ep, "entitled", "repos")
+    assert (repo["alias"], repo["name"], repo["product_id"], repo["state"]) == ("local", "app", "prod-1", "AVAILABLE")
+    assert [(t["name"], t["digest"]) for t in ok(ep, "entitled", "tags", "local/app")] == [("1.0", paid.digest)]
+    assert [i["digest"] for i in ok(ep, "entitled", "images", "public.ecr.aws/local/app")] == [paid.digest]
+    buyer = ECRPublic(endpoint_url=ep.url)
+    assert skopeo_pull(skopeo, f"{repo['uri']}:1.0", buyer.get_login_password(), tmp_path / "pulled") == paid.digest
+
+
 # -- referrers and gallery data (FREE repositories) -----------------------------------------------
 def test_a_referrer_pushed_with_its_subject_records_it(ep, tmp_path):
     """An index listing an SBOM before the image it describes: pushed with gzip, the image's plain layer is
@@ -281,5 +308,26 @@ def test_registry_and_repository_gallery_data(ep, tmp_path):
     assert ok(ep, "catalog", "get", "app")["categories"] == ["BASE_IMAGES"]
     assert ok(ep, "catalog", "set", "app", "--category", "security", "--category", "monitoring")["categories"] == [
         "SECURITY", "MONITORING"]
-    registries = ok(ep, "registries")
-    assert registries[0]["premium_status"] in ("ENABLED", "DISABLED")
+    [registry_info] = ok(ep, "registries")
+    assert registry_info["premium_status"] == "ENABLED"
+    assert registry_info["premium_registry_uri"].startswith(ep.premium_host_port)
+
+
+def test_copy_mutate_append_and_plans_reach_the_premium_repository(ep, tmp_path):
+    publisher = registry(ep)
+    publisher.create_premium_repository("app", ["prod-1"])
+    ok(ep, "repo", "create", "app")
+    dest = "public.ecr.aws/local/app"
+    for argv in (["copy", str(FIXTURES / "small.oci"), f"{dest}:copied"],
+                 ["mutate", str(FIXTURES / "small.oci"), f"{dest}:mutated", "--env", "MODE=paid"],
+                 ["append", "--base", str(FIXTURES / "small.oci"), "--layer", f"{FIXTURES / 'README.md'}:/doc",
+                  f"{dest}:appended"]):
+        proc = cli(ep, *argv, "--repository-type", "premium", "-q")
+        assert proc.returncode == 0, (argv, proc.stderr)
+    outcomes = pypush.push_many([{"source": str(FIXTURES / "small.docker-archive.tar"), "destination": f"{dest}:p1"},
+                                 {"source": str(FIXTURES / "small.oci"), "destination": f"{dest}:p2"}],
+                                endpoint_url=ep.url, repository_type="premium")
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    tags = {t.name for t in publisher.list_tags("app", repository_type="premium")}
+    assert tags == {"copied", "mutated", "appended", "p1", "p2"}
+    assert publisher.list_tags("app") == []  # the FREE twin got nothing

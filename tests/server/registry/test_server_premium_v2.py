@@ -63,6 +63,9 @@ def test_owner_pushes_and_pulls_and_the_twins_stay_apart(door):
     free = V2(ep, password_of(ep))
     assert free("GET", "/v2/app/manifests/v1").status_code == 404
     assert free("GET", f"/v2/app/blobs/{sha(b'premium bytes')}").status_code == 404
+    # A mount on the FREE door cannot name the premium repository by its store key.
+    mounted = free("POST", f"/v2/app/blobs/uploads/?mount={sha(b'premium bytes')}&from=~premium/app")
+    assert mounted.status_code == 202 and free("HEAD", f"/v2/app/blobs/{sha(b'premium bytes')}").status_code == 404
     # No anonymous access, no anonymous token, no create-on-push, no AWS door on this port.
     anon = requests.get(f"{ep.premium_url}/v2/app/manifests/v1", timeout=30)
     assert anon.status_code == 401 and "Bearer" in anon.headers["Www-Authenticate"]

@@ -1,7 +1,7 @@
-"""Remake the README's gallery screenshots: `python tests/gallery_screenshot.py`.
+"""Remake the README's gallery screenshots: `python tests/support/gallery_screenshot.py`.
 
 Starts a LocalEndpoint with the demo registry of tests/gallerydata.py and has headless Chromium
-photograph the front page and a repository page into tests/screenshots/.
+photograph the front page and a repository page into tests/server/gallery/screenshots/.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from gallerydata import populate_demo_on
 
 from pypush.server import LocalEndpoint
 
-OUT = Path(__file__).resolve().parent / "screenshots"
+OUT = Path(__file__).resolve().parents[1] / "server" / "gallery" / "screenshots"
 SHOTS = {"gallery.png": ("/", 1280, 820), "gallery-repository.png": ("/repositories/webserver", 1280, 900)}
 
 

@@ -313,7 +313,8 @@ def test_python_api_returns_frozen_data(endpoint, images):
         repo.name = "x"  # type: ignore[misc]
     desc = images.put("api", 7, tag="v7")
     listed = registry.list_images("public.ecr.aws/local/api")
-    assert listed == [Image("api", desc["digest"], ("v7",), listed[0].size, listed[0].pushed_at, OCI_MANIFEST, OCI_CONFIG)]
+    assert listed == [Image("api", desc["digest"], ("v7",), listed[0].size, listed[0].pushed_at, OCI_MANIFEST, OCI_CONFIG,
+                            repository_type="FREE")]
     assert registry.describe_images(["v7"], repository="api") == listed
     assert registry.registry_id("local") == "123456789012"
     assert registry.list_resource_tags("api") == {"k": "v"}

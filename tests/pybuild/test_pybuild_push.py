@@ -6,12 +6,10 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
 import pybuild_helpers as h  # noqa: E402
 
 from conftest import run_pypush  # noqa: E402

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
 import pybuild_helpers as h  # noqa: E402
 
 from conftest import run_pypush  # noqa: E402

@@ -7,7 +7,6 @@ import calendar
 import csv
 import gzip
 import io
-import time
 from typing import Dict, List
 from urllib.parse import urlsplit
 
@@ -16,7 +15,7 @@ import requests
 
 from aws_cli import AwsCli
 from conftest import server_fixture
-from endpoint_client import OCI_MANIFEST, client, code_of, error_of, push_image, sha
+from endpoint_client import OCI_MANIFEST, client, code_of, push_image, sha
 from pypush.server import LocalEndpoint
 from pypush.server.aws.reports import CSV_COLUMNS
 

@@ -19,7 +19,7 @@ import tarfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 STREAM_CASES = frozenset({"layer-content-mismatch", "docker-layer-content-mismatch"})
 
 Case = Tuple[str, str, str]

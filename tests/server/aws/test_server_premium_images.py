@@ -120,12 +120,14 @@ def test_deprecation_reactivation_and_deletion_by_the_clock(clocked):
                    status="DEPRECATED", deprecationPeriodDays=90)
     assert err["Error"]["Code"] == "ValidationException" and "DRAFT" in err["Error"]["Message"]
     c.set_repository_state(repositoryName="dep", repositoryType="PREMIUM", state="AVAILABLE")
+    c.set_repository_state(repositoryName="dep", repositoryType="PREMIUM", state="HIDDEN")  # HIDDEN allows it too
 
     def status(**kw):
         return c.set_image_status(repositoryName="dep", repositoryType="PREMIUM", imageId=ident, **kw)
 
     for bad in ({"status": "DEPRECATED"}, {"status": "DEPRECATED", "deprecationPeriodDays": 89},
-                {"status": "DEPRECATED", "deprecationPeriodDays": 366}, {"status": "ACTIVE", "deprecationPeriodDays": 90},
+                {"status": "DEPRECATED", "deprecationPeriodDays": 366},
+                {"status": "ACTIVE", "deprecationPeriodDays": 90},
                 {"status": "GONE"}):
         assert code_of(status, **bad) == "InvalidParameterException", bad
     assert code_of(c.set_image_status, repositoryName="dep", repositoryType="FREE", imageId=ident,

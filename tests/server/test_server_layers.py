@@ -8,7 +8,7 @@ from import_graph import cycles, import_graph
 
 SERVER_LAYERS: Dict[str, int] = {
     "store": 0,
-    "settings": 1, "reply": 1, "credentials": 1, "http_body": 1,
+    "settings": 1, "reply": 1, "credentials": 1, "http_body": 1, "seed_files": 1,
     "aws": 2, "gallery": 2,
     "registry": 3,
     "app": 4,

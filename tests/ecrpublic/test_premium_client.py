@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 from typing import Any, Dict, List, Tuple
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.stub import Stubber
@@ -133,6 +134,8 @@ class _Recorder:
     """Stands in for the transport's API clients: answers the push calls as the service would and records
     every request (UploadLayerPart's hand-built body parsed back)."""
 
+    url = urlsplit("http://127.0.0.1:9/")  # what a half-sent upload is remembered by (the resume state)
+
     def __init__(self):
         self.calls: List[Tuple[str, Dict[str, Any]]] = []
         self.parts: Dict[str, int] = {}
@@ -147,10 +150,10 @@ class _Recorder:
             return {"layerDigest": params["layerDigests"][0]}
         if operation == "PutImage":
             return {"image": {"imageId": {"imageDigest": params["imageDigest"]}}}
+        if operation == "DescribeRegistries":  # the re-push question checks the alias is the caller's
+            return {"registries": [{"registryId": "123456789012", "aliases": [{"name": "a1"}]}]}
         if operation in ("DescribeImages", "DescribePremiumRepositories", "DescribeRepositories"):
             return {"imageDetails": [], "repositories": [{"repositoryName": params.get("repositoryNames", [""])[0]}]}
-        if operation == "DescribeRegistries":  # the tag question first checks the alias is the caller's
-            return {"registries": [{"registryId": "123456789012", "aliases": [{"name": "a1"}]}]}
         raise AssertionError(f"unexpected {operation}")
 
     def send(self, operation: str, pieces: Any, sha256: str, length: int) -> Dict[str, Any]:
@@ -422,7 +425,8 @@ def test_referrers_follow_their_subject_and_children_their_parents():
     ["mutate", str(FIXTURES / "small.oci"), "oci:{tmp}/out:1", "--env", "A=1", "--repository-type", "premium"],
     ["append", "--base", str(FIXTURES / "small.oci"), "--layer", str(FIXTURES / "README.md"),
      "localhost:5000/app:1", "--repository-type", "premium"],
-    ["copy", str(FIXTURES / "small.oci"), "oci-archive:{tmp}/out.tar", "--repository-type", "premium"]])
+    ["copy", str(FIXTURES / "small.oci"), "oci-archive:{tmp}/out.tar", "--repository-type", "premium"],
+    ["build", "{tmp}", "localhost:5000/app:1", "--repository-type", "premium"]])
 def test_builds_and_copies_refuse_premium_outside_ecr_public_before_any_work(tmp_path, capsys, argv):
     from pypush.cli.main import main
 
@@ -437,7 +441,8 @@ def test_premium_errors_name_the_premium_fix():
 
     missing = AwsApiError(400, "RepositoryNotFoundException", "not found")
     assert "pypush premium create REPO" in str(translate(missing, "SetRepositoryState premium repository app"))
-    assert "pypush premium create" not in str(translate(missing, "DescribeImages app"))
+    read = str(translate(missing, "DescribeImages app"))  # a read does not advise a write (issue 23)
+    assert "pypush repo list" in read and "create" not in read
     refused = translate(AwsApiError(400, "DeletionNotAllowedException", "published"), "BatchDeleteImage app")
     assert refused.exit_code == 4 and "pypush premium deprecate" in str(refused)
 

@@ -10,10 +10,10 @@ import shutil
 import subprocess
 import sys
 import zlib
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO_ROOT
 from pypush.transform import compress
 from pypush.transform.compress import GZIP_BLOCK_SIZE, ParallelGzipReader, ZstdReader, compressing_reader, compressor_id, decompressing_reader, deflate_block
 from pypush.image.digest import VerifyingReader
@@ -285,7 +285,7 @@ def test_bench_module_imports():
     # The benchmark is run by hand; keep it importable so it does not rot.
     import importlib.util
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_compression.py"
+    path = REPO_ROOT / "benchmarks" / "bench_compression.py"
     spec = importlib.util.spec_from_file_location("bench_compression", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
