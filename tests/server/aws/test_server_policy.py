@@ -9,10 +9,10 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conftest import server_fixture
-from endpoint_client import client, error_of, push_blob, push_image, sha
+from conftest import FIXTURES, run_pypush, server_fixture
+from endpoint_client import cli, client, error_of, push_blob, push_image, sha
 from pypush.server import LocalEndpoint
-from pypush.server.aws.policy import ALLOW, DENY, decision
+from pypush.server.aws.policy import ALLOW, DENY, ENFORCED, decision
 
 pytestmark = [pytest.mark.servers, pytest.mark.endpoint_api]
 
@@ -170,3 +170,23 @@ def test_decision_of_a_single_statement_object_and_of_junk():
     assert decision(single, "ecr-public:PutImage", ARN) == DENY
     for junk in ("", "not json", "[]", '{"Statement": 3}', '{"Statement": [1, "x"]}'):
         assert decision(junk, "ecr-public:PutImage", ARN) is None
+
+
+def test_serve_help_says_what_is_enforced_and_what_is_only_stored():
+    proc = run_pypush("serve", "--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    assert "repository policies:" in text and "ENFORCED:" in text and "STORED, NOT ENFORCED:" in text
+    enforced = text.split("ENFORCED:", 1)[1].split("STORED, NOT ENFORCED:", 1)[0]
+    assert [op for op in sorted(ENFORCED) if op not in enforced] == []
+    assert "AccessDeniedException (HTTP 400)" in text and "403 DENIED" in text and "Condition" in text
+
+
+def test_a_push_the_policy_denies_fails_naming_the_policy(ep, tmp_path):
+    c = client(ep)
+    c.set_repository_policy(repositoryName="app", policyText=policy(deny("ecr-public:PutImage")))
+    proc = cli(ep, "push", f"oci:{FIXTURES / 'small.oci'}", "public.ecr.aws/local/app:1", subprocess=True)
+    assert proc.returncode == 5, proc.stderr
+    assert "AccessDeniedException" in proc.stderr and "ecr-public:PutImage" in proc.stderr
+    assert "the repository's policy denies it: see pypush policy get REPO" in proc.stderr
+    assert "IAM policy" not in proc.stderr and c.describe_images(repositoryName="app")["imageDetails"] == []
