@@ -90,21 +90,28 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.server.watch(self.connection, self.server.header_timeout)
-        started, self._status, self._sent, self._operation = time.monotonic(), 0, 0, ""
+        self._started, self._status, self._sent, self._operation = time.monotonic(), 0, 0, ""
+        self._logged = False
         try:
             super().handle_one_request()
         finally:
             self.server.watch(self.connection, None)
-            if self._status:
-                self._log_request(time.monotonic() - started)
+            self._log_request()  # an answer cut short (a streamed blob whose client left) is logged here
 
-    def _log_request(self, seconds: float) -> None:
-        """One line per answered request (``-v``): method, path without its query, the AWS operation,
-        status, body bytes sent and time; never a header or query value that could hold a credential."""
+    def _log_request(self) -> None:
+        """One line per answered request (``-v``), once its answer is ready (a whole one just before it is
+        written, a streamed one after it; so lines keep the order clients got their answers, and none is
+        lost to a stop): method, path without its query, the
+        AWS operation, status, body bytes sent and time; never a header or query value that could hold a
+        credential."""
+        if not self._status or self._logged:
+            return
+        self._logged = True
         command = getattr(self, "command", None) or "-"
         path = (getattr(self, "path", None) or "-").split("?", 1)[0][:300]
         op = f" {self._operation}" if self._operation else ""
-        log.info("%s %s%s %d %d bytes %.1f ms", command, path, op, self._status, self._sent, seconds * 1000)
+        log.info("%s %s%s %d %d bytes %.1f ms", command, path, op, self._status, self._sent,
+                 (time.monotonic() - self._started) * 1000)
 
     def finish(self) -> None:
         try:
@@ -326,6 +333,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(reply.status, reply.headers, b"", length=reply.length)
             if self.command != "HEAD":
                 self.connection.sendfile(f, reply.offset, reply.length)
+            self._log_request()
 
     def _token(self) -> None:
         self._drain_body()
@@ -360,6 +368,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             lines.append("Connection: close")
             self._linger = self._has_body()
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if length is None:  # logged before the client can read the answer: lines keep the order of answers
+            self._log_request()
         self.wfile.write(head + body if self.command != "HEAD" else head)
 
 
