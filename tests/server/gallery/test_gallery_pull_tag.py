@@ -10,24 +10,15 @@ import pytest
 from conftest import server_fixture
 from endpoint_client import client
 from gallerydata import push_image
+from manual_clock import ManualClock
 from pypush.server import LocalEndpoint
 
 pytestmark = pytest.mark.servers
 
 
-class Clock:
-    """The endpoint's clock: tags get the push times the test sets."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @server_fixture
 def ep(tmp_path):
-    clock = Clock()
+    clock = ManualClock()  # tags get the push times the test sets
     with LocalEndpoint(data_dir=tmp_path / "data", alias="acme", clock=clock) as e:
         yield e, clock
 
