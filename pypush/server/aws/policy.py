@@ -103,11 +103,15 @@ def refusal(db: Db, registry_id: str, key: str, operations: Iterable[str]) -> Op
     return None
 
 
+def denied_message(action: str, registry_id: str, key: str) -> str:
+    """What both doors say of a call the repository's policy denies (AWS's words)."""
+    return (f"User is not authorized to perform: {action} on resource: {repository_arn(registry_id, key)} "
+            f"with an explicit deny in a resource-based policy")
+
+
 def access_denied(action: str, registry_id: str, key: str) -> ApiError:
     """The AWS door's answer to a call a repository policy denies."""
-    return ApiError("AccessDeniedException",
-                    f"User is not authorized to perform: {action} on resource: {repository_arn(registry_id, key)} "
-                    f"with an explicit deny in a resource-based policy")
+    return ApiError("AccessDeniedException", denied_message(action, registry_id, key))
 
 
 def enforce(ctx: Context, p: Dict[str, Any]) -> None:

@@ -149,9 +149,7 @@ class RegistryDoor:
             action = policy.refusal(db, self.settings.registry_id, repo, operations)
         if action is None:
             return None
-        arn = policy.repository_arn(self.settings.registry_id, repo)
-        return v2_error(403, "DENIED", f"not authorized to perform {action} on {arn}: an explicit deny in the "
-                                       "repository policy")
+        return v2_error(403, "DENIED", policy.denied_message(action, self.settings.registry_id, repo))
 
     def _premium_access(self, headers: Message, level: Optional[str]) -> Optional[Reply]:
         """The refusal of a premium-door request without the owner's or a buyer's credentials (else None;

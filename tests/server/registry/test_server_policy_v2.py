@@ -32,6 +32,7 @@ def denied(r, action: str) -> None:
     assert r.status_code == 403, (r.status_code, r.text)
     error = r.json()["errors"][0]
     assert error["code"] == "DENIED" and f"ecr-public:{action}" in error["message"], error
+    assert "explicit deny in a resource-based policy" in error["message"]
 
 
 def test_each_write_is_refused_by_the_action_it_takes_and_reads_stay_open(ep):
