@@ -388,6 +388,7 @@ class EndpointServer(ThreadingHTTPServer):
         self._deadlines: Dict[socket.socket, float] = {}
         self._conn_lock = threading.Lock()
         self._closing = threading.Event()
+        self._all_closed = False
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, RequestHandler)
@@ -398,6 +399,9 @@ class EndpointServer(ThreadingHTTPServer):
             (self._connections.add if add else self._connections.discard)(conn)
             if not add:
                 self._deadlines.pop(conn, None)
+            late = add and self._all_closed
+        if late:  # accepted before the stop, its handler started after close_connections: close it too
+            _shut(conn)
 
     def watch(self, conn: socket.socket, seconds: Optional[float]) -> None:
         """Close ``conn`` unless ``watch(conn, None)`` comes within ``seconds``."""
@@ -416,23 +420,19 @@ class EndpointServer(ThreadingHTTPServer):
                     del self._deadlines[conn]
             for conn in late:
                 log.debug("closing a connection whose request headers took over %s s", self.header_timeout)
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                _shut(conn)
 
     def server_close(self) -> None:
         self._closing.set()
         super().server_close()
 
     def close_connections(self) -> None:
+        """Shut down every open connection, and those whose handlers start from now on."""
         with self._conn_lock:
+            self._all_closed = True
             conns = list(self._connections)
         for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _shut(conn)
 
     def wait_idle(self, timeout: float) -> None:
         """Wait (bounded) for every connection's handler to finish."""
@@ -445,3 +445,11 @@ class EndpointServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended: %s", client_address, traceback.format_exc(limit=1))
+
+
+def _shut(conn: socket.socket) -> None:
+    """Shut ``conn`` down both ways (its handler then sees the end and finishes); a closed one is left be."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
