@@ -91,21 +91,28 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.server.watch(self.connection, self.server.header_timeout)
-        started, self._status, self._sent, self._operation = time.monotonic(), 0, 0, ""
+        self._started, self._status, self._sent, self._operation = time.monotonic(), 0, 0, ""
+        self._logged = False
         try:
             super().handle_one_request()
         finally:
             self.server.watch(self.connection, None)
-            if self._status:
-                self._log_request(time.monotonic() - started)
+            self._log_request()  # an answer cut short (a streamed blob whose client left) is logged here
 
-    def _log_request(self, seconds: float) -> None:
-        """One line per answered request (``-v``): method, path without its query, the AWS operation,
-        status, body bytes sent and time; never a header or query value that could hold a credential."""
+    def _log_request(self) -> None:
+        """One line per answered request (``-v``), once its answer is ready (a whole one just before it is
+        written, a streamed one after it; so lines keep the order clients got their answers, and none is
+        lost to a stop): method, path without its query, the
+        AWS operation, status, body bytes sent and time; never a header or query value that could hold a
+        credential."""
+        if not self._status or self._logged:
+            return
+        self._logged = True
         command = getattr(self, "command", None) or "-"
         path = (getattr(self, "path", None) or "-").split("?", 1)[0][:300]
         op = f" {self._operation}" if self._operation else ""
-        log.info("%s %s%s %d %d bytes %.1f ms", command, path, op, self._status, self._sent, seconds * 1000)
+        log.info("%s %s%s %d %d bytes %.1f ms", command, path, op, self._status, self._sent,
+                 (time.monotonic() - self._started) * 1000)
 
     def finish(self) -> None:
         try:
@@ -275,6 +282,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(reply.status, reply.headers, b"", length=reply.length)
             if self.command != "HEAD":
                 self.connection.sendfile(f, reply.offset, reply.length)
+            self._log_request()
 
     def _token(self) -> None:
         self._drain_body()
@@ -309,6 +317,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             lines.append("Connection: close")
             self._linger = self._has_body()
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if length is None:  # logged before the client can read the answer: lines keep the order of answers
+            self._log_request()
         self.wfile.write(head + body if self.command != "HEAD" else head)
 
 
@@ -327,6 +337,7 @@ class EndpointServer(ThreadingHTTPServer):
         self._deadlines: Dict[socket.socket, float] = {}
         self._conn_lock = threading.Lock()
         self._closing = threading.Event()
+        self._all_closed = False
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, RequestHandler)
@@ -337,6 +348,9 @@ class EndpointServer(ThreadingHTTPServer):
             (self._connections.add if add else self._connections.discard)(conn)
             if not add:
                 self._deadlines.pop(conn, None)
+            late = add and self._all_closed
+        if late:  # accepted before the stop, its handler started after close_connections: close it too
+            _shut(conn)
 
     def watch(self, conn: socket.socket, seconds: Optional[float]) -> None:
         """Close ``conn`` unless ``watch(conn, None)`` comes within ``seconds``."""
@@ -355,23 +369,19 @@ class EndpointServer(ThreadingHTTPServer):
                     del self._deadlines[conn]
             for conn in late:
                 log.debug("closing a connection whose request headers took over %s s", self.header_timeout)
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                _shut(conn)
 
     def server_close(self) -> None:
         self._closing.set()
         super().server_close()
 
     def close_connections(self) -> None:
+        """Shut down every open connection, and those whose handlers start from now on."""
         with self._conn_lock:
+            self._all_closed = True
             conns = list(self._connections)
         for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _shut(conn)
 
     def wait_idle(self, timeout: float) -> None:
         """Wait (bounded) for every connection's handler to finish."""
@@ -384,3 +394,11 @@ class EndpointServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended: %s", client_address, traceback.format_exc(limit=1))
+
+
+def _shut(conn: socket.socket) -> None:
+    """Shut ``conn`` down both ways (its handler then sees the end and finishes); a closed one is left be."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

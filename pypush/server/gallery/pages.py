@@ -203,7 +203,8 @@ def _markdown_section(text: str, what: str, name: str, option: str) -> str:
 
 
 def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
-    """One repository: header, the tab asked for, and a side panel with the newest tag's pull commands."""
+    """One repository: header, the tab asked for, and a side panel with the pull commands of ``latest`` (else
+    the newest tag)."""
     card = repo.card
     tab = tab if tab in {t for t, _ in TABS} else "about"
     if tab == "about":
@@ -217,10 +218,11 @@ def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
         f'{" aria-current=page" if key == tab else ""}>{label}'
         f'{f" <span class=count-pill>{repo.tag_total}</span>" if key == "tags" else ""}</a>'
         for key, label in TABS)
-    latest = repo.newest
-    side = (f'<h3>Pull the newest tag <span class="tag-name small">{esc(latest.tag)}</span></h3>'
-            + _pull(site, card.name, latest.tag, card.premium)
-            if latest else '<h3>Pull</h3><p class="muted">No tagged images yet.</p>')
+    shown = repo.pull
+    which = "" if shown is not None and shown.tag == "latest" else " the newest tag"
+    side = (f'<h3>Pull{which} <span class="tag-name small">{esc(shown.tag)}</span></h3>'
+            + _pull(site, card.name, shown.tag, card.premium)
+            if shown else '<h3>Pull</h3><p class="muted">No tagged images yet.</p>')
     description = (f'<p class="description">{esc(card.description)}</p>' if card.description
                    else '<p class="description muted">No description</p>')
     facts = [("Tags", str(repo.tag_total)),
