@@ -111,3 +111,36 @@ def test_base_without_python_is_a_clear_error(tmp_path):
         with pytest.raises(SourceError, match=r"the base \(linux/amd64\) has no Python"):
             pypush.build(str(tmp_path / "proj"), f"oci:{tmp_path / 'out'}", base="scratch", platforms=["linux/amd64"])
     assert not (tmp_path / "out").exists()
+
+
+def _sdist(tmp_path, name: str = "purepkg") -> str:
+    """A pure-Python sdist (setuptools, src layout) made by hand."""
+    import tarfile
+
+    root = tmp_path / "sdist-src" / f"{name}-1.0"
+    (root / "src" / name).mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = '
+                                         f'"setuptools.build_meta"\n[project]\nname = "{name}"\nversion = "1.0"\n')
+    (root / "PKG-INFO").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (root / "src" / name / "__init__.py").write_text("VALUE = 42\n")
+    path = tmp_path / f"{name}-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(root, arcname=f"{name}-1.0")
+    return str(path)
+
+
+def test_a_locked_pure_sdist_is_built_into_a_wheel(tmp_path):
+    import hashlib
+
+    from pypush.pybuild.wheels import fetch, wheel_for_sdist
+
+    sdist = _sdist(tmp_path)
+    sha = hashlib.sha256(open(sdist, "rb").read()).hexdigest()
+    package = Package("purepkg", "1.0", [], Artifact(f"file://{sdist}", sha))
+    (chosen_package, artifact), = select([package], _target("arm64"), "lock")
+    path = fetch([artifact], str(tmp_path / "cache"))[artifact]
+    wheel = wheel_for_sdist("purepkg", path, str(tmp_path / "cache"), "linux/arm64")
+    assert wheel.endswith("purepkg-1.0-py3-none-any.whl")
+    bad = Artifact(f"file://{sdist}", "0" * 64)
+    with pytest.raises(SourceError, match=r"purepkg-1.0.tar.gz: sha256 .* does not match the lock's 0000"):
+        fetch([bad], str(tmp_path / "other-cache"))
