@@ -2,6 +2,7 @@
 scratch base, the deprecated `pypush.build(base, layers)` form, and a base without Python."""
 from __future__ import annotations
 
+import io
 import json
 import struct
 import warnings
@@ -144,3 +145,51 @@ def test_a_locked_pure_sdist_is_built_into_a_wheel(tmp_path):
     bad = Artifact(f"file://{sdist}", "0" * 64)
     with pytest.raises(SourceError, match=r"purepkg-1.0.tar.gz: sha256 .* does not match the lock's 0000"):
         fetch([bad], str(tmp_path / "other-cache"))
+
+
+def _detect(files, env=("PATH=/usr/local/bin:/usr/bin:/bin",), arch="amd64"):
+    """The Target read from one layer holding ``files`` (path -> bytes, or "->target" for a symlink)."""
+    import tarfile
+
+    from pypush.pybuild.target import _Index, _read_layer, _target
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            if isinstance(data, str):
+                info.type, info.linkname = tarfile.SYMTYPE, data[2:]
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    index = _Index()
+    _read_layer(index, buf, "layer")
+    return _target(index, {"os": "linux", "architecture": arch, "config": {"Env": list(env)}})
+
+
+def test_target_of_a_python_org_image():
+    target = _detect({"usr/local/bin/python3": "->python3.12", "usr/local/bin/python3.12": b"\x7fELF",
+                      "usr/local/lib/python3.12/os.py": b"", "usr/lib/python3/dist-packages/x.py": b"",
+                      "lib/x86_64-linux-gnu/libc.so.6": b"..GLIBC_2.34..GLIBC_2.36\0"},
+                     env=("PATH=/usr/local/bin:/usr/bin", "PYTHON_VERSION=3.12.7"))
+    assert (target.site_dir, target.bin_dir, target.interpreter) == (
+        "/usr/local/lib/python3.12/site-packages", "/usr/local/bin", "/usr/local/bin/python3")
+    assert (target.libc, target.libc_version, target.python_full_version) == ("glibc", (2, 36), "3.12.7")
+
+
+def test_target_of_debian_python_of_alpine_and_of_a_venv():
+    debian = _detect({"usr/bin/python3": "->python3.11", "usr/bin/python3.11": b"", "usr/lib/python3.11/os.py": b"",
+                      "usr/lib/python3/dist-packages/": b"", "lib/aarch64-linux-gnu/libc-2.31.so": b""}, arch="arm64")
+    assert debian.site_dir == "/usr/local/lib/python3.11/dist-packages" and debian.libc_version == (2, 31)
+    alpine = _detect({"usr/bin/python3": "->python3.12", "usr/bin/python3.12": b"", "usr/lib/python3.12/os.py": b"",
+                      "lib/ld-musl-x86_64.so.1": b"", "lib/apk/db/installed": b"C:x\nP:musl\nV:1.2.5-r0\n"})
+    assert (alpine.libc, alpine.libc_version, alpine.site_dir) == ("musl", (1, 2), "/usr/lib/python3.12/site-packages")
+    venv = _detect({"opt/venv/bin/python3": "->/usr/bin/python3.11", "opt/venv/pyvenv.cfg": b"home = /usr/bin\n",
+                    "usr/bin/python3.11": b"", "usr/lib/python3.11/os.py": b"", "lib/libc.so.6": b"GLIBC_2.28"},
+                   env=("PATH=/opt/venv/bin:/usr/bin",))
+    assert (venv.site_dir, venv.bin_dir, venv.interpreter) == (
+        "/opt/venv/lib/python3.11/site-packages", "/opt/venv/bin", "/opt/venv/bin/python3")
+    with pytest.raises(SourceError, match=r"the base \(linux/amd64\) has no Python: no python3 on its PATH"):
+        _detect({"bin/sh": b""})
