@@ -62,8 +62,10 @@ def load_toml(path: str) -> Dict[str, Any]:
         raise SourceError(f"{path}: not valid TOML ({e})") from None
 
 
-def _artifact(entry: Mapping[str, Any], where: str) -> Artifact:
-    url = entry.get("url") or entry.get("path") or ""
+def _artifact(entry: Mapping[str, Any], where: str, base_dir: str = "") -> Artifact:
+    url = entry.get("url") or ""
+    if not url and entry.get("path"):  # PEP 751: a local file, relative to the lock's directory
+        url = "file://" + os.path.abspath(os.path.join(base_dir, str(entry["path"])))
     hashes = entry.get("hashes") or {}
     digest = hashes.get("sha256") if isinstance(hashes, Mapping) else None
     if digest is None and isinstance(entry.get("hash"), str) and entry["hash"].startswith("sha256:"):
@@ -83,8 +85,9 @@ def read_pylock(path: str) -> Tuple[List[Package], Dict[str, Any]]:
         where = f"{path}: packages[{i}] ({entry.get('name', '?')})"
         if not entry.get("name") or not entry.get("version"):
             raise SourceError(f"{where}: needs name and version (a locked, not a directory/VCS, package)")
-        wheels = [_artifact(w, where) for w in entry.get("wheels") or []]
-        sdist = _artifact(entry["sdist"], where) if entry.get("sdist") else None
+        base_dir = os.path.dirname(os.path.abspath(path))
+        wheels = [_artifact(w, where, base_dir) for w in entry.get("wheels") or []]
+        sdist = _artifact(entry["sdist"], where, base_dir) if entry.get("sdist") else None
         if not wheels and sdist is None:
             raise SourceError(f"{where}: neither wheels nor an sdist (pypush installs only those)")
         packages.append(Package(entry["name"], str(entry["version"]), wheels, sdist, entry.get("marker")))
