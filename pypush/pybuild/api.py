@@ -72,8 +72,9 @@ def build(project: Union[str, "os.PathLike[str]"] = ".", destination: Optional[s
           settings: Optional[BuildSettings] = None, options: Any = None, subscriber: Any = None,
           **fields: Any) -> Any:
     """Build the project at ``project`` into an image and push it to ``destination`` (any destination
-    ``pypush.push`` takes, or ``oci:DIR[:TAG]``). Keyword arguments are BuildSettings fields; returns the
-    PushResult (``referrers``: the SBOM manifests' digests)."""
+    ``pypush.push`` takes, or ``oci:DIR[:TAG]``). Keyword arguments are BuildSettings fields and PushOptions
+    fields (``endpoint_url``, ``create_repository``, ``insecure``, ...); returns the PushResult (``referrers``:
+    the SBOM manifests' digests)."""
     from pypush.assemble.builder import compose_on
     from pypush.assemble.config_edit import ConfigChanges
     from pypush.pybuild.project import Project
@@ -81,9 +82,12 @@ def build(project: Union[str, "os.PathLike[str]"] = ".", destination: Optional[s
 
     if destination is None:
         raise UsageError("pypush.build needs a destination (oci:DIR, a registry reference, ...)")
-    unknown = sorted(set(fields) - set(BuildSettings().__dict__))
-    if unknown:
-        raise UsageError(f"unknown build setting {unknown[0]!r}")
+    from pypush.engine.options import merge_options
+
+    option_fields = {k: v for k, v in fields.items() if k not in BuildSettings().__dict__}
+    fields = {k: v for k, v in fields.items() if k not in option_fields}
+    if option_fields:
+        options = merge_options(options, option_fields)  # an unknown name: UsageError naming the fields
     proj = Project.read(os.fspath(project))
     merged = (settings or BuildSettings(**fields)).merged(proj.settings, os.path.join(proj.root, "pyproject.toml"))
     base = merged.base or default_base(proj.requires_python)
