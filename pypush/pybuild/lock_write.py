@@ -43,6 +43,7 @@ def write_pylock(path: str, packages: Sequence[Package], requires_python: str, i
                  targets: Sequence[str]) -> None:
     """Write the lock atomically (temporary file, then rename)."""
     text = render_pylock(packages, requires_python, inputs, targets)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

@@ -49,7 +49,7 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
     targets = {id(leaf): detect(leaf, plan.config(leaf), cache) for leaf in leaves}
     for leaf in leaves:
         log.info("base %s", targets[id(leaf)].describe())
-    packages, where = packages_for(project, list(targets.values()), settings.lock)
+    packages, where = packages_for(project, list(targets.values()), settings.lock, cache)
     chosen: Dict[int, List[Tuple[str, Dict[str, Any]]]] = {}
     for leaf in leaves:
         target = targets[id(leaf)]
