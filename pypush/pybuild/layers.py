@@ -16,7 +16,7 @@ from pypush.pybuild.install import Tree, can_compile, install_wheel, layer_bytes
 from pypush.pybuild.target import Target
 
 log = logging.getLogger("pypush")
-_FORMAT = 1
+_FORMAT = 2
 
 
 def installed_layer(wheels: Sequence[Tuple[str, Dict[str, Any]]], target: Target, epoch: int, cache: str,
@@ -40,7 +40,8 @@ def installed_layer(wheels: Sequence[Tuple[str, Dict[str, Any]]], target: Target
     dists = []
     for path, facts in wheels:
         installed = install_wheel(tree, path, target, compile_pyc)
-        dists.append({**facts, "license": installed.license, "license_expression": installed.license_expression})
+        dists.append({**facts, "name": installed.name or facts["name"], "license": installed.license,
+                      "license_expression": installed.license_expression})  # the name as the wheel spells it
     _check_machines(tree, target, what, allow_foreign)
     layer = Layer()
     for target_path, data, mode in layer_bytes(tree):

@@ -181,7 +181,7 @@ def resolve(requirements: Sequence[str], targets: Sequence[Target], requires_pyt
     for target in targets:
         for name, version, url, digest in _pip_report(requirements, target, constraints):
             key = (_normalize(name), version)
-            package = merged.setdefault(key, Package(name, version))
+            package = merged.setdefault(key, Package(_normalize(name), version))  # PEP 751: normalized names
             artifact = Artifact(url, digest)
             if url.endswith(".whl") and artifact not in package.wheels:
                 package.wheels.append(artifact)
