@@ -12,7 +12,8 @@ import pytest
 import pypush
 from pypush.assemble.elf import elf_architecture, foreign_binaries
 from pypush.errors import SourceError, UsageError
-from pypush.pybuild.lock import Artifact, Package, select
+from pypush.pybuild.lock import select
+from pypush.pybuild.model import Artifact, Package
 from pypush.pybuild.lock_write import render_pylock
 from pypush.pybuild.sbom import declared_license
 from pypush.pybuild.tags import platform_tags, wheel_tags

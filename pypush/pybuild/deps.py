@@ -77,7 +77,7 @@ def packages_for(project: Project, targets: Sequence[Target], lock: Optional[str
                     raise SourceError(f"{path}: {package.name} {package.version}: {artifact.filename} has sha256 "
                                       f"{artifact.sha256}, which the file does not allow")
         return packages, path
-    return resolve(project.dependencies, targets, project.requires_python, inputs, path), path
+    return resolve(project.dependencies, targets, project.requires_python, inputs, path, cache=cache), path
 
 
 def _resolve_requirements(path: str, targets: Sequence[Target], requires_python: str,
@@ -93,7 +93,7 @@ def _resolve_requirements(path: str, targets: Sequence[Target], requires_python:
             return read_pylock(kept)[0]
         except SourceError:
             pass
-    packages = resolve(["-r", path], targets, requires_python, key, kept, write=bool(kept))
+    packages = resolve(["-r", path], targets, requires_python, key, kept, write=bool(kept), cache=cache)
     return packages
 
 
