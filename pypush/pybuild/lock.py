@@ -225,8 +225,8 @@ def _pip_report_once(requirements: Sequence[str], target: Target, constraints: O
         args += ["--find-links", os.path.join(cache, "sdist-wheels")]
     with tempfile.TemporaryDirectory(prefix="pypush-resolve-") as tmp:
         report = os.path.join(tmp, "report.json")
-        run = subprocess.run(args + ["--target", os.path.join(tmp, "t"), "--report", report, *requirements], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+        run = subprocess.run(args + ["--target", os.path.join(tmp, "t"), "--report", report, *requirements],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if run.returncode != 0:
             lines = [line for line in run.stderr.splitlines() if line.startswith("ERROR")] or run.stderr.splitlines()
             reason = "; ".join(lines[-2:]) or f"pip exited {run.returncode}"
