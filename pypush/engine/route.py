@@ -36,7 +36,7 @@ def open_transport(dest: Reference, options: PushOptions, session: Any = None) -
         return EcrTransport(dest, endpoint_url=options.endpoint_url, profile=options.profile,
                             rate_limits=options.rate_limits, repository_type=options.repository_type)
     from pypush.transports.distribution.docker_credentials import credentials_for
-    from pypush.transports.distribution.v2_transport import RegistryTransport
+    from pypush.transports.distribution.destination import RegistryTransport
 
     registry, repository = dest.registry, dest.path
     if dest.kind != REGISTRY_V2 and options.premium:  # the host the service names for premium repositories

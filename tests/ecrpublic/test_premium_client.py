@@ -179,7 +179,7 @@ def _push_with_recorder(monkeypatch, kind: str) -> _Recorder:
     transport = EcrTransport(parse_reference("public.ecr.aws/a1/app:1"), endpoint_url="http://127.0.0.1:9",
                              repository_type=kind)
     recorder = _Recorder()
-    transport.api = transport._parts = recorder
+    transport.api = transport.part_api = recorder
     transport.prepare(False)
     transport.tag_digests(["1"])
     with open_source(str(FIXTURES / "small.oci")) as src:
@@ -465,6 +465,6 @@ def test_the_botocore_path_sends_the_type_too(monkeypatch):
             "repositoryName": "app", "registryId": "a1", "repositoryType": "PREMIUM"})
         transport.prepare(False)
         assert transport.missing([digest]) == {digest}
-        transport._call("InitiateLayerUpload", "InitiateLayerUpload", **transport._ids())
+        transport.call("InitiateLayerUpload", "InitiateLayerUpload", **transport.ids())
         stub.assert_no_pending_responses()
     transport.close()
