@@ -107,19 +107,17 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
             subscriber.on_bytes(blob, n)
 
         hashed = ahead.claim(blob) if ahead is not None else None
-        if hashed and blob.source is not None:
-            blob.source.hashed = hashed  # of the compressor's input: the transform's reader resumes it
-            hashed = None
+        sending = blob.with_hashed(hashed) if hashed else blob  # a transformed blob: its source's bytes hashed
         try:
-            desc = transport.upload(replace(blob, hashed=hashed) if hashed else blob, progress)
+            desc = transport.upload(sending, progress)
         except DigestMismatchError:
             if not (blob.original is not None and blob.descriptor.digest):
                 raise
             # A predicted digest (layer cache) was wrong: upload again computing the digest.
             log.info("predicted digest of %s was stale; recomputing", blob.name or blob.original.digest)
             progress(-sent[0])
-            blob.descriptor = Descriptor(blob.descriptor.media_type, "", 0)
-            desc = transport.upload(blob, progress)
+            desc = transport.upload(replace(sending, descriptor=Descriptor(blob.descriptor.media_type, "", 0)),
+                                    progress)
         log.info("stored %s (%.1f MB) from %s", desc.digest, desc.size / 1e6, blob.name or "source")
         if blob.original is not None:
             stored[blob.original.digest] = desc  # one key per blob: no lock needed
