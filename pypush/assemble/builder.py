@@ -36,6 +36,8 @@ from pypush.image.model import (DOCKER_CONFIG, OCI_CONFIG, REFERENCE_DIGEST, OCI
 from pypush.image.parse import load_json
 from pypush.image.platforms import Platform, describe
 from pypush.transform.convert import oci_media_type
+from pypush.name.reference import Reference
+from pypush.sources.base import Source
 
 log = logging.getLogger("pypush")
 
@@ -67,7 +69,7 @@ class _Index:
 class BuiltImage:
     """A built image, ready to push or write; holds its new layers in a temporary directory until closed."""
 
-    def __init__(self, root: Union[_Manifest, _Index], layers: List[BuiltLayer], workdir: str, base: Any):
+    def __init__(self, root: Union[_Manifest, _Index], layers: List[BuiltLayer], workdir: str, base: Source):
         self._root = root
         self.layers = layers
         self._base = base
@@ -107,7 +109,7 @@ class BuiltImage:
         if compression not in COMPRESSIONS:
             raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
         return push_image(self.node(compression, compression_level), destination, tags=tags, subscriber=subscriber,
-                          options=options, source_reference=getattr(self._base, "reference", None),
+                          options=options, source_reference=self._base.reference,
                           verify_ahead=False, referrers=referrers,
                           **option_fields)  # base layers are mostly at the destination
 
@@ -141,9 +143,7 @@ class BuiltImage:
     def close(self) -> None:
         """Remove the new layers' temporary files and close the base."""
         self._cleanup()
-        close = getattr(self._base, "close", None)
-        if close is not None:
-            close()
+        self._base.close()
 
     def __enter__(self) -> "BuiltImage":
         return self
@@ -218,12 +218,12 @@ def compose_on(base: PathLike, make: Callable[[str, "_Plan"], Tuple[List[BuiltLa
     if spec == "scratch":
         from pypush.assemble.scratch import scratch_source
 
-        source: Any = scratch_source(wanted)
+        source = scratch_source(wanted)
     else:
         source = open_source(spec, platforms=wanted, nondistributable=options.allow_nondistributable,
                              **remote_options(spec, options))
     try:
-        plan = _Plan(source.root, wanted, base_name or _reference_name(getattr(source, "reference", None)))
+        plan = _Plan(source.root, wanted, base_name or _reference_name(source.reference))
         workdir_path = tempfile.mkdtemp(prefix="pypush-build-")
         try:
             built, layers_for = make(workdir_path, plan)
@@ -247,7 +247,7 @@ def build(*args: Any, **kwargs: Any) -> Any:
     return append(*args, **kwargs)
 
 
-def _reference_name(ref: Any) -> Optional[str]:
+def _reference_name(ref: Optional[Reference]) -> Optional[str]:
     """``docker.io/library/python:3.12`` for a registry base (as ``org.opencontainers.image.base.name`` wants)."""
     if ref is None:
         return None

@@ -55,7 +55,7 @@ def transfer(source: str, destination: Target, tags: Sequence[str], compression:
             from pypush.transform.layer_cache import LayerCache
 
             root = compress_image(root, algorithm=compression, level=compression_level, cache=LayerCache.default())
-        return send(root, layout, dest, all_tags, subscriber, options, getattr(src, "reference", None), opener)
+        return send(root, layout, dest, all_tags, subscriber, options, src.reference, opener)
 
 
 def transfer_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], compression: str,

@@ -75,11 +75,7 @@ def push(image: Union[Node, WalkedImage], transport: Transport, tags: Sequence[s
     for ref in walked.referrers:
         raw = render_manifest(ref.raw, stored)
         digest = sha256_digest(raw)
-        put_referrer = getattr(transport, "put_referrer", None)
-        if put_referrer is not None:
-            put_referrer(raw, ref.descriptor.media_type, digest, ref.descriptor.artifact_type or "")
-        else:
-            transport.put_manifest(raw, ref.descriptor.media_type, digest, [])
+        transport.put_referrer(raw, ref.descriptor.media_type, digest, ref.descriptor.artifact_type or "")
         log.info("referrer %s (%s)", digest, ref.descriptor.artifact_type)
         result.referrers.append(digest)
         result.manifests += 1

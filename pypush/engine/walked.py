@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from pypush.image.model import (Blob, Descriptor, ImageIndex, ImageManifest, Node, is_foreign, render_manifest,
+from pypush.image.model import (Blob, Descriptor, ImageManifest, Node, is_foreign, render_manifest,
                                 sha256_digest, walk)
 
 
