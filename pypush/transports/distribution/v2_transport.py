@@ -356,6 +356,9 @@ class RegistryTransport(Transport):
         status = resp.status_code
         code, message = _oci_error(resp)
         detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+        if status == 403 and "resource-based policy" in message:  # ECR's words: the repository's policy, not a login
+            return AuthError(f"{self.registry}: {what} refused: {detail}; the repository's policy denies it "
+                             f"(pypush policy get REPO shows it)", code=code or str(status))
         if status in (401, 403):
             rights = f"; and check push rights to {self.repository}" if self.repository else ""
             return AuthError(f"{self.registry}: {what} refused with {self._auth.describe()}: {detail}; "
