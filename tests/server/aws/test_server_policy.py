@@ -190,3 +190,24 @@ def test_a_push_the_policy_denies_fails_naming_the_policy(ep, tmp_path):
     assert "AccessDeniedException" in proc.stderr and "ecr-public:PutImage" in proc.stderr
     assert "the repository's policy denies it: see pypush policy get REPO" in proc.stderr
     assert "IAM policy" not in proc.stderr and c.describe_images(repositoryName="app")["imageDetails"] == []
+
+
+PUSH_ACTIONS = ["BatchCheckLayerAvailability", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload",
+                "PutImage"]
+
+
+@pytest.mark.parametrize("statement", [
+    deny("ecr-public:*"), deny(["ecr-public:PutImage"], {"AWS": ["*"]}), deny("*"), deny("ecr-public:*Layer*"),
+    {"Effect": "Deny", "Principal": "*", "NotAction": "ecr-public:Describe*"},
+    deny("ecr-public:Put*"), deny("ECR-PUBLIC:putimage"),
+    deny("ecr-public:DeleteRepository"), deny("ecr-public:*", Condition={"Bool": {"aws:SecureTransport": "false"}}),
+    deny("ecr-public:*", {"AWS": "arn:aws:iam::111122223333:root"}), allow("ecr-public:*"),
+])
+def test_the_clients_lockout_check_and_the_endpoint_agree_on_push(statement):
+    """`pypush policy set` asks for --force when the endpoint would then refuse a push (and for a policy denying
+    SetRepositoryPolicy, which the endpoint does not judge), never for one the endpoint would not enforce."""
+    from pypush.ecrpublic.policy_check import locked_out
+
+    text = policy(statement)
+    refused = [op for op in PUSH_ACTIONS if decision(text, f"ecr-public:{op}", ARN) == DENY]
+    assert bool(locked_out(json.loads(text))) is bool(refused)
