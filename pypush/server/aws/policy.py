@@ -2,12 +2,12 @@
 repository write.
 
 What is judged: statements whose ``Principal`` is ``"*"`` or ``{"AWS": "*"}`` (a list holding ``"*"``),
-without a ``Condition`` or ``NotPrincipal``, by ``Action`` / ``NotAction`` (IAM's wildcards ``*`` and
-``?``, case-insensitive) and ``Resource`` (absent, or a pattern matching the repository's ARN). IAM's
+without a ``Condition``, ``NotPrincipal`` or ``NotResource``, by ``Action`` / ``NotAction`` (IAM's
+wildcards ``*`` and ``?``, case-insensitive) and ``Resource`` (absent, or matching the repository's ARN). IAM's
 order applies: an explicit Deny wins over any Allow; with no matching statement the call is allowed, as
 the endpoint has no identity policies (the caller is taken to hold ``ecr-public:*``). Only the write
 actions in ``ENFORCED`` are checked (pulls on ECR Public are anonymous and cannot be denied). Statements
-naming other principals or with conditions are stored and returned unjudged.
+naming other principals, with conditions, NotPrincipal or NotResource are stored and returned unjudged.
 """
 from __future__ import annotations
 
