@@ -48,7 +48,7 @@ def direct_push(host: str, repo: str, layout: Path, jobs: int = 4) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from pypush.image.model import Blob, Descriptor
-    from pypush.transports.distribution.v2_transport import RegistryTransport
+    from pypush.transports.distribution.destination import RegistryTransport
 
     entry, raw, descs = layout_blobs(layout)
 

@@ -20,7 +20,7 @@ from pypush.ecrpublic.premium import PremiumMixin
 from pypush.ecrpublic.results import (CatalogData, DeleteFailure, DeleteResult, Image, ImageRef, Policy,
                                       RegistryCatalogData, RegistryInfo, Repository, Tag, _catalog, _image,
                                       _registry, _registry_catalog, _repository, _tag)
-from pypush.name.reference import (ECR_PUBLIC, ECR_PUBLIC_HOST, Destination, parse_destination, repository_type,
+from pypush.name.reference import (ECR_PUBLIC, ECR_PUBLIC_HOST, Reference, parse_reference, repository_type,
                                    validate_endpoint_url)
 
 BATCH_DELETE_MAX = 100
@@ -31,18 +31,18 @@ T = TypeVar("T")
 
 
 # -- references -------------------------------------------------------------------------------
-def parse_ref(ref: str) -> Destination:
-    """``REPO[:TAG|@DIGEST]`` or ``public.ecr.aws/ALIAS/REPO[:TAG|@DIGEST]`` as a Destination
+def parse_ref(ref: str) -> Reference:
+    """``REPO[:TAG|@DIGEST]`` or ``public.ecr.aws/ALIAS/REPO[:TAG|@DIGEST]`` as a Reference
     (``alias`` is None for a bare name: the caller's default registry)."""
     text = ref.strip()
     head = text.split("/", 1)[0]
     if "/" in text and ("." in head or ":" in head or head == "localhost"):
-        dest = parse_destination(text)
+        dest = parse_reference(text)
         if dest.kind != ECR_PUBLIC:
             raise UsageError(f"{ref!r} is not an ECR Public reference: expected REPO or public.ecr.aws/ALIAS/REPO")
         return dest
     try:
-        dest = parse_destination(f"{ECR_PUBLIC_HOST}/{_PLACEHOLDER_ALIAS}/{text}")
+        dest = parse_reference(f"{ECR_PUBLIC_HOST}/{_PLACEHOLDER_ALIAS}/{text}")
     except UsageError:
         raise UsageError(f"invalid repository reference {ref!r}: expected REPO[:TAG|@DIGEST] or "
                          f"public.ecr.aws/ALIAS/REPO[:TAG|@DIGEST]") from None
@@ -178,7 +178,7 @@ class ECRPublic(PremiumMixin, MarketplaceMixin):
                 raise UsageError(f"registry alias {alias!r} is not one of your registries (yours: {known})")
         return self._ids[alias]
 
-    def _target(self, repository: str) -> Tuple[Dict[str, Any], Destination]:
+    def _target(self, repository: str) -> Tuple[Dict[str, Any], Reference]:
         """({registryId?, repositoryName}, parsed reference) for a repository argument."""
         dest = parse_ref(repository)
         rid = self.registry_id(dest.alias)
@@ -415,7 +415,7 @@ class ECRPublic(PremiumMixin, MarketplaceMixin):
         """A docker-compatible password for ``public.ecr.aws`` (user ``AWS``), valid for 12 hours."""
         from pypush.transports.ecr.login import ecr_login
 
-        dest = Destination(ECR_PUBLIC, ECR_PUBLIC_HOST, "", alias=self.alias, region="us-east-1")
+        dest = Reference(ECR_PUBLIC, ECR_PUBLIC_HOST, "", alias=self.alias, region="us-east-1")
         return ecr_login(dest, self.endpoint_url, self.profile)[1]
 
 

@@ -80,12 +80,12 @@ class MarketplaceMixin:
     @staticmethod
     def _entitled(repository: str) -> Dict[str, str]:
         """{registryAlias, repositoryName} of ``ALIAS/REPO`` or ``public.ecr.aws/ALIAS/REPO`` (the publisher's)."""
-        from pypush.name.reference import ECR_PUBLIC_HOST, parse_destination
+        from pypush.name.reference import ECR_PUBLIC_HOST, parse_reference
 
         text = repository.strip()
         ref = text if text.startswith(ECR_PUBLIC_HOST + "/") else f"{ECR_PUBLIC_HOST}/{text}"
         try:
-            dest = parse_destination(ref)
+            dest = parse_reference(ref)
         except UsageError:
             raise UsageError(f"invalid entitled repository {repository!r}: expected ALIAS/REPO or "
                              f"public.ecr.aws/ALIAS/REPO (the publisher's alias)") from None

@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Optional, Set, Tuple
 
 from pypush.server.aws import reports
-from pypush.server.aws.dispatch import LARGE_BODY, AwsDoor, too_large
+from pypush.server.aws.body import CutShort, Refused, read_body
+from pypush.server.aws.dispatch import LARGE_BODY, AwsDoor
 from pypush.server.aws.limits import DropConnection
 from pypush.server.aws.protocol import CONTENT_TYPE, ApiError
 from pypush.server.http_body import BodyError, RequestBody
@@ -211,8 +212,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         door = self.server.app.aws
         self._operation = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2][:100]
         with ExitStack() as leases:
-            body = self._aws_body(door, leases)
-            if body is None:
+            try:
+                body = read_body(self.rfile, self.headers, door, leases, self._continue, self._expecting)
+            except Refused as refused:
+                self._drain(refused.drain)
+                self._refuse(refused.error)
+                return
+            except CutShort as cut:  # an injected fault: the connection drops half-way through the body
+                self._drain(cut.after)
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
                 return
             try:
                 status, payload, error = door.dispatch(self.path, self.headers, body)
@@ -234,66 +243,6 @@ class RequestHandler(BaseHTTPRequestHandler):
         """Answer a request whose body is not taken (or not whole), and end the connection."""
         self.close_connection = True
         self._send_aws(error.status, error.body(), error.code)
-
-    def _aws_body(self, door: AwsDoor, leases: ExitStack) -> Optional[memoryview]:
-        """The request body in memory (buffers above LARGE_BODY leased from ``door.bodies`` into
-        ``leases``): Content-Length or chunked; None after answering a request whose body cannot be taken."""
-        chunked = (self.headers.get("Transfer-Encoding") or "").strip().lower()
-        if chunked == "chunked":
-            return self._aws_chunked_body(door, leases)
-        if chunked:
-            self._refuse(ApiError("SerializationException", f"unsupported Transfer-Encoding {chunked!r}", status=501))
-            return None
-        length_header = self.headers.get("Content-Length")
-        if length_header is None or not length_header.strip().isdigit():
-            self._refuse(ApiError("SerializationException", "Content-Length is required", status=411))
-            return None
-        length = int(length_header)
-        if length > door.max_body:
-            if length <= 2 * door.max_body and not self._expecting:  # read it so the client sees the answer
-                self._drain(length)
-            self._refuse(too_large(length))
-            return None
-        self._continue()
-        if door.faults is not None and door.faults.cut_body():
-            self._drain(length // 2)
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return None
-        body = leases.enter_context(door.bodies.borrow(length)) if length > LARGE_BODY else memoryview(bytearray(length))
-        self._read_into(body)
-        return body
-
-    def _aws_chunked_body(self, door: AwsDoor, leases: ExitStack) -> Optional[memoryview]:
-        """A chunked body, gathered in a bytearray up to LARGE_BODY and in a leased buffer beyond."""
-        self._continue()
-        small = bytearray()
-        big: Optional[memoryview] = None
-        n = 0
-        incoming = RequestBody(self.rfile, self.headers)
-        try:
-            for piece in incoming.pieces(door.max_body):
-                if big is None and n + len(piece) > LARGE_BODY:
-                    big = leases.enter_context(door.bodies.borrow(door.max_body))
-                    big[:n] = small
-                if big is None:
-                    small += piece
-                else:
-                    big[n : n + len(piece)] = piece
-                n += len(piece)
-        except BodyError as e:
-            self._refuse(too_large(incoming.read_bytes) if incoming.read_bytes > door.max_body
-                         else ApiError("SerializationException", f"malformed request body: {e}"))
-            return None
-        return big[:n] if big is not None else memoryview(small)
-
-    def _read_into(self, body: memoryview) -> None:
-        got = 0
-        while got < len(body):
-            n = self.rfile.readinto(body[got:])
-            if not n:
-                raise ConnectionError("client closed the connection mid-body")
-            got += n
 
     def _drain(self, length: int) -> None:
         while length > 0:

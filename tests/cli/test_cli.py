@@ -57,7 +57,7 @@ def test_push_start_up_imports_only_what_it_uses(docker_registry, skopeo) -> Non
                           capture_output=True, text=True, timeout=120, cwd=str(REPO_ROOT))
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "requests" in imported and "pypush.transports.distribution.v2_transport" in imported
+    assert "requests" in imported and "pypush.transports.distribution.destination" in imported
     assert "pypush.cli.manage" not in imported and "botocore" not in imported
     assert not {m for m in imported if m.startswith("charset_normalizer")}
     raw = skopeo.inspect_raw(f"{docker_registry.host}/cli/startup:1")

@@ -19,7 +19,7 @@ import pypush
 
 from pypush.errors import RegistryError, SourceError, UsageError
 from pypush.image.digest import digest_of
-from pypush.name.reference import parse_destination
+from pypush.name.reference import parse_reference
 from pypush.net.retry import Backoff, retry_call
 
 SMALL = "oci:fixtures/small.oci:1"
@@ -53,7 +53,7 @@ def test_both_tag_questions_answer_only_for_the_alias_asked(endpoint) -> None:
 
     pypush.push(SMALL, "public.ecr.aws/local/app:1", endpoint_url=endpoint.url, create_repository=True)
     digest = oci_top_digest(FIXTURES / "small.oci")
-    mine, foreign = parse_destination("public.ecr.aws/local/app:1"), parse_destination("public.ecr.aws/notmine/app:1")
+    mine, foreign = parse_reference("public.ecr.aws/local/app:1"), parse_reference("public.ecr.aws/notmine/app:1")
     assert tag_digests(mine, ["1"], endpoint.url) == {"1": digest}
     assert tag_digests(foreign, ["1"], endpoint.url) is None
     for dest, expected in ((mine, {"1": digest}), (foreign, {})):

@@ -24,7 +24,7 @@ from pypush.engine import transfer as engine
 from pypush.errors import RegistryError, UsageError
 
 from pypush.image.model import OCI_MANIFEST, Descriptor, ImageIndex, ImageManifest, sha256_digest, walk
-from pypush.name.reference import parse_destination, repository_type
+from pypush.name.reference import parse_reference, repository_type
 from pypush.net.aws_errors import AwsApiError
 from pypush.transports.ecr import ecr_tag_probe
 from pypush.transports.ecr.ecr_transport import EcrTransport
@@ -125,7 +125,7 @@ def test_the_aws_spelling_is_accepted_once():
 
 def test_premium_transport_refuses_private_ecr():
     with pytest.raises(UsageError, match="only on ECR Public"):
-        EcrTransport(parse_destination("123456789012.dkr.ecr.us-west-2.amazonaws.com/app"),
+        EcrTransport(parse_reference("123456789012.dkr.ecr.us-west-2.amazonaws.com/app"),
                      endpoint_url="http://127.0.0.1:9", repository_type="premium")
 
 
@@ -176,10 +176,10 @@ def _push_with_recorder(monkeypatch, kind: str) -> _Recorder:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDPYPUSHTEST")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    transport = EcrTransport(parse_destination("public.ecr.aws/a1/app:1"), endpoint_url="http://127.0.0.1:9",
+    transport = EcrTransport(parse_reference("public.ecr.aws/a1/app:1"), endpoint_url="http://127.0.0.1:9",
                              repository_type=kind)
     recorder = _Recorder()
-    transport.api = transport._parts = recorder
+    transport.api = transport.part_api = recorder
     transport.prepare(False)
     transport.tag_digests(["1"])
     with open_source(str(FIXTURES / "small.oci")) as src:
@@ -211,7 +211,7 @@ def test_free_push_calls_leave_the_type_out(monkeypatch):
 def test_missing_premium_repository_names_the_command(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDPYPUSHTEST")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
-    transport = EcrTransport(parse_destination("public.ecr.aws/a1/app:1"), endpoint_url="http://127.0.0.1:9",
+    transport = EcrTransport(parse_reference("public.ecr.aws/a1/app:1"), endpoint_url="http://127.0.0.1:9",
                              repository_type="premium")
 
     def call(operation, params):
@@ -239,7 +239,7 @@ def _stubbed() -> Tuple[Any, Stubber]:
 
 
 def test_premium_host_comes_from_the_service():
-    dest = parse_destination("public.ecr.aws/a1/app:1")
+    dest = parse_reference("public.ecr.aws/a1/app:1")
     client, stub = _stubbed()
     stub.add_response("describe_premium_repositories", {"repositories": [
         {"repositoryName": "app", "repositoryUri": "premium.example:5000/a1/app"}]}, {"repositoryNames": ["app"]})
@@ -453,7 +453,7 @@ def test_the_botocore_path_sends_the_type_too(monkeypatch):
     from pypush.transports.ecr import ecr_transport
 
     monkeypatch.setattr(ecr_transport, "env_credentials", lambda *a: None)
-    transport = EcrTransport(parse_destination("public.ecr.aws/a1/app:1"), endpoint_url="http://127.0.0.1:9",
+    transport = EcrTransport(parse_reference("public.ecr.aws/a1/app:1"), endpoint_url="http://127.0.0.1:9",
                              repository_type="premium")
     assert type(transport.api).__name__ == "BotocoreApi"
     digest = "sha256:" + "d" * 64
@@ -465,6 +465,6 @@ def test_the_botocore_path_sends_the_type_too(monkeypatch):
             "repositoryName": "app", "registryId": "a1", "repositoryType": "PREMIUM"})
         transport.prepare(False)
         assert transport.missing([digest]) == {digest}
-        transport._call("InitiateLayerUpload", "InitiateLayerUpload", **transport._ids())
+        transport.call("InitiateLayerUpload", "InitiateLayerUpload", **transport.ids())
         stub.assert_no_pending_responses()
     transport.close()

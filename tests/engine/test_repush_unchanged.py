@@ -61,7 +61,7 @@ def test_ecr_public_repush_asks_describe_images_once(endpoint):
 
 @pytest.mark.servers
 def test_ecr_question_is_signed_sigv4_that_the_endpoint_verifies(tmp_path):
-    from pypush.name.reference import parse_destination
+    from pypush.name.reference import parse_reference
     from pypush.server import LocalEndpoint
     from pypush.transports.ecr.ecr_tag_probe import tag_digests as ecr_tag_digests
 
@@ -72,7 +72,7 @@ def test_ecr_question_is_signed_sigv4_that_the_endpoint_verifies(tmp_path):
                 "--create-repository")
         first = push(*args, env=env)
         assert push(*args, env=env)["unchanged"]
-        dest = parse_destination("public.ecr.aws/local/signed:1")
+        dest = parse_reference("public.ecr.aws/local/signed:1")
         import os
         from unittest import mock
 

@@ -11,7 +11,7 @@ import requests
 from conftest import free_port
 from pypush.api import PushOptions, check_options
 from pypush.cli.main import main
-from pypush.name.reference import ecr_host_suggestion, parse_destination
+from pypush.name.reference import ecr_host_suggestion, parse_reference
 from pypush.net.retry import describe_network_error
 
 SOURCE = "fixtures/small.oci"
@@ -75,12 +75,12 @@ def test_transport_ecr_with_a_typo_suggests_the_host(capsys) -> None:
 
 def test_a_typo_without_ecr_options_is_warned_about(caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="pypush"):
-        check_options(parse_destination("pubic.ecr.aws/alias/app:1"), PushOptions())
+        check_options(parse_reference("pubic.ecr.aws/alias/app:1"), PushOptions())
     assert "did you mean public.ecr.aws?" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="pypush"):
-        check_options(parse_destination("ghcr.io/me/app:1"), PushOptions())
-        check_options(parse_destination("public.ecr.aws/alias/app:1"), PushOptions(endpoint_url="http://x:1",
+        check_options(parse_reference("ghcr.io/me/app:1"), PushOptions())
+        check_options(parse_reference("public.ecr.aws/alias/app:1"), PushOptions(endpoint_url="http://x:1",
                                                                                    create_repository=True))
     assert caplog.text == ""
 

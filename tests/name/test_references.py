@@ -1,4 +1,4 @@
-"""Destination references: repository names as each service's API model accepts them."""
+"""Reference references: repository names as each service's API model accepts them."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import pytest
 
 from pypush import apimodels
 from pypush.errors import UsageError
-from pypush.name.reference import ECR_PRIVATE, ECR_PUBLIC, parse_destination
+from pypush.name.reference import ECR_PRIVATE, ECR_PUBLIC, parse_reference
 
 PRIVATE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/"
 PUBLIC = "public.ecr.aws/alias1/"
@@ -24,24 +24,24 @@ def test_repository_name_limits_are_the_service_models(service, prefix, kind):
     longest, shortest, pattern = shape["max"], shape["min"], re.compile(f"^(?:{shape['pattern']})$")
     name = _name(longest)
     assert len(name) == longest and pattern.match(name)
-    assert parse_destination(prefix + name + ":1").kind == kind
+    assert parse_reference(prefix + name + ":1").kind == kind
     for bad in (_name(longest + 1), "z" * (shortest - 1)):
         with pytest.raises(UsageError, match=f"{shortest} to {longest} characters"):
-            parse_destination(prefix + bad + ":1")
+            parse_reference(prefix + bad + ":1")
 
 
 def test_private_ecr_takes_a_256_character_name():
-    dest = parse_destination(PRIVATE + "x" * 256)
+    dest = parse_reference(PRIVATE + "x" * 256)
     assert dest.repository == "x" * 256 and dest.kind == ECR_PRIVATE
 
 
 def test_doubled_separators_follow_the_2026_models():
     # ECR Public's RepositoryName pattern allows '__' and runs of '-' since the 2026 model, as private ECR's.
     for prefix in (PRIVATE, PUBLIC):
-        assert parse_destination(prefix + "team__app--x:1").repository == "team__app--x"
+        assert parse_reference(prefix + "team__app--x:1").repository == "team__app--x"
     for bad in ("team___app", "team_.app", "-team", "team-"):
         with pytest.raises(UsageError, match="invalid repository name"):
-            parse_destination(PUBLIC + bad + ":1")
+            parse_reference(PUBLIC + bad + ":1")
 
 
 @pytest.mark.parametrize("ref,message", [
@@ -52,10 +52,10 @@ def test_doubled_separators_follow_the_2026_models():
 ])
 def test_destination_hosts_are_host_and_numeric_port(ref, message):
     with pytest.raises(UsageError, match=re.escape(message)):
-        parse_destination(ref)
+        parse_reference(ref)
 
 
 def test_ipv6_and_port_hosts_still_parse():
-    assert parse_destination("[::1]:5000/app:1").registry == "[::1]:5000"
-    assert parse_destination("[::1]/app").registry == "[::1]"
-    assert parse_destination("localhost:5000/a/b@sha256:" + "0" * 64).path == "a/b"
+    assert parse_reference("[::1]:5000/app:1").registry == "[::1]:5000"
+    assert parse_reference("[::1]/app").registry == "[::1]"
+    assert parse_reference("localhost:5000/a/b@sha256:" + "0" * 64).path == "a/b"

@@ -46,16 +46,16 @@ def test_a_dead_proxy_is_named_not_the_tls_attempt(monkeypatch):
     import requests
 
     from pypush.errors import TransientError
-    from pypush.transports.distribution.v2_transport import RegistryTransport
+    from pypush.transports.distribution.client import RegistryClient
 
     proxy = f"http://user:s3cret@127.0.0.1:{_unused_port()}"
     for name in ("HTTP_PROXY", "http_proxy"):
         monkeypatch.setenv(name, proxy)
     for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
-    transport = RegistryTransport(f"127.0.0.1:{_unused_port()}", "app")
+    client = RegistryClient(f"127.0.0.1:{_unused_port()}", repository="app")
     with pytest.raises(requests.exceptions.ProxyError) as caught:
-        transport._probe_once()
-    error = transport._connection_error(caught.value, "API check")
+        client._probe_once()
+    error = client._connection_error(caught.value, "API check")
     assert isinstance(error, TransientError) and "proxy" in str(error) and "NO_PROXY" in str(error)
     assert "s3cret" not in str(error)

@@ -129,11 +129,12 @@ def test_docker_hub_pull_limit_says_so(served):
     from pypush.name.reference import parse_remote
     from pypush.net.retry import Backoff
     from pypush.sources.remote import RemoteReader
-    from pypush.transports.distribution.v2_transport import RegistryTransport
+    from pypush.transports.distribution.client import RegistryClient
 
     served.throttle["/manifests/"] = 99
     served.retry_after = "0"
-    conn = RegistryTransport(served.host, "img", backoff=Backoff(attempts=2), lookup_credentials=False)
+    conn = RegistryClient(served.host, repository="img", access="pull", backoff=Backoff(attempts=2),
+                          lookup_credentials=False)
     reader = RemoteReader(parse_remote("docker://img:1"), conn)  # Docker Hub's name, served here
     reader.repository = "img"
     with pytest.raises(pypush.TransientError, match="Docker Hub's pull rate limit is reached; log in"):

@@ -13,7 +13,7 @@ import requests
 from imagegen import random_bytes, tar_layer
 
 from pypush.image.model import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest, sha256_digest
-from pypush.transports.distribution.v2_transport import RegistryTransport
+from pypush.transports.distribution.destination import RegistryTransport
 
 
 MiB = 1 << 20

@@ -19,7 +19,7 @@ from imagegen import make_oci_layout, random_bytes
 from pypush.engine.options import PushOptions
 from pypush.engine.route import open_transport
 from pypush.errors import AuthError, DigestMismatchError, RegistryError, SourceError, TransientError
-from pypush.name.reference import parse_destination
+from pypush.name.reference import parse_reference
 from pypush.server import LocalEndpoint
 from pypush.transports.resume_state import (MAX_AGE, ResumeStore, TrackedUpload, UploadKey, UploadState,
                                             keeps_upload, storable_url)
@@ -163,7 +163,7 @@ def _ecr(ep):
 
 
 def _ecr_key(ep, digest: str) -> UploadKey:
-    transport = open_transport(parse_destination("public.ecr.aws/local/app"), PushOptions(endpoint_url=ep.url))
+    transport = open_transport(parse_reference("public.ecr.aws/local/app"), PushOptions(endpoint_url=ep.url))
     try:
         return transport.upload_key(digest)
     finally:
@@ -256,7 +256,7 @@ def _v2_session(ep, data: bytes) -> str:
 
 
 def _v2_key(ep, digest: str) -> UploadKey:
-    transport = open_transport(parse_destination(f"{ep.host_port}/app"), PushOptions(**{
+    transport = open_transport(parse_reference(f"{ep.host_port}/app"), PushOptions(**{
         k: v for k, v in _v2(ep).items() if k != "compression"}))
     try:
         return transport.upload_key(digest)

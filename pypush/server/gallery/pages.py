@@ -35,8 +35,9 @@ class Site:
     def local_ref(self, repo: str, tag: str) -> str:
         return f"{self.host_port}/{repo}:{tag}"
 
-    def premium_ref(self, repo: str, tag: str) -> str:
-        return f"{self.premium_host_port}/{self.alias}/{repo}:{tag}"
+    def premium_uri(self, repo: str) -> str:
+        """A premium repository's repositoryUri (on the premium registry door)."""
+        return f"{self.premium_host_port}/{self.alias}/{repo}"
 
 
 def _pager(base: str, params: dict, page: int, pages: int) -> str:
@@ -141,7 +142,7 @@ def front_page(site: Site, cards: Sequence[RepoCard], total: int, query: str, pa
 def _pull(site: Site, repo: str, tag: str, premium: bool = False) -> str:
     if premium:
         return f"""<dl class="pull">
-  <dt>Subscribers</dt><dd><code class="copy">docker pull {esc(site.premium_ref(repo, tag))}</code></dd>
+  <dt>Subscribers</dt><dd><code class="copy">docker pull {esc(site.premium_uri(repo))}:{esc(tag)}</code></dd>
 </dl>"""
     return f"""<dl class="pull">
   <dt>Public</dt><dd><code class="copy">docker pull {esc(site.public_ref(repo, tag))}</code></dd>
@@ -234,7 +235,7 @@ def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
   {logo(card.name, card.has_logo, "large", key=card.key)}
   <div>
     <h1>{esc(card.name)}</h1>
-    <p class="alias"><code>{esc(site.premium_ref(card.name, "")[:-1] if card.premium else f"public.ecr.aws/{site.alias}/{card.name}")}</code></p>
+    <p class="alias"><code>{esc(site.premium_uri(card.name) if card.premium else f"public.ecr.aws/{site.alias}/{card.name}")}</code></p>
     {description}
     <div class="badges">{_facts_badges(card)}{badges(card.operating_systems, "os")}{badges(card.architectures, "arch")}</div>
   </div>

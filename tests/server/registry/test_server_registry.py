@@ -20,7 +20,7 @@ from pypush.engine.transfer import push
 from pypush.image.model import OCI_INDEX
 from pypush.server import LocalEndpoint
 from pypush.transports.distribution.docker_credentials import Credentials
-from pypush.transports.distribution.v2_transport import RegistryTransport
+from pypush.transports.distribution.destination import RegistryTransport
 
 pytestmark = pytest.mark.servers  # every test here starts the endpoint or a server process
 

@@ -18,7 +18,7 @@ from pypush.engine.transfer import push
 from pypush.errors import DigestMismatchError, RegistryError, TransientError
 from pypush.image.model import OCI_LAYER_GZIP, OCI_MANIFEST, Blob, Descriptor, sha256_digest
 from pypush.net.retry import Backoff
-from pypush.transports.distribution.v2_transport import RegistryTransport
+from pypush.transports.distribution.destination import RegistryTransport
 
 
 # ----- blobs --------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_manifest_refusal_names_status_and_code(registry):
 def test_loopback_falls_back_to_http_without_insecure(registry):
     with RegistryTransport(registry.host, "scheme/a", lookup_credentials=False) as t:
         t.prepare()
-        assert t.url("/v2/") == f"http://{registry.host}/v2/"
+        assert t.client.url("/v2/") == f"http://{registry.host}/v2/"
 
 
 def test_refused_registry_fails_at_once_without_retries():

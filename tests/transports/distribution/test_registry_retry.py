@@ -19,7 +19,7 @@ from pypush.transports.distribution.docker_credentials import Credentials
 from pypush.errors import AuthError, RegistryError, TransientError
 from pypush.image.model import OCI_MANIFEST, Blob, Descriptor
 from pypush.net.retry import Backoff, parse_retry_after, retry_call
-from pypush.transports.distribution.v2_transport import RegistryTransport
+from pypush.transports.distribution.destination import RegistryTransport
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
 
@@ -182,7 +182,7 @@ def test_retry_after_is_honoured(registry, proxy):
     proxy.rule = lambda method, path, n: ("status", 503, {"Retry-After": "7"}) if method == "POST" and n == 1 else None
     with via(proxy, "wait/a") as t:
         waits = []
-        t._retry.sleep = waits.append  # what the policy waits, without waiting
+        t.client._retry.sleep = waits.append  # what the policy waits, without waiting
         t.upload(blob_of(b"x" * 1000), Progress())
         assert waits == [7.0] and t.stats["retries"] == 1
     assert proxy.statuses("POST", "/blobs/uploads/") == [503, 202]

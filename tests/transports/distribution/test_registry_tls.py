@@ -9,7 +9,7 @@ from registry_builders import Progress, blob_of, fetch_blob
 from imagegen import random_bytes
 
 from pypush.errors import RegistryError
-from pypush.transports.distribution.v2_transport import RegistryTransport
+from pypush.transports.distribution.destination import RegistryTransport
 
 
 @server_fixture(scope="module")
@@ -33,7 +33,7 @@ def test_insecure_uses_https_without_verification(tls_registry):
     blob = blob_of(random_bytes(100_000, 41))
     with RegistryTransport(reg.host, "tls/a", insecure=True, lookup_credentials=False) as t:
         t.prepare()
-        assert t.url("/v2/").startswith("https://")
+        assert t.client.url("/v2/").startswith("https://")
         t.upload(blob, Progress())
         assert t.missing([blob.descriptor.digest]) == set()
 
@@ -53,7 +53,7 @@ def test_ca_bundle_makes_it_trusted(tls_registry, monkeypatch):
     with RegistryTransport(reg.host, "tls/b", lookup_credentials=False) as t:
         t.prepare()
         t.upload(blob_of(data), Progress())
-        assert t.url("/v2/").startswith("https://")
+        assert t.client.url("/v2/").startswith("https://")
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     with pytest.raises(Exception):
         fetch_blob(reg, "tls/b", blob_of(data).descriptor.digest)  # plain http is not served there

@@ -13,7 +13,7 @@ from pullcheck import pull_and_check
 from pypush.image.verify_ahead import BackgroundCheck
 from pypush.errors import DigestMismatchError
 from pypush.image.model import Blob, Descriptor
-from pypush.transports.distribution.v2_transport import RegistryTransport
+from pypush.transports.distribution.destination import RegistryTransport
 
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 needs_sendfile = pytest.mark.skipif(not hasattr(os, "sendfile"), reason="no os.sendfile on this platform")

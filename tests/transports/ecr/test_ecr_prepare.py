@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pypush.errors import AuthError, RegistryError
-from pypush.name.reference import parse_destination
+from pypush.name.reference import parse_reference
 from pypush.net.aws_errors import AwsApiError
 from pypush.transports.ecr import ecr_transport
 from pypush.transports.ecr.ecr_transport import EcrTransport
@@ -23,7 +23,7 @@ def refusing(request, monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
     def make(code: str, message: str):
-        t = EcrTransport(parse_destination("public.ecr.aws/alias1/app:1"), endpoint_url="http://127.0.0.1:9")
+        t = EcrTransport(parse_reference("public.ecr.aws/alias1/app:1"), endpoint_url="http://127.0.0.1:9")
         if request.param == "botocore":
             from botocore.stub import Stubber
 
