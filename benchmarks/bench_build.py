@@ -15,7 +15,7 @@ Rows, each a separate process (interpreter start included), medians of ``--runs`
 
 Goals (issue 21): warm full build to ``oci:`` ≤ 2 s; app-only rebuild + push ≤ 1 s and ≤ 5 % of the image's
 bytes; ahead of pyoci in time and in bytes pushed. The base is the mmdebstrap tar the tests use
-(tests/pybuild_bases.py, cached in ~/.cache/pypush-tests).
+(tests/support/pybuild_bases.py, cached in ~/.cache/pypush-tests).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 from common import DATA_DIR, Run, Server, compile_pypush, free_port, machine, measure, print_table  # noqa: E402
 
 DEPENDENCIES = ["requests", "flask", "pydantic", "pyyaml", "attrs", "rich", "python-dateutil", "pytz", "msgpack",

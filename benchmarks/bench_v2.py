@@ -28,7 +28,7 @@ from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "support")]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import cold_skopeo, measure  # noqa: E402
 
@@ -48,7 +48,7 @@ def direct_push(host: str, repo: str, layout: Path, jobs: int = 4) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from pypush.image.model import Blob, Descriptor
-    from pypush.transports.distribution.v2_transport import RegistryTransport
+    from pypush.transports.distribution.destination import RegistryTransport
 
     entry, raw, descs = layout_blobs(layout)
 

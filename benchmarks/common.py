@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "support")]
 from conftest import free_port, wait_for_port  # noqa: E402  (the tests' loopback helpers)
 SHARED_TOOLS = next((p for p in (ROOT.parent / "shared" / "tools", ROOT.parent.parent / "shared" / "tools")
                      if p.is_dir()), ROOT.parent / "shared" / "tools")  # beside /work/main, or a worktree in /work/wt

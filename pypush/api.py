@@ -9,7 +9,7 @@ from pypush.engine.options import COMPRESSIONS, PushOptions, check_options, merg
 from pypush.engine.push_result import PushResult
 from pypush.engine.route import Target
 from pypush.image.model import Node
-from pypush.name.reference import Destination
+from pypush.name.reference import Reference
 
 if TYPE_CHECKING:
     from pypush.engine.plan import PlanEntry, PlanOutcome
@@ -77,7 +77,7 @@ def pull(source: str, destination: Union[str, "os.PathLike[str]"], **kwargs: Any
     return copy(source, pull_target(os.fspath(destination)), **kwargs)
 
 
-def mirror(source: str, destination: Union[str, Destination], *, subscriber_factory: Any = None,
+def mirror(source: str, destination: Union[str, Reference], *, subscriber_factory: Any = None,
            options: Optional[PushOptions] = None, **option_fields: object) -> List[PushResult]:
     """Copy every tag of the repository ``source`` (``docker://[HOST/]REPO``) to the repository
     ``destination`` (or into the layout directory ``oci:DIR``, each image named by its tag), following the
@@ -102,7 +102,7 @@ def login(registry: str, username: Optional[str] = None, password: Optional[str]
 
 
 def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
-               options: Optional[PushOptions] = None, source_reference: Optional[Destination] = None,
+               options: Optional[PushOptions] = None, source_reference: Optional[Reference] = None,
                verify_ahead: bool = True, referrers: Sequence[Any] = (), **option_fields: object) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry

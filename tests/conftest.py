@@ -18,6 +18,7 @@ import pytest
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))  # the helper modules tests import
 FIXTURES = REPO_ROOT / "fixtures"
 
 SERVER_FIXTURES = set()

@@ -83,7 +83,7 @@ def test_python_block_runs_as_written(index: int, monkeypatch, capsys) -> None:
         assert "endpoint_url" not in block and "LocalEndpoint" not in block
         pytest.skip("the README marks this block as needing AWS")
     if block.startswith(NEEDS):
-        assert "tests/test_" in block.splitlines()[0], "say which test covers the block instead"
+        assert "tests/" in block.splitlines()[0], "say which test covers the block instead"
         pytest.skip(block.splitlines()[0][2:])
     assert "LocalEndpoint()" in block, "an unmarked block must run against the embedded endpoint"
     monkeypatch.chdir(REPO_ROOT)

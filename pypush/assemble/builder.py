@@ -34,6 +34,7 @@ from pypush.image.model import (DOCKER_CONFIG, OCI_CONFIG, REFERENCE_DIGEST, OCI
 from pypush.image.parse import load_json
 from pypush.image.platforms import Platform, describe
 from pypush.transform.convert import oci_media_type
+from pypush.name.reference import Reference
 
 log = logging.getLogger("pypush")
 
@@ -110,12 +111,12 @@ def compose_on(base: PathLike, make: Callable[[str, "_Plan"], Tuple[List[BuiltLa
     if spec == "scratch":
         from pypush.assemble.scratch import scratch_source
 
-        source: Any = scratch_source(wanted)
+        source = scratch_source(wanted)
     else:
         source = open_source(spec, platforms=wanted, nondistributable=options.allow_nondistributable,
                              **remote_options(spec, options))
     try:
-        plan = _Plan(source.root, wanted, base_name or _reference_name(getattr(source, "reference", None)))
+        plan = _Plan(source.root, wanted, base_name or _reference_name(source.reference))
         workdir_path = tempfile.mkdtemp(prefix="pypush-build-")
         try:
             built, layers_for = make(workdir_path, plan)
@@ -139,7 +140,7 @@ def build(*args: Any, **kwargs: Any) -> Any:
     return append(*args, **kwargs)
 
 
-def _reference_name(ref: Any) -> Optional[str]:
+def _reference_name(ref: Optional[Reference]) -> Optional[str]:
     """``docker.io/library/python:3.12`` for a registry base (as ``org.opencontainers.image.base.name`` wants)."""
     if ref is None:
         return None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from pypush.assemble.layer_spec import BuiltLayer
+from pypush.sources.base import Source
 from pypush.engine.progress import Subscriber
 from pypush.engine.transfer import PushResult
 from pypush.errors import UsageError
@@ -37,7 +38,7 @@ class _Index:
 class BuiltImage:
     """A built image, ready to push or write; holds its new layers in a temporary directory until closed."""
 
-    def __init__(self, root: Union[_Manifest, _Index], layers: List[BuiltLayer], workdir: str, base: Any):
+    def __init__(self, root: Union[_Manifest, _Index], layers: List[BuiltLayer], workdir: str, base: Source):
         self._root = root
         self.layers = layers
         self._base = base
@@ -77,7 +78,7 @@ class BuiltImage:
         if compression not in COMPRESSIONS:
             raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
         return push_image(self.node(compression, compression_level), destination, tags=tags, subscriber=subscriber,
-                          options=options, source_reference=getattr(self._base, "reference", None),
+                          options=options, source_reference=self._base.reference,
                           verify_ahead=False, referrers=referrers,
                           **option_fields)  # base layers are mostly at the destination
 
@@ -111,9 +112,7 @@ class BuiltImage:
     def close(self) -> None:
         """Remove the new layers' temporary files and close the base."""
         self._cleanup()
-        close = getattr(self._base, "close", None)
-        if close is not None:
-            close()
+        self._base.close()
 
     def __enter__(self) -> "BuiltImage":
         return self

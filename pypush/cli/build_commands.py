@@ -98,7 +98,7 @@ def _run_build(args: argparse.Namespace) -> int:
     from pypush.engine.route import check_repository_type
     from pypush.pybuild.api import BuildSettings, build
 
-    options = transfer_options(args)  # option errors before any work
+    options = transfer_options(args)  # option errors (a premium repository outside ECR Public too) before any work
     check_repository_type(args.destination, options)
     settings = BuildSettings(base=args.base, platforms=args.platform, lock=args.lock, entrypoint=args.entrypoint,
                              cmd=args.cmd, env=args.env, labels=args.label, workdir=args.workdir, user=args.user,

@@ -26,7 +26,8 @@ EXIT_CODES = """exit codes:
 def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_help: str,
                          registry_destination: bool = True) -> None:
     """The destination, source-access and output options every command that sends an image takes (without
-    the registry-destination ones when ``registry_destination`` is false: pull writes only layouts)."""
+    the registry-destination ones when ``registry_destination`` is false: pull writes only layouts, and its
+    ``--insecure``, ``-u``, ``--password-stdin`` are its source registry's)."""
     p.add_argument("--tag", "-t", action="append", default=[], help="also tag the image T (repeatable)")
     p.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
                    help=platform_help)
@@ -38,7 +39,12 @@ def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_
     p.add_argument("--compression-level", type=int, help="compression level (algorithm's default otherwise)")
     if registry_destination:
         _add_registry_destination_options(p)
-    else:  # pull: its one registry is the source, and the registry flags are the source's
+        p.add_argument("--src-insecure", action="store_true", help="allow plain HTTP / unverified TLS for the source")
+        p.add_argument("--src-username", help="user name for a docker:// source (default: docker's config, else "
+                                              "anonymous)")
+        p.add_argument("--src-password-stdin", action="store_true",
+                       help="read the source's password from stdin (after the destination's, when both are read)")
+    else:  # pull: its one registry is the source, and every command's registry flags are the source's
         p.set_defaults(endpoint_url=None, create_repository=False, transport="auto", insecure=False, mount_from=[],
                        username=None, password_stdin=False, rate_limit=[], repository_type="free")
         p.add_argument("--insecure", "--src-insecure", action="store_true", dest="src_insecure",
@@ -47,16 +53,6 @@ def add_transfer_options(p: argparse.ArgumentParser, compression: str, platform_
                        help="registry user name (default: docker's config, else anonymous)")
         p.add_argument("--password-stdin", "--src-password-stdin", action="store_true", dest="src_password_stdin",
                        help="read the registry password from stdin")
-        return _add_common_transfer_options(p)
-    p.add_argument("--src-insecure", action="store_true", help="allow plain HTTP / unverified TLS for the source")
-    p.add_argument("--src-username", help="user name for a docker:// source (default: docker's config, else "
-                                          "anonymous)")
-    p.add_argument("--src-password-stdin", action="store_true",
-                   help="read the source's password from stdin (after the destination's, when both are read)")
-    _add_common_transfer_options(p)
-
-
-def _add_common_transfer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="AWS profile to use")
     p.add_argument("--allow-nondistributable-artifacts", action="store_true", dest="allow_nondistributable",
                    help="also push non-distributable layers (with urls: Windows base layers) the source holds")

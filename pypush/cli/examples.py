@@ -43,6 +43,28 @@ EXAMPLES: Dict[str, str] = {
              "pypush login 123456789012.dkr.ecr.us-east-1.amazonaws.com     # with AWS credentials\n"
              "pypush login 127.0.0.1:5000 --endpoint-url http://127.0.0.1:5000     # pypush serve's registry\n"
              "pypush login --endpoint-url http://127.0.0.1:5000     # print the ECR Public password",
+    "premium create": "pypush premium create app --product prod-0123456789abc --description 'Paid app'",
+    "premium list": "pypush premium list",
+    "premium describe": "pypush premium describe app",
+    "premium delete": "pypush premium delete app",
+    "premium state": "pypush premium state app available",
+    "premium products": "pypush premium products app\n"
+                        "pypush premium products app prod-0123456789abc prod-fedcba9876543",
+    "premium catalog get": "pypush premium catalog get app --logo-out logo.png",
+    "premium catalog put": "pypush premium catalog put app --description 'Paid app' --about ABOUT.md",
+    "premium policy get": "pypush premium policy get app",
+    "premium policy set": "pypush premium policy set app policy.json",
+    "premium policy delete": "pypush premium policy delete app",
+    "premium deprecate": "pypush premium deprecate app app:1.0 --days 90",
+    "premium reactivate": "pypush premium reactivate app app:1.0",
+    "premium associate": "pypush premium associate app --free app-free",
+    "premium disassociate": "pypush premium disassociate app",
+    "premium findings": "pypush premium findings app app:1.0",
+    "premium reports list": "pypush premium reports list --type summary --granularity monthly",
+    "premium reports download": "pypush premium reports download REPORT_ID -o report.csv.gz",
+    "entitled repos": "pypush entitled repos",
+    "entitled images": "pypush entitled images public.ecr.aws/ALIAS/app",
+    "entitled tags": "pypush entitled tags ALIAS/app",
 }
 """Command (``repo create``) -> example lines."""
 
@@ -52,3 +74,9 @@ def with_examples(command: str, epilog: str = "") -> Dict[str, Any]:
     lines = "\n".join(f"  {line}" for line in EXAMPLES[command].splitlines())
     return {"epilog": f"examples:\n{lines}" + (f"\n\n{epilog}" if epilog else ""),
             "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+def show_examples(p: argparse.ArgumentParser) -> None:
+    """Give the parser of a command (its ``prog``: ``pypush premium catalog get``) its examples."""
+    for key, value in with_examples(p.prog.split(" ", 1)[1], p.epilog or "").items():
+        setattr(p, key, value)

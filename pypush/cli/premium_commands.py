@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from pypush.cli.examples import show_examples
 from pypush.cli.manage import (REPO_HELP, _catalog_fields, _add_catalog_flags, _common, _group, _human_size,
                                _key_values, _page_size, _print_policy, _read_text, _registry, _width, emit,
                                emit_fields, image_table, render_table, tag_table)
@@ -195,6 +196,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     def leaf(group: argparse._SubParsersAction, name: str, help_text: str,
              run: Callable[[argparse.Namespace], int], repository: bool = True) -> argparse.ArgumentParser:
         p = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        show_examples(p)
         p.set_defaults(run=run)
         if repository:
             p.add_argument("repository", help=REPO_HELP + " (the premium repository)")
@@ -229,7 +231,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     leaf(policy, "get", "print the policy", _policy_get)
     p = leaf(policy, "set", "set the policy from a JSON file", _policy_set)
     p.add_argument("file", help="policy JSON file ('-': stdin)")
-    p.add_argument("--force", action="store_true", help="allow a policy that locks you out of changing it")
+    p.add_argument("--force", action="store_true", help="needed for a policy that locks you out: one that denies "
+                   "every principal (\"*\") a push action or the policy's change without a condition (refused here "
+                   "without --force), or one the service judges so")
     leaf(policy, "delete", "delete the policy", _policy_delete)
 
     p = leaf(premium, "deprecate", "deprecate an image: the service deletes it after --days days (premium images "

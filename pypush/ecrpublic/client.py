@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from pypush.errors import RegistryError, UsageError
 from pypush.ecrpublic.catalog import catalog_input
+from pypush.ecrpublic.marketplace import MarketplaceMixin
 from pypush.ecrpublic.premium import PremiumMixin
 from pypush.ecrpublic.results import (CatalogData, DeleteFailure, DeleteResult, Image, ImageRef, Policy,
                                       RegistryCatalogData, RegistryInfo, Repository, Tag, _catalog, _image,
                                       _registry, _registry_catalog, _repository, _tag)
-from pypush.name.reference import (ECR_PUBLIC, ECR_PUBLIC_HOST, Destination, parse_destination, repository_type,
+from pypush.name.reference import (ECR_PUBLIC, ECR_PUBLIC_HOST, Reference, parse_reference, repository_type,
                                    validate_endpoint_url)
 
 BATCH_DELETE_MAX = 100
@@ -31,18 +31,18 @@ T = TypeVar("T")
 
 
 # -- references -------------------------------------------------------------------------------
-def parse_ref(ref: str) -> Destination:
-    """``REPO[:TAG|@DIGEST]`` or ``public.ecr.aws/ALIAS/REPO[:TAG|@DIGEST]`` as a Destination
+def parse_ref(ref: str) -> Reference:
+    """``REPO[:TAG|@DIGEST]`` or ``public.ecr.aws/ALIAS/REPO[:TAG|@DIGEST]`` as a Reference
     (``alias`` is None for a bare name: the caller's default registry)."""
     text = ref.strip()
     head = text.split("/", 1)[0]
     if "/" in text and ("." in head or ":" in head or head == "localhost"):
-        dest = parse_destination(text)
+        dest = parse_reference(text)
         if dest.kind != ECR_PUBLIC:
             raise UsageError(f"{ref!r} is not an ECR Public reference: expected REPO or public.ecr.aws/ALIAS/REPO")
         return dest
     try:
-        dest = parse_destination(f"{ECR_PUBLIC_HOST}/{_PLACEHOLDER_ALIAS}/{text}")
+        dest = parse_reference(f"{ECR_PUBLIC_HOST}/{_PLACEHOLDER_ALIAS}/{text}")
     except UsageError:
         raise UsageError(f"invalid repository reference {ref!r}: expected REPO[:TAG|@DIGEST] or "
                          f"public.ecr.aws/ALIAS/REPO[:TAG|@DIGEST]") from None
@@ -94,7 +94,7 @@ def read_logo_url(url: str, timeout: float = 30.0) -> bytes:
 
 
 # -- the API ----------------------------------------------------------------------------------
-class ECRPublic(PremiumMixin):
+class ECRPublic(PremiumMixin, MarketplaceMixin):
     """An ECR Public registry: the caller's default one, or the one with alias ``alias_or_reference``
     (``ALIAS``, ``public.ecr.aws/ALIAS`` or a repository reference in it).
 
@@ -103,7 +103,8 @@ class ECRPublic(PremiumMixin):
     ``public.ecr.aws/ALIAS/REPO``; a reference's alias must be one of the caller's registries.
     ``client`` may be a ready botocore ``ecr-public`` client (tests, custom configuration).
     Image methods take ``repository_type`` (``free``, the default, or ``premium``): ECR Public keeps a FREE
-    and a PREMIUM repository of one name apart. The premium operations are pypush.ecrpublic.premium's.
+    and a PREMIUM repository of one name apart. The premium operations are pypush.ecrpublic.premium's, publisher
+    reports and the buyer's reads pypush.ecrpublic.marketplace's.
     """
 
     def __init__(self, alias_or_reference: Optional[str] = None, endpoint_url: Optional[str] = None,
@@ -177,7 +178,7 @@ class ECRPublic(PremiumMixin):
                 raise UsageError(f"registry alias {alias!r} is not one of your registries (yours: {known})")
         return self._ids[alias]
 
-    def _target(self, repository: str) -> Tuple[Dict[str, Any], Destination]:
+    def _target(self, repository: str) -> Tuple[Dict[str, Any], Reference]:
         """({registryId?, repositoryName}, parsed reference) for a repository argument."""
         dest = parse_ref(repository)
         rid = self.registry_id(dest.alias)
@@ -320,17 +321,9 @@ class ECRPublic(PremiumMixin):
         """Set the policy: JSON text, or a dict/list serialised here. ``force`` is needed for a policy that
         locks the caller out: one denying every principal a push action or SetRepositoryPolicy without a
         condition (a UsageError here, nothing sent), or one the service judges so."""
-        from pypush.ecrpublic.policy_check import locked_out
+        from pypush.ecrpublic.policy_check import policy_text
 
-        text = policy if isinstance(policy, str) else json.dumps(policy, indent=2)
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"the policy is not valid JSON: {exc}") from None
-        lockout = None if force else locked_out(document)
-        if lockout:
-            raise UsageError(f"the policy locks you out of {repository}: {lockout}, so nobody could push there or "
-                             f"set another policy; nothing was set: pass force=True if that is meant")
+        text = policy_text(policy, repository, force)
         params = self._repo_params(repository)
         resp = self._call("SetRepositoryPolicy", params["repositoryName"],
                           lambda: self.client.set_repository_policy(policyText=text, force=force, **params))
@@ -422,7 +415,7 @@ class ECRPublic(PremiumMixin):
         """A docker-compatible password for ``public.ecr.aws`` (user ``AWS``), valid for 12 hours."""
         from pypush.transports.ecr.login import ecr_login
 
-        dest = Destination(ECR_PUBLIC, ECR_PUBLIC_HOST, "", alias=self.alias, region="us-east-1")
+        dest = Reference(ECR_PUBLIC, ECR_PUBLIC_HOST, "", alias=self.alias, region="us-east-1")
         return ecr_login(dest, self.endpoint_url, self.profile)[1]
 
 

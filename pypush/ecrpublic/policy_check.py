@@ -8,11 +8,14 @@ conditions are left to the service: this client cannot tell who the caller is to
 from __future__ import annotations
 
 import fnmatch
+import json
 from typing import Any, List, Optional
+
+from pypush.errors import UsageError
 
 GUARDED_ACTIONS = ("ecr-public:BatchCheckLayerAvailability", "ecr-public:InitiateLayerUpload",
                    "ecr-public:UploadLayerPart", "ecr-public:CompleteLayerUpload", "ecr-public:PutImage",
-                   "ecr-public:SetRepositoryPolicy")
+                   "ecr-public:SetRepositoryPolicy", "ecr-public:SetPremiumRepositoryPolicy")
 """What pushing an image (and changing the policy again) takes."""
 
 
@@ -52,3 +55,18 @@ def locked_out(document: Any) -> Optional[str]:
             shown = ", ".join(denied[:2]) + (", …" if len(denied) > 2 else "")
             return f'statement {name} denies {shown} to every principal ("*")'
     return None
+
+
+def policy_text(policy: Any, repository: str, force: bool) -> str:
+    """The policy to send: ``policy`` as JSON text (a dict or list is serialised), checked to be JSON and, unless
+    ``force``, not to lock everyone out (``locked_out``): a UsageError names the statement, nothing is sent."""
+    text = policy if isinstance(policy, str) else json.dumps(policy, indent=2)
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"the policy is not valid JSON: {exc}") from None
+    lockout = None if force else locked_out(document)
+    if lockout:
+        raise UsageError(f"the policy locks you out of {repository}: {lockout}, so nobody could push there or "
+                         f"set another policy; nothing was set: pass force=True if that is meant")
+    return text

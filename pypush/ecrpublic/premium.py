@@ -1,23 +1,19 @@
 """The premium operations of ECRPublic: premium repositories (paid content sold through AWS Marketplace),
-their lifecycle, products, catalog and policy, image deprecation, FREE↔PREMIUM associations, scan findings,
-publisher reports, and the buyer's entitled reads.
+their lifecycle, products, catalog and policy, image deprecation, FREE↔PREMIUM associations, scan findings.
 
 A mixin of pypush.ecrpublic.client.ECRPublic (which supplies ``client``, ``_call``, ``_pages``, ``_target``
 and ``_repo_params``); every method is one operation (or its pages), failures raise pypush.errors exceptions
-carrying the AWS error code.
+carrying the AWS error code. Publisher reports and the buyer's reads are pypush.ecrpublic.marketplace's.
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pypush.ecrpublic.catalog import catalog_input
-from pypush.ecrpublic.premium_results import (Association, EntitledRepository, ImageStatusChange, Products,
-                                              PremiumRepository, PublisherReport, ScanFindings, StateChange,
-                                              _association, _entitled_repository, _finding, _premium_repository,
-                                              _publisher_report)
-from pypush.ecrpublic.results import CatalogData, Image, ImageRef, Policy, Tag, _catalog, _image, _tag
+from pypush.ecrpublic.premium_results import (Association, ImageStatusChange, Products, PremiumRepository,
+                                              ScanFindings, StateChange, _association, _finding, _premium_repository)
+from pypush.ecrpublic.results import CatalogData, ImageRef, Policy, _catalog
 from pypush.errors import RegistryError, UsageError
 
 STATES = ("DRAFT", "AVAILABLE", "HIDDEN")
@@ -26,8 +22,6 @@ DEPRECATION_DAYS = (90, 365)
 """SetImageStatus's deprecationPeriodDays range."""
 PRODUCTS_MAX = 5
 _PRODUCT = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_REPORT_TYPES = ("SUMMARY", "TRENDS")
-_GRANULARITIES = ("WEEKLY", "MONTHLY")
 
 
 def check_products(products: Sequence[str]) -> List[str]:
@@ -61,7 +55,8 @@ def _what(params: Dict[str, Any]) -> str:
     return f"premium repository {params['repositoryName']}"
 
 
-def _choice(value: Optional[str], allowed: Tuple[str, ...], what: str) -> Optional[str]:
+def choice(value: Optional[str], allowed: Tuple[str, ...], what: str) -> Optional[str]:
+    """``value`` as the API's enum member (any case), None for None; UsageError naming ``what`` otherwise."""
     if value is None:
         return None
     name = value.strip().upper()
@@ -126,7 +121,7 @@ class PremiumMixin:
         """Move a premium repository to ``state``: DRAFT → AVAILABLE (listed, buyers can pull) ⇄ HIDDEN
         (unlisted, existing buyers can still pull); it never returns to DRAFT."""
         params = self._repo_params(repository)
-        wanted = _choice(state, STATES, "state")
+        wanted = choice(state, STATES, "state")
         resp = self._call("SetRepositoryState", _what(params), lambda: self.client.set_repository_state(
             repositoryType="PREMIUM", state=wanted, **params))
         return StateChange(resp.get("repositoryName", params["repositoryName"]), resp.get("registryId", ""),
@@ -172,12 +167,11 @@ class PremiumMixin:
                       resp.get("policyText", ""))
 
     def set_premium_policy(self, repository: str, policy: Any, force: bool = False) -> Policy:
-        """Set the policy (JSON text, or a dict/list); ``force`` allows one that locks the caller out."""
-        text = policy if isinstance(policy, str) else json.dumps(policy, indent=2)
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"the policy is not valid JSON: {exc}") from None
+        """Set the policy (JSON text, or a dict/list); ``force`` is needed for one that locks the caller out
+        (as ``ECRPublic.set_policy``)."""
+        from pypush.ecrpublic.policy_check import policy_text
+
+        text = policy_text(policy, repository, force)
         params = self._repo_params(repository)
         resp = self._call("SetPremiumRepositoryPolicy", _what(params),
                           lambda: self.client.set_premium_repository_policy(policyText=text, force=force, **params))
@@ -263,74 +257,3 @@ class PremiumMixin:
         resp = self._call(operation, _what(params), lambda: method(
             repositoryType="PREMIUM", associatedRepositoryName=free, associatedRepositoryType="FREE", **params))
         return _association(resp)
-
-    # -- publisher reports --------------------------------------------------------------------
-    def list_publisher_reports(self, report_type: Optional[str] = None, granularity: Optional[str] = None,
-                               page_size: Optional[int] = None) -> List[PublisherReport]:
-        """The publisher reports of the last 365 days (``report_type`` SUMMARY|TRENDS, ``granularity``
-        WEEKLY|MONTHLY; None: all)."""
-        params: Dict[str, Any] = {}
-        kind = _choice(report_type, _REPORT_TYPES, "report type")
-        period = _choice(granularity, _GRANULARITIES, "granularity")
-        if kind:
-            params["reportType"] = kind
-        if period:
-            params["granularity"] = period
-        return [_publisher_report(d) for d in self._pages("list_publisher_reports", "", "reports", page_size,
-                                                           **params)]
-
-    def publisher_report_url(self, report_id: str) -> str:
-        """A short-lived URL of the report's compressed CSV (ask again when it has expired)."""
-        resp = self._call("GetDownloadUrlForPublisherReport", report_id,
-                          lambda: self.client.get_download_url_for_publisher_report(reportId=report_id))
-        return str(resp["downloadUrl"])
-
-    def download_publisher_report(self, report_id: str) -> bytes:
-        """The report's compressed CSV bytes (from ``publisher_report_url``)."""
-        import requests
-
-        url = self.publisher_report_url(report_id)
-        try:
-            resp = requests.get(url, timeout=60)
-        except requests.RequestException as exc:
-            raise RegistryError(f"downloading publisher report {report_id}: {type(exc).__name__}") from None
-        if resp.status_code != 200:
-            raise RegistryError(f"downloading publisher report {report_id}: HTTP {resp.status_code} (the URL "
-                                f"may have expired: download again)", str(resp.status_code))
-        return resp.content
-
-    # -- the buyer's view ---------------------------------------------------------------------
-    def list_entitled_repositories(self, page_size: Optional[int] = None) -> List[EntitledRepository]:
-        """The premium repositories the caller's Marketplace agreements entitle it to pull (one entry per
-        repository and product; repeats across pages are dropped)."""
-        found = [_entitled_repository(d) for d in self._pages("describe_entitled_repositories", "", "repositories",
-                                                               page_size)]
-        return list(dict.fromkeys(found))
-
-    def list_entitled_images(self, repository: str, page_size: Optional[int] = None) -> List[Image]:
-        """The images of an entitled premium repository ``ALIAS/REPO`` (or ``public.ecr.aws/ALIAS/REPO``)."""
-        params = self._entitled(repository)
-        return [_image(dict(d, repositoryName=d.get("repositoryName") or params["repositoryName"]))
-                for d in self._pages("describe_entitled_images", repository, "imageDetails", page_size, **params)]
-
-    def list_entitled_tags(self, repository: str, page_size: Optional[int] = None) -> List[Tag]:
-        """The tags of an entitled premium repository ``ALIAS/REPO``."""
-        params = self._entitled(repository)
-        return [_tag(params["repositoryName"], d) for d in self._pages("describe_entitled_image_tags", repository,
-                                                                        "imageTagDetails", page_size, **params)]
-
-    @staticmethod
-    def _entitled(repository: str) -> Dict[str, str]:
-        """{registryAlias, repositoryName} of ``ALIAS/REPO`` or ``public.ecr.aws/ALIAS/REPO`` (the publisher's)."""
-        from pypush.name.reference import ECR_PUBLIC_HOST, parse_destination
-
-        text = repository.strip()
-        ref = text if text.startswith(ECR_PUBLIC_HOST + "/") else f"{ECR_PUBLIC_HOST}/{text}"
-        try:
-            dest = parse_destination(ref)
-        except UsageError:
-            raise UsageError(f"invalid entitled repository {repository!r}: expected ALIAS/REPO or "
-                             f"public.ecr.aws/ALIAS/REPO (the publisher's alias)") from None
-        if dest.tag or dest.digest:
-            raise UsageError(f"{repository!r} names an image; give the repository only")
-        return {"registryAlias": dest.alias or "", "repositoryName": dest.repository}

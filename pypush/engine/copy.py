@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from pypush.engine.options import (COMPRESSIONS, PushOptions, check_options, check_premium, platforms_of, remote_options,
                                    source_uses_aws)
-from pypush.engine.push_result import PushResult, predicted_stored, unchanged_result, unique_blobs
+from pypush.engine.push_result import PushResult, unchanged_result
 from pypush.engine.route import (PlanTransports, Target, TransportOpener, destination_transport, layout_target,
                                  registry_destination, uses_v2)
+from pypush.engine.walked import WalkedImage, predicted_stored, walk_image
 from pypush.errors import PypushError, UsageError
 from pypush.image.model import Node
-from pypush.name.reference import REGISTRY_V2, Destination, validate_tag
+from pypush.name.reference import REGISTRY_V2, Reference, validate_tag
 
 if TYPE_CHECKING:
     from pypush.engine.plan import PlanEntry, PlanOutcome
@@ -35,7 +36,7 @@ def transfer(source: str, destination: Target, tags: Sequence[str], compression:
         raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
     layout = layout_target(destination)
     dest = None if layout is not None else (
-        destination if isinstance(destination, Destination) else registry_destination(destination))
+        destination if isinstance(destination, Reference) else registry_destination(destination))
     if options.premium:
         check_premium(dest, options)
     if dest is not None:
@@ -54,7 +55,7 @@ def transfer(source: str, destination: Target, tags: Sequence[str], compression:
             from pypush.transform.layer_cache import LayerCache
 
             root = compress_image(root, algorithm=compression, level=compression_level, cache=LayerCache.default())
-        return send(root, layout, dest, all_tags, subscriber, options, getattr(src, "reference", None), opener)
+        return send(root, layout, dest, all_tags, subscriber, options, src.reference, opener)
 
 
 def transfer_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], compression: str,
@@ -77,7 +78,7 @@ def transfer_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], compr
 
 
 def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
-               options: PushOptions, source_reference: Optional[Destination] = None,
+               options: PushOptions, source_reference: Optional[Reference] = None,
                verify_ahead: bool = True, referrers: Sequence[Any] = ()) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
@@ -85,7 +86,7 @@ def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
     blob before its upload starts (when most blobs are likely at the destination already)."""
     layout = layout_target(destination)
     dest = None if layout is not None else (
-        destination if isinstance(destination, Destination) else registry_destination(destination))
+        destination if isinstance(destination, Reference) else registry_destination(destination))
     named = [*([layout.tag] if layout is not None and layout.tag else []), *([dest.tag] if dest and dest.tag else [])]
     all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
     if not all_tags and not (dest is not None and dest.digest):
@@ -94,8 +95,8 @@ def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
                 referrers=referrers)
 
 
-def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str],
-         subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Destination],
+def send(root: Node, layout: Any, dest: Optional[Reference], all_tags: List[str],
+         subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Reference],
          opener: Optional["TransportOpener"] = None, ahead: bool = True, referrers: Sequence[Any] = ()) -> PushResult:
     """Run the engine from ``root`` into a layout or a registry destination; into a registry, first ask
     whether every tag already names the manifest (when its digest is known before sending). ``opener``
@@ -105,17 +106,17 @@ def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[st
 
     if options.premium:
         check_premium(dest if layout is None else None, options)
-    blobs = unique_blobs(root)
-    ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None and not referrers
+    image = walk_image(root, referrers)  # the one walk of the tree: every step below reads it
+    ask = dest is not None and bool(all_tags) and predicted_stored(image.blobs) is not None and not referrers
     if ask and dest is not None:
         tagged = _ask_lightly(dest, options, all_tags)
         if tagged is not None:
             ask = False  # answered: the transport need not ask again
-            done = _unchanged(root, blobs, dest, all_tags, tagged, subscriber)
+            done = _unchanged(image, dest, all_tags, tagged, subscriber)
             if done is not None:
                 return done
     # hashes files while the transport starts up (a registry's blobs are hashed as they stream)
-    verifier = VerifyAhead(blobs).start() if ahead and remote is None and opener is None else None
+    verifier = VerifyAhead(image.blobs).start() if ahead and remote is None and opener is None else None
     transport: Any = None
     try:
         if layout is not None:
@@ -126,13 +127,13 @@ def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[st
             assert dest is not None
             transport = (opener or destination_transport)(dest, options, remote)
             if ask:
-                done = _unchanged(root, blobs, dest, all_tags, _tag_digests(transport, all_tags), subscriber)
+                done = _unchanged(image, dest, all_tags, _tag_digests(transport, all_tags), subscriber)
                 if done is not None:
                     return done
         transport.prepare(options.create_repository)
         name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
         pinned = dest.digest if dest is not None else None
-        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, verifier, referrers)
+        result = _run_engine(image, transport, name, all_tags, subscriber, options, pinned, verifier)
         if layout is not None:
             transport.commit()
             result.tags = transport.tags
@@ -144,7 +145,7 @@ def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[st
     return result
 
 
-def _ask_lightly(dest: Destination, options: PushOptions, tags: List[str]) -> Optional[Dict[str, Optional[str]]]:
+def _ask_lightly(dest: Reference, options: PushOptions, tags: List[str]) -> Optional[Dict[str, Optional[str]]]:
     """tag -> digest, asked before the transport (and requests or botocore) is loaded; None when only the
     transport can ask (credentials to look up, a profile, ...)."""
     if uses_v2(dest, options):
@@ -169,10 +170,10 @@ def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[
         return {}
 
 
-def _unchanged(root: Node, blobs: List[Any], dest: Destination, tags: List[str], tagged: Dict[str, Optional[str]],
+def _unchanged(image: WalkedImage, dest: Reference, tags: List[str], tagged: Dict[str, Optional[str]],
                subscriber: Optional["Subscriber"]) -> Optional[PushResult]:
     """The result when every tag already names the manifest (and a pinned digest agrees), else None."""
-    result = unchanged_result(root, blobs, dest.name, tags, tagged)
+    result = unchanged_result(image, dest.name, tags, tagged)
     if result is None or (dest.digest and result.digest != dest.digest):
         return None  # a pinned digest that differs: the engine explains it
     log.info("%s: every tag already names %s; nothing to send", dest.name, result.digest)
@@ -181,20 +182,20 @@ def _unchanged(root: Node, blobs: List[Any], dest: Destination, tags: List[str],
     return result
 
 
-def _run_engine(root: Any, transport: "Transport", name: str, tags: Sequence[str], subscriber: Optional["Subscriber"],
-                options: PushOptions, pinned: Optional[str], ahead: Optional["VerifyAhead"],
-                referrers: Sequence[Any] = ()) -> PushResult:
+def _run_engine(image: Union[Node, WalkedImage], transport: "Transport", name: str, tags: Sequence[str],
+                subscriber: Optional["Subscriber"], options: PushOptions, pinned: Optional[str],
+                ahead: Optional["VerifyAhead"]) -> PushResult:
     from pypush.engine import transfer as engine
 
     try:
-        return engine.push(root, transport, tags, repository=name, jobs=options.jobs, subscriber=subscriber,
-                           expect_digest=pinned, ahead=ahead, referrers=referrers)
+        return engine.push(image, transport, tags, repository=name, jobs=options.jobs, subscriber=subscriber,
+                           expect_digest=pinned, ahead=ahead)
     finally:
         if subscriber is not None:
             subscriber.close()
 
 
-def mirror_repository(source: str, destination: Union[str, Destination], options: PushOptions,
+def mirror_repository(source: str, destination: Union[str, Reference], options: PushOptions,
                       subscriber_factory: Any = None) -> List[PushResult]:
     """Copy every tag of the repository ``source`` (``docker://[HOST/]REPO``) to the repository
     ``destination`` (or into the layout directory ``oci:DIR``, each image named by its tag), following the
@@ -216,7 +217,7 @@ def mirror_repository(source: str, destination: Union[str, Destination], options
     if layout is not None and (layout.archive or layout.tag):
         raise UsageError(f"{layout.name}: every tag goes into a layout directory, oci:DIR (each image named by its tag)")
     dest = None if layout is not None else (
-        destination if isinstance(destination, Destination) else registry_destination(destination))
+        destination if isinstance(destination, Reference) else registry_destination(destination))
     if options.premium:
         check_premium(dest, options)
     if dest is not None and (dest.tag or dest.digest):

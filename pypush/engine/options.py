@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from urllib.parse import urlsplit
 
 from pypush.errors import UsageError
-from pypush.name.reference import (ECR_PUBLIC, REGISTRY_V2, Destination, ecr_host_suggestion, is_ecr_host,
+from pypush.name.reference import (ECR_PUBLIC, REGISTRY_V2, Reference, ecr_host_suggestion, is_ecr_host,
                                    repository_type, validate_endpoint_url)
 
 log = logging.getLogger("pypush")
@@ -59,7 +59,7 @@ def merge_options(options: Optional[PushOptions], option_fields: Dict[str, objec
     return replace(options or PushOptions(), **option_fields)  # type: ignore[arg-type]
 
 
-def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool = False) -> None:
+def check_options(dest: Reference, options: PushOptions, source_uses_aws: bool = False) -> None:
     """Refuse options the transport chosen for ``dest`` would ignore, naming the option and why (exit 2).
 
     ``source_uses_aws``: the source is an ECR registry, which ``--profile`` may be for. A v2 destination
@@ -88,7 +88,9 @@ def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool
             log.warning("%s is not an ECR host, pushing with the v2 transport (OCI distribution API)%s",
                         dest.registry, hint)
     elif dest.kind != REGISTRY_V2 and options.transport == "v2":
-        unused = [flag for flag in ecr_only if flag in ("--endpoint-url", "--create-repository", "--rate-limit")]
+        # a premium repository's v2 host is the one the ECR API names: --endpoint-url says which API to ask
+        api_only = ("--create-repository", "--rate-limit") + (() if options.premium else ("--endpoint-url",))
+        unused = [flag for flag in ecr_only if flag in api_only]
         if unused:
             door = (f"; to push over v2 to the endpoint's registry, name its host: "
                     f"{urlsplit(options.endpoint_url).netloc}/{dest.path}" if options.endpoint_url else "")
@@ -97,7 +99,7 @@ def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool
                              f"is paced){door}")
 
 
-def check_premium(dest: Optional[Destination], options: PushOptions) -> None:
+def check_premium(dest: Optional[Reference], options: PushOptions) -> None:
     """Refuse ``repository_type="premium"`` where it means nothing (exit 2): only ECR Public has premium
     repositories (``dest`` None: an OCI layout), and only ``pypush premium create`` makes one (it needs
     Marketplace products)."""

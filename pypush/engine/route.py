@@ -8,21 +8,21 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Un
 
 from pypush.engine.options import PushOptions
 from pypush.errors import UsageError
-from pypush.name.reference import REGISTRY_V2, Destination, ecr_host_suggestion, parse_destination
+from pypush.name.reference import REGISTRY_V2, Reference, ecr_host_suggestion, parse_reference
 
 if TYPE_CHECKING:
     from pypush.transports.base import Transport
 
-Target = Union[str, Destination, "os.PathLike[str]"]
-"""A destination: a registry reference (or Destination), or ``oci:DIR[:TAG]`` / ``oci-archive:FILE[:TAG]``."""
+Target = Union[str, Reference, "os.PathLike[str]"]
+"""A destination: a registry reference (or Reference), or ``oci:DIR[:TAG]`` / ``oci-archive:FILE[:TAG]``."""
 
 
-def uses_v2(dest: Destination, options: PushOptions) -> bool:
+def uses_v2(dest: Reference, options: PushOptions) -> bool:
     """Whether ``dest`` is reached through the OCI distribution API (else the ECR API)."""
     return options.transport == "v2" or (options.transport == "auto" and dest.kind == REGISTRY_V2)
 
 
-def open_transport(dest: Destination, options: PushOptions, session: Any = None) -> "Transport":
+def open_transport(dest: Reference, options: PushOptions, session: Any = None) -> "Transport":
     """The transport for ``dest``: the ECR API for ECR hosts (unless ``transport="v2"``), else v2 (through
     ``session``, a requests session, when given: transports of one registry may share a pool)."""
     use_v2 = uses_v2(dest, options)
@@ -36,7 +36,7 @@ def open_transport(dest: Destination, options: PushOptions, session: Any = None)
         return EcrTransport(dest, endpoint_url=options.endpoint_url, profile=options.profile,
                             rate_limits=options.rate_limits, repository_type=options.repository_type)
     from pypush.transports.distribution.docker_credentials import credentials_for
-    from pypush.transports.distribution.v2_transport import RegistryTransport
+    from pypush.transports.distribution.destination import RegistryTransport
 
     registry, repository = dest.registry, dest.path
     if dest.kind != REGISTRY_V2 and options.premium:  # the host the service names for premium repositories
@@ -55,7 +55,7 @@ def open_transport(dest: Destination, options: PushOptions, session: Any = None)
                              lookup_credentials=False, session=session)
 
 
-def destination_transport(dest: Destination, options: PushOptions, source: Optional[Destination],
+def destination_transport(dest: Reference, options: PushOptions, source: Optional[Reference],
                            session: Any = None) -> "Transport":
     """The destination's transport; a copy within one v2 registry mounts from the source repository."""
     if source is not None and same_registry(source.registry, dest.registry):
@@ -65,7 +65,7 @@ def destination_transport(dest: Destination, options: PushOptions, source: Optio
     return open_transport(dest, options, session)
 
 
-TransportOpener = Callable[[Destination, PushOptions, Optional[Destination]], "Transport"]
+TransportOpener = Callable[[Reference, PushOptions, Optional[Reference]], "Transport"]
 """Opens the transport of a destination (given the options and the registry source, if any)."""
 
 
@@ -84,7 +84,7 @@ class PlanTransports:
         self._slots = threading.BoundedSemaphore(max(1, jobs))
         self._jobs = jobs
 
-    def open(self, dest: Destination, options: PushOptions, source: Optional[Destination]) -> "Transport":
+    def open(self, dest: Reference, options: PushOptions, source: Optional[Reference]) -> "Transport":
         """The wrapped transport of one image of the plan."""
         from pypush.engine.plan import SharedUploads
         from pypush.transports.distribution.docker_credentials import normalize_registry
@@ -125,7 +125,7 @@ def same_registry(a: str, b: str) -> bool:
 
 
 def layout_target(destination: Target) -> Any:
-    if isinstance(destination, Destination):
+    if isinstance(destination, Reference):
         return None
     text = os.fspath(destination)
     if not text.startswith(("oci:", "oci-archive:")):  # a registry: the layout writer is not even loaded
@@ -135,8 +135,8 @@ def layout_target(destination: Target) -> Any:
     return parse_layout_destination(text)
 
 
-def registry_destination(destination: Union[str, "os.PathLike[str]"]) -> Destination:
-    return parse_destination(os.fspath(destination))
+def registry_destination(destination: Union[str, "os.PathLike[str]"]) -> Reference:
+    return parse_reference(os.fspath(destination))
 
 
 def check_repository_type(destination: Target, options: PushOptions) -> None:
@@ -146,7 +146,7 @@ def check_repository_type(destination: Target, options: PushOptions) -> None:
 
         layout = layout_target(destination)
         dest = None if layout is not None else (
-            destination if isinstance(destination, Destination) else registry_destination(destination))
+            destination if isinstance(destination, Reference) else registry_destination(destination))
         check_premium(dest, options)
 
 

@@ -1,4 +1,4 @@
-"""Destination references as users type them, parsed into one small dataclass."""
+"""References as users type them (a registry, a repository, a tag or digest), parsed into one small dataclass."""
 from __future__ import annotations
 
 import re
@@ -17,8 +17,9 @@ REPOSITORY_TYPES = ("free", "premium")
 
 
 @dataclass(frozen=True)
-class Destination:
-    """Where to push: the kind of service, the registry host, the repository and an optional tag/digest.
+class Reference:
+    """An image or repository in a registry (where to push, or what to read): the kind of service, the registry host,
+    the repository and an optional tag or digest.
 
     For ECR Public ``repository`` excludes the alias (the API's repositoryName); ``alias`` holds it.
     """
@@ -138,7 +139,7 @@ def _split_port(host: str) -> Tuple[str, str, str]:
     return host.partition(":")
 
 
-def parse_destination(ref: str) -> Destination:
+def parse_reference(ref: str) -> Reference:
     """Parse ``public.ecr.aws/ALIAS/REPO[:TAG]``, ``ACCT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG]``,
     ``docker://HOST[:PORT]/REPO[:TAG]`` or ``HOST[:PORT]/REPO[:TAG]`` (``@sha256:…`` instead of or
     after the tag pins the manifest digest)."""
@@ -171,16 +172,16 @@ def parse_destination(ref: str) -> Destination:
         if not repo or not ECR_PUBLIC_ALIAS.fullmatch(alias):
             raise UsageError(f"invalid destination {original!r}: expected public.ecr.aws/ALIAS/REPOSITORY[:TAG]")
         _check_repo(repo, original, ECR_PUBLIC)
-        return Destination(ECR_PUBLIC, host, repo, tag, digest, alias=alias, region="us-east-1")
+        return Reference(ECR_PUBLIC, host, repo, tag, digest, alias=alias, region="us-east-1")
     m = ECR_PRIVATE_HOST.fullmatch(host)
     if m and not explicit_v2:
         _check_repo(rest, original, ECR_PRIVATE)
-        return Destination(ECR_PRIVATE, host, rest, tag, digest, account=m["account"], region=m["region"])
+        return Reference(ECR_PRIVATE, host, rest, tag, digest, account=m["account"], region=m["region"])
     _check_repo(rest, original, REGISTRY_V2)
-    return Destination(REGISTRY_V2, host, rest, tag, digest)
+    return Reference(REGISTRY_V2, host, rest, tag, digest)
 
 
-def parse_remote(ref: str) -> Destination:
+def parse_remote(ref: str) -> Reference:
     """Parse an image in a registry as pull tools write it: ``[docker://]HOST[:PORT]/REPO[:TAG][@sha256:…]``,
     with Docker Hub's short forms (``python:3.12`` → ``library/python:3.12`` on Docker Hub's registry host,
     ``user/app`` → ``user/app`` there) and ECR hosts recognised (their ``kind`` is set)."""
@@ -192,7 +193,7 @@ def parse_remote(ref: str) -> Destination:
     first = body.split("/", 1)[0]
     if "/" not in body or not _looks_like_host(first):
         body = "docker.io/" + body
-    return parse_destination(body)
+    return parse_reference(body)
 
 
 def _check_repo(repo: str, original: str, kind: str) -> None:

@@ -17,6 +17,9 @@ from typing import Optional, Tuple
 from pypush.server.store.store import Store
 
 PUSH, PULL = "push", "pull"
+BUYER_PASSWORD, BUYER_PULL = "bpw", "bpull"
+"""A buyer's password (GetAuthorizationToken called by a buyer account) and the pull token it buys: they
+carry the account, and pull only what it is entitled to."""
 KEY_META = "registry_token_key"
 _key_lock = threading.Lock()
 
@@ -36,16 +39,24 @@ def _key(store: Store) -> bytes:
         return key
 
 
-def mint(store: Store, kind: str, expires: int) -> str:
-    """A token of ``kind`` (``pw``, PUSH or PULL) valid until ``expires`` (epoch seconds)."""
-    body = f"{kind}.{expires}.{secrets.token_urlsafe(12)}"
+def mint(store: Store, kind: str, expires: int, account: str = "") -> str:
+    """A token of ``kind`` (``pw``, PUSH, PULL or a buyer's) valid until ``expires`` (epoch seconds), carrying
+    ``account`` when given."""
+    body = f"{kind}.{expires}.{account + '~' if account else ''}{secrets.token_urlsafe(12)}"
     mac = hmac.new(_key(store), body.encode(), hashlib.sha256).hexdigest()
     return f"{body}.{mac}"
 
 
-def issue_password(store: Store, expires: int) -> str:
-    """A password for user ``AWS``, valid until ``expires`` (epoch seconds)."""
-    return mint(store, "pw", expires)
+def issue_password(store: Store, expires: int, buyer: str = "") -> str:
+    """A password for user ``AWS``, valid until ``expires`` (epoch seconds): the registry owner's, or with
+    ``buyer`` that buyer account's."""
+    return mint(store, BUYER_PASSWORD, expires, buyer) if buyer else mint(store, "pw", expires)
+
+
+def account_of(token: str) -> str:
+    """The account a (checked) buyer's token carries."""
+    parts = token.split(".")
+    return parts[2].partition("~")[0] if len(parts) == 4 and "~" in parts[2] else ""
 
 
 def check_token(store: Store, token: str, kinds: Tuple[str, ...], now: Optional[float] = None) -> Optional[int]:

@@ -70,10 +70,6 @@ class Settings:
     url_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     """Signs the short-lived download URLs the endpoint hands out (publisher reports)."""
 
-    def now(self) -> float:
-        """The endpoint's time (``clock``)."""
-        return self.clock()
-
     @property
     def min_part_size(self) -> int:
         """LayerPartTooSmall threshold; lowered with a smaller configured part size."""

@@ -9,7 +9,8 @@ server that ignores the Range is read past the bytes already delivered). Every b
 against its digest by the engine's VerifyingReader, as blobs from files are.
 
 Connections, credentials (anonymous, Basic, Bearer challenges, docker's config.json and credential
-helpers), the scheme choice and retries (429/5xx honour Retry-After) are the v2 transport's; private
+helpers), the scheme choice and retries (429/5xx honour Retry-After) are the v2 RegistryClient's
+(pypush.transports.distribution.client), as a push destination's are; private
 ECR sources get a token from GetAuthorizationToken when no credentials are configured; ECR Public
 sources and Docker Hub answer with a Bearer challenge the anonymous token flow satisfies.
 """
@@ -34,10 +35,10 @@ from pypush.image.model import (DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, IND
 from pypush.image.parse import (MAX_MANIFEST, load_json, manifest_kind, parse_index,
                                 parse_manifest)
 from pypush.image.platforms import Platform, check_single, narrow, select_platforms
-from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Destination, parse_remote
+from pypush.name.reference import DOCKER_HUB_HOST, ECR_PRIVATE, Reference, parse_remote
 from pypush.sources.base import Source
 from pypush.transports.distribution.docker_credentials import Credentials, credentials_for
-from pypush.transports.distribution.v2_transport import RegistryTransport
+from pypush.transports.distribution.client import RegistryClient
 
 log = logging.getLogger("pypush")
 T = TypeVar("T")
@@ -62,7 +63,6 @@ class SchemaOneError(SourceError):
 class RemoteSource(Source):
     """An image in a registry; ``close`` releases its connections."""
 
-    reference: Optional[Destination] = None
     reader: Optional["RemoteReader"] = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -75,7 +75,7 @@ def is_remote(spec: str) -> bool:
     return spec.startswith(SCHEME)
 
 
-def connect(ref: Destination, *, insecure: bool = False, username: Optional[str] = None,
+def connect(ref: Reference, *, insecure: bool = False, username: Optional[str] = None,
             password: Optional[str] = None, profile: Optional[str] = None, pool_size: int = 8,
             endpoint_url: Optional[str] = None) -> "RemoteReader":
     """A reader of the repository ``ref`` names, with credentials: the given pair, else docker's config,
@@ -88,9 +88,9 @@ def connect(ref: Destination, *, insecure: bool = False, username: Optional[str]
         user, secret = ecr_login(ref, endpoint_url, profile)
         creds = Credentials(user, secret, source="from ECR GetAuthorizationToken")
 
-    def conn(credentials: Optional[Credentials]) -> RegistryTransport:
-        return RegistryTransport(ref.registry, ref.path, insecure=insecure, credentials=credentials,
-                                 pool_size=pool_size, lookup_credentials=False)
+    def conn(credentials: Optional[Credentials]) -> RegistryClient:
+        return RegistryClient(ref.registry, repository=ref.path, access="pull", insecure=insecure,
+                              credentials=credentials, pool_size=pool_size, lookup_credentials=False)
 
     configured = creds is not None and username is None and password is None and ref.kind != ECR_PRIVATE
     return RemoteReader(ref, conn(creds), anonymous=(lambda: conn(None)) if configured else None,
@@ -124,15 +124,15 @@ def open_remote(spec: str, *, platforms: Sequence[Platform] = (), insecure: bool
 class RemoteReader:
     """Reads manifests, blobs and tags of one repository through a v2 connection (thread-safe)."""
 
-    def __init__(self, ref: Destination, conn: RegistryTransport,
-                 anonymous: Optional[Callable[[], RegistryTransport]] = None, credentials: str = ""):
+    def __init__(self, ref: Reference, conn: RegistryClient,
+                 anonymous: Optional[Callable[[], RegistryClient]] = None, credentials: str = ""):
         """``anonymous``: makes a connection without credentials, tried once when ``conn``'s are refused;
         ``credentials``: where ``conn``'s come from (for the message)."""
         self.ref = ref
         self.conn = conn
         self._anonymous = anonymous
         self._credentials = credentials
-        self._retired: List[RegistryTransport] = []
+        self._retired: List[RegistryClient] = []
         self.repository = ref.path
         self.scopes = (f"repository:{self.repository}:pull",)
         self.label = f"{SCHEME}{ref.registry}/{self.repository}"
@@ -382,12 +382,10 @@ class RemoteReader:
             conn.close()
 
     def _explain(self, exc: RegistryError) -> RegistryError:
-        """Docker Hub's pull limit gets a message that says so; refused credentials name the source."""
+        """Docker Hub's pull limit gets a message that says so."""
         if self.ref.registry == DOCKER_HUB_HOST and (exc.code in ("429", "TOOMANYREQUESTS") or " 429" in str(exc)):
             return TransientError(f"{exc}: Docker Hub's pull rate limit is reached; log in (docker login) for a "
                                   f"higher limit, or wait and rerun", code=exc.code)
-        if isinstance(exc, AuthError) and "push rights" in str(exc):
-            return AuthError(str(exc).replace("check push rights to", "check pull rights to"), code=exc.code)
         return exc
 
 

@@ -171,7 +171,7 @@ def _deflate_pieces(data: bytes, dictionary: bytes, level: int, backend: str) ->
 
 _ISAL_MAX_LEVEL = 2  # ISA-L's level 3 gives different bytes on AVX2 and AVX-512 CPUs: zlib does levels >= 3
 # sha256 of deflate_block(_probe()[32768:], _probe()[:32768], level, "isal"): ISA-L 2.32.1 makes these on
-# x86-64 CPUs with SSE4.2, AVX, AVX2 and AVX-512 alike (checked under qemu; tests/test_compress.py), others
+# x86-64 CPUs with SSE4.2, AVX, AVX2 and AVX-512 alike (checked under qemu; tests/transform/test_compress.py), others
 # (no SSE4.2: a different hash) do not.
 _ISAL_PROBE_DIGESTS = {
     1: "ac9ac7b2a33c0e50073f7a81ea6220c1401d7c9cc1b4953949fd6cf7b3d40b7a",

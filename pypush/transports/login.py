@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
 from pypush.errors import UsageError
-from pypush.name.reference import is_ecr_host, parse_destination
+from pypush.name.reference import is_ecr_host, parse_reference
 
 log = logging.getLogger("pypush")
 
@@ -20,7 +20,7 @@ def login_registry(registry: str, username: Optional[str] = None, password: Opti
     AWS), and the registry of ``endpoint_url`` (``pypush serve``'s registry) with that endpoint's password.
     Returns (username, where the credentials went). AuthError when the registry refuses them."""
     from pypush.transports.distribution.docker_credentials import Credentials, normalize_registry, store_credentials
-    from pypush.transports.distribution.v2_transport import RegistryTransport
+    from pypush.transports.distribution.client import RegistryClient
 
     host = normalize_registry(registry)
     if not host or "/" in registry.split("://", 1)[-1].rstrip("/"):
@@ -34,13 +34,13 @@ def login_registry(registry: str, username: Optional[str] = None, password: Opti
                              f"and --endpoint-url's registry log in with AWS credentials")
         from pypush.transports.ecr.login import ecr_login
 
-        ecr = parse_destination(f"{host}/login" if door is None and host != "public.ecr.aws" else
+        ecr = parse_reference(f"{host}/login" if door is None and host != "public.ecr.aws" else
                                 "public.ecr.aws/login/login")
         username, password = ecr_login(ecr, endpoint_url, profile)
     if not username or not password:
         raise UsageError(f"login {host}: both a username and a password are needed (-u USER --password-stdin)")
-    with RegistryTransport(host, "", insecure=insecure, credentials=Credentials(username, password),
-                           lookup_credentials=False) as transport:
-        if not transport.check_login():
+    with RegistryClient(host, insecure=insecure, credentials=Credentials(username, password),
+                        lookup_credentials=False) as client:
+        if not client.check_login():
             log.warning("%s asks for no credentials; storing them anyway", host)
     return username, store_credentials(host, username, password)

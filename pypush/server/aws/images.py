@@ -12,7 +12,8 @@ from pypush.name.patterns import DIGEST
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES, is_foreign
 from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, paginate, repository_type,
                                        require_premium, require_repo, require_typed, with_token)
-from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, loads_json
+from pypush.server.store.catalog_facts import subject_of
 from pypush.server.store.store import is_premium_key, name_of_key
 
 
@@ -46,15 +47,6 @@ def image_tags(db: Any, repo: str, digest: str) -> List[str]:
     return [r[0] for r in db.execute("SELECT tag FROM image_tags WHERE repo=? AND digest=? ORDER BY tag", (repo, digest))]
 
 
-def subject_of(manifest: bytes) -> Optional[str]:
-    """The digest of a manifest's ``subject`` (the image an SBOM or signature refers to), if any."""
-    try:
-        doc = json.loads(manifest)
-    except ValueError:
-        return None
-    subject = doc.get("subject") if isinstance(doc, dict) else None
-    digest = subject.get("digest") if isinstance(subject, dict) else None
-    return digest if isinstance(digest, str) and DIGEST.fullmatch(digest) else None
 
 
 def image_status(db: Any, repo: str, digest: str) -> Dict[str, Any]:
@@ -110,7 +102,7 @@ def _parse_manifest(p: Dict[str, Any]) -> Tuple[bytes, str, Dict[str, Any], str]
         raise ApiError("ImageDigestDoesNotMatchException",
                        f"The digest given ({p['imageDigest']}) does not match the manifest's digest ({digest})")
     try:
-        doc = json.loads(raw)
+        doc = loads_json(raw)
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
@@ -287,7 +279,21 @@ def delete_image_rows(db: Any, repo: str, digest: str) -> None:
     db.execute("DELETE FROM image_status WHERE repo=? AND digest=?", (repo, digest))
 
 
-def _all_images(db: Any, repo: str) -> List[ImageRow]:
+def images_named(db: Any, repo: str, image_ids: List[Dict[str, Any]], shown: str) -> List[ImageRow]:
+    """The image each of ``image_ids`` names in the repository stored as ``repo`` (called ``shown`` in the
+    message), or ImageNotFoundException."""
+    rows = []
+    for image_id in image_ids:
+        img, _ = resolve_id(db, repo, image_id)
+        if img is None:
+            raise ApiError("ImageNotFoundException", f"The image with imageId {image_id} does not exist "
+                           f"within the repository with name '{shown}'")
+        rows.append(img)
+    return rows
+
+
+def all_images(db: Any, repo: str) -> List[ImageRow]:
+    """Every image of the repository stored as ``repo``, oldest push first."""
     return [ImageRow(*r) for r in db.execute(
         f"SELECT {IMAGE_COLUMNS} FROM images WHERE repo=? ORDER BY pushed_at, digest", (repo,))]
 
@@ -301,15 +307,9 @@ def describe_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
         repo = require_typed(ctx, db, p)
         if p.get("imageIds") is not None:
-            rows = []
-            for image_id in p["imageIds"]:
-                img, _ = resolve_id(db, repo, image_id)
-                if img is None:
-                    raise ApiError("ImageNotFoundException", f"The image with imageId {image_id} does not exist "
-                                   f"within the repository with name '{p['repositoryName']}'")
-                rows.append(img)
+            rows = images_named(db, repo, p["imageIds"], p["repositoryName"])
             return {"imageDetails": [image_detail(ctx, db, repo, r) for r in rows]}
-        details = [image_detail(ctx, db, repo, r) for r in _all_images(db, repo)]
+        details = [image_detail(ctx, db, repo, r) for r in all_images(db, repo)]
     status = _tag_filter(p)
     if status != "ANY":
         details = [d for d in details if bool(d.get("imageTags")) == (status == "TAGGED")]
@@ -351,7 +351,7 @@ def list_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     ids: List[Dict[str, str]] = []
     with ctx.store.read() as db:
         require_repo(ctx, db, repo)
-        for img in _all_images(db, repo):
+        for img in all_images(db, repo):
             tags = image_tags(db, repo, img.digest)
             if tags and status != "UNTAGGED":
                 ids.extend({"imageDigest": img.digest, "imageTag": t} for t in tags)

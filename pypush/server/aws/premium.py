@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
-from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, paginate, repo_not_found, require_premium,
-                                       require_repo, with_token)
+from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, paginate, repo_not_found,
+                                       require_premium, with_token)
 from pypush.server.aws.protocol import ApiError, invalid
 from pypush.server.aws.repositories import _put_tags, catalog_in, catalog_out, check_policy_text
 from pypush.server.store.store import PER_REPOSITORY_TABLES, repo_key

@@ -60,8 +60,8 @@ def set_image_status(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.tx() as db:
         state = require_premium(ctx, db, name)[2]
         if state == "DRAFT":
-            raise _violation(f"The premium repository '{name}' is in the DRAFT state: SetImageStatus is not "
-                             "available until it is AVAILABLE or HIDDEN (in DRAFT, delete images with BatchDeleteImage)")
+            raise _violation(f"The premium repository '{name}' is in the DRAFT state: SetImageStatus is not available "
+                             "until it is AVAILABLE or HIDDEN (in DRAFT, delete images with BatchDeleteImage)")
         img, failure = resolve_id(db, key, p["imageId"])
         if img is None:
             raise ApiError("ImageNotFoundException", f"The image with imageId {p['imageId']} does not exist within "
@@ -77,8 +77,8 @@ def set_image_status(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         if status == "ACTIVE":
             deprecated = [c for c, at in children.items() if at is not None]
             if deprecated:
-                raise _violation(f"The manifest list {img.digest} references deprecated images ({', '.join(deprecated)}); "
-                                 "it cannot be set back to ACTIVE while they are deprecated")
+                raise _violation(f"The manifest list {img.digest} references deprecated images "
+                                 f"({', '.join(deprecated)}); it cannot be ACTIVE again while they are deprecated")
             db.execute("DELETE FROM image_status WHERE repo=? AND digest=?", (key, img.digest))
             return out
         if current is not None:

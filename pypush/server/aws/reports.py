@@ -91,11 +91,16 @@ def _csv(db: Db, registry_id: str, period: Period) -> Tuple[bytes, float]:
     return gzip.compress(text.getvalue().encode("utf-8"), mtime=0), created
 
 
+def _listed(created: float, now: float) -> bool:
+    """A report with rows (created at its latest count) is listed for RETENTION_DAYS."""
+    return bool(created) and created >= now - RETENTION_DAYS * 86400
+
+
 def _reports(db: Db, registry_id: str, now: float) -> List[Dict[str, Any]]:
     reports = []
     for period in _periods(db):
         data, created = _csv(db, registry_id, period)
-        if not created or created < now - RETENTION_DAYS * 86400:
+        if not _listed(created, now):
             continue
         reports.append({"reportId": period.report_id, "reportType": "SUMMARY", "granularity": period.granularity,
                         "period": {"startDate": period.start.isoformat(), "endDate": period.end.isoformat()},
@@ -106,7 +111,7 @@ def _reports(db: Db, registry_id: str, now: float) -> List[Dict[str, Any]]:
 def list_publisher_reports(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     kind, granularity = p.get("reportType"), p.get("granularity")
     with ctx.store.read() as db:
-        reports = [] if kind == "TRENDS" else _reports(db, ctx.registry_id, ctx.settings.now())
+        reports = [] if kind == "TRENDS" else _reports(db, ctx.registry_id, ctx.now())
     reports = [r for r in reports if granularity is None or r["granularity"] == granularity]
     page, nxt = paginate(reports, p, f"ListPublisherReports/{kind or '*'}/{granularity or '*'}")
     return with_token({"reports": page}, nxt)
@@ -115,8 +120,7 @@ def list_publisher_reports(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 def _find(db: Db, registry_id: str, report_id: str, now: float) -> Optional[Period]:
     for period in _periods(db):
         if period.report_id == report_id:
-            created = _csv(db, registry_id, period)[1]
-            return period if created and created >= now - RETENTION_DAYS * 86400 else None
+            return period if _listed(_csv(db, registry_id, period)[1], now) else None
     return None
 
 
@@ -126,7 +130,7 @@ def _signature(settings: Settings, report_id: str, expires: int) -> str:
 
 def get_download_url_for_publisher_report(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     report_id = p["reportId"]
-    now = ctx.settings.now()
+    now = ctx.now()
     with ctx.store.read() as db:
         if _find(db, ctx.registry_id, report_id, now) is None:
             raise ApiError("PublisherReportNotFoundException",
@@ -154,7 +158,7 @@ def download(store: Store, settings: Settings, target: str) -> Reply:
     if not expires.isdigit() or len(expires) > 12 or not hmac.compare_digest(
             signature.encode(), _signature(settings, m[1], int(expires)).encode()):
         return _text(403, "this download URL is not valid: ask GetDownloadUrlForPublisherReport for a new one")
-    now = settings.now()
+    now = settings.clock()
     if int(expires) < now:
         return _text(403, "this download URL has expired: ask GetDownloadUrlForPublisherReport for a new one")
     with store.read() as db:

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from pypush.server.aws.context import (Context, no_paging_with, paginate, repo_not_found, require_repo, require_typed,
                                        with_token)
-from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, loads_json
 from pypush.server.aws.part_blob import Base64Error
 from pypush.server.credentials import issue_password
 from pypush.server.store.catalog_facts import catalog_facts
@@ -139,7 +139,7 @@ def _policy_out(ctx: Context, name: str, text: str) -> Dict[str, Any]:
 def check_policy_text(text: str) -> None:
     """InvalidParameterException unless ``text`` is a JSON object."""
     try:
-        if not isinstance(json.loads(text), dict):
+        if not isinstance(loads_json(text), dict):
             raise ValueError(text)
     except ValueError:
         raise invalid("Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository "
@@ -280,7 +280,8 @@ def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 def get_authorization_token(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     expires = int(time.time()) + ctx.settings.token_lifetime
-    password = issue_password(ctx.store, expires)
+    buyer = ctx.caller_account if ctx.caller_account != ctx.registry_id else ""
+    password = issue_password(ctx.store, expires, buyer)  # a buyer's pulls only what it is entitled to
     token = base64.b64encode(b"AWS:" + password.encode()).decode()
     data = {"authorizationToken": token, "expiresAt": expires}
     if ctx.service == PUBLIC:

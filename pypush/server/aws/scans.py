@@ -11,7 +11,6 @@ in epoch seconds) plus optional ``status`` (default COMPLETE) and ``description`
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any, Dict, Mapping
 
@@ -19,8 +18,8 @@ from pypush.image.model import INDEX_TYPES
 from pypush.name.patterns import DIGEST
 from pypush.server.aws.context import PREMIUM, Context, paginate, require_premium, with_token
 from pypush.server.aws.images import resolve_id
-from pypush.server.aws.protocol import PUBLIC, ApiError, service_model, validate
-from pypush.server.seed_files import read_json
+from pypush.server.aws.protocol import PUBLIC, ApiError, invalid, service_model, validate
+from pypush.server.aws.seed_files import read_json
 from pypush.server.store.store import repo_key
 
 NOT_SCANNED = ("this endpoint (pypush serve) does not scan images, and no findings were seeded for this image "
@@ -73,6 +72,8 @@ def describe_image_scan_findings(ctx: Context, p: Dict[str, Any]) -> Dict[str, A
     with ctx.store.read() as db:
         require_premium(ctx, db, name)
         img, failure = resolve_id(db, key, p["imageId"])
+    if img is None and (failure or {}).get("failureCode") in ("MissingDigestAndTag", "InvalidImageDigest"):
+        raise invalid(f"Invalid parameter at 'imageId': {(failure or {}).get('failureReason')}")
     if img is None:
         raise ApiError("ImageNotFoundException", f"The image with imageId {p['imageId']} does not exist within the "
                        f"premium repository with name '{name}': {(failure or {}).get('failureReason', '')}")

@@ -15,14 +15,17 @@ from urllib.parse import quote, urlencode
 esc = html.escape
 
 
-def repo_url(name: str, **query: object) -> str:
-    """The gallery path of repository ``name`` (query values that are falsy are left out)."""
+def repo_url(name: str, premium: bool = False, **query: object) -> str:
+    """The gallery path of repository ``name``, ``/premium/NAME`` for a premium one (query values that are
+    falsy are left out)."""
     params = {k: v for k, v in query.items() if v}
-    return f"/repositories/{quote(name, safe='/')}" + (f"?{urlencode(params)}" if params else "")
+    base = "/premium/" if premium else "/repositories/"
+    return f"{base}{quote(name, safe='/')}" + (f"?{urlencode(params)}" if params else "")
 
 
-def logo_url(name: str) -> str:
-    return f"/logos/{quote(name, safe='/')}"
+def logo_url(key: str) -> str:
+    """The logo of the repository whose store key is ``key``."""
+    return f"/logos/{quote(key, safe='/~')}"
 
 
 def human_size(size: int) -> str:
@@ -56,19 +59,38 @@ def time_tag(when: Optional[float], prefix: str = "") -> str:
             f'title="{stamp.strftime("%Y-%m-%d %H:%M:%S UTC")}">{esc(prefix)}{esc(ago(when))}</time>')
 
 
+def date_tag(when: float) -> str:
+    """A <time> showing the UTC date (``2027-03-01``), the full time in its title."""
+    stamp = datetime.fromtimestamp(when, timezone.utc)
+    return (f'<time datetime="{stamp.strftime("%Y-%m-%dT%H:%M:%SZ")}" '
+            f'title="{stamp.strftime("%Y-%m-%d %H:%M:%S UTC")}">{stamp.strftime("%Y-%m-%d")}</time>')
+
+
 def badges(values: Iterable[str], kind: str) -> str:
     return "".join(f'<span class="badge {kind}">{esc(v)}</span>' for v in values)
+
+
+LABELS = {"BASE_IMAGES": "Base images", "APPLICATION_RUNTIMES": "Application runtimes", "DATABASES": "Databases",
+          "AI_ML": "AI & ML", "NETWORKING": "Networking", "SECURITY": "Security", "MONITORING": "Monitoring",
+          "CI_CD_TOOLS": "CI/CD tools", "KUBERNETES_EXTENSIONS": "Kubernetes extensions", "WEB_SERVERS": "Web servers",
+          "STREAMING": "Streaming", "IMAGE": "Image", "HELM": "Helm chart"}
+"""How the gallery names catalog categories and artifact types (badges show as they are: SBOM, SIGNED)."""
+
+
+def labelled(values: Iterable[str], kind: str) -> str:
+    """Badges of enum values (categories, artifact types, badges) with their readable names."""
+    return "".join(f'<span class="badge {kind}" title="{esc(v)}">{esc(LABELS.get(v, v))}</span>' for v in values)
 
 
 TILE_COLOURS = 8
 """Lettered tiles use the classes c0..c7 of the stylesheet."""
 
 
-def logo(name: str, has_logo: bool, size: str = "") -> str:
-    """The repository's logo, or a lettered tile coloured by its name."""
+def logo(name: str, has_logo: bool, size: str = "", key: str = "") -> str:
+    """The repository's logo (``key``: its store key, default ``name``), or a lettered tile coloured by its name."""
     css = f"logo {size}".strip()
     if has_logo:
-        return f'<img class="{css}" src="{esc(logo_url(name))}" alt="{esc(name)} logo">'
+        return f'<img class="{css}" src="{esc(logo_url(key or name))}" alt="{esc(name)} logo">'
     short = name.rsplit("/", 1)[-1] or name
     colour = hashlib.sha256(name.encode()).digest()[0] % TILE_COLOURS
     return f'<span class="{css} tile c{colour}" aria-hidden="true">{esc(short[:1].upper())}</span>'

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import List, Sequence
 from urllib.parse import urlencode
 
-from pypush.server.gallery.html_parts import badges, esc, human_size, logo, repo_url, shell, time_tag
+from pypush.server.gallery.html_parts import (badges, date_tag, esc, human_size, labelled, logo, repo_url,
+                                              shell, time_tag)
 from pypush.server.gallery.listing import RepoCard, RepoPage, TagRow
 from pypush.server.gallery.markdown_render import render_markdown
 
@@ -22,12 +23,21 @@ class Site:
     alias: str
     display_name: str
     host_port: str
+    description: str = ""
+    logo: str = ""
+    """The registry logo's URL, '' without one."""
+    premium_host_port: str = ""
+    """The premium registry door (premiumRegistryUri's host)."""
 
     def public_ref(self, repo: str, tag: str) -> str:
         return f"public.ecr.aws/{self.alias}/{repo}:{tag}"
 
     def local_ref(self, repo: str, tag: str) -> str:
         return f"{self.host_port}/{repo}:{tag}"
+
+    def premium_uri(self, repo: str) -> str:
+        """A premium repository's repositoryUri (on the premium registry door)."""
+        return f"{self.premium_host_port}/{self.alias}/{repo}"
 
 
 def _pager(base: str, params: dict, page: int, pages: int) -> str:
@@ -57,19 +67,26 @@ def _pager(base: str, params: dict, page: int, pages: int) -> str:
     return f'<nav class="pager" aria-label="Pages">{"".join(parts)}</nav>'
 
 
+def _facts_badges(card: RepoCard) -> str:
+    """Premium, categories, badges (SBOM, SIGNED) and artifact types."""
+    premium = '<span class="badge premium">Premium</span>' if card.premium else ""
+    return (premium + labelled(card.categories, "category") + labelled(card.badges, "trust")
+            + labelled(card.artifact_types, "artifact"))
+
+
 def _card(site: Site, card: RepoCard) -> str:
     description = (f'<p class="description">{esc(card.description)}</p>' if card.description
                    else '<p class="description muted">No description</p>')
     meta = [time_tag(card.last_push, "Pushed ") if card.last_push else '<span class="muted">No images yet</span>',
             f'{card.tag_count} tag{"s" if card.tag_count != 1 else ""}']
     return f"""<li class="card">
-  <a class="card-link" href="{esc(repo_url(card.name))}">
-    {logo(card.name, card.has_logo)}
+  <a class="card-link" href="{esc(repo_url(card.name, card.premium))}">
+    {logo(card.name, card.has_logo, key=card.key)}
     <span class="card-head"><span class="card-name">{esc(card.name)}</span>
     <span class="card-alias">{esc(site.alias)}/{esc(card.name)}</span></span>
   </a>
   {description}
-  <div class="badges">{badges(card.operating_systems, "os")}{badges(card.architectures, "arch")}</div>
+  <div class="badges">{_facts_badges(card)}{badges(card.operating_systems, "os")}{badges(card.architectures, "arch")}</div>
   <div class="card-meta">{" · ".join(meta)}</div>
 </li>"""
 
@@ -108,8 +125,12 @@ def front_page(site: Site, cards: Sequence[RepoCard], total: int, query: str, pa
         grid = ('<div class="empty"><h2>No repositories yet</h2><p>Push an image here with '
                 f'<code>pypush push IMAGE public.ecr.aws/{esc(site.alias)}/REPO:TAG --endpoint-url '
                 f'http://{esc(site.host_port)} --create-repository</code></p></div>')
+    registry_logo = f'<img class="logo large" src="{esc(site.logo)}" alt="{esc(title)} logo">' if site.logo else ""
+    about = f'<p class="description">{esc(site.description)}</p>' if site.description else ""
     body = f"""<section class="registry">
+  {registry_logo}
   <h1>{esc(title)}</h1>
+  {about}
   <p class="alias"><code>public.ecr.aws/{esc(site.alias)}</code> · {total} repositor{"y" if total == 1 else "ies"}</p>
 </section>
 {count}
@@ -118,14 +139,25 @@ def front_page(site: Site, cards: Sequence[RepoCard], total: int, query: str, pa
     return shell(f"{title} · pypush gallery", body, query=query, alias=site.alias)
 
 
-def _pull(site: Site, repo: str, tag: str) -> str:
+def _pull(site: Site, repo: str, tag: str, premium: bool = False) -> str:
+    if premium:
+        return f"""<dl class="pull">
+  <dt>Subscribers</dt><dd><code class="copy">docker pull {esc(site.premium_uri(repo))}:{esc(tag)}</code></dd>
+</dl>"""
     return f"""<dl class="pull">
   <dt>Public</dt><dd><code class="copy">docker pull {esc(site.public_ref(repo, tag))}</code></dd>
   <dt>Local</dt><dd><code class="copy">docker pull {esc(site.local_ref(repo, tag))}</code></dd>
 </dl>"""
 
 
-def _tag_row(site: Site, repo: str, row: TagRow) -> str:
+def _deprecation(row: TagRow) -> str:
+    if row.deletion_at is None:
+        return ""
+    return (f'<span class="deprecated" title="deprecated: deleted at the scheduled time">Deprecated · deleted on '
+            f'{date_tag(row.deletion_at)}</span>')
+
+
+def _tag_row(site: Site, repo: str, row: TagRow, premium: bool = False) -> str:
     if row.is_index:
         kind = "Image index"
     elif row.artifact_type and "image.config" not in row.artifact_type and "container.image" not in row.artifact_type:
@@ -136,14 +168,14 @@ def _tag_row(site: Site, repo: str, row: TagRow) -> str:
     artifact = (f'<span class="muted" title="artifact type">{esc(row.artifact_type)}</span>'
                 if kind == "Artifact" and row.artifact_type else "")
     return f"""<li class="tag">
-  <div class="tag-head"><span class="tag-name">{esc(row.tag)}</span><span class="kind">{kind}</span>{artifact}</div>
+  <div class="tag-head"><span class="tag-name">{esc(row.tag)}</span><span class="kind">{kind}</span>{artifact}{_deprecation(row)}</div>
   <div class="tag-facts">
     <span>{time_tag(row.pushed_at, "Pushed ")}</span>
     <span>{esc(human_size(row.size))}</span>
     <span class="platforms">{platforms}</span>
     <code class="digest" title="{esc(row.digest)}">{esc(row.digest)}</code>
   </div>
-  {_pull(site, repo, row.tag)}
+  {_pull(site, repo, row.tag, premium)}
 </li>"""
 
 
@@ -153,8 +185,9 @@ def _tags(site: Site, repo: RepoPage, page: int) -> str:
                 f'public.ecr.aws/{esc(site.alias)}/{esc(repo.card.name)}:TAG --endpoint-url '
                 f'http://{esc(site.host_port)}</code></p></div>')
     pages = max(1, -(-repo.tag_total // TAGS_PER_PAGE))
-    rows = "\n".join(_tag_row(site, repo.card.name, t) for t in repo.tags)
-    return f'<ul class="tags">{rows}</ul>' + _pager(repo_url(repo.card.name), {"tab": "tags"}, page, pages)
+    rows = "\n".join(_tag_row(site, repo.card.name, t, repo.card.premium) for t in repo.tags)
+    return f'<ul class="tags">{rows}</ul>' + _pager(repo_url(repo.card.name, repo.card.premium), {"tab": "tags"},
+                                                     page, pages)
 
 
 def _badge_list(values: Sequence[str], kind: str) -> str:
@@ -170,7 +203,8 @@ def _markdown_section(text: str, what: str, name: str, option: str) -> str:
 
 
 def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
-    """One repository: header, the tab asked for, and a side panel with the newest tag's pull commands."""
+    """One repository: header, the tab asked for, and a side panel with the pull commands of ``latest`` (else
+    the newest tag)."""
     card = repo.card
     tab = tab if tab in {t for t, _ in TABS} else "about"
     if tab == "about":
@@ -180,13 +214,15 @@ def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
     else:
         content = _tags(site, repo, page)
     nav = "".join(
-        f'<a class="tab{" active" if key == tab else ""}" href="{esc(repo_url(card.name, tab=key if key != "about" else None))}"'
+        f'<a class="tab{" active" if key == tab else ""}" href="{esc(repo_url(card.name, card.premium, tab=key if key != "about" else None))}"'
         f'{" aria-current=page" if key == tab else ""}>{label}'
         f'{f" <span class=count-pill>{repo.tag_total}</span>" if key == "tags" else ""}</a>'
         for key, label in TABS)
-    latest = repo.newest
-    side = (f'<h3>Pull the newest tag <span class="tag-name small">{esc(latest.tag)}</span></h3>' + _pull(site, card.name, latest.tag)
-            if latest else '<h3>Pull</h3><p class="muted">No tagged images yet.</p>')
+    shown = repo.pull
+    which = "" if shown is not None and shown.tag == "latest" else " the newest tag"
+    side = (f'<h3>Pull{which} <span class="tag-name small">{esc(shown.tag)}</span></h3>'
+            + _pull(site, card.name, shown.tag, card.premium)
+            if shown else '<h3>Pull</h3><p class="muted">No tagged images yet.</p>')
     description = (f'<p class="description">{esc(card.description)}</p>' if card.description
                    else '<p class="description muted">No description</p>')
     facts = [("Tags", str(repo.tag_total)),
@@ -196,12 +232,12 @@ def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
              ("Architectures", _badge_list(card.architectures, "arch"))]
     body = f"""<nav class="crumbs"><a href="/">{esc(site.display_name or site.alias)}</a> › <span>{esc(card.name)}</span></nav>
 <section class="repo-head">
-  {logo(card.name, card.has_logo, "large")}
+  {logo(card.name, card.has_logo, "large", key=card.key)}
   <div>
     <h1>{esc(card.name)}</h1>
-    <p class="alias"><code>public.ecr.aws/{esc(site.alias)}/{esc(card.name)}</code></p>
+    <p class="alias"><code>{esc(site.premium_uri(card.name) if card.premium else f"public.ecr.aws/{site.alias}/{card.name}")}</code></p>
     {description}
-    <div class="badges">{badges(card.operating_systems, "os")}{badges(card.architectures, "arch")}</div>
+    <div class="badges">{_facts_badges(card)}{badges(card.operating_systems, "os")}{badges(card.architectures, "arch")}</div>
   </div>
 </section>
 <div class="repo-body">

@@ -1,5 +1,7 @@
 """Routes of the gallery (GET/HEAD outside /v2/): ``/`` (``?q=`` search, ``?sort=name|pushed``, ``?page=``),
-``/repositories/NAME`` (``?tab=about|usage|tags``, ``?page=``), ``/logos/NAME``, ``/style.css``;
+``/repositories/NAME`` (``?tab=about|usage|tags``, ``?page=``), ``/premium/NAME`` (a premium repository, listed
+only while AVAILABLE, and with a PUBLIC product when the Marketplace stub names them), ``/logos/KEY`` (a
+repository's store key: NAME or ``~premium/NAME``; ``_registry`` the registry's), ``/style.css``;
 ``/ALIAS/NAME`` (gallery.ecr.aws's form) redirects to the repository.
 
 A failing page answers 500 for that page only; the AWS API and /v2/ never pass through here.
@@ -13,11 +15,12 @@ from importlib import resources
 from typing import Dict, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pypush.server.gallery.html_parts import repo_url
+from pypush.server.gallery.html_parts import logo_url, repo_url
 from pypush.server.gallery.listing import Listing
 from pypush.server.gallery.pages import TAGS_PER_PAGE, Site, front_page, message_page, repo_page
 from pypush.server.reply import Reply
 from pypush.server.settings import Settings
+from pypush.server.store.store import repo_key
 from pypush.server.store.store import Store
 
 log = logging.getLogger("pypush.server")
@@ -56,13 +59,16 @@ class Gallery:
     """The gallery of one endpoint."""
 
     def __init__(self, store: Store, settings: Settings):
-        self.listing = Listing(store)
+        self.listing = Listing(store, settings.public_products)
         self.settings = settings
         self._style: Optional[bytes] = None
 
     def site(self, headers: Message) -> Site:
         host = headers.get("Host") or self.settings.url.split("://", 1)[-1]
-        return Site(alias=self.settings.alias, display_name=self.listing.display_name(), host_port=host)
+        return Site(alias=self.settings.alias, display_name=self.listing.display_name(), host_port=host,
+                    description=self.listing.registry_description(),
+                    logo=logo_url(REGISTRY_LOGO) if self.listing.registry_logo() is not None else "",
+                    premium_host_port=self.settings.premium_url.split("://", 1)[-1])
 
     def handle(self, method: str, target: str, headers: Message) -> Reply:
         """The answer to one GET/HEAD outside /v2/."""
@@ -85,6 +91,9 @@ class Gallery:
             if path.startswith("/repositories/"):
                 return self._repository(site, path[len("/repositories/"):], query.get("tab", "about"),
                                         _int(query.get("page")))
+            if path.startswith("/premium/"):
+                return self._repository(site, path[len("/premium/"):], query.get("tab", "about"),
+                                        _int(query.get("page")), premium=True)
             alias = f"/{self.settings.alias}"
             if path == alias or path.startswith(alias + "/"):  # gallery.ecr.aws/ALIAS/REPO addresses
                 repo = path[len(alias):].strip("/")
@@ -115,10 +124,10 @@ class Gallery:
             sort = "name"
         return self._page(200, front_page(site, cards, total, q, page, sort))
 
-    def _repository(self, site: Site, name: str, tab: str, page: int) -> Reply:
+    def _repository(self, site: Site, name: str, tab: str, page: int, premium: bool = False) -> Reply:
         name = name.strip("/")
         offset, limit = ((page - 1) * TAGS_PER_PAGE, TAGS_PER_PAGE) if tab == "tags" else (0, 1)
-        repo = self.listing.repository(name, offset=offset, limit=limit)
+        repo = self.listing.repository(repo_key(name, premium), offset=offset, limit=limit)
         if repo is None:
             return self._not_found(f"There is no repository named {name!r} here.")
         return self._page(200, repo_page(site, repo, tab, page))

@@ -14,7 +14,7 @@ from pypush.image.model import INDEX_TYPES
 from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, find_image
 from pypush.server.reply import Reply
 from pypush.name.patterns import BLOB_DIGEST, DIGEST
-from pypush.server.store.store import Store, repo_exists, repo_key
+from pypush.server.store.store import Store, is_premium_key, repo_exists, repo_key
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -58,7 +58,7 @@ def resolve_repo(store: Store, alias: str, name: str, premium: bool = False) -> 
     """The store key of the FREE (or ``premium``) repository ``name`` or ``<alias>/<repo>`` means, if it exists."""
     with store.read() as db:
         for candidate in dict.fromkeys((name, strip_alias(alias, name))):
-            if candidate and repo_exists(db, repo_key(candidate, premium)):
+            if candidate and not is_premium_key(candidate) and repo_exists(db, repo_key(candidate, premium)):
                 return repo_key(candidate, premium)
     return None
 

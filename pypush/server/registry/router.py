@@ -10,7 +10,9 @@ Every manifest GET that finds an image counts as a pull of it, every manifest HE
 
 The premium door (``premium=True``, the endpoint's second port, which premiumRegistryUri names) serves
 the premium repositories under the same paths (``<repo>`` or ``<alias>/<repo>``): only with the owner's
-credentials (a GetAuthorizationToken password or its push token), never anonymously; it creates nothing
+credentials (a GetAuthorizationToken password or its push token), or a buyer's (the password GetAuthorizationToken
+gives a buyer account, or its pull token), which pulls only repositories that are AVAILABLE or HIDDEN and list one
+of its products (--entitlements); never anonymously; it creates nothing
 (CreatePremiumRepository does), and deprecated images whose time has come are deleted before it answers.
 """
 from __future__ import annotations
@@ -20,19 +22,21 @@ from email.message import Message
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
+from pypush.server.aws import policy
 from pypush.server.aws.context import public_context
+from pypush.server.aws.entitled import may_pull
 from pypush.server.aws.premium_images import purge_due
 from pypush.server.aws.protocol import ApiError, validate
 from pypush.server.aws.repositories import create_repository
 from pypush.server.http_body import RequestBody
-from pypush.server.registry.auth import PUSH, access, challenge
+from pypush.server.registry.auth import BUYER, PUSH, access, buyer_account, challenge
 from pypush.server.registry.manifests import ManifestApi
 from pypush.server.registry.reads import ReadApi, json_reply, resolve_repo, strip_alias, v2_error
 from pypush.server.registry.uploads import UploadApi
 from pypush.server.reply import Reply
 from pypush.server.settings import Settings
 from pypush.server.store import pull_counts
-from pypush.server.store.store import Store
+from pypush.server.store.store import Store, name_of_key
 
 _NAME = r"(?P<name>[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*)"
 _ROUTES = [
@@ -78,6 +82,8 @@ class RegistryDoor:
                 return self._unauthorized(headers, "UNAUTHORIZED", "authentication required")
             return self._unauthorized(headers, "DENIED", "this token may only pull", ',error="insufficient_scope"')
         if path == "/v2/_catalog":
+            if self.premium and level == BUYER:
+                return v2_error(403, "DENIED", "a buyer lists its repositories with DescribeEntitledRepositories")
             return self.reads.catalog(query) if not write else _unsupported(method, path)
         for pattern, kind in _ROUTES:
             m = pattern.fullmatch(path)
@@ -101,6 +107,13 @@ class RegistryDoor:
             if kind == "objects" and m["kind"] == "referrers" and not write:  # the spec: never a 404 here
                 return self.reads.referrers(name, m["ref"], query)  # (an empty index)
             return v2_error(404, "NAME_UNKNOWN", f"repository {name!r} is not known")
+        if self.premium and level == BUYER:
+            refusal = self._buyer_refusal(headers, repo)
+            if refusal is not None:
+                return refusal
+        denied = self._denied(kind, m["kind"] if kind == "objects" else "", method, repo, query, body)
+        if denied is not None:
+            return denied
         if kind == "uploads":
             return self._upload(method, name, repo, m["ref"], query, headers, body)
         if kind == "tags":
@@ -117,7 +130,7 @@ class RegistryDoor:
             if reply.status == 200:  # counted for publisher reports: GET a pull, HEAD a version check
                 pull_counts.count(self.store, repo, reply.headers["Docker-Content-Digest"],
                                   pull_counts.PULL if method == "GET" else pull_counts.VERSION_CHECK,
-                                  self.settings.now())
+                                  self.settings.clock())
             return reply
         if method == "PUT":
             return self.manifests.put(name, repo, ref, headers, body)
@@ -125,14 +138,38 @@ class RegistryDoor:
             return self.manifests.delete(repo, ref)
         return _unsupported(method, path)
 
+    def _denied(self, kind: str, objects: str, method: str, repo: str, query: Dict[str, List[str]],
+                body: RequestBody) -> Optional[Reply]:
+        """403 DENIED when the repository's policy denies the ECR Public actions this write takes
+        (aws/policy.py says which statements are judged); None otherwise."""
+        operations = _write_operations(kind, objects, method, query, body)
+        if not operations:
+            return None
+        with self.store.read() as db:
+            action = policy.refusal(db, self.settings.registry_id, repo, operations)
+        if action is None:
+            return None
+        return v2_error(403, "DENIED", policy.denied_message(action, self.settings.registry_id, repo))
+
     def _premium_access(self, headers: Message, level: Optional[str]) -> Optional[Reply]:
-        """The refusal of a premium-door request without the owner's credentials (else None)."""
-        if level == PUSH:
+        """The refusal of a premium-door request without the owner's or a buyer's credentials (else None;
+        a buyer's entitlement is checked once the repository is known: ``_buyer_refusal``)."""
+        if level in (PUSH, BUYER):
             return None
         if level is None:
             return self._unauthorized(headers, "UNAUTHORIZED", "premium repositories need credentials")
         return self._unauthorized(headers, "DENIED", "premium repositories need the owner's credentials "
-                                  "(a GetAuthorizationToken password), not an anonymous token", ',error="insufficient_scope"')
+                                  "(a GetAuthorizationToken password), not an anonymous token",
+                                  ',error="insufficient_scope"')
+
+    def _buyer_refusal(self, headers: Message, repo: str) -> Optional[Reply]:
+        """A buyer pulls a premium repository only while it is AVAILABLE or HIDDEN and lists one of the
+        buyer's products (the entitlements stub); else DENIED."""
+        account = buyer_account(headers)
+        if may_pull(self.store, self.settings, account, name_of_key(repo)):
+            return None
+        return v2_error(403, "DENIED", f"account {account} has no active entitlement to the repository "
+                        f"{name_of_key(repo)!r} (or it is not available yet)")
 
     def _upload(self, method: str, name: str, repo: str, upload_id: str, query: Dict[str, List[str]],
                 headers: Message, body: RequestBody) -> Reply:
@@ -167,6 +204,27 @@ class RegistryDoor:
             host = None
         value = challenge(self.settings.url, self.settings.login, host) + extra
         return v2_error(401, code, message, **{"Www-Authenticate": value})
+
+
+def _write_operations(kind: str, objects: str, method: str, query: Dict[str, List[str]],
+                      body: RequestBody) -> List[str]:
+    """The ECR Public operations a /v2/ write amounts to (as ECR's registry host authorizes a docker push):
+    an upload session's POST is InitiateLayerUpload (with ``?digest=`` or ``?mount=`` also the rest of the
+    upload), a PATCH UploadLayerPart, the closing PUT CompleteLayerUpload, a manifest PUT PutImage, a
+    manifest DELETE BatchDeleteImage. Reads and an upload's GET or DELETE take none."""
+    if kind == "uploads":
+        if method == "POST":
+            if "digest" in query:
+                return ["InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"]
+            return ["InitiateLayerUpload", "CompleteLayerUpload"] if "mount" in query else ["InitiateLayerUpload"]
+        if method == "PATCH":
+            return ["UploadLayerPart"]
+        if method == "PUT":
+            return ["CompleteLayerUpload"] if body.done else ["UploadLayerPart", "CompleteLayerUpload"]
+        return []
+    if objects == "manifests":
+        return {"PUT": ["PutImage"], "DELETE": ["BatchDeleteImage"]}.get(method, [])
+    return []
 
 
 def _unsupported(method: str, what: str) -> Reply:

@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from pypush.image.model import DOCKER_CONFIG, OCI_CONFIG
+from pypush.name.patterns import DIGEST
 from pypush.server.store.store import Db
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
@@ -38,27 +39,48 @@ def badge_of(artifact_type: str) -> Optional[str]:
     return None
 
 
-def _subject(manifest: bytes) -> Optional[str]:
+def subject_of(manifest: bytes) -> Optional[str]:
+    """The digest of a manifest's ``subject`` (the image an SBOM or signature refers to), if any."""
     try:
         doc = json.loads(manifest)
-    except ValueError:
+    except (ValueError, RecursionError):  # a client's bytes (the v2 door reads them before PutImage does)
         return None
     subject = doc.get("subject") if isinstance(doc, dict) else None
     digest = subject.get("digest") if isinstance(subject, dict) else None
-    return digest if isinstance(digest, str) else None
+    return digest if isinstance(digest, str) and DIGEST.fullmatch(digest) else None
 
 
-def catalog_facts(db: Db, repo: str) -> Tuple[List[str], List[str]]:
-    """(badges, artifactTypes) of the repository stored as ``repo``, each in the model's enum order."""
-    kinds = {ARTIFACT_TYPES[r[0]] for r in db.execute(
-        "SELECT DISTINCT artifact_type FROM images WHERE repo=? AND artifact_type IS NOT NULL", (repo,))
-        if r[0] in ARTIFACT_TYPES}
-    badges = set()
-    stored = {r[0] for r in db.execute("SELECT digest FROM images WHERE repo=?", (repo,))}
-    for artifact, manifest in db.execute(
-            "SELECT artifact_type, manifest FROM images WHERE repo=? AND artifact_type IS NOT NULL "
-            "AND instr(manifest, ?) > 0", (repo, b'"subject"')):
+Facts = Tuple[List[str], List[str]]
+"""(badges, artifactTypes), each in the model's enum order."""
+
+
+def _facts(db: Db, where: str, args: Tuple[Any, ...]) -> Dict[str, Facts]:
+    """Facts per store key of the repositories ``where`` selects among the images (``i``)."""
+    kinds: Dict[str, Set[str]] = {}
+    for repo, artifact in db.execute(f"SELECT DISTINCT i.repo, i.artifact_type FROM images i WHERE {where} "
+                                     "AND i.artifact_type IS NOT NULL", args):
+        if artifact in ARTIFACT_TYPES:
+            kinds.setdefault(repo, set()).add(ARTIFACT_TYPES[artifact])
+    badges: Dict[str, Set[str]] = {}
+    for repo, artifact, manifest in db.execute(
+            f"SELECT i.repo, i.artifact_type, i.manifest FROM images i WHERE {where} AND i.artifact_type IS NOT NULL "
+            "AND instr(i.manifest, ?) > 0", (*args, b'"subject"')):
         badge = badge_of(artifact)
-        if badge is not None and badge not in badges and _subject(manifest) in stored:
-            badges.add(badge)
-    return [b for b in BADGE_ORDER if b in badges], [k for k in ARTIFACT_ORDER if k in kinds]
+        if badge is None or badge in badges.get(repo, ()):
+            continue
+        subject = subject_of(manifest)
+        if subject and db.execute("SELECT 1 FROM images WHERE repo=? AND digest=?", (repo, subject)).fetchone():
+            badges.setdefault(repo, set()).add(badge)
+    return {repo: ([b for b in BADGE_ORDER if b in badges.get(repo, ())],
+                   [k for k in ARTIFACT_ORDER if k in kinds.get(repo, ())])
+            for repo in set(kinds) | set(badges)}
+
+
+def catalog_facts(db: Db, repo: str) -> Facts:
+    """(badges, artifactTypes) of the repository stored as ``repo``."""
+    return _facts(db, "i.repo=?", (repo,)).get(repo, ([], []))
+
+
+def all_catalog_facts(db: Db) -> Dict[str, Facts]:
+    """Facts of every repository that has any (store key -> facts), in two queries."""
+    return _facts(db, "1=1", ())

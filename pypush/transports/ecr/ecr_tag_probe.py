@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES
-from pypush.name.reference import ECR_PUBLIC, Destination
+from pypush.name.reference import ECR_PUBLIC, Reference
 
 _ABSENT = ("ImageNotFoundException", "RepositoryNotFoundException", "ImageTagDoesNotExistException")
 _TIMEOUT = 15.0
 
 
-def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[str] = None,
+def tag_digests(dest: Reference, tags: Sequence[str], endpoint_url: Optional[str] = None,
                 profile: Optional[str] = None, repository_type: str = "FREE") -> Optional[Dict[str, Optional[str]]]:
     """tag -> image digest it names (None: no such tag or repository; on ECR Public, which only says that
     one of the tags asked is missing, every tag then reads None), or None when this cannot tell.
@@ -45,7 +45,7 @@ def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[s
         client.close()
 
 
-def ask_tags(call: Callable[[str, Dict[str, Any]], Mapping[str, Any]], service: str, dest: Destination,
+def ask_tags(call: Callable[[str, Dict[str, Any]], Mapping[str, Any]], service: str, dest: Reference,
              tags: Sequence[str], repository_type: str = "FREE") -> Optional[Dict[str, Optional[str]]]:
     """tag -> digest at exactly ``dest`` through ``call(operation, body)``, or None when the answer could not
     be about ``dest``. ECR Public's DescribeImages takes no alias (it answers about the caller's registry), so

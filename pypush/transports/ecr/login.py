@@ -4,10 +4,10 @@ from __future__ import annotations
 import base64
 from typing import Optional, Tuple
 
-from pypush.name.reference import ECR_PUBLIC, Destination
+from pypush.name.reference import ECR_PUBLIC, Reference
 
 
-def ecr_login(dest: Destination, endpoint_url: Optional[str] = None, profile: Optional[str] = None) -> Tuple[str, str]:
+def ecr_login(dest: Reference, endpoint_url: Optional[str] = None, profile: Optional[str] = None) -> Tuple[str, str]:
     """(username, password) for the registry host of an ECR destination."""
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any, Optional, Tuple
 
 from pypush.errors import RegistryError
-from pypush.name.reference import Destination
+from pypush.name.reference import Reference
 
 
-def premium_repository_uri(dest: Destination, endpoint_url: Optional[str] = None, profile: Optional[str] = None,
+def premium_repository_uri(dest: Reference, endpoint_url: Optional[str] = None, profile: Optional[str] = None,
                            client: Any = None) -> str:
     """``HOST[:PORT]/PATH`` of the premium repository ``dest`` names: its ``repositoryUri``
     (DescribePremiumRepositories), else the registry's ``premiumRegistryUri`` (DescribeRegistries) followed by

@@ -295,7 +295,8 @@ def umask() -> int:
     return _UMASK
 
 
-_UMASK: Optional[int] = None
+# No annotation: PyPy 3.9 refuses to compile a module where a function declares an annotated name global.
+_UMASK = None  # type: Optional[int]
 
 
 def _mkstemp(directory: str, prefix: str = ".pypush-") -> Tuple[int, str]:
