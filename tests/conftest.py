@@ -292,9 +292,7 @@ def run_pypush(*args: str, env: dict = None, input: str = None, timeout: float =
 def moto_url(tmp_path_factory):
     """moto's server (an independent implementation of the ECR API) on a loopback port."""
     port = free_port()
-    cmd = [shutil.which("moto_server") or sys.executable, "-p", str(port)]
-    if not shutil.which("moto_server"):
-        cmd = [sys.executable, "-m", "moto.server", "-p", str(port)]
+    cmd = [sys.executable, "-m", "moto.server", "-p", str(port)]  # the moto installed beside the tests' Python
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=log)
     try:
