@@ -82,9 +82,8 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
         target = targets[id(leaf)]
         wheels = wheels_for(packages, target, where, cache)
         item = Platform(target, leaf.descriptor.digest)
-        if wheels:
-            deps, dists = installed_layer(wheels, target, epoch, cache, "dependencies",
-                                          settings.allow_foreign_binaries)
+        for group, what in dependency_groups(wheels):
+            deps, dists = installed_layer(group, target, epoch, cache, what, settings.allow_foreign_binaries)
             item.layers.append(deps)
             item.dists += dists
         app, dists = installed_layer([(wheel_path, app_facts)], target, epoch, cache, project.name,
@@ -106,6 +105,23 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
         return item.layers, history, {"org.opencontainers.image.base.digest": item.base_digest}
 
     return list(built.values()), layers_for, platforms
+
+
+OWN_LAYER = 16 << 20
+"""A wheel at least this big gets a layer of its own: a change among the small ones does not upload it again."""
+
+
+Wheels = List[Tuple[str, Dict[str, Any]]]  # (path, facts)
+
+
+def dependency_groups(wheels: Wheels) -> List[Tuple[Wheels, str]]:
+    """The dependency layers: one per wheel of at least OWN_LAYER bytes (by name), then one of all the others."""
+    import os
+
+    big = [w for w in wheels if os.path.getsize(w[0]) >= OWN_LAYER]
+    small = [w for w in wheels if w not in big]
+    groups = [([w], f"dependency {w[1]['name']}") for w in sorted(big, key=lambda w: w[1]["name"])]
+    return groups + ([(small, "dependencies")] if small else [])
 
 
 def _created(epoch: int) -> str:

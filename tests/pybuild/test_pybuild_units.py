@@ -194,3 +194,19 @@ def test_target_of_debian_python_of_alpine_and_of_a_venv():
         "/opt/venv/lib/python3.11/site-packages", "/opt/venv/bin", "/opt/venv/bin/python3")
     with pytest.raises(SourceError, match=r"the base \(linux/amd64\) has no Python: no python3 on its PATH"):
         _detect({"bin/sh": b""})
+
+
+def test_big_wheels_get_layers_of_their_own(tmp_path, monkeypatch):
+    from pypush.pybuild import plan
+
+    wheels = []
+    for name, size in (("small", 10), ("huge", 300), ("big", 200)):
+        path = tmp_path / f"{name}-1-py3-none-any.whl"
+        path.write_bytes(b"\0" * size)
+        wheels.append((str(path), {"name": name}))
+    monkeypatch.setattr(plan, "OWN_LAYER", 100)
+    groups = plan.dependency_groups(wheels)
+    assert [what for _, what in groups] == ["dependency big", "dependency huge", "dependencies"]
+    assert [len(g) for g, _ in groups] == [1, 1, 1] and groups[2][0][0][1]["name"] == "small"
+    monkeypatch.setattr(plan, "OWN_LAYER", 1000)
+    assert [what for _, what in plan.dependency_groups(wheels)] == ["dependencies"]

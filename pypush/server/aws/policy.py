@@ -2,17 +2,16 @@
 repository write.
 
 What is judged: statements whose ``Principal`` is ``"*"`` or ``{"AWS": "*"}`` (a list holding ``"*"``),
-without a ``Condition`` or ``NotPrincipal``, by ``Action`` / ``NotAction`` (IAM's wildcards ``*`` and
-``?``, case-insensitive) and ``Resource`` (absent, or a pattern matching the repository's ARN). IAM's
+without a ``Condition``, ``NotPrincipal`` or ``NotResource``, by ``Action`` / ``NotAction`` (IAM's
+wildcards ``*`` and ``?``, case-insensitive) and ``Resource`` (absent, or matching the repository's ARN). IAM's
 order applies: an explicit Deny wins over any Allow; with no matching statement the call is allowed, as
 the endpoint has no identity policies (the caller is taken to hold ``ecr-public:*``). Only the write
 actions in ``ENFORCED`` are checked (pulls on ECR Public are anonymous and cannot be denied). Statements
-naming other principals or with conditions are stored and returned unjudged.
+naming other principals, with conditions, NotPrincipal or NotResource are stored and returned unjudged.
 """
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from pypush.server.aws.context import Context, typed_key
@@ -32,14 +31,33 @@ def _listed(value: Any) -> List[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _pattern(glob: str, case: bool) -> "re.Pattern[str]":
-    """IAM's wildcard match: ``*`` any run of characters, ``?`` one character, nothing else special."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
-    return re.compile(body, 0 if case else re.IGNORECASE | re.DOTALL)
+def wildcard_match(pattern: str, value: str) -> bool:
+    """IAM's wildcard match of all of ``value``: ``*`` any run of characters, ``?`` one, nothing else special.
+
+    Greedy with one backtrack point (the last ``*``), so time is at most len(pattern) × len(value) whatever
+    the pattern (a regular expression of ``*a*a*a…`` backtracks exponentially).
+    """
+    p = v = 0
+    star, resume = -1, 0
+    while v < len(value):
+        if p < len(pattern) and pattern[p] == "*":
+            star, resume = p, v
+            p += 1
+        elif p < len(pattern) and pattern[p] in ("?", value[v]):
+            p += 1
+            v += 1
+        elif star >= 0:
+            p, resume = star + 1, resume + 1
+            v = resume
+        else:
+            return False
+    return all(c == "*" for c in pattern[p:])
 
 
 def _any_match(globs: Iterable[str], value: str, case: bool) -> bool:
-    return any(_pattern(g, case).fullmatch(value) for g in globs)
+    if not case:
+        globs, value = (g.lower() for g in globs), value.lower()
+    return any(wildcard_match(g, value) for g in globs)
 
 
 def _judged(statement: Any) -> bool:

@@ -65,10 +65,12 @@ def resolve_target(target: str) -> Tuple[str, OperationModel]:
 
 # -- parsing ----------------------------------------------------------------------------------
 def loads_json(raw: Union[str, bytes]) -> Any:
-    """``json.loads``, with a document nested too deeply for the parser reported as the ValueError of any
-    malformed document (CPython's parser raises RecursionError): for every JSON text a client sends."""
+    """``json.loads`` of UTF-8 text (as AWS JSON is; json.loads would guess UTF-16 and UTF-32 too, and PyPy's
+    parser fails with a SystemError on some such bytes), with a document that is not UTF-8 or is nested
+    too deeply for the parser (CPython raises RecursionError) reported as the ValueError of any malformed
+    document: for every JSON text a client sends."""
     try:
-        return json.loads(raw)
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

@@ -47,6 +47,17 @@ def test_a_deeply_nested_body_is_a_400(endpoint):
     assert status == 200
 
 
+def test_a_body_that_is_not_utf8_is_a_serialization_error(endpoint):
+    """AWS JSON is UTF-8: a UTF-16 or UTF-32 body (which json.loads alone would read, and PyPy's parser
+    failed on with a SystemError that ended the connection) or stray bytes are refused."""
+    conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=60)
+    for raw in ['{"repositoryName": "u16"}'.encode("utf-16"), '{"repositoryName": "u32"}'.encode("utf-32-le"),
+                b"\xff\xfe[]", b"\xfe\xff\x00[\x00]", b'{"repositoryName": "\xed\xa0\x80x"}', b"\x00\x00\x00{"]:
+        status, doc = _post(conn, PUBLIC + "CreateRepository", raw)
+        assert (status, doc["__type"]) == (400, "SerializationException"), (raw, doc)
+    assert client(endpoint).describe_repositories()["repositories"] == []
+
+
 def test_json_nested_deeply_inside_a_member_is_a_400(endpoint):
     """Members that hold JSON of their own (a manifest, a policy, a page token) and the registry door's
     manifest PUT: too deep for the parser is a malformed document, not a 500."""

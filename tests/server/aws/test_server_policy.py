@@ -12,7 +12,7 @@ import pytest
 from conftest import FIXTURES, run_pypush, server_fixture
 from endpoint_client import cli, client, error_of, push_blob, push_image, sha
 from pypush.server import LocalEndpoint
-from pypush.server.aws.policy import ALLOW, DENY, ENFORCED, decision
+from pypush.server.aws.policy import ALLOW, DENY, ENFORCED, decision, wildcard_match
 
 pytestmark = [pytest.mark.servers, pytest.mark.endpoint_api]
 
@@ -190,3 +190,41 @@ def test_a_push_the_policy_denies_fails_naming_the_policy(ep, tmp_path):
     assert "AccessDeniedException" in proc.stderr and "ecr-public:PutImage" in proc.stderr
     assert "the repository's policy denies it: see pypush policy get REPO" in proc.stderr
     assert "IAM policy" not in proc.stderr and c.describe_images(repositoryName="app")["imageDetails"] == []
+
+
+PUSH_ACTIONS = ["BatchCheckLayerAvailability", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload",
+                "PutImage"]
+
+
+@pytest.mark.parametrize("statement", [
+    deny("ecr-public:*"), deny(["ecr-public:PutImage"], {"AWS": ["*"]}), deny("*"), deny("ecr-public:*Layer*"),
+    {"Effect": "Deny", "Principal": "*", "NotAction": "ecr-public:Describe*"},
+    deny("ecr-public:Put*"), deny("ECR-PUBLIC:putimage"),
+    deny("ecr-public:DeleteRepository"), deny("ecr-public:*", Condition={"Bool": {"aws:SecureTransport": "false"}}),
+    deny("ecr-public:*", {"AWS": "arn:aws:iam::111122223333:root"}), allow("ecr-public:*"),
+])
+def test_the_clients_lockout_check_and_the_endpoint_agree_on_push(statement):
+    """`pypush policy set` asks for --force when the endpoint would then refuse a push (and for a policy denying
+    SetRepositoryPolicy, which the endpoint does not judge), never for one the endpoint would not enforce."""
+    from pypush.ecrpublic.policy_check import locked_out
+
+    text = policy(statement)
+    refused = [op for op in PUSH_ACTIONS if decision(text, f"ecr-public:{op}", ARN) == DENY]
+    assert bool(locked_out(json.loads(text))) is bool(refused)
+
+
+@pytest.mark.parametrize("pattern, value, matches", [
+    ("*", "", True), ("", "", True), ("", "a", False), ("?", "", False), ("a?c", "abc", True), ("a*c", "abxc", True),
+    ("a*c", "abxcd", False), ("*x*", "abxcd", True), ("**", "z", True), ("a*b*c", "aXbYbZc", True),
+    ("a*b*c", "aXbYc d", False), ("[a]", "a", False), ("[a]", "[a]", True), ("a.c", "abc", False),
+])
+def test_wildcard_match(pattern, value, matches):
+    assert wildcard_match(pattern, value) is matches
+
+
+def test_a_pathological_pattern_is_decided_without_backtracking():
+    """``*a*a*a…z`` against a long run of ``a``: a regular expression backtracks exponentially (10 pairs took
+    10 s); the matcher's work is bounded by the product of the lengths."""
+    text = policy(deny("ecr-public:" + "*a" * 200 + "*z"), deny("ecr-public:" + "*a" * 200))
+    assert decision(text, "ecr-public:" + "a" * 300, ARN) == DENY
+    assert decision(policy(deny("ecr-public:" + "*a" * 200 + "*z")), "ecr-public:" + "a" * 300, ARN) is None

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, server_fixture
+from conftest import FIXTURES, run_pypush, server_fixture
 from endpoint_client import OCI_MANIFEST, V2, client, password_of, sha
 from pullcheck import pull_and_check
 from pypush.server import LocalEndpoint
@@ -117,3 +117,14 @@ def test_the_premium_door_enforces_the_premium_repositorys_policy(tmp_path):
         c.delete_premium_repository_policy(repositoryName="app")
         r = premium("PUT", "/v2/app/manifests/v1", data=raw, headers={"Content-Type": OCI_MANIFEST})
         assert r.status_code == 201 and r.headers["Docker-Content-Digest"] == sha(raw)
+
+
+def test_a_v2_push_the_policy_denies_fails_naming_the_policy_not_the_password(ep):
+    c = client(ep)
+    c.set_repository_policy(repositoryName="app", policyText=policy("ecr-public:PutImage"))
+    proc = run_pypush("push", f"oci:{FIXTURES / 'small.oci'}", f"{ep.host_port}/app:2", "--insecure", "-u", "AWS",
+                      "--password-stdin", input=password_of(ep) + "\n")
+    assert proc.returncode == 5, proc.stderr
+    assert "403 DENIED" in proc.stderr and "ecr-public:PutImage" in proc.stderr
+    assert "the repository's policy denies it" in proc.stderr and "password" not in proc.stderr
+    assert c.describe_images(repositoryName="app")["imageDetails"] == []
