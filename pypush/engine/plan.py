@@ -14,12 +14,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from pypush.engine.push_result import PushResult
 from pypush.errors import PypushError, UsageError
 from pypush.image.model import Blob, Descriptor
-from pypush.transports.base import ProgressFn
+from pypush.net.stats import TransferStats
+from pypush.transports.base import ProgressFn, Transport
 
 
 @dataclass(frozen=True)
@@ -142,16 +143,42 @@ class BlobLedger:
             return record, True
 
 
-class SharedUploads:
+class SharedUploads(Transport):
     """One image's transport within a plan: at most ``slots`` uploads at once plan-wide, and a blob another
     image sends to the same scope is waited for and mounted (``mount``) or, in the same repository,
-    found there. Everything else is the wrapped transport's; ``close`` is left to the plan."""
+    found there. The rest of the contract is the wrapped transport's; ``close`` is left to the plan."""
 
-    def __init__(self, inner: Any, ledger: BlobLedger, scope: str, slots: threading.Semaphore):
+    def __init__(self, inner: Transport, ledger: BlobLedger, scope: str, slots: threading.Semaphore):
         self._inner, self._ledger, self._scope, self._slots = inner, ledger, scope, slots
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    @property
+    def repository(self) -> str:  # type: ignore[override]
+        return self._inner.repository
+
+    @property
+    def stats(self) -> TransferStats:  # type: ignore[override]
+        return self._inner.stats
+
+    def prepare(self, create_repository: bool = False) -> None:
+        self._inner.prepare(create_repository)
+
+    def missing(self, digests: Sequence[str]) -> Set[str]:
+        return self._inner.missing(digests)
+
+    def put_manifest(self, raw: bytes, media_type: str, digest: str, tags: Sequence[str]) -> None:
+        self._inner.put_manifest(raw, media_type, digest, tags)
+
+    def put_referrer(self, raw: bytes, media_type: str, digest: str, artifact_type: str) -> None:
+        self._inner.put_referrer(raw, media_type, digest, artifact_type)
+
+    def tag_digest(self, tag: str) -> Optional[str]:
+        return self._inner.tag_digest(tag)
+
+    def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
+        return self._inner.tag_digests(tags)
+
+    def mount(self, digest: str, source: str) -> bool:
+        return self._inner.mount(digest, source)
 
     def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
         """Send ``blob`` unless another image of the plan does: then wait and mount it from there."""
@@ -162,7 +189,7 @@ class SharedUploads:
         record, mine = self._ledger.claim(self._scope, digest, repository)
         if not mine:
             record.done.wait()
-            if record.ok and (record.repository == repository or self._mount(digest, record.repository)):
+            if record.ok and (record.repository == repository or self._inner.mount(digest, record.repository)):
                 return blob.descriptor
             return self._send(blob, progress)  # the other upload failed, or the registry did not mount
         try:
@@ -171,9 +198,6 @@ class SharedUploads:
             return desc
         finally:
             record.done.set()
-
-    def _mount(self, digest: str, source: str) -> bool:
-        return bool(self._inner.mount(digest, source))
 
     def _send(self, blob: Blob, progress: ProgressFn) -> Descriptor:
         with self._slots:
