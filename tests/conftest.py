@@ -42,6 +42,9 @@ def pytest_configure(config) -> None:
                                        "any listening socket) or skopeo; -m 'not servers' runs the unit tests")
     config.addinivalue_line("markers", "endpoint_api: the local endpoint's AWS API tests, also run by .ci/run against "
                                        "the oldest declared and the newest released dependencies")
+    config.addinivalue_line("markers", "aws_cli: drives the AWS CLI v1 (a test client, not a pypush dependency: "
+                                       "left out of .ci/run's oldest/newest-dependency runs; tests named *aws_cli* "
+                                       "and the premium CLI file are marked by their names)")
     config.addinivalue_line("markers", "zstd: needs zstandard (skipped where it does not load; tests named *zstd* "
                                        "are marked by their name)")
 
@@ -69,6 +72,8 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.servers)
+        if "aws_cli" in item.nodeid or "premium_cli" in item.nodeid:
+            item.add_marker(pytest.mark.aws_cli)
         if no_zstd and ("zstd" in item.nodeid.lower() or item.get_closest_marker("zstd")):
             item.add_marker(pytest.mark.skip(reason=no_zstd))
 

@@ -6,7 +6,7 @@ from typing import List
 
 from import_graph import cycles, import_graph
 
-LAYERS = ["errors", "b64", "cache_dir", "apimodels", "name", "net", "image", "transform", "transports", "sources", "engine",
+LAYERS = ["errors", "process", "b64", "cache_dir", "apimodels", "name", "net", "image", "transform", "transports", "sources", "engine",
           "api", "assemble", "pybuild", "ecrpublic", "server", "cli", "__main__"]
 """Bottom to top: a package may import only the packages before it (and itself). ``pypush/__init__`` is the top."""
 

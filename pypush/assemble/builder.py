@@ -1,7 +1,7 @@
 """Build an image without Docker: new layers and config changes on top of a base image.
 
-``build(base, layers=[...], entrypoint=..., env=..., platforms=...)`` opens the base (any source
-``pypush push`` reads), reads only its manifests and configs, makes every new layer (a reproducible tar
+``append(base, layers=[...], entrypoint=..., env=..., platforms=...)`` opens the base (any source
+``pypush push`` reads, or ``scratch``), reads only its manifests and configs, makes every new layer (a reproducible tar
 in a private temporary directory) and composes the new manifests: the base's layer descriptors as they
 are, then the new ones; a new config (diff_ids, history, the changes asked for); annotations naming the
 base. A multi-platform base gets the layers on every chosen platform and becomes a new index (one chosen
@@ -9,6 +9,7 @@ platform: that manifest alone); a single-platform base stays a single manifest. 
 OCI (same layer digests; Docker manifests have no annotations). Everything is checked before anything is
 uploaded. The result's ``push`` and ``write`` compress the new layers as ``pypush push`` would and send
 the image through the same engine; base layers the destination has are neither read nor sent.
+``compose_on`` is the same with each platform's own layers (``pypush build``).
 """
 from __future__ import annotations
 
@@ -19,16 +20,13 @@ import logging
 import os
 import shutil
 import tempfile
-import weakref
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from pypush.assemble.built_image import BuiltImage, _Index, _Manifest
 from pypush.assemble.config_edit import Command, ConfigChanges, Pairs, rfc3339
 from pypush.assemble.layer_spec import BuiltLayer, FileSource, Layer, PathLike
 from pypush.assemble.layer_tar import source_date_epoch
 from pypush.name.patterns import DOCKER_HUB_HOST
-from pypush.engine.progress import Subscriber
-from pypush.engine.transfer import PushResult
 from pypush.errors import SourceError, UsageError
 from pypush.image.digest import VerifyingReader
 from pypush.image.model import (DOCKER_CONFIG, OCI_CONFIG, REFERENCE_DIGEST, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor,
@@ -36,6 +34,7 @@ from pypush.image.model import (DOCKER_CONFIG, OCI_CONFIG, REFERENCE_DIGEST, OCI
 from pypush.image.parse import load_json
 from pypush.image.platforms import Platform, describe
 from pypush.transform.convert import oci_media_type
+from pypush.name.reference import Reference
 
 log = logging.getLogger("pypush")
 
@@ -44,112 +43,6 @@ BASE_DIGEST = "org.opencontainers.image.base.digest"
 _MAX_CONFIG = 16 << 20
 LayerInput = Union[Layer, PathLike, Mapping[str, FileSource]]
 LayersFor = Callable[[ImageManifest, Dict[str, Any]], Tuple[List[BuiltLayer], List[Dict[str, Any]], Dict[str, str]]]
-
-
-@dataclass
-class _Manifest:
-    """One new image manifest before compression: the new layers are appended at push time."""
-
-    descriptor: Descriptor  # of the template (new layers named by their plain digests)
-    raw: bytes
-    config: Blob
-    base_layers: List[Blob]
-    new_layers: List[BuiltLayer]
-
-
-@dataclass
-class _Index:
-    descriptor: Descriptor
-    raw: bytes
-    children: List[Union["_Manifest", "_Index"]]
-
-
-class BuiltImage:
-    """A built image, ready to push or write; holds its new layers in a temporary directory until closed."""
-
-    def __init__(self, root: Union[_Manifest, _Index], layers: List[BuiltLayer], workdir: str, base: Any):
-        self._root = root
-        self.layers = layers
-        self._base = base
-        self._cleanup = weakref.finalize(self, shutil.rmtree, workdir, True)
-
-    @property
-    def digest(self) -> str:
-        """The manifest digest before compression (the pushed digest differs when new layers get compressed)."""
-        return self._root.descriptor.digest
-
-    def node(self, compression: str = "gzip", compression_level: Optional[int] = None) -> Node:
-        """The image as the engine pushes it: new layers compressed per ``compression`` (as ``pypush push``)."""
-        from pypush.transform.convert import transform_layer
-        from pypush.transform.layer_cache import LayerCache
-
-        cache = LayerCache.default() if compression in ("gzip", "zstd", "none") else None
-        new = {layer.digest: transform_layer(layer.blob(), compression, compression_level, cache)
-               for layer in self.layers}
-
-        def make(item: Union[_Manifest, _Index]) -> Node:
-            if isinstance(item, _Index):
-                return ImageIndex(item.descriptor, item.raw, [make(c) for c in item.children])
-            return ImageManifest(item.descriptor, item.raw, item.config,
-                                 [*item.base_layers, *(new[layer.digest] for layer in item.new_layers)])
-
-        return make(self._root)
-
-    def push(self, destination: Union[str, "os.PathLike[str]"], *, tags: Sequence[str] = (),
-             compression: str = "gzip", compression_level: Optional[int] = None,
-             subscriber: Optional[Subscriber] = None, options: Any = None, referrers: Sequence[ImageManifest] = (),
-             **option_fields: object) -> PushResult:
-        """Push to a registry, as ``pypush.push`` does (same options, result and errors), or write an OCI layout
-        (``oci:DIR[:TAG]`` / ``oci-archive:FILE[:TAG]``). Base layers the destination has are not read.
-        ``referrers``: manifests whose ``subject`` is one of :meth:`manifests`, pushed after the image."""
-        from pypush.api import COMPRESSIONS, push_image
-
-        if compression not in COMPRESSIONS:
-            raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
-        return push_image(self.node(compression, compression_level), destination, tags=tags, subscriber=subscriber,
-                          options=options, source_reference=getattr(self._base, "reference", None),
-                          verify_ahead=False, referrers=referrers,
-                          **option_fields)  # base layers are mostly at the destination
-
-    def write(self, destination: Union[str, "os.PathLike[str]"], *, tags: Sequence[str] = (),
-              compression: str = "gzip", compression_level: Optional[int] = None,
-              subscriber: Optional[Subscriber] = None) -> PushResult:
-        """Write an OCI image layout ``oci:DIR[:TAG]`` or archive ``oci-archive:FILE[:TAG]`` (a bare path: a
-        directory), atomically."""
-        from pypush.transports.layout.layout_writer import is_layout_destination
-
-        target = os.fspath(destination)
-        if not is_layout_destination(target):
-            target = f"oci:{target}"
-        return self.push(target, tags=tags, compression=compression, compression_level=compression_level,
-                         subscriber=subscriber)
-
-    def manifests(self) -> List[Tuple[Descriptor, Dict[str, Any]]]:
-        """(descriptor before compression, parsed manifest) of each platform's image manifest."""
-        out: List[Tuple[Descriptor, Dict[str, Any]]] = []
-
-        def visit(item: Union[_Manifest, _Index]) -> None:
-            if isinstance(item, _Index):
-                for child in item.children:
-                    visit(child)
-            else:
-                out.append((item.descriptor, json.loads(item.raw)))
-
-        visit(self._root)
-        return out
-
-    def close(self) -> None:
-        """Remove the new layers' temporary files and close the base."""
-        self._cleanup()
-        close = getattr(self._base, "close", None)
-        if close is not None:
-            close()
-
-    def __enter__(self) -> "BuiltImage":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def append(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Optional[Command] = None,
@@ -218,12 +111,12 @@ def compose_on(base: PathLike, make: Callable[[str, "_Plan"], Tuple[List[BuiltLa
     if spec == "scratch":
         from pypush.assemble.scratch import scratch_source
 
-        source: Any = scratch_source(wanted)
+        source = scratch_source(wanted)
     else:
         source = open_source(spec, platforms=wanted, nondistributable=options.allow_nondistributable,
                              **remote_options(spec, options))
     try:
-        plan = _Plan(source.root, wanted, base_name or _reference_name(getattr(source, "reference", None)))
+        plan = _Plan(source.root, wanted, base_name or _reference_name(source.reference))
         workdir_path = tempfile.mkdtemp(prefix="pypush-build-")
         try:
             built, layers_for = make(workdir_path, plan)
@@ -247,7 +140,7 @@ def build(*args: Any, **kwargs: Any) -> Any:
     return append(*args, **kwargs)
 
 
-def _reference_name(ref: Any) -> Optional[str]:
+def _reference_name(ref: Optional[Reference]) -> Optional[str]:
     """``docker.io/library/python:3.12`` for a registry base (as ``org.opencontainers.image.base.name`` wants)."""
     if ref is None:
         return None

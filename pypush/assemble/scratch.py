@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 from typing import List, Sequence
 
 from pypush.errors import UsageError
-from pypush.image.model import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest, Node
+from pypush.image.model import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Blob, Descriptor, ImageIndex, ImageManifest
 from pypush.image.model import sha256_digest
 from pypush.image.platforms import Platform
-
-
-@dataclass
-class ScratchSource:
-    """What ``open_source`` returns, for the empty base."""
-
-    root: Node
-    name: str = "scratch"
-
-    def close(self) -> None:
-        """Nothing to release."""
+from pypush.sources.base import Source
 
 
 def _raw(doc: object) -> bytes:
@@ -39,12 +28,12 @@ def _manifest(platform: Platform) -> ImageManifest:
     return ImageManifest(Descriptor(OCI_MANIFEST, sha256_digest(raw), len(raw), platform=plat), raw, config, [])
 
 
-def scratch_source(platforms: Sequence[Platform]) -> ScratchSource:
+def scratch_source(platforms: Sequence[Platform]) -> Source:
     """The empty base for ``platforms`` (at least one: scratch has no platform of its own)."""
     if not platforms:
         raise UsageError("a scratch base needs --platform (it has no platform of its own), e.g. linux/amd64")
     children: List[ImageManifest] = [_manifest(p) for p in platforms]
     if len(children) == 1:
-        return ScratchSource(children[0])
+        return Source(children[0], "scratch")
     raw = _raw({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [c.descriptor.to_json() for c in children]})
-    return ScratchSource(ImageIndex(Descriptor(OCI_INDEX, sha256_digest(raw), len(raw)), raw, list(children)))
+    return Source(ImageIndex(Descriptor(OCI_INDEX, sha256_digest(raw), len(raw)), raw, list(children)), "scratch")

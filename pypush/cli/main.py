@@ -5,7 +5,6 @@ import argparse
 import difflib
 import json
 import logging
-import os
 import re
 import sys
 import traceback
@@ -285,14 +284,9 @@ def run() -> NoReturn:
     clean-up, all after the work is done; every stream is flushed and every file closed first.
     """
     lazy_charset.install()
-    code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        code = code or 1
-    logging.shutdown()
-    os._exit(code)
+    from pypush.process import exit_now
+
+    exit_now(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from pypush.engine.options import (COMPRESSIONS, PushOptions, check_options, check_premium, platforms_of, remote_options,
                                    source_uses_aws)
-from pypush.engine.push_result import PushResult, predicted_stored, unchanged_result, unique_blobs
+from pypush.engine.push_result import PushResult, unchanged_result
 from pypush.engine.route import (PlanTransports, Target, TransportOpener, destination_transport, layout_target,
                                  registry_destination, uses_v2)
+from pypush.engine.walked import WalkedImage, predicted_stored, walk_image
 from pypush.errors import PypushError, UsageError
 from pypush.image.model import Node
 from pypush.name.reference import REGISTRY_V2, Reference, validate_tag
@@ -54,7 +55,7 @@ def transfer(source: str, destination: Target, tags: Sequence[str], compression:
             from pypush.transform.layer_cache import LayerCache
 
             root = compress_image(root, algorithm=compression, level=compression_level, cache=LayerCache.default())
-        return send(root, layout, dest, all_tags, subscriber, options, getattr(src, "reference", None), opener)
+        return send(root, layout, dest, all_tags, subscriber, options, src.reference, opener)
 
 
 def transfer_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], compression: str,
@@ -105,17 +106,17 @@ def send(root: Node, layout: Any, dest: Optional[Reference], all_tags: List[str]
 
     if options.premium:
         check_premium(dest if layout is None else None, options)
-    blobs = unique_blobs(root)
-    ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None and not referrers
+    image = walk_image(root, referrers)  # the one walk of the tree: every step below reads it
+    ask = dest is not None and bool(all_tags) and predicted_stored(image.blobs) is not None and not referrers
     if ask and dest is not None:
         tagged = _ask_lightly(dest, options, all_tags)
         if tagged is not None:
             ask = False  # answered: the transport need not ask again
-            done = _unchanged(root, blobs, dest, all_tags, tagged, subscriber)
+            done = _unchanged(image, dest, all_tags, tagged, subscriber)
             if done is not None:
                 return done
     # hashes files while the transport starts up (a registry's blobs are hashed as they stream)
-    verifier = VerifyAhead(blobs).start() if ahead and remote is None and opener is None else None
+    verifier = VerifyAhead(image.blobs).start() if ahead and remote is None and opener is None else None
     transport: Any = None
     try:
         if layout is not None:
@@ -126,13 +127,13 @@ def send(root: Node, layout: Any, dest: Optional[Reference], all_tags: List[str]
             assert dest is not None
             transport = (opener or destination_transport)(dest, options, remote)
             if ask:
-                done = _unchanged(root, blobs, dest, all_tags, _tag_digests(transport, all_tags), subscriber)
+                done = _unchanged(image, dest, all_tags, _tag_digests(transport, all_tags), subscriber)
                 if done is not None:
                     return done
         transport.prepare(options.create_repository)
         name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
         pinned = dest.digest if dest is not None else None
-        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, verifier, referrers)
+        result = _run_engine(image, transport, name, all_tags, subscriber, options, pinned, verifier)
         if layout is not None:
             transport.commit()
             result.tags = transport.tags
@@ -169,10 +170,10 @@ def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[
         return {}
 
 
-def _unchanged(root: Node, blobs: List[Any], dest: Reference, tags: List[str], tagged: Dict[str, Optional[str]],
+def _unchanged(image: WalkedImage, dest: Reference, tags: List[str], tagged: Dict[str, Optional[str]],
                subscriber: Optional["Subscriber"]) -> Optional[PushResult]:
     """The result when every tag already names the manifest (and a pinned digest agrees), else None."""
-    result = unchanged_result(root, blobs, dest.name, tags, tagged)
+    result = unchanged_result(image, dest.name, tags, tagged)
     if result is None or (dest.digest and result.digest != dest.digest):
         return None  # a pinned digest that differs: the engine explains it
     log.info("%s: every tag already names %s; nothing to send", dest.name, result.digest)
@@ -181,14 +182,14 @@ def _unchanged(root: Node, blobs: List[Any], dest: Reference, tags: List[str], t
     return result
 
 
-def _run_engine(root: Any, transport: "Transport", name: str, tags: Sequence[str], subscriber: Optional["Subscriber"],
-                options: PushOptions, pinned: Optional[str], ahead: Optional["VerifyAhead"],
-                referrers: Sequence[Any] = ()) -> PushResult:
+def _run_engine(image: Union[Node, WalkedImage], transport: "Transport", name: str, tags: Sequence[str],
+                subscriber: Optional["Subscriber"], options: PushOptions, pinned: Optional[str],
+                ahead: Optional["VerifyAhead"]) -> PushResult:
     from pypush.engine import transfer as engine
 
     try:
-        return engine.push(root, transport, tags, repository=name, jobs=options.jobs, subscriber=subscriber,
-                           expect_digest=pinned, ahead=ahead, referrers=referrers)
+        return engine.push(image, transport, tags, repository=name, jobs=options.jobs, subscriber=subscriber,
+                           expect_digest=pinned, ahead=ahead)
     finally:
         if subscriber is not None:
             subscriber.close()

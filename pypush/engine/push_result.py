@@ -1,12 +1,10 @@
-"""What a push did (``PushResult``), and the manifests it writes, rendered for the blobs as stored."""
+"""What a push did (``PushResult``), and what one that needs nothing sent did (``unchanged_result``)."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional
 
-from pypush.image.model import (Blob, Descriptor, ImageIndex, ImageManifest, Node, is_foreign, render_manifest,
-                                sha256_digest, walk)
+from pypush.engine.walked import WalkedImage, predicted_stored, rendered_manifests
 
 
 @dataclass
@@ -44,79 +42,21 @@ class PushResult:
         return out
 
 
-def _blob_key(blob: Blob) -> str:
-    return blob.descriptor.digest or "pending:" + (blob.original.digest if blob.original else str(id(blob)))
-
-
-def layers_not_copied(root: Node) -> List[str]:
-    """Digests of the non-distributable layers the image's manifests name but the push does not carry (left to
-    their urls, as docker, skopeo and crane leave them), each once."""
-    out: List[str] = []
-    for node in walk(root):
-        if not isinstance(node, ImageManifest):
-            continue
-        carried = {d for b in node.blobs for d in (b.descriptor.digest, b.original.digest if b.original else "")}
-        try:
-            layers = json.loads(node.raw).get("layers") or []
-        except (ValueError, AttributeError):
-            continue
-        for layer in layers:
-            digest = layer.get("digest") if isinstance(layer, dict) else None
-            if digest and is_foreign(layer) and digest not in carried and digest not in out:
-                out.append(digest)
-    return out
-
-
-def unique_blobs(root: Node) -> List[Blob]:
-    """Every blob the image needs, once each, in manifest order."""
-    seen: Dict[str, Blob] = {}
-    for node in walk(root):
-        if not isinstance(node, ImageIndex):
-            for blob in node.blobs:
-                seen.setdefault(_blob_key(blob), blob)
-    return list(seen.values())
-
-
-def rendered_manifests(root: Node, stored: Dict[str, Descriptor]) -> Iterator[Tuple[Node, bytes, str]]:
-    """(node, bytes, digest) of every manifest, children before parents, rewritten for ``stored``
-    (original digest -> stored descriptor); a rewritten child's new descriptor is added to ``stored``."""
-    for node in walk(root):
-        raw = render_manifest(node.raw, stored)
-        desc = node.descriptor
-        digest = sha256_digest(raw) if raw is not node.raw else desc.digest
-        if digest != desc.digest or len(raw) != desc.size:
-            stored[desc.digest] = Descriptor(desc.media_type, digest, len(raw), desc.annotations, desc.platform,
-                                             desc.artifact_type)
-        yield node, raw, digest
-
-
-def predicted_stored(blobs: List[Blob]) -> Optional[Dict[str, Descriptor]]:
-    """original digest -> descriptor for transformed blobs whose digest is known before sending (a cache
-    predicts it); None when any blob's digest is still unknown."""
-    stored: Dict[str, Descriptor] = {}
-    for blob in blobs:
-        if not blob.descriptor.digest:
-            return None
-        if blob.original is not None:
-            stored[blob.original.digest] = blob.descriptor
-    return stored
-
-
-def unchanged_result(root: Node, blobs: List[Blob], repository: str, tags: List[str],
+def unchanged_result(image: WalkedImage, repository: str, tags: List[str],
                      tagged: Mapping[str, Optional[str]]) -> Optional[PushResult]:
     """The result of a push that needs nothing sent, when every tag in ``tagged`` (tag -> digest it names
     now) already names the root manifest as it would be pushed; else None."""
-    stored = predicted_stored(blobs)
+    stored = predicted_stored(image.blobs)
     if stored is None or not tags:
         return None
     children: List[str] = []
-    for node, raw, digest in rendered_manifests(root, stored):
-        if node is not root:
+    for node, raw, digest in rendered_manifests(image, stored):
+        if node is not image.root:
             children.append(digest)
             continue
         if any(tagged.get(t) != digest for t in tags):
             return None
         return PushResult(repository=repository, digest=digest, media_type=node.descriptor.media_type, size=len(raw),
-                          tags=list(tags), blobs_skipped=len(blobs), children=children, unchanged=True,
-                          layers_not_copied=layers_not_copied(root))
+                          tags=list(tags), blobs_skipped=len(image.blobs), children=children, unchanged=True,
+                          layers_not_copied=list(image.layers_not_copied))
     return None

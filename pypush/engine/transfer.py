@@ -5,9 +5,10 @@ import logging
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
-from pypush.engine.push_result import PushResult, layers_not_copied, rendered_manifests, unique_blobs
+from pypush.engine.push_result import PushResult
+from pypush.engine.walked import WalkedImage, rendered_manifests, walk_image
 from pypush.errors import DigestMismatchError, Interrupted, UsageError
 from pypush.image.model import Blob, Descriptor, ImageManifest, Node, render_manifest, sha256_digest
 from pypush.engine.progress import Subscriber
@@ -17,23 +18,22 @@ from pypush.image.verify_ahead import VerifyAhead
 log = logging.getLogger("pypush")
 
 
-def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: str = "", jobs: int = 4,
-         subscriber: Optional[Subscriber] = None, expect_digest: Optional[str] = None,
+def push(image: Union[Node, WalkedImage], transport: Transport, tags: Sequence[str], *, repository: str = "",
+         jobs: int = 4, subscriber: Optional[Subscriber] = None, expect_digest: Optional[str] = None,
          ahead: Optional[VerifyAhead] = None, referrers: Sequence[ImageManifest] = ()) -> PushResult:
-    """Push ``root`` (a manifest or an index with its children) through ``transport``.
+    """Push ``image`` (a manifest or an index with its children, or the WalkedImage of one) through ``transport``.
 
     Blobs absent from the destination upload concurrently (``jobs`` at a time, largest first); only
     when every blob is stored are manifests put, children by digest before their parents, the root
     once under each tag (or by digest only when ``tags`` is empty). With ``expect_digest`` the root
     manifest must have that digest, else nothing is tagged (UsageError). ``ahead``, when given, is
     told which blobs must go up and hands over what it hashed of each. ``referrers`` (manifests whose
-    ``subject`` names a manifest of ``root`` by its digest before transforms) go last, by digest, their
-    subject rewritten as stored; a transport with ``put_referrer`` files them as referrers.
+    ``subject`` names a manifest of the image by its digest before transforms; a WalkedImage carries its own)
+    go last, by digest, their subject rewritten as stored, through ``transport.put_referrer``.
     """
     subscriber = subscriber or Subscriber()
-    blobs = unique_blobs(root)
-    seen = {b.descriptor.digest for b in blobs}
-    blobs += [b for r in referrers for b in r.blobs if b.descriptor.digest not in seen and not seen.add(b.descriptor.digest)]  # type: ignore[func-returns-value]
+    walked = image if isinstance(image, WalkedImage) else walk_image(image, referrers)
+    blobs = walked.blobs
     known = [b.descriptor.digest for b in blobs if b.descriptor.digest]
     missing = transport.missing(known) if known else set()
     todo = [b for b in blobs if not b.descriptor.digest or b.descriptor.digest in missing]
@@ -55,10 +55,10 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
 
     result = PushResult(repository=repository, digest="", media_type="", size=0, tags=list(tags),
                         blobs_pushed=len(todo), blobs_skipped=len(blobs) - len(todo),
-                        layers_not_copied=layers_not_copied(root))
-    for node, raw, digest in rendered_manifests(root, stored):
+                        layers_not_copied=list(walked.layers_not_copied))
+    for node, raw, digest in rendered_manifests(walked, stored):
         desc = node.descriptor
-        is_root = node is root
+        is_root = node is walked.root
         if is_root and expect_digest and digest != expect_digest:
             raise UsageError(f"the image's manifest is {digest}, but the destination pins {expect_digest}; "
                              f"nothing was tagged")
@@ -72,14 +72,10 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             result.digest, result.media_type, result.size = digest, desc.media_type, len(raw)
         else:
             result.children.append(digest)
-    for ref in referrers:
+    for ref in walked.referrers:
         raw = render_manifest(ref.raw, stored)
         digest = sha256_digest(raw)
-        put_referrer = getattr(transport, "put_referrer", None)
-        if put_referrer is not None:
-            put_referrer(raw, ref.descriptor.media_type, digest, ref.descriptor.artifact_type or "")
-        else:
-            transport.put_manifest(raw, ref.descriptor.media_type, digest, [])
+        transport.put_referrer(raw, ref.descriptor.media_type, digest, ref.descriptor.artifact_type or "")
         log.info("referrer %s (%s)", digest, ref.descriptor.artifact_type)
         result.referrers.append(digest)
         result.manifests += 1
@@ -107,19 +103,17 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
             subscriber.on_bytes(blob, n)
 
         hashed = ahead.claim(blob) if ahead is not None else None
-        if hashed and blob.source is not None:
-            blob.source.hashed = hashed  # of the compressor's input: the transform's reader resumes it
-            hashed = None
+        sending = blob.with_hashed(hashed) if hashed else blob  # a transformed blob: its source's bytes hashed
         try:
-            desc = transport.upload(replace(blob, hashed=hashed) if hashed else blob, progress)
+            desc = transport.upload(sending, progress)
         except DigestMismatchError:
             if not (blob.original is not None and blob.descriptor.digest):
                 raise
             # A predicted digest (layer cache) was wrong: upload again computing the digest.
             log.info("predicted digest of %s was stale; recomputing", blob.name or blob.original.digest)
             progress(-sent[0])
-            blob.descriptor = Descriptor(blob.descriptor.media_type, "", 0)
-            desc = transport.upload(blob, progress)
+            desc = transport.upload(replace(sending, descriptor=Descriptor(blob.descriptor.media_type, "", 0)),
+                                    progress)
         log.info("stored %s (%.1f MB) from %s", desc.digest, desc.size / 1e6, blob.name or "source")
         if blob.original is not None:
             stored[blob.original.digest] = desc  # one key per blob: no lock needed

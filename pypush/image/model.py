@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Set, Union
 
 from pypush.errors import SourceError
@@ -74,14 +74,16 @@ class Descriptor:
 Opener = Callable[[], IO[bytes]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Blob:
-    """A blob to push: its descriptor and a function that opens a fresh stream of its bytes.
+    """A blob to push: its descriptor and a function that opens a fresh stream of its bytes. A value: what
+    changes on the way (a digest computed, bytes hashed ahead) makes a new Blob (``dataclasses.replace``).
 
     ``descriptor`` describes the bytes that ``open()`` yields. When a transform (compression) makes
     those bytes differ from what the source manifest names, ``descriptor.digest`` is ``""`` until the
     upload computes it (or a cache predicts it) and ``original`` is the descriptor the manifest names;
-    the engine then rewrites the manifest with the uploaded descriptor.
+    the engine then rewrites the manifest with the uploaded descriptor. A transformed blob makes its
+    bytes from its ``source`` with ``derive`` (``open()`` is ``derive(source)``).
     """
 
     descriptor: Descriptor
@@ -91,9 +93,26 @@ class Blob:
     on_stored: Optional[Callable[[Descriptor], None]] = None  # told the stored descriptor (e.g. a cache)
     hashed: Optional[HashPrefix] = None  # how much of it is hashed already (pypush.image.verify_ahead)
     source: Optional["Blob"] = None  # a transformed blob's input (read and verified by ``open``; hashed ahead)
+    derive: Optional[Callable[["Blob"], IO[bytes]]] = None  # a transformed blob's stream made from ``source``
+
+    @classmethod
+    def derived(cls, source: "Blob", derive: Callable[["Blob"], IO[bytes]], descriptor: Descriptor, name: str,
+                on_stored: Optional[Callable[[Descriptor], None]] = None) -> "Blob":
+        """The blob whose bytes ``derive(source)`` makes (a compression of ``source``); ``original`` is the
+        source's descriptor, the one the manifest names."""
+        return cls(descriptor=descriptor, open=lambda: derive(source), original=source.descriptor, name=name,
+                   on_stored=on_stored, source=source, derive=derive)
+
+    def with_hashed(self, hashed: HashPrefix) -> "Blob":
+        """This blob with ``hashed`` of the bytes it reads already hashed (pypush.image.verify_ahead): its own
+        bytes, or its ``source``'s when transformed (the transform's reader resumes that hash)."""
+        if self.source is None or self.derive is None:
+            return replace(self, hashed=hashed)
+        return Blob.derived(replace(self.source, hashed=hashed), self.derive, self.descriptor, self.name,
+                            self.on_stored)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImageManifest:
     """One image (or artifact) manifest: its exact bytes, its config and its layers."""
 
@@ -109,7 +128,7 @@ class ImageManifest:
         return [self.config, *self.layers, *self.extra_blobs]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImageIndex:
     """A multi-platform index (OCI index or Docker manifest list) and its children."""
 

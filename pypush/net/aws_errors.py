@@ -48,6 +48,9 @@ PREMIUM_HINTS = {
     "RepositoryAlreadyExistsException": "it exists: pypush premium describe REPO",
 }
 """Hints for an action on a premium repository (its message names one), where they differ."""
+POLICY_DENIED_HINT = ("the repository's policy denies it: see pypush policy get REPO "
+                      "(pypush premium policy get REPO for a premium repository)")
+"""The hint of an AccessDeniedException that names a resource-based policy (the repository's), not IAM."""
 
 
 class AwsFailure(Exception):
@@ -111,6 +114,8 @@ def translate(exc: BaseException, action: str, hints: Optional[Dict[str, str]] =
         code = exc.code
         hint = ((hints or {}).get(code) or (PREMIUM_HINTS.get(code) if "premium repository" in action else None)
                 or HINTS.get(code))
+        if code == "AccessDeniedException" and "resource-based policy" in exc.message:
+            hint = POLICY_DENIED_HINT
         text = f"{action}: {code}: {exc.message}".rstrip(": ") + (f"; {hint}" if hint else "")
         if code in AUTH_CODES:
             return AuthError(text, code)

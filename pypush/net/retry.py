@@ -100,7 +100,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
     while current is not None and seen < 10:
         yield current
         reason = getattr(current, "reason", None)
-        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        # an exception among the args: urllib3's ProxyError(message, error) holds it second (urllib3 1.26)
+        nested = next((a for a in current.args if isinstance(a, BaseException)), None)
         current = next((e for e in (reason, nested, current.__cause__, current.__context__)
                         if isinstance(e, BaseException)), None)
         seen += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from pypush.errors import SourceError, UsageError
@@ -52,14 +52,6 @@ class BuildSettings:
         return out
 
 
-@dataclass
-class _Platform:
-    target: Any
-    base_digest: str
-    layers: List[Any] = field(default_factory=list)
-    dists: List[Dict[str, Any]] = field(default_factory=list)
-
-
 def default_base(requires_python: str) -> str:
     """``docker://python:3.X-slim`` for the newest 3.X that ``requires-python`` allows."""
     if requires_python:
@@ -80,8 +72,9 @@ def build(project: Union[str, "os.PathLike[str]"] = ".", destination: Optional[s
           settings: Optional[BuildSettings] = None, options: Any = None, subscriber: Any = None,
           **fields: Any) -> Any:
     """Build the project at ``project`` into an image and push it to ``destination`` (any destination
-    ``pypush.push`` takes, or ``oci:DIR[:TAG]``). Keyword arguments are BuildSettings fields; returns the
-    PushResult (``referrers``: the SBOM manifests' digests)."""
+    ``pypush.push`` takes, or ``oci:DIR[:TAG]``). Keyword arguments are BuildSettings fields and PushOptions
+    fields (``endpoint_url``, ``create_repository``, ``insecure``, ...); returns the PushResult (``referrers``:
+    the SBOM manifests' digests)."""
     from pypush.assemble.builder import compose_on
     from pypush.assemble.config_edit import ConfigChanges
     from pypush.pybuild.project import Project
@@ -89,9 +82,12 @@ def build(project: Union[str, "os.PathLike[str]"] = ".", destination: Optional[s
 
     if destination is None:
         raise UsageError("pypush.build needs a destination (oci:DIR, a registry reference, ...)")
-    unknown = sorted(set(fields) - set(BuildSettings().__dict__))
-    if unknown:
-        raise UsageError(f"unknown build setting {unknown[0]!r}")
+    from pypush.engine.options import merge_options
+
+    option_fields = {k: v for k, v in fields.items() if k not in BuildSettings().__dict__}
+    fields = {k: v for k, v in fields.items() if k not in option_fields}
+    if option_fields:
+        options = merge_options(options, option_fields)  # an unknown name: UsageError naming the fields
     proj = Project.read(os.fspath(project))
     merged = (settings or BuildSettings(**fields)).merged(proj.settings, os.path.join(proj.root, "pyproject.toml"))
     base = merged.base or default_base(proj.requires_python)
@@ -100,7 +96,7 @@ def build(project: Union[str, "os.PathLike[str]"] = ".", destination: Optional[s
     scripts = sorted(proj.scripts)
     changes = ConfigChanges.parse(entrypoint=entrypoint, cmd=merged.cmd, env=merged.env, workdir=merged.workdir,
                                   user=merged.user, labels=_labels(proj, merged.labels), expose=merged.expose)
-    platforms: List[_Platform] = []
+    platforms: List[Any] = []  # plan.Platform
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(1)
@@ -123,16 +119,24 @@ def build(project: Union[str, "os.PathLike[str]"] = ".", destination: Optional[s
     with image:
         referrers = []
         if merged.sbom != "none":
-            from pypush import __version__
+            from importlib import metadata
             from pypush.assemble.config_edit import rfc3339
             from pypush.assemble.layer_tar import source_date_epoch
             from pypush.pybuild.referrers import sbom_referrers
 
             referrers = sbom_referrers(image, platforms, proj, base, rfc3339(source_date_epoch()),
-                                       f"pypush-{__version__}")
+                                       f"pypush-{_version(metadata)}")
         result = image.push(destination, tags=merged.tags, compression=merged.compression, options=options,
                             subscriber=subscriber, referrers=referrers)
     return result
+
+
+def _version(metadata: Any) -> str:
+    """pypush's installed version (read from its metadata: importing the root package here would be a cycle)."""
+    try:
+        return str(metadata.version("pypush"))
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _labels(project: Any, given: Any) -> List[str]:

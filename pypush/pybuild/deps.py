@@ -52,8 +52,10 @@ def _requirements_hashes(path: str) -> Dict[str, set]:
     return out
 
 
-def packages_for(project: Project, targets: Sequence[Target], lock: Optional[str]) -> Tuple[List[Package], str]:
-    """The locked packages for ``targets`` and where they come from (a lock path)."""
+def packages_for(project: Project, targets: Sequence[Target], lock: Optional[str],
+                 cache: str = "") -> Tuple[List[Package], str]:
+    """The locked packages for ``targets`` and where they come from (a lock path). What pip resolved from a
+    hashed requirements file is kept in ``cache`` by the file's content and the targets."""
     kind, path = find_lock(project, lock)
     inputs = inputs_digest(project.dependencies, project.requires_python)
     if kind == "pylock":
@@ -67,7 +69,7 @@ def packages_for(project: Project, targets: Sequence[Target], lock: Optional[str
         return read_uv_lock(path, project.name), path
     elif kind == "requirements":
         allowed = _requirements_hashes(path)
-        packages = resolve(["-r", path], targets, project.requires_python, inputs, "", write=False)
+        packages = _resolve_requirements(path, targets, project.requires_python, cache)
         for package in packages:
             good = allowed.get(re.sub(r"[-_.]+", "-", package.name).lower(), set())
             for artifact in package.wheels + ([package.sdist] if package.sdist else []):
@@ -75,7 +77,24 @@ def packages_for(project: Project, targets: Sequence[Target], lock: Optional[str
                     raise SourceError(f"{path}: {package.name} {package.version}: {artifact.filename} has sha256 "
                                       f"{artifact.sha256}, which the file does not allow")
         return packages, path
-    return resolve(project.dependencies, targets, project.requires_python, inputs, path), path
+    return resolve(project.dependencies, targets, project.requires_python, inputs, path, cache=cache), path
+
+
+def _resolve_requirements(path: str, targets: Sequence[Target], requires_python: str,
+                          cache: str) -> List[Package]:
+    """pip's resolution of a hashed requirements file for ``targets``, kept in ``cache`` as a pylock."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        key = hashlib.sha256(f.read() + repr(sorted(target_key(t) for t in targets)).encode()).hexdigest()
+    kept = os.path.join(cache, "resolved", f"{key}.pylock.toml") if cache else ""
+    if kept and os.path.exists(kept):
+        try:
+            return read_pylock(kept)[0]
+        except SourceError:
+            pass
+    packages = resolve(["-r", path], targets, requires_python, key, kept, write=bool(kept), cache=cache)
+    return packages
 
 
 def wheels_for(packages: Sequence[Package], target: Target, where: str, cache: str) -> Chosen:

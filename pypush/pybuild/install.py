@@ -126,7 +126,8 @@ def _compile(source: bytes, path: str, target: Target) -> Optional[Tuple[str, by
         code = compile(source, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return None
-    data = external._code_to_hash_pyc(code, importlib.util.source_hash(source), checked=True)  # type: ignore[attr-defined]
+    source_hash = importlib.util.source_hash(source)
+    data = external._code_to_hash_pyc(code, source_hash, checked=True)  # type: ignore[attr-defined]
     directory, name = posixpath.split(path)
     return f"{directory}/__pycache__/{name[:-3]}.{target.cache_tag}.pyc", bytes(data)
 

@@ -16,7 +16,7 @@ from pypush.pybuild.install import Tree, can_compile, install_wheel, layer_bytes
 from pypush.pybuild.target import Target
 
 log = logging.getLogger("pypush")
-_FORMAT = 1
+_FORMAT = 2
 
 
 def installed_layer(wheels: Sequence[Tuple[str, Dict[str, Any]]], target: Target, epoch: int, cache: str,
@@ -33,14 +33,16 @@ def installed_layer(wheels: Sequence[Tuple[str, Dict[str, Any]]], target: Target
         with open(meta, encoding="utf-8") as f:
             doc = json.load(f)
         if os.path.getsize(tar) == doc["size"]:
-            return BuiltLayer(tar, OCI_LAYER, doc["digest"], doc["size"], doc["digest"], doc["created_by"]), doc["dists"]
+            layer = BuiltLayer(tar, OCI_LAYER, doc["digest"], doc["size"], doc["digest"], doc["created_by"])
+            return layer, doc["dists"]
     except (OSError, ValueError, KeyError):
         pass
     tree = Tree()
     dists = []
     for path, facts in wheels:
         installed = install_wheel(tree, path, target, compile_pyc)
-        dists.append({**facts, "license": installed.license, "license_expression": installed.license_expression})
+        dists.append({**facts, "name": installed.name or facts["name"], "license": installed.license,
+                      "license_expression": installed.license_expression})  # the name as the wheel spells it
     _check_machines(tree, target, what, allow_foreign)
     layer = Layer()
     for target_path, data, mode in layer_bytes(tree):

@@ -9,42 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import posixpath
 import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import unquote, urlparse
 
 from pypush.errors import SourceError
+from pypush.pybuild.model import Artifact, Package
 from pypush.pybuild.tags import abis, marker_environment, platform_tags, wheel_tags
 from pypush.pybuild.target import Target
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A wheel or sdist: where it is and its sha256."""
-
-    url: str
-    sha256: str
-    size: Optional[int] = None
-
-    @property
-    def filename(self) -> str:
-        return unquote(posixpath.basename(urlparse(self.url).path))
-
-
-@dataclass
-class Package:
-    """One locked distribution and the files it may be installed from."""
-
-    name: str
-    version: str
-    wheels: List[Artifact] = field(default_factory=list)
-    sdist: Optional[Artifact] = None
-    marker: Optional[str] = None
 
 
 def load_toml(path: str) -> Dict[str, Any]:
@@ -62,8 +36,10 @@ def load_toml(path: str) -> Dict[str, Any]:
         raise SourceError(f"{path}: not valid TOML ({e})") from None
 
 
-def _artifact(entry: Mapping[str, Any], where: str) -> Artifact:
-    url = entry.get("url") or entry.get("path") or ""
+def _artifact(entry: Mapping[str, Any], where: str, base_dir: str = "") -> Artifact:
+    url = entry.get("url") or ""
+    if not url and entry.get("path"):  # PEP 751: a local file, relative to the lock's directory
+        url = "file://" + os.path.abspath(os.path.join(base_dir, str(entry["path"])))
     hashes = entry.get("hashes") or {}
     digest = hashes.get("sha256") if isinstance(hashes, Mapping) else None
     if digest is None and isinstance(entry.get("hash"), str) and entry["hash"].startswith("sha256:"):
@@ -83,8 +59,9 @@ def read_pylock(path: str) -> Tuple[List[Package], Dict[str, Any]]:
         where = f"{path}: packages[{i}] ({entry.get('name', '?')})"
         if not entry.get("name") or not entry.get("version"):
             raise SourceError(f"{where}: needs name and version (a locked, not a directory/VCS, package)")
-        wheels = [_artifact(w, where) for w in entry.get("wheels") or []]
-        sdist = _artifact(entry["sdist"], where) if entry.get("sdist") else None
+        base_dir = os.path.dirname(os.path.abspath(path))
+        wheels = [_artifact(w, where, base_dir) for w in entry.get("wheels") or []]
+        sdist = _artifact(entry["sdist"], where, base_dir) if entry.get("sdist") else None
         if not wheels and sdist is None:
             raise SourceError(f"{where}: neither wheels nor an sdist (pypush installs only those)")
         packages.append(Package(entry["name"], str(entry["version"]), wheels, sdist, entry.get("marker")))
@@ -170,16 +147,25 @@ def target_key(target: Target) -> str:
 
 
 def resolve(requirements: Sequence[str], targets: Sequence[Target], requires_python: str,
-            inputs: str, out_path: str, constraints: Optional[str] = None, write: bool = True) -> List[Package]:
+            inputs: str, out_path: str, constraints: Optional[str] = None, write: bool = True,
+            cache: str = "") -> List[Package]:
     """Resolve ``requirements`` for each target with pip (binary wheels only) and write ``out_path``
     (unless ``write`` is false)."""
     merged: Dict[Tuple[str, str], Package] = {}
     platforms: Dict[Tuple[str, str], List[str]] = {}
     for target in targets:
-        for name, version, url, digest in _pip_report(requirements, target, constraints):
+        for name, version, url, digest in _pip_report(requirements, target, constraints, cache):
             key = (_normalize(name), version)
-            package = merged.setdefault(key, Package(name, version))
+            package = merged.setdefault(key, Package(_normalize(name), version))  # PEP 751: normalized names
             artifact = Artifact(url, digest)
+            if cache:
+                from pypush.pybuild.sdists import sdist_of
+
+                built_from = sdist_of(url, cache)  # a wheel built here: lock the sdist it came from
+                if built_from is not None:
+                    package.sdist = built_from
+                    platforms.setdefault(key, []).append(target.machine)
+                    continue
             if url.endswith(".whl") and artifact not in package.wheels:
                 package.wheels.append(artifact)
             elif not url.endswith(".whl"):
@@ -198,9 +184,31 @@ def resolve(requirements: Sequence[str], targets: Sequence[Target], requires_pyt
     return packages
 
 
-def _pip_report(requirements: Sequence[str], target: Target,
-                constraints: Optional[str]) -> List[Tuple[str, str, str, str]]:
-    """(name, version, url, sha256) of what pip would install for ``target``."""
+def _pip_report(requirements: Sequence[str], target: Target, constraints: Optional[str],
+                cache: str = "") -> List[Tuple[str, str, str, str]]:
+    """(name, version, url, sha256) of what pip would install for ``target``; with a ``cache``, a requirement
+    published only as a pure-Python sdist is built into a wheel and the resolve tried again."""
+    tried: List[str] = []
+    while True:
+        try:
+            return _pip_report_once(requirements, target, constraints, cache)
+        except _NoWheel as e:
+            from pypush.pybuild.sdists import add_wheel_for
+
+            if not cache or e.requirement in tried or len(tried) >= 20:
+                raise SourceError(e.message) from None
+            tried.append(e.requirement)
+            add_wheel_for(e.requirement, cache, target.platform)
+
+
+class _NoWheel(Exception):
+    def __init__(self, requirement: str, message: str):
+        super().__init__(message)
+        self.requirement, self.message = requirement, message
+
+
+def _pip_report_once(requirements: Sequence[str], target: Target, constraints: Optional[str],
+                     cache: str) -> List[Tuple[str, str, str, str]]:
     if not requirements:
         return []
     major, minor = target.python_version
@@ -213,10 +221,12 @@ def _pip_report(requirements: Sequence[str], target: Target,
         args += ["--platform", tag]
     if constraints:
         args += ["-r", constraints]
+    if cache and os.path.isdir(os.path.join(cache, "sdist-wheels")):
+        args += ["--find-links", os.path.join(cache, "sdist-wheels")]
     with tempfile.TemporaryDirectory(prefix="pypush-resolve-") as tmp:
         report = os.path.join(tmp, "report.json")
-        run = subprocess.run(args + ["--target", os.path.join(tmp, "t"), "--report", report, *requirements], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+        run = subprocess.run(args + ["--target", os.path.join(tmp, "t"), "--report", report, *requirements],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if run.returncode != 0:
             lines = [line for line in run.stderr.splitlines() if line.startswith("ERROR")] or run.stderr.splitlines()
             reason = "; ".join(lines[-2:]) or f"pip exited {run.returncode}"
@@ -224,9 +234,14 @@ def _pip_report(requirements: Sequence[str], target: Target,
             if mismatch:
                 reason = (f"{mismatch.group(1)}: sha256 {mismatch.group(3)} does not match the hash the requirements "
                           f"allow ({mismatch.group(2)})")
-            raise SourceError(f"cannot resolve the dependencies for {target.platform} "
-                              f"(binary wheels for {target.libc} {'.'.join(map(str, target.libc_version))}, "
-                              f"{target.cache_tag}): {reason}")
+            message = (f"cannot resolve the dependencies for {target.platform} (binary wheels for {target.libc} "
+                       f"{'.'.join(map(str, target.libc_version))}, {target.cache_tag}): {reason}")
+            from pypush.pybuild.sdists import missing_requirement
+
+            wanted = missing_requirement(run.stderr)
+            if wanted:
+                raise _NoWheel(wanted, message)
+            raise SourceError(message)
         with open(report, encoding="utf-8") as f:
             doc = json.load(f)
     out = []

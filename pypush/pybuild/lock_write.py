@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, List, Sequence
+from typing import Any, List, Sequence
 
-if TYPE_CHECKING:
-    from pypush.pybuild.lock import Package
+Package = Any  # pypush.pybuild.lock.Package (not imported: lock imports this module)
 
 
 def _s(text: str) -> str:
@@ -15,7 +14,7 @@ def _s(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def render_pylock(packages: Sequence["Package"], requires_python: str, inputs: str, targets: Sequence[str]) -> str:
+def render_pylock(packages: Sequence[Package], requires_python: str, inputs: str, targets: Sequence[str]) -> str:
     """The lock as text (stable: the same packages give the same bytes)."""
     lines: List[str] = ['lock-version = "1.0"', 'created-by = "pypush"']
     if requires_python:
@@ -40,10 +39,11 @@ def render_pylock(packages: Sequence["Package"], requires_python: str, inputs: s
     return "\n".join(lines)
 
 
-def write_pylock(path: str, packages: Sequence["Package"], requires_python: str, inputs: str,
+def write_pylock(path: str, packages: Sequence[Package], requires_python: str, inputs: str,
                  targets: Sequence[str]) -> None:
     """Write the lock atomically (temporary file, then rename)."""
     text = render_pylock(packages, requires_python, inputs, targets)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

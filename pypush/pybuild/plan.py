@@ -3,12 +3,23 @@ cannot satisfy dropped unless asked for by name), then per platform a dependency
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Tuple
 
 from pypush.errors import SourceError
 from pypush.image.model import ImageIndex, ImageManifest, Node
 
 log = logging.getLogger("pypush")
+
+
+@dataclass
+class Platform:
+    """One platform built: its target, its base manifest's digest, its new layers and what they install."""
+
+    target: Any
+    base_digest: str
+    layers: List[Any] = field(default_factory=list)
+    dists: List[Dict[str, Any]] = field(default_factory=list)
 
 
 def _leaves(node: Node) -> List[ImageManifest]:
@@ -28,7 +39,6 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
                 app_wheel: Callable[[], str]) -> Tuple[List[Any], Any, List[Any]]:
     """(every new layer, the function giving each manifest's layers/history/labels, the platforms built);
     ``app_wheel()`` gives the path of the project's wheel."""
-    from pypush.pybuild.api import _Platform
     from pypush.pybuild.deps import fetch_all, packages_for, wheels_for
     from pypush.pybuild.layers import gzipped, installed_layer
     from pypush.pybuild.target import detect
@@ -39,7 +49,7 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
     targets = {id(leaf): detect(leaf, plan.config(leaf), cache) for leaf in leaves}
     for leaf in leaves:
         log.info("base %s", targets[id(leaf)].describe())
-    packages, where = packages_for(project, list(targets.values()), settings.lock)
+    packages, where = packages_for(project, list(targets.values()), settings.lock, cache)
     chosen: Dict[int, List[Tuple[str, Dict[str, Any]]]] = {}
     for leaf in leaves:
         target = targets[id(leaf)]
@@ -71,10 +81,9 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
     for leaf in kept:
         target = targets[id(leaf)]
         wheels = wheels_for(packages, target, where, cache)
-        item = _Platform(target, leaf.descriptor.digest)
-        if wheels:
-            deps, dists = installed_layer(wheels, target, epoch, cache, "dependencies",
-                                          settings.allow_foreign_binaries)
+        item = Platform(target, leaf.descriptor.digest)
+        for group, what in dependency_groups(wheels):
+            deps, dists = installed_layer(group, target, epoch, cache, what, settings.allow_foreign_binaries)
             item.layers.append(deps)
             item.dists += dists
         app, dists = installed_layer([(wheel_path, app_facts)], target, epoch, cache, project.name,
@@ -96,6 +105,23 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
         return item.layers, history, {"org.opencontainers.image.base.digest": item.base_digest}
 
     return list(built.values()), layers_for, platforms
+
+
+OWN_LAYER = 16 << 20
+"""A wheel at least this big gets a layer of its own: a change among the small ones does not upload it again."""
+
+
+Wheels = List[Tuple[str, Dict[str, Any]]]  # (path, facts)
+
+
+def dependency_groups(wheels: Wheels) -> List[Tuple[Wheels, str]]:
+    """The dependency layers: one per wheel of at least OWN_LAYER bytes (by name), then one of all the others."""
+    import os
+
+    big = [w for w in wheels if os.path.getsize(w[0]) >= OWN_LAYER]
+    small = [w for w in wheels if w not in big]
+    groups = [([w], f"dependency {w[1]['name']}") for w in sorted(big, key=lambda w: w[1]["name"])]
+    return groups + ([(small, "dependencies")] if small else [])
 
 
 def _created(epoch: int) -> str:

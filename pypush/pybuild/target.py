@@ -22,7 +22,7 @@ _GLIBC_NAME = re.compile(r"(?:^|/)libc-2\.(\d+)\.so$")
 _GLIBC_SYMBOL = re.compile(rb"GLIBC_2\.(\d+)")
 _MUSL_DB = re.compile(r"^P:musl\nV:(\d+)\.(\d+)", re.M)
 _SMALL_FILES = ("var/lib/dpkg/status", "lib/apk/db/installed", "usr/lib/apk/db/installed")
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,10 @@ def _read_layer(index: _Index, stream: IO[bytes], name: str) -> None:
                 if posixpath.basename(path).startswith(".wh."):
                     index.whiteout(path)
                     continue
+                parent = posixpath.dirname(path)
+                while parent and parent not in index.entries:  # a layer may leave its directories out
+                    index.entries[parent] = ("dir", "")
+                    parent = posixpath.dirname(parent)
                 if member.issym():
                     index.entries[path] = ("link", member.linkname)
                 elif member.islnk():
@@ -237,7 +241,7 @@ def _scheme(index: _Index, env: Mapping[str, str], interpreter: str, prefix: str
     venv = posixpath.dirname(posixpath.dirname(interpreter))
     if (venv.lstrip("/") + "/pyvenv.cfg") in index.entries:
         return f"{venv}/lib/{kind}{version}/site-packages", f"{venv}/bin", venv
-    if f"usr/lib/{kind}3/dist-packages" in index.entries or prefix == "usr" and "usr/lib/python3/dist-packages" in index.entries:
+    if prefix == "usr" and f"usr/lib/{kind}3/dist-packages" in index.entries:  # Debian's own Python
         return f"/usr/local/lib/{kind}{version}/dist-packages", "/usr/local/bin", "/usr/local"
     return f"/{prefix}/lib/{kind}{version}/site-packages", f"/{prefix}/bin", f"/{prefix}"
 

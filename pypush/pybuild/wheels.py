@@ -15,7 +15,7 @@ from typing import Dict, List, Sequence
 from urllib.parse import unquote, urlparse
 
 from pypush.errors import SourceError
-from pypush.pybuild.lock import Artifact
+from pypush.pybuild.model import Artifact
 
 _CHUNK = 1 << 20
 

@@ -15,8 +15,8 @@ Layers, top to bottom; a module imports only from its own part or from a lower l
     app                           the HTTP server: reads requests, hands each to a door or the gallery
     registry/                     the v2 door: router, reads, uploads, manifests, auth (login, /token);
                                   built on the ECR operations of aws/ (a manifest PUT is a PutImage)
-    aws/   gallery/               the AWS JSON door: protocol, sigv4, limits, context, the operations
-                                  per resource, table (the explicit operation table), dispatch;
+    aws/   gallery/               the AWS JSON door: protocol, body, sigv4, limits, context, the
+                                  operations per resource, table (the explicit operation table), dispatch;
                                   the HTML gallery, which reads the store only
     settings, reply, credentials, http_body, seed_files   shared parts of the doors
     store/                        blobs on disk and metadata in SQLite; the data directory's lock

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 
 from pypush.errors import PypushError
+from pypush.process import exit_now
 from pypush.server.command import add_arguments, run
 
 
@@ -23,14 +22,7 @@ def main() -> int:
 def console() -> None:
     """``main()``, then exit without the interpreter's teardown, as `pypush serve` does (freeing the
     loaded API models took 0.3-0.7 s after SIGTERM on a busy machine); the streams are flushed first."""
-    code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        code = code or 1
-    logging.shutdown()
-    os._exit(code)
+    exit_now(main())
 
 
 if __name__ == "__main__":

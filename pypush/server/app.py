@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Optional, Set, Tuple
 
 from pypush.server.aws import reports
-from pypush.server.aws.dispatch import LARGE_BODY, AwsDoor, too_large
+from pypush.server.aws.body import CutShort, Refused, read_body
+from pypush.server.aws.dispatch import LARGE_BODY, AwsDoor
 from pypush.server.aws.limits import DropConnection
 from pypush.server.aws.protocol import CONTENT_TYPE, ApiError
 from pypush.server.http_body import BodyError, RequestBody
@@ -90,21 +91,28 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.server.watch(self.connection, self.server.header_timeout)
-        started, self._status, self._sent, self._operation = time.monotonic(), 0, 0, ""
+        self._started, self._status, self._sent, self._operation = time.monotonic(), 0, 0, ""
+        self._logged = False
         try:
             super().handle_one_request()
         finally:
             self.server.watch(self.connection, None)
-            if self._status:
-                self._log_request(time.monotonic() - started)
+            self._log_request()  # an answer cut short (a streamed blob whose client left) is logged here
 
-    def _log_request(self, seconds: float) -> None:
-        """One line per answered request (``-v``): method, path without its query, the AWS operation,
-        status, body bytes sent and time; never a header or query value that could hold a credential."""
+    def _log_request(self) -> None:
+        """One line per answered request (``-v``), once its answer is ready (a whole one just before it is
+        written, a streamed one after it; so lines keep the order clients got their answers, and none is
+        lost to a stop): method, path without its query, the
+        AWS operation, status, body bytes sent and time; never a header or query value that could hold a
+        credential."""
+        if not self._status or self._logged:
+            return
+        self._logged = True
         command = getattr(self, "command", None) or "-"
         path = (getattr(self, "path", None) or "-").split("?", 1)[0][:300]
         op = f" {self._operation}" if self._operation else ""
-        log.info("%s %s%s %d %d bytes %.1f ms", command, path, op, self._status, self._sent, seconds * 1000)
+        log.info("%s %s%s %d %d bytes %.1f ms", command, path, op, self._status, self._sent,
+                 (time.monotonic() - self._started) * 1000)
 
     def finish(self) -> None:
         try:
@@ -204,8 +212,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         door = self.server.app.aws
         self._operation = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2][:100]
         with ExitStack() as leases:
-            body = self._aws_body(door, leases)
-            if body is None:
+            try:
+                body = read_body(self.rfile, self.headers, door, leases, self._continue, self._expecting)
+            except Refused as refused:
+                self._drain(refused.drain)
+                self._refuse(refused.error)
+                return
+            except CutShort as cut:  # an injected fault: the connection drops half-way through the body
+                self._drain(cut.after)
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
                 return
             try:
                 status, payload, error = door.dispatch(self.path, self.headers, body)
@@ -227,66 +243,6 @@ class RequestHandler(BaseHTTPRequestHandler):
         """Answer a request whose body is not taken (or not whole), and end the connection."""
         self.close_connection = True
         self._send_aws(error.status, error.body(), error.code)
-
-    def _aws_body(self, door: AwsDoor, leases: ExitStack) -> Optional[memoryview]:
-        """The request body in memory (buffers above LARGE_BODY leased from ``door.bodies`` into
-        ``leases``): Content-Length or chunked; None after answering a request whose body cannot be taken."""
-        chunked = (self.headers.get("Transfer-Encoding") or "").strip().lower()
-        if chunked == "chunked":
-            return self._aws_chunked_body(door, leases)
-        if chunked:
-            self._refuse(ApiError("SerializationException", f"unsupported Transfer-Encoding {chunked!r}", status=501))
-            return None
-        length_header = self.headers.get("Content-Length")
-        if length_header is None or not length_header.strip().isdigit():
-            self._refuse(ApiError("SerializationException", "Content-Length is required", status=411))
-            return None
-        length = int(length_header)
-        if length > door.max_body:
-            if length <= 2 * door.max_body and not self._expecting:  # read it so the client sees the answer
-                self._drain(length)
-            self._refuse(too_large(length))
-            return None
-        self._continue()
-        if door.faults is not None and door.faults.cut_body():
-            self._drain(length // 2)
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return None
-        body = leases.enter_context(door.bodies.borrow(length)) if length > LARGE_BODY else memoryview(bytearray(length))
-        self._read_into(body)
-        return body
-
-    def _aws_chunked_body(self, door: AwsDoor, leases: ExitStack) -> Optional[memoryview]:
-        """A chunked body, gathered in a bytearray up to LARGE_BODY and in a leased buffer beyond."""
-        self._continue()
-        small = bytearray()
-        big: Optional[memoryview] = None
-        n = 0
-        incoming = RequestBody(self.rfile, self.headers)
-        try:
-            for piece in incoming.pieces(door.max_body):
-                if big is None and n + len(piece) > LARGE_BODY:
-                    big = leases.enter_context(door.bodies.borrow(door.max_body))
-                    big[:n] = small
-                if big is None:
-                    small += piece
-                else:
-                    big[n : n + len(piece)] = piece
-                n += len(piece)
-        except BodyError as e:
-            self._refuse(too_large(incoming.read_bytes) if incoming.read_bytes > door.max_body
-                         else ApiError("SerializationException", f"malformed request body: {e}"))
-            return None
-        return big[:n] if big is not None else memoryview(small)
-
-    def _read_into(self, body: memoryview) -> None:
-        got = 0
-        while got < len(body):
-            n = self.rfile.readinto(body[got:])
-            if not n:
-                raise ConnectionError("client closed the connection mid-body")
-            got += n
 
     def _drain(self, length: int) -> None:
         while length > 0:
@@ -326,6 +282,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(reply.status, reply.headers, b"", length=reply.length)
             if self.command != "HEAD":
                 self.connection.sendfile(f, reply.offset, reply.length)
+            self._log_request()
 
     def _token(self) -> None:
         self._drain_body()
@@ -360,6 +317,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             lines.append("Connection: close")
             self._linger = self._has_body()
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if length is None:  # logged before the client can read the answer: lines keep the order of answers
+            self._log_request()
         self.wfile.write(head + body if self.command != "HEAD" else head)
 
 
@@ -378,6 +337,7 @@ class EndpointServer(ThreadingHTTPServer):
         self._deadlines: Dict[socket.socket, float] = {}
         self._conn_lock = threading.Lock()
         self._closing = threading.Event()
+        self._all_closed = False
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, RequestHandler)
@@ -388,6 +348,9 @@ class EndpointServer(ThreadingHTTPServer):
             (self._connections.add if add else self._connections.discard)(conn)
             if not add:
                 self._deadlines.pop(conn, None)
+            late = add and self._all_closed
+        if late:  # accepted before the stop, its handler started after close_connections: close it too
+            _shut(conn)
 
     def watch(self, conn: socket.socket, seconds: Optional[float]) -> None:
         """Close ``conn`` unless ``watch(conn, None)`` comes within ``seconds``."""
@@ -406,23 +369,19 @@ class EndpointServer(ThreadingHTTPServer):
                     del self._deadlines[conn]
             for conn in late:
                 log.debug("closing a connection whose request headers took over %s s", self.header_timeout)
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                _shut(conn)
 
     def server_close(self) -> None:
         self._closing.set()
         super().server_close()
 
     def close_connections(self) -> None:
+        """Shut down every open connection, and those whose handlers start from now on."""
         with self._conn_lock:
+            self._all_closed = True
             conns = list(self._connections)
         for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _shut(conn)
 
     def wait_idle(self, timeout: float) -> None:
         """Wait (bounded) for every connection's handler to finish."""
@@ -435,3 +394,11 @@ class EndpointServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended: %s", client_address, traceback.format_exc(limit=1))
+
+
+def _shut(conn: socket.socket) -> None:
+    """Shut ``conn`` down both ways (its handler then sees the end and finishes); a closed one is left be."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

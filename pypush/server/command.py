@@ -8,6 +8,7 @@ import select
 import signal
 import socket
 import sys
+import textwrap
 from contextlib import contextmanager
 from typing import Iterator, List, Optional
 
@@ -15,6 +16,17 @@ from pypush.errors import UsageError
 from pypush.server.store.store import UPLOAD_LIFETIME
 
 DEFAULT_PART_SIZE = 10 * 1024 * 1024
+
+POLICIES = textwrap.fill(
+    "Set with SetRepositoryPolicy / SetPremiumRepositoryPolicy. ENFORCED: statements whose Principal is \"*\" "
+    "or {\"AWS\": \"*\"} with no Condition, matched by Action/NotAction (wildcards * and ?, any case) and "
+    "Resource, for the ECR Public calls BatchCheckLayerAvailability, InitiateLayerUpload, UploadLayerPart, "
+    "CompleteLayerUpload, PutImage and BatchDeleteImage, and the /v2/ uploads, manifest PUTs and DELETEs that "
+    "amount to them. An explicit Deny wins; otherwise the call is allowed (there is no IAM here). A denied API "
+    "call answers AccessDeniedException (HTTP 400), a denied /v2/ write 403 DENIED. STORED, NOT ENFORCED: "
+    "statements with a Condition, naming other principals, or with NotPrincipal or NotResource; all other "
+    "actions (reads and pulls, repository, policy and catalog calls); private ECR API calls.", 78)
+"""What `serve --help` says of repository policies (aws/policy.py enforces them)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faults", default=os.environ.get("PYPUSH_SERVE_FAULTS"),
                         help="inject faults, e.g. seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05 "
                              "(env PYPUSH_SERVE_FAULTS)")
+    parser.add_argument_group("repository policies", POLICIES)
 
 
 def _ids(value: Optional[str]) -> Optional[List[str]]:

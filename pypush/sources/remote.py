@@ -63,7 +63,6 @@ class SchemaOneError(SourceError):
 class RemoteSource(Source):
     """An image in a registry; ``close`` releases its connections."""
 
-    reference: Optional[Reference] = None
     reader: Optional["RemoteReader"] = field(default=None, repr=False)
 
     def close(self) -> None:

@@ -171,9 +171,8 @@ class _Converter:
             if cache is not None and stored.digest:
                 cache.put(key, stored.digest, stored.size)
 
-        return Blob(descriptor=desc, open=lambda: transform(_verified(blob)), original=blob.descriptor,
-                    name=f"{blob.name or blob.descriptor.digest} ({what})",
-                    on_stored=on_stored if cache is not None else None, source=blob)
+        return Blob.derived(blob, lambda src: transform(_verified(src)), desc,
+                            f"{blob.name or blob.descriptor.digest} ({what})", on_stored if cache is not None else None)
 
 
 def _verified(blob: Blob) -> IO[bytes]:

@@ -52,3 +52,8 @@ class Transport:
     def mount(self, digest: str, source: str) -> bool:
         """Link blob ``digest`` from repository ``source`` of the same registry; False when not done."""
         return False
+
+    def put_referrer(self, raw: bytes, media_type: str, digest: str, artifact_type: str) -> None:
+        """Store a manifest whose ``subject`` names another (an SBOM, a signature) so that the subject's
+        referrers list it; a destination without a referrers API of its own stores it by digest, untagged."""
+        self.put_manifest(raw, media_type, digest, [])

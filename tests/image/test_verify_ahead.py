@@ -197,11 +197,12 @@ def test_a_compressed_layer_has_its_input_hashed_ahead_and_resumed(tmp_path: Pat
         want = r.read()
     hashed = _finish(VerifyAhead([blob]).start(), blob)
     assert hashed is not None and hashed[0] == len(data)
-    plain.hashed = hashed
-    with blob.open() as r:
+    resumed = blob.with_hashed(hashed)
+    assert resumed.source is not None and resumed.source.hashed is hashed and plain.hashed is None  # a new value
+    with resumed.open() as r:
         assert r.read() == want
-    plain.hashed = (len(data), hashlib.sha256(b"not the layer"))  # the prefix is used, not hashed again
-    with pytest.raises(DigestMismatchError), blob.open() as r:
+    wrong_prefix = blob.with_hashed((len(data), hashlib.sha256(b"not the layer")))  # used, not hashed again
+    with pytest.raises(DigestMismatchError), wrong_prefix.open() as r:
         r.read()
     wrong = replace(plain, descriptor=replace(plain.descriptor, digest="sha256:" + "0" * 64), hashed=None)
     bad = transform_layer(wrong, "gzip")

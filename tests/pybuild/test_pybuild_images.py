@@ -70,6 +70,11 @@ def test_build_runs_on_both_platforms_with_their_own_c_extensions(project, base,
         pycs = list(site.glob("markupsafe/__pycache__/*.pyc"))
         if sys.version_info[:2] == (3, 11) and sys.implementation.name == "cpython":
             assert pycs and all(p.read_bytes()[4:8] == b"\x03\x00\x00\x00" for p in pycs)  # checked-hash pyc
+            if arch == "amd64":  # the image's Python loads them as they are (no recompiling at start)
+                proc = subprocess.run(["chroot", str(rootfs), "/usr/bin/python3", "-v", "-c", "import markupsafe"],
+                                      capture_output=True, text=True, timeout=120)
+                pyc = "/usr/local/lib/python3.11/dist-packages/markupsafe/__pycache__/__init__.cpython-311.pyc"
+                assert f"code object from '{pyc}'" in proc.stderr, proc.stderr[-2000:]
         else:
             assert not pycs  # byte code only from an interpreter of the target's version
     config_digest = h.platform_manifests(out, "v1")["amd64"]["config"]["digest"]
@@ -170,3 +175,20 @@ def test_bad_hash_in_requirements_is_refused(base, tmp_path):
                       "--platform", "linux/amd64")
     assert proc.returncode == 3 and "six==1.16.0: sha256 " in proc.stderr and "does not match" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_dependency_published_only_as_a_pure_sdist(base, tmp_path, monkeypatch):
+    """Resolved without a lock: the sdist is built into a pure wheel, locked as the sdist, installed, and runs."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    project = tmp_path / "sdistdep"
+    shutil.copytree(PROJECTS / "sdistdep", project)
+    out = tmp_path / "out"
+    _build(project, out, base, "--platform", "linux/amd64")
+    lock = (project / "pylock.toml").read_text()
+    assert 'name = "docopt"' in lock and "docopt-0.6.2.tar.gz" in lock and "docopt-0.6.2-py3" not in lock
+    rootfs = h.unpack(out, "v1", "amd64", tmp_path / "root")
+    text = _run(rootfs, "amd64", "/usr/bin/python3", "/usr/local/bin/sdistdep")
+    assert text.startswith("docopt 0.6.2 /usr/local/lib/python3.11/dist-packages/docopt.py"), text
+    monkeypatch.setenv("PYPUSH_CACHE_DIR", str(tmp_path / "fresh-cache"))  # from the lock: the sdist built again
+    again = _build(project, tmp_path / "again", base, "--platform", "linux/amd64")
+    assert again["digest"] == json.loads((out / "index.json").read_text())["manifests"][0]["digest"]

@@ -2,6 +2,7 @@
 scratch base, the deprecated `pypush.build(base, layers)` form, and a base without Python."""
 from __future__ import annotations
 
+import io
 import json
 import struct
 import warnings
@@ -11,7 +12,8 @@ import pytest
 import pypush
 from pypush.assemble.elf import elf_architecture, foreign_binaries
 from pypush.errors import SourceError, UsageError
-from pypush.pybuild.lock import Artifact, Package, select
+from pypush.pybuild.lock import select
+from pypush.pybuild.model import Artifact, Package
 from pypush.pybuild.lock_write import render_pylock
 from pypush.pybuild.sbom import declared_license
 from pypush.pybuild.tags import platform_tags, wheel_tags
@@ -111,3 +113,100 @@ def test_base_without_python_is_a_clear_error(tmp_path):
         with pytest.raises(SourceError, match=r"the base \(linux/amd64\) has no Python"):
             pypush.build(str(tmp_path / "proj"), f"oci:{tmp_path / 'out'}", base="scratch", platforms=["linux/amd64"])
     assert not (tmp_path / "out").exists()
+
+
+def _sdist(tmp_path, name: str = "purepkg") -> str:
+    """A pure-Python sdist (setuptools, src layout) made by hand."""
+    import tarfile
+
+    root = tmp_path / "sdist-src" / f"{name}-1.0"
+    (root / "src" / name).mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = '
+                                         f'"setuptools.build_meta"\n[project]\nname = "{name}"\nversion = "1.0"\n')
+    (root / "PKG-INFO").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (root / "src" / name / "__init__.py").write_text("VALUE = 42\n")
+    path = tmp_path / f"{name}-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(root, arcname=f"{name}-1.0")
+    return str(path)
+
+
+def test_a_locked_pure_sdist_is_built_into_a_wheel(tmp_path):
+    import hashlib
+
+    from pypush.pybuild.wheels import fetch, wheel_for_sdist
+
+    sdist = _sdist(tmp_path)
+    sha = hashlib.sha256(open(sdist, "rb").read()).hexdigest()
+    package = Package("purepkg", "1.0", [], Artifact(f"file://{sdist}", sha))
+    (chosen_package, artifact), = select([package], _target("arm64"), "lock")
+    path = fetch([artifact], str(tmp_path / "cache"))[artifact]
+    wheel = wheel_for_sdist("purepkg", path, str(tmp_path / "cache"), "linux/arm64")
+    assert wheel.endswith("purepkg-1.0-py3-none-any.whl")
+    bad = Artifact(f"file://{sdist}", "0" * 64)
+    with pytest.raises(SourceError, match=r"purepkg-1.0.tar.gz: sha256 .* does not match the lock's 0000"):
+        fetch([bad], str(tmp_path / "other-cache"))
+
+
+def _detect(files, env=("PATH=/usr/local/bin:/usr/bin:/bin",), arch="amd64"):
+    """The Target read from one layer holding ``files`` (path -> bytes, or "->target" for a symlink)."""
+    import tarfile
+
+    from pypush.pybuild.target import _Index, _read_layer, _target
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            if isinstance(data, str):
+                info.type, info.linkname = tarfile.SYMTYPE, data[2:]
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    index = _Index()
+    _read_layer(index, buf, "layer")
+    return _target(index, {"os": "linux", "architecture": arch, "config": {"Env": list(env)}})
+
+
+def test_target_of_a_python_org_image():
+    target = _detect({"usr/local/bin/python3": "->python3.12", "usr/local/bin/python3.12": b"\x7fELF",
+                      "usr/local/lib/python3.12/os.py": b"", "usr/lib/python3/dist-packages/x.py": b"",
+                      "lib/x86_64-linux-gnu/libc.so.6": b"..GLIBC_2.34..GLIBC_2.36\0"},
+                     env=("PATH=/usr/local/bin:/usr/bin", "PYTHON_VERSION=3.12.7"))
+    assert (target.site_dir, target.bin_dir, target.interpreter) == (
+        "/usr/local/lib/python3.12/site-packages", "/usr/local/bin", "/usr/local/bin/python3")
+    assert (target.libc, target.libc_version, target.python_full_version) == ("glibc", (2, 36), "3.12.7")
+
+
+def test_target_of_debian_python_of_alpine_and_of_a_venv():
+    debian = _detect({"usr/bin/python3": "->python3.11", "usr/bin/python3.11": b"", "usr/lib/python3.11/os.py": b"",
+                      "usr/lib/python3/dist-packages/": b"", "lib/aarch64-linux-gnu/libc-2.31.so": b""}, arch="arm64")
+    assert debian.site_dir == "/usr/local/lib/python3.11/dist-packages" and debian.libc_version == (2, 31)
+    alpine = _detect({"usr/bin/python3": "->python3.12", "usr/bin/python3.12": b"", "usr/lib/python3.12/os.py": b"",
+                      "lib/ld-musl-x86_64.so.1": b"", "lib/apk/db/installed": b"C:x\nP:musl\nV:1.2.5-r0\n"})
+    assert (alpine.libc, alpine.libc_version, alpine.site_dir) == ("musl", (1, 2), "/usr/lib/python3.12/site-packages")
+    venv = _detect({"opt/venv/bin/python3": "->/usr/bin/python3.11", "opt/venv/pyvenv.cfg": b"home = /usr/bin\n",
+                    "usr/bin/python3.11": b"", "usr/lib/python3.11/os.py": b"", "lib/libc.so.6": b"GLIBC_2.28"},
+                   env=("PATH=/opt/venv/bin:/usr/bin",))
+    assert (venv.site_dir, venv.bin_dir, venv.interpreter) == (
+        "/opt/venv/lib/python3.11/site-packages", "/opt/venv/bin", "/opt/venv/bin/python3")
+    with pytest.raises(SourceError, match=r"the base \(linux/amd64\) has no Python: no python3 on its PATH"):
+        _detect({"bin/sh": b""})
+
+
+def test_big_wheels_get_layers_of_their_own(tmp_path, monkeypatch):
+    from pypush.pybuild import plan
+
+    wheels = []
+    for name, size in (("small", 10), ("huge", 300), ("big", 200)):
+        path = tmp_path / f"{name}-1-py3-none-any.whl"
+        path.write_bytes(b"\0" * size)
+        wheels.append((str(path), {"name": name}))
+    monkeypatch.setattr(plan, "OWN_LAYER", 100)
+    groups = plan.dependency_groups(wheels)
+    assert [what for _, what in groups] == ["dependency big", "dependency huge", "dependencies"]
+    assert [len(g) for g, _ in groups] == [1, 1, 1] and groups[2][0][0][1]["name"] == "small"
+    monkeypatch.setattr(plan, "OWN_LAYER", 1000)
+    assert [what for _, what in plan.dependency_groups(wheels)] == ["dependencies"]

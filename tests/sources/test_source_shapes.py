@@ -17,7 +17,7 @@ import pytest
 
 from conftest import oci_blob_path
 from imagegen import DOCKER_MANIFEST, OCI_MANIFEST, LayoutWriter, docker_save, named, random_bytes, tar_layer, write_tar
-from pypush.engine.push_result import unique_blobs
+from pypush.engine.walked import walk_image
 from pypush.errors import SourceError
 from pypush.image.model import ImageIndex, ImageManifest, walk
 from pypush.image.platforms import parse_platform
@@ -42,7 +42,7 @@ def test_index_listing_one_child_many_times_is_walked_once_per_manifest(tmp_path
     with open_source(str(w.layout)) as src:
         nodes = walk(src.root)
         assert [type(n).__name__ for n in nodes] == ["ImageManifest", "ImageIndex", "ImageIndex", "ImageIndex"]
-        assert len(unique_blobs(src.root)) == 2
+        assert len(walk_image(src.root).blobs) == 2
     with open_source(str(w.layout), platforms=[parse_platform("linux/amd64")]) as src:
         assert isinstance(src.root, ImageManifest)
 
@@ -123,7 +123,7 @@ def test_same_blob_twice_and_zero_layers(tmp_path):
     twice, empty = w.image([LAYERS[0], LAYERS[0], LAYERS[1]], seed="twice"), w.image([], seed="none")
     w.write_index([named(twice, ref="twice"), named(empty, ref="empty")])
     with open_source(f"{w.layout}:twice") as src:
-        assert len(src.root.layers) == 3 and len(unique_blobs(src.root)) == 3  # config + 2 distinct layers
+        assert len(src.root.layers) == 3 and len(walk_image(src.root).blobs) == 3  # config + 2 distinct layers
     with open_source(f"{w.layout}:empty") as src:
         assert src.root.layers == [] and src.root.descriptor.digest == empty["digest"]
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from botocore.model import OperationModel
 
-from pypush.server.aws.protocol import PUBLIC, ApiError, invalid, service_model, validate
+from pypush.server.aws.protocol import PUBLIC, ApiError, invalid, loads_json, service_model, validate
 from pypush.server.settings import Settings
 from pypush.server.store.store import Store, repo_key
 
@@ -145,7 +145,7 @@ def paginate(items: Sequence[Any], p: Dict[str, Any], key: str) -> Tuple[List[An
     token = p.get("nextToken")
     if token is not None:
         try:
-            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            state = loads_json(base64.urlsafe_b64decode(token.encode()))
             if state["k"] != key:
                 raise ValueError(key)
             offset = int(state["o"])

@@ -12,6 +12,7 @@ from typing import Iterator, Optional, Tuple
 
 from pypush.server.aws.context import Context, check_registry
 from pypush.server.aws.limits import DropConnection, Faults, Quotas
+from pypush.server.aws.policy import enforce
 from pypush.server.aws.premium_images import purge_due
 from pypush.server.aws.protocol import (PRIVATE, PUBLIC, ApiError, max_length, parse_body, resolve_target,
                                         response_body, validate)
@@ -97,6 +98,7 @@ class AwsDoor:
                 purge_due(self.store, self.settings.clock())  # deprecated images whose time has come
             ctx = Context(self.store, self.settings, service, op, region=cred.region, access_key=cred.access_key)
             check_registry(ctx, params)
+            enforce(ctx, params)  # the repository's policy, where it can be judged
             result = fn(ctx, params)
             if drop_after:
                 raise DropConnection(op.name)

@@ -15,9 +15,9 @@ import re
 from typing import Any, Dict, FrozenSet, List
 
 from pypush.server.aws.context import Context, no_paging_with, paginate, with_token
-from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, image_detail, images_named, tag_details
+from pypush.server.aws.images import all_images, image_detail, images_named, tag_details
 from pypush.server.aws.protocol import ApiError
-from pypush.server.seed_files import read_json
+from pypush.server.aws.seed_files import read_json
 from pypush.server.settings import Settings
 from pypush.server.store.store import Store, repo_key
 
@@ -54,27 +54,31 @@ def _not_entitled(ctx: Context, alias: str, name: str) -> ApiError:
                     "does not exist or is not available yet)")
 
 
-def _entitled_products(ctx: Context, state: str, products: str) -> List[str]:
-    """The caller's products among a premium repository's, if the repository can be bought."""
+def entitled_products(settings: Settings, account: str, state: str, products: str) -> List[str]:
+    """The products (of a premium repository's ``products``, JSON) that entitle ``account`` to it: none unless
+    the repository is AVAILABLE or HIDDEN."""
     if state not in BUYABLE_STATES:
         return []
-    mine = ctx.settings.entitlements.get(ctx.caller_account, frozenset())
+    mine = settings.entitlements.get(account, frozenset())
     return [p for p in json.loads(products) if p in mine]
+
+
+def _premium_row(db: Any, name: str) -> Any:
+    return db.execute("SELECT state, products FROM premium_repositories WHERE name=?", (name,)).fetchone()
 
 
 def may_pull(store: Store, settings: Settings, account: str, name: str) -> bool:
     """Whether buyer ``account`` may pull from the premium repository ``name`` (the registry door's check)."""
     with store.read() as db:
-        row = db.execute("SELECT state, products FROM premium_repositories WHERE name=?", (name,)).fetchone()
-    mine = settings.entitlements.get(account, frozenset())
-    return row is not None and row[0] in BUYABLE_STATES and any(p in mine for p in json.loads(row[1]))
+        row = _premium_row(db, name)
+    return row is not None and bool(entitled_products(settings, account, *row))
 
 
 def _require_entitled(ctx: Context, db: Any, p: Dict[str, Any]) -> str:
     """The store key of the premium repository the request names, or EntitlementNotFoundException."""
     alias, name = p["registryAlias"], p["repositoryName"]
-    row = db.execute("SELECT state, products FROM premium_repositories WHERE name=?", (name,)).fetchone()
-    if alias != ctx.settings.alias or row is None or not _entitled_products(ctx, *row):
+    row = _premium_row(db, name)
+    if alias != ctx.settings.alias or row is None or not entitled_products(ctx.settings, ctx.caller_account, *row):
         raise _not_entitled(ctx, alias, name)
     return repo_key(name, True)
 
@@ -89,7 +93,7 @@ def describe_entitled_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str,
     with ctx.store.read() as db:
         rows = db.execute("SELECT name, state, products FROM premium_repositories ORDER BY name").fetchall()
     for name, state, products in rows:
-        for product in _entitled_products(ctx, state, products):  # one entry per (repository, product)
+        for product in entitled_products(ctx.settings, ctx.caller_account, state, products):  # one entry per (repository, product)
             entries.append({"registryAlias": ctx.settings.alias, "repositoryName": name,
                             "repositoryArn": f"arn:aws:ecr-public:::entitled-repository/{ctx.settings.alias}/{name}",
                             "repositoryUri": ctx.premium_uri(name), "state": state, "entitledViaProductId": product,
@@ -111,9 +115,7 @@ def describe_entitled_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             found = images_named(db, key, p["imageIds"], f"{p['registryAlias']}/{p['repositoryName']}")
             out["imageDetails"] = [_entitled_image(image_detail(ctx, db, key, img)) for img in found]
             return out
-        rows = [ImageRow(*r) for r in db.execute(
-            f"SELECT {IMAGE_COLUMNS} FROM images WHERE repo=? ORDER BY pushed_at, digest", (key,))]
-        details = [_entitled_image(image_detail(ctx, db, key, img)) for img in rows]
+        details = [_entitled_image(image_detail(ctx, db, key, img)) for img in all_images(db, key)]
     page, nxt = paginate(details, p, _page_key(ctx, p, "DescribeEntitledImages"))
     out["imageDetails"] = page
     return with_token(out, nxt)

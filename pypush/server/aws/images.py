@@ -12,7 +12,7 @@ from pypush.name.patterns import DIGEST
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES, is_foreign
 from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, paginate, repository_type,
                                        require_premium, require_repo, require_typed, with_token)
-from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, loads_json
 from pypush.server.store.catalog_facts import subject_of
 from pypush.server.store.store import is_premium_key, name_of_key
 
@@ -102,7 +102,7 @@ def _parse_manifest(p: Dict[str, Any]) -> Tuple[bytes, str, Dict[str, Any], str]
         raise ApiError("ImageDigestDoesNotMatchException",
                        f"The digest given ({p['imageDigest']}) does not match the manifest's digest ({digest})")
     try:
-        doc = json.loads(raw)
+        doc = loads_json(raw)
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
@@ -292,7 +292,8 @@ def images_named(db: Any, repo: str, image_ids: List[Dict[str, Any]], shown: str
     return rows
 
 
-def _all_images(db: Any, repo: str) -> List[ImageRow]:
+def all_images(db: Any, repo: str) -> List[ImageRow]:
+    """Every image of the repository stored as ``repo``, oldest push first."""
     return [ImageRow(*r) for r in db.execute(
         f"SELECT {IMAGE_COLUMNS} FROM images WHERE repo=? ORDER BY pushed_at, digest", (repo,))]
 
@@ -308,7 +309,7 @@ def describe_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         if p.get("imageIds") is not None:
             rows = images_named(db, repo, p["imageIds"], p["repositoryName"])
             return {"imageDetails": [image_detail(ctx, db, repo, r) for r in rows]}
-        details = [image_detail(ctx, db, repo, r) for r in _all_images(db, repo)]
+        details = [image_detail(ctx, db, repo, r) for r in all_images(db, repo)]
     status = _tag_filter(p)
     if status != "ANY":
         details = [d for d in details if bool(d.get("imageTags")) == (status == "TAGGED")]
@@ -350,7 +351,7 @@ def list_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     ids: List[Dict[str, str]] = []
     with ctx.store.read() as db:
         require_repo(ctx, db, repo)
-        for img in _all_images(db, repo):
+        for img in all_images(db, repo):
             tags = image_tags(db, repo, img.digest)
             if tags and status != "UNTAGGED":
                 ids.extend({"imageDigest": img.digest, "imageTag": t} for t in tags)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
@@ -64,6 +64,17 @@ def resolve_target(target: str) -> Tuple[str, OperationModel]:
 
 
 # -- parsing ----------------------------------------------------------------------------------
+def loads_json(raw: Union[str, bytes]) -> Any:
+    """``json.loads`` of UTF-8 text (as AWS JSON is; json.loads would guess UTF-16 and UTF-32 too, and PyPy's
+    parser fails with a SystemError on some such bytes), with a document that is not UTF-8 or is nested
+    too deeply for the parser (CPython raises RecursionError) reported as the ValueError of any malformed
+    document: for every JSON text a client sends."""
+    try:
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def _blob_members(shape: Shape) -> Tuple[str, ...]:
     return tuple(n for n, s in shape.members.items() if s.type_name == "blob")
 
@@ -84,11 +95,9 @@ def parse_body(body: memoryview, op: OperationModel) -> Dict[str, Any]:
         params = _splice_blob(buf, len(body), blobs[0])
     if params is None:
         try:
-            params = json.loads(bytes(body) if len(body) else b"{}")
-        except (ValueError, UnicodeDecodeError) as e:
+            params = loads_json(bytes(body) if len(body) else b"{}")
+        except ValueError as e:  # UnicodeDecodeError too
             raise ApiError("SerializationException", f"request body is not JSON: {e}") from None
-        except RecursionError:
-            raise ApiError("SerializationException", "request body is nested too deeply") from None
         if not isinstance(params, dict):
             raise ApiError("SerializationException", "request body is not a JSON object")
         for name in blobs:
@@ -132,8 +141,8 @@ def _splice_blob(buf: Buffer, n: int, name: str) -> Optional[Dict[str, Any]]:
     if end < 0 or buf.find(b"\\", start, end) >= 0:
         return None
     try:
-        params = json.loads(bytes(buf[:start]) + bytes(buf[end:n]))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        params = loads_json(bytes(buf[:start]) + bytes(buf[end:n]))
+    except ValueError:
         return None
     if not isinstance(params, dict) or params.get(name) != "":
         return None

@@ -91,11 +91,16 @@ def _csv(db: Db, registry_id: str, period: Period) -> Tuple[bytes, float]:
     return gzip.compress(text.getvalue().encode("utf-8"), mtime=0), created
 
 
+def _listed(created: float, now: float) -> bool:
+    """A report with rows (created at its latest count) is listed for RETENTION_DAYS."""
+    return bool(created) and created >= now - RETENTION_DAYS * 86400
+
+
 def _reports(db: Db, registry_id: str, now: float) -> List[Dict[str, Any]]:
     reports = []
     for period in _periods(db):
         data, created = _csv(db, registry_id, period)
-        if not created or created < now - RETENTION_DAYS * 86400:
+        if not _listed(created, now):
             continue
         reports.append({"reportId": period.report_id, "reportType": "SUMMARY", "granularity": period.granularity,
                         "period": {"startDate": period.start.isoformat(), "endDate": period.end.isoformat()},
@@ -115,8 +120,7 @@ def list_publisher_reports(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 def _find(db: Db, registry_id: str, report_id: str, now: float) -> Optional[Period]:
     for period in _periods(db):
         if period.report_id == report_id:
-            created = _csv(db, registry_id, period)[1]
-            return period if created and created >= now - RETENTION_DAYS * 86400 else None
+            return period if _listed(_csv(db, registry_id, period)[1], now) else None
     return None
 
 

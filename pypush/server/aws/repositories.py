@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from pypush.server.aws.context import (Context, no_paging_with, paginate, repo_not_found, require_repo, require_typed,
                                        with_token)
-from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, loads_json
 from pypush.server.aws.part_blob import Base64Error
 from pypush.server.credentials import issue_password
 from pypush.server.store.catalog_facts import catalog_facts
@@ -139,7 +139,7 @@ def _policy_out(ctx: Context, name: str, text: str) -> Dict[str, Any]:
 def check_policy_text(text: str) -> None:
     """InvalidParameterException unless ``text`` is a JSON object."""
     try:
-        if not isinstance(json.loads(text), dict):
+        if not isinstance(loads_json(text), dict):
             raise ValueError(text)
     except ValueError:
         raise invalid("Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository "

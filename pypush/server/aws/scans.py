@@ -19,7 +19,7 @@ from pypush.name.patterns import DIGEST
 from pypush.server.aws.context import PREMIUM, Context, paginate, require_premium, with_token
 from pypush.server.aws.images import resolve_id
 from pypush.server.aws.protocol import PUBLIC, ApiError, invalid, service_model, validate
-from pypush.server.seed_files import read_json
+from pypush.server.aws.seed_files import read_json
 from pypush.server.store.store import repo_key
 
 NOT_SCANNED = ("this endpoint (pypush serve) does not scan images, and no findings were seeded for this image "

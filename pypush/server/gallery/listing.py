@@ -70,7 +70,9 @@ class RepoPage:
     usage: str
     tags: List[TagRow] = field(default_factory=list)
     tag_total: int = 0
-    newest: Optional[TagRow] = None
+    pull: Optional[TagRow] = None
+    """The tag the side panel offers: ``latest`` when it exists (what ``docker pull`` assumes), else the
+    newest push."""
 
 
 def _strings(value: Any) -> Tuple[str, ...]:
@@ -113,6 +115,8 @@ _TAG_ROWS = ("SELECT t.tag, t.created_at, i.digest, i.media_type, i.artifact_typ
              "FROM image_tags t JOIN images i ON i.repo=t.repo AND i.digest=t.digest LEFT JOIN image_status s "
              "ON s.repo=t.repo AND s.digest=t.digest AND s.status='DEPRECATED' WHERE t.repo=? "
              "ORDER BY t.created_at DESC, t.tag LIMIT ? OFFSET ?")
+_LATEST_ROW = _TAG_ROWS.replace("WHERE t.repo=?", "WHERE t.repo=? AND t.tag='latest'").replace(
+    " LIMIT ? OFFSET ?", "")
 _CARDS_PLAIN = f"SELECT r.key, r.premium, r.products, r.name, r.created_at, r.catalog, {_CARD_STATS} FROM {_SOURCES}"
 
 
@@ -218,7 +222,7 @@ class Listing:
 
     def repository(self, key: str, offset: int = 0, limit: int = 50) -> Optional[RepoPage]:
         """A listed repository's catalog data (by store key), tags ``offset``..``offset+limit`` (newest push
-        first) and the newest tag."""
+        first) and the tag to pull (``latest``, else the newest)."""
         card = self.card(key)
         data = self.catalog(key)
         if card is None or data is None:
@@ -227,9 +231,10 @@ class Listing:
                         tag_total=card.tag_count)
         with self.store.read() as db:
             rows = db.execute(_TAG_ROWS, (key, limit, offset)).fetchall()
-            first = rows[:1] if offset == 0 else db.execute(_TAG_ROWS, (key, 1, 0)).fetchall()
+            first = db.execute(_LATEST_ROW, (key,)).fetchall() or (
+                rows[:1] if offset == 0 else db.execute(_TAG_ROWS, (key, 1, 0)).fetchall())
         page.tags = [self._tag(key, *row) for row in rows]
-        page.newest = self._tag(key, *first[0]) if first else None
+        page.pull = self._tag(key, *first[0]) if first else None
         return page
 
     def _tag(self, repo: str, tag: str, tagged_at: float, digest: str, media_type: str, artifact: Optional[str],

@@ -35,8 +35,9 @@ class Site:
     def local_ref(self, repo: str, tag: str) -> str:
         return f"{self.host_port}/{repo}:{tag}"
 
-    def premium_ref(self, repo: str, tag: str) -> str:
-        return f"{self.premium_host_port}/{self.alias}/{repo}:{tag}"
+    def premium_uri(self, repo: str) -> str:
+        """A premium repository's repositoryUri (on the premium registry door)."""
+        return f"{self.premium_host_port}/{self.alias}/{repo}"
 
 
 def _pager(base: str, params: dict, page: int, pages: int) -> str:
@@ -141,7 +142,7 @@ def front_page(site: Site, cards: Sequence[RepoCard], total: int, query: str, pa
 def _pull(site: Site, repo: str, tag: str, premium: bool = False) -> str:
     if premium:
         return f"""<dl class="pull">
-  <dt>Subscribers</dt><dd><code class="copy">docker pull {esc(site.premium_ref(repo, tag))}</code></dd>
+  <dt>Subscribers</dt><dd><code class="copy">docker pull {esc(site.premium_uri(repo))}:{esc(tag)}</code></dd>
 </dl>"""
     return f"""<dl class="pull">
   <dt>Public</dt><dd><code class="copy">docker pull {esc(site.public_ref(repo, tag))}</code></dd>
@@ -202,7 +203,8 @@ def _markdown_section(text: str, what: str, name: str, option: str) -> str:
 
 
 def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
-    """One repository: header, the tab asked for, and a side panel with the newest tag's pull commands."""
+    """One repository: header, the tab asked for, and a side panel with the pull commands of ``latest`` (else
+    the newest tag)."""
     card = repo.card
     tab = tab if tab in {t for t, _ in TABS} else "about"
     if tab == "about":
@@ -216,10 +218,11 @@ def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
         f'{" aria-current=page" if key == tab else ""}>{label}'
         f'{f" <span class=count-pill>{repo.tag_total}</span>" if key == "tags" else ""}</a>'
         for key, label in TABS)
-    latest = repo.newest
-    side = (f'<h3>Pull the newest tag <span class="tag-name small">{esc(latest.tag)}</span></h3>'
-            + _pull(site, card.name, latest.tag, card.premium)
-            if latest else '<h3>Pull</h3><p class="muted">No tagged images yet.</p>')
+    shown = repo.pull
+    which = "" if shown is not None and shown.tag == "latest" else " the newest tag"
+    side = (f'<h3>Pull{which} <span class="tag-name small">{esc(shown.tag)}</span></h3>'
+            + _pull(site, card.name, shown.tag, card.premium)
+            if shown else '<h3>Pull</h3><p class="muted">No tagged images yet.</p>')
     description = (f'<p class="description">{esc(card.description)}</p>' if card.description
                    else '<p class="description muted">No description</p>')
     facts = [("Tags", str(repo.tag_total)),
@@ -232,7 +235,7 @@ def repo_page(site: Site, repo: RepoPage, tab: str, page: int) -> str:
   {logo(card.name, card.has_logo, "large", key=card.key)}
   <div>
     <h1>{esc(card.name)}</h1>
-    <p class="alias"><code>{esc(site.premium_ref(card.name, "")[:-1] if card.premium else f"public.ecr.aws/{site.alias}/{card.name}")}</code></p>
+    <p class="alias"><code>{esc(site.premium_uri(card.name) if card.premium else f"public.ecr.aws/{site.alias}/{card.name}")}</code></p>
     {description}
     <div class="badges">{_facts_badges(card)}{badges(card.operating_systems, "os")}{badges(card.architectures, "arch")}</div>
   </div>

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from email.message import Message
 from typing import Any, Dict, Optional, Tuple
 
@@ -16,6 +15,7 @@ from pypush.server.registry.reads import API_HEADER, v2_error
 from pypush.server.reply import Reply
 from pypush.server.settings import Settings
 from pypush.name.patterns import DIGEST, TAG
+from pypush.server.store.catalog_facts import subject_of
 from pypush.server.store.store import Store, is_premium_key, name_of_key
 
 # PutImage / BatchDeleteImage errors -> (HTTP status, distribution error code)
@@ -74,7 +74,7 @@ class ManifestApi:
                 return v2_error(status, code, e.message)
             digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         out = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest, **API_HEADER}
-        subject = _subject(raw)
+        subject = subject_of(raw)
         if subject:
             out["OCI-Subject"] = subject
         return Reply(201, out)
@@ -121,13 +121,3 @@ def _published(db: Any, key: str) -> Optional[Reply]:
         return None
     return v2_error(405, "DENIED", f"the premium repository {name_of_key(key)!r} is {row[0]}: its images cannot be "
                                    "deleted any more (deprecate them with SetImageStatus)")
-
-
-def _subject(raw: bytes) -> str:
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return ""
-    subject = doc.get("subject") if isinstance(doc, dict) else None
-    digest = subject.get("digest") if isinstance(subject, dict) else None
-    return digest if isinstance(digest, str) and DIGEST.fullmatch(digest) else ""

@@ -22,6 +22,7 @@ from email.message import Message
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
+from pypush.server.aws import policy
 from pypush.server.aws.context import public_context
 from pypush.server.aws.entitled import may_pull
 from pypush.server.aws.premium_images import purge_due
@@ -110,6 +111,9 @@ class RegistryDoor:
             refusal = self._buyer_refusal(headers, repo)
             if refusal is not None:
                 return refusal
+        denied = self._denied(kind, m["kind"] if kind == "objects" else "", method, repo, query, body)
+        if denied is not None:
+            return denied
         if kind == "uploads":
             return self._upload(method, name, repo, m["ref"], query, headers, body)
         if kind == "tags":
@@ -133,6 +137,19 @@ class RegistryDoor:
         if method == "DELETE":
             return self.manifests.delete(repo, ref)
         return _unsupported(method, path)
+
+    def _denied(self, kind: str, objects: str, method: str, repo: str, query: Dict[str, List[str]],
+                body: RequestBody) -> Optional[Reply]:
+        """403 DENIED when the repository's policy denies the ECR Public actions this write takes
+        (aws/policy.py says which statements are judged); None otherwise."""
+        operations = _write_operations(kind, objects, method, query, body)
+        if not operations:
+            return None
+        with self.store.read() as db:
+            action = policy.refusal(db, self.settings.registry_id, repo, operations)
+        if action is None:
+            return None
+        return v2_error(403, "DENIED", policy.denied_message(action, self.settings.registry_id, repo))
 
     def _premium_access(self, headers: Message, level: Optional[str]) -> Optional[Reply]:
         """The refusal of a premium-door request without the owner's or a buyer's credentials (else None;
@@ -187,6 +204,27 @@ class RegistryDoor:
             host = None
         value = challenge(self.settings.url, self.settings.login, host) + extra
         return v2_error(401, code, message, **{"Www-Authenticate": value})
+
+
+def _write_operations(kind: str, objects: str, method: str, query: Dict[str, List[str]],
+                      body: RequestBody) -> List[str]:
+    """The ECR Public operations a /v2/ write amounts to (as ECR's registry host authorizes a docker push):
+    an upload session's POST is InitiateLayerUpload (with ``?digest=`` or ``?mount=`` also the rest of the
+    upload), a PATCH UploadLayerPart, the closing PUT CompleteLayerUpload, a manifest PUT PutImage, a
+    manifest DELETE BatchDeleteImage. Reads and an upload's GET or DELETE take none."""
+    if kind == "uploads":
+        if method == "POST":
+            if "digest" in query:
+                return ["InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"]
+            return ["InitiateLayerUpload", "CompleteLayerUpload"] if "mount" in query else ["InitiateLayerUpload"]
+        if method == "PATCH":
+            return ["UploadLayerPart"]
+        if method == "PUT":
+            return ["CompleteLayerUpload"] if body.done else ["UploadLayerPart", "CompleteLayerUpload"]
+        return []
+    if objects == "manifests":
+        return {"PUT": ["PutImage"], "DELETE": ["BatchDeleteImage"]}.get(method, [])
+    return []
 
 
 def _unsupported(method: str, what: str) -> Reply:

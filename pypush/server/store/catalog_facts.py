@@ -43,7 +43,7 @@ def subject_of(manifest: bytes) -> Optional[str]:
     """The digest of a manifest's ``subject`` (the image an SBOM or signature refers to), if any."""
     try:
         doc = json.loads(manifest)
-    except ValueError:
+    except (ValueError, RecursionError):  # a client's bytes (the v2 door reads them before PutImage does)
         return None
     subject = doc.get("subject") if isinstance(doc, dict) else None
     digest = subject.get("digest") if isinstance(subject, dict) else None

@@ -280,6 +280,9 @@ class RegistryClient:
         status = resp.status_code
         code, message = oci_error(resp)
         detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+        if status == 403 and "resource-based policy" in message:  # ECR's words: the repository's policy, not a login
+            return AuthError(f"{self.registry}: {what} refused: {detail}; the repository's policy denies it "
+                             f"(pypush policy get REPO shows it)", code=code or str(status))
         if status in (401, 403):
             rights = f"; and check {self.access} rights to {self.repository}" if self.repository else ""
             return AuthError(f"{self.registry}: {what} refused with {self._auth.describe()}: {detail}; "

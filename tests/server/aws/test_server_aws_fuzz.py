@@ -2,6 +2,7 @@
 mutated bodies over a real socket, each answered (no 5xx, no reset)."""
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import random
@@ -9,7 +10,7 @@ from typing import List, Tuple
 
 import pytest
 
-from endpoint_client import client, manifest
+from endpoint_client import OCI_MANIFEST, client, manifest, password_of
 
 pytestmark = pytest.mark.servers
 
@@ -44,6 +45,41 @@ def test_a_deeply_nested_body_is_a_400(endpoint):
     assert status == 400 and doc["__type"] in NESTED, doc
     status, _ = _post(conn, PUBLIC + "DescribeRepositories", b"{}")  # the connection still serves
     assert status == 200
+
+
+def test_a_body_that_is_not_utf8_is_a_serialization_error(endpoint):
+    """AWS JSON is UTF-8: a UTF-16 or UTF-32 body (which json.loads alone would read, and PyPy's parser
+    failed on with a SystemError that ended the connection) or stray bytes are refused."""
+    conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=60)
+    for raw in ['{"repositoryName": "u16"}'.encode("utf-16"), '{"repositoryName": "u32"}'.encode("utf-32-le"),
+                b"\xff\xfe[]", b"\xfe\xff\x00[\x00]", b'{"repositoryName": "\xed\xa0\x80x"}', b"\x00\x00\x00{"]:
+        status, doc = _post(conn, PUBLIC + "CreateRepository", raw)
+        assert (status, doc["__type"]) == (400, "SerializationException"), (raw, doc)
+    assert client(endpoint).describe_repositories()["repositories"] == []
+
+
+def test_json_nested_deeply_inside_a_member_is_a_400(endpoint):
+    """Members that hold JSON of their own (a manifest, a policy, a page token) and the registry door's
+    manifest PUT: too deep for the parser is a malformed document, not a 500."""
+    client(endpoint).create_repository(repositoryName="deep")
+    deep = '{"schemaVersion": 2, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=60)
+    token = base64.urlsafe_b64encode(("[" * 100_000 + "]" * 100_000).encode()).decode()
+    for target, body in [
+        (PUBLIC + "PutImage", {"repositoryName": "deep", "imageManifest": deep, "imageTag": "t",
+                               "imageManifestMediaType": OCI_MANIFEST}),
+        (PRIVATE + "PutImage", {"repositoryName": "deep", "imageManifest": deep,
+                                "imageManifestMediaType": OCI_MANIFEST}),
+        (PUBLIC + "SetRepositoryPolicy", {"repositoryName": "deep", "policyText": deep}),
+        (PUBLIC + "DescribeRepositories", {"nextToken": token}),
+    ]:
+        status, doc = _post(conn, target, json.dumps(body).encode())
+        assert (status, doc["__type"]) == (400, "InvalidParameterException"), (target, doc)
+    auth = "Basic " + base64.b64encode(f"AWS:{password_of(endpoint)}".encode()).decode()
+    conn.request("PUT", "/v2/deep/manifests/t", body=deep.encode(),
+                 headers={"Authorization": auth, "Content-Type": OCI_MANIFEST})
+    r = conn.getresponse()
+    assert r.status == 400 and json.loads(r.read())["errors"][0]["code"] == "MANIFEST_INVALID"
 
 
 def test_a_lone_surrogate_is_an_invalid_parameter(endpoint):

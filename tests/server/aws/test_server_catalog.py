@@ -10,38 +10,16 @@ import requests
 
 from aws_cli import AwsCli
 from conftest import server_fixture
-from endpoint_client import OCI_MANIFEST, client, code_of, push_blob, push_image, sha
+from endpoint_client import HELM_CONFIG, client, code_of, push_image, put_artifact
 
 pytestmark = [pytest.mark.servers, pytest.mark.endpoint_api]
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
-HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 
 
 @server_fixture
 def pub(endpoint):
     return client(endpoint)
-
-
-def put_artifact(c, repo: str, artifact_type: str, payload: bytes, subject: str = "", config_type: str = "",
-                 tag: str = "") -> str:
-    """An OCI artifact manifest (empty config unless ``config_type``), optionally referring to ``subject``
-    (a manifest text of the same repository); returns its digest."""
-    config = b"{}" if not config_type else json.dumps({"name": "chart", "version": "1.0.0"}).encode()
-    for blob in (config, payload):
-        if not c.batch_check_layer_availability(repositoryName=repo, layerDigests=[sha(blob)])["layers"]:
-            push_blob(c, repo, blob)
-    doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-           "config": {"mediaType": config_type or EMPTY_CONFIG, "digest": sha(config), "size": len(config)},
-           "layers": [{"mediaType": artifact_type, "digest": sha(payload), "size": len(payload)}]}
-    if not config_type:
-        doc["artifactType"] = artifact_type
-    if subject:
-        doc["subject"] = {"mediaType": OCI_MANIFEST, "digest": sha(subject.encode()), "size": len(subject.encode())}
-    text = json.dumps(doc)
-    c.put_image(repositoryName=repo, imageManifest=text, **({"imageTag": tag} if tag else {}))
-    return sha(text.encode())
 
 
 def facts(c, repo: str):

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import server_fixture
 from endpoint_client import OCI_MANIFEST, client, code_of, error_of, index, manifest, push_blob, sha
+from manual_clock import ManualClock
 from pypush.server import LocalEndpoint
 
 pytestmark = [pytest.mark.servers, pytest.mark.endpoint_api]
@@ -17,19 +18,9 @@ DAY = 24 * 3600
 P = {"repositoryType": "PREMIUM"}
 
 
-class Clock:
-    """The endpoint's time, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @server_fixture
 def clocked(tmp_path):
-    clock = Clock()
+    clock = ManualClock()
     with LocalEndpoint(data_dir=tmp_path / "data", clock=clock) as ep:
         yield ep, client(ep), clock
 

@@ -16,6 +16,7 @@ import requests
 from aws_cli import AwsCli
 from conftest import server_fixture
 from endpoint_client import OCI_MANIFEST, client, code_of, push_image, sha
+from manual_clock import ManualClock
 from pypush.server import LocalEndpoint
 from pypush.server.aws.reports import CSV_COLUMNS
 
@@ -26,19 +27,9 @@ WEDNESDAY = calendar.timegm((2026, 12, 2, 12, 0, 0))
 """Wednesday 2 December 2026, noon UTC: its week is 2026-11-30..2026-12-06, its month December."""
 
 
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: float):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @server_fixture
 def ep(tmp_path):
-    clock = Clock(WEDNESDAY)
+    clock = ManualClock(WEDNESDAY)
     with LocalEndpoint(data_dir=tmp_path / "data", clock=clock) as endpoint:
         endpoint.clock = clock
         yield endpoint

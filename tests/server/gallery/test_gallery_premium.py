@@ -12,11 +12,10 @@ import pytest
 import requests
 
 from conftest import server_fixture
-from endpoint_client import client, push_blob, sha
+from endpoint_client import HELM_CONFIG, client, push_blob, put_artifact, sha
 from gallerydata import push_image, solid_png
 from pypush.server import LocalEndpoint
 from test_gallery import card_names, get
-from test_server_catalog import HELM_CONFIG, put_artifact
 
 pytestmark = [pytest.mark.servers]
 P = {"repositoryType": "PREMIUM"}

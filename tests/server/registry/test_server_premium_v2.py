@@ -10,23 +10,16 @@ import requests
 
 from conftest import server_fixture
 from endpoint_client import V2, client, gzip_tar_layer, manifest, password_of, push_blob, sha
+from manual_clock import ManualClock
 from pypush.server import LocalEndpoint
 
 pytestmark = [pytest.mark.servers, pytest.mark.endpoint_api]
 P = {"repositoryType": "PREMIUM"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @server_fixture
 def door(tmp_path):
-    clock = Clock()
+    clock = ManualClock()
     with LocalEndpoint(data_dir=tmp_path / "data", clock=clock) as ep:
         c = client(ep)
         c.create_repository(repositoryName="app")

@@ -10,18 +10,9 @@ import threading
 import pytest
 
 from endpoint_client import V2, code_of, client, password_of
+from manual_clock import ManualClock
 
 pytestmark = pytest.mark.servers
-
-
-class Clock:
-    """A clock the test moves; the endpoint reads it for the age of uploads."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _part(ecr, upload_id: str, data: bytes = b"abc"):
@@ -33,7 +24,7 @@ def test_uploads_idle_beyond_the_lifetime_are_discarded_and_counted(tmp_path, ca
     from pypush.server import LocalEndpoint
 
     caplog.set_level(logging.INFO, logger="pypush.server")
-    clock = Clock()
+    clock = ManualClock()
     data = tmp_path / "data"
     with LocalEndpoint(data_dir=data, upload_lifetime=3600, clock=clock) as ep:
         ecr = client(ep)
@@ -62,7 +53,7 @@ def test_uploads_idle_beyond_the_lifetime_are_discarded_and_counted(tmp_path, ca
 def test_an_expired_upload_is_unknown_even_before_a_sweep(tmp_path):
     from pypush.server import LocalEndpoint
 
-    clock = Clock()
+    clock = ManualClock()
     with LocalEndpoint(data_dir=tmp_path / "data", upload_lifetime=60, clock=clock) as ep:
         ecr = client(ep)
         ecr.create_repository(repositoryName="up")
@@ -76,7 +67,7 @@ def test_an_expired_upload_is_unknown_even_before_a_sweep(tmp_path):
 def test_an_idle_endpoint_discards_abandoned_uploads_on_its_own(tmp_path):
     from pypush.server import LocalEndpoint
 
-    clock = Clock()
+    clock = ManualClock()
     swept = threading.Event()
 
     class Watch(logging.Handler):
