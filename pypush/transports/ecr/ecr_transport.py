@@ -249,8 +249,8 @@ class EcrTransport(Transport):
         return UploadKey("ecr", f"{self._endpoint_host}/{self.service}/{self.destination.name}{twin}", digest)
 
     def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
-        """Initiate → UploadLayerPart… → Complete (the steps of pypush.transports.ecr.upload); restarts the blob if
-        the upload is lost. A layer of known digest continues the upload an earlier run left half-sent."""
+        """Initiate → UploadLayerPart… → Complete (the steps of pypush.transports.ecr.upload); restarts the blob
+        if the upload is lost. A layer of known digest continues the upload an earlier run left half-sent."""
         digest = blob.descriptor.digest
         tracked = TrackedUpload(self.resume_store, self.upload_key(digest) if digest else None)
         return upload_layer(self, blob, progress, tracked)
