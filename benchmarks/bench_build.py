@@ -8,7 +8,9 @@ Rows, each a separate process (interpreter start included), medians of ``--runs`
 - ``cold``: empty pypush cache, no lock: resolve (pip), download, install, compress, write an ``oci:`` layout.
 - ``warm``: the same build again into a fresh ``oci:`` layout (lock written by the cold run, caches warm).
 - ``app-only rebuild + push``: one line of the app changed, built and pushed to a docker-registry (TLS, on
-  loopback) that holds the previous version; bytes = what the registry stored anew / the image's bytes.
+  loopback) that holds the previous version; bytes = what the registry stored anew / the image's bytes. Then
+  the same with the project's backend switched from setuptools to flit_core (the project's own PEP 517
+  build is most of this path).
 - ``pyoci 0.2.1``: the same project, its base from the same registry (it reads bases only from registries,
   over HTTPS), ``--include-deps`` from a ``.venv`` made beforehand (untimed: pyoci copies a venv), pushed;
   then the same one-line app change rebuilt and pushed.
@@ -56,6 +58,19 @@ def make_project(root: Path) -> Path:
 def change_app(project: Path, n: int) -> None:
     path = project / "src" / "benchapp" / "__init__.py"
     path.write_text(path.read_text().replace('print("v', f'print("v{n}.', 1))
+
+
+def use_flit(project: Path) -> None:
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text().replace('requires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"',
+                                             'requires = ["flit_core>=3.9,<4"]\nbuild-backend = "flit_core.buildapi"')
+                    .replace('version = "1.0.0"\n', 'version = "1.0.0"\ndescription = "bench app"\n'))
+
+
+def use_setuptools(project: Path) -> None:
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text().replace('requires = ["flit_core>=3.9,<4"]\nbuild-backend = "flit_core.buildapi"',
+                                             'requires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"'))
 
 
 def tls_registry() -> Tuple[Server, Path]:
@@ -129,6 +144,17 @@ def main() -> None:
             shares.append((registry.stored_bytes() - before) / image)
         push, share = median(pushes), statistics.median(shares)
         rows.append(("pypush app-only rebuild + push", fmt(push), "≤ 1 s", "yes" if push.wall <= 1 else "no"))
+        use_flit(project)  # the same app with a lighter PEP 517 backend
+        timed([*pypush, "build", str(project), f"{host}/app:flit", "--base", f"docker://{host}/base:1",
+               "--insecure", "--src-insecure"], env)  # its build environment made, untimed
+        flit = []
+        for i in range(args.runs):
+            change_app(project, 50 + i)
+            flit.append(timed([*pypush, "build", str(project), f"{host}/app:f{i}", "--base",
+                               f"docker://{host}/base:1", "--insecure", "--src-insecure"], env))
+        rows.append(("  the same with the flit_core backend", fmt(median(flit)), "≤ 1 s",
+                     "yes" if median(flit).wall <= 1 else "no"))
+        use_setuptools(project)
         rows.append(("  bytes stored anew / image bytes", f"{share * 100:.2f} % of {image / 1e6:.1f} MB", "≤ 5 %",
                      "yes" if share <= 0.05 else "no"))
         if not args.skip_pyoci:
