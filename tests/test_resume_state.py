@@ -127,7 +127,12 @@ def test_an_unwritable_store_costs_only_the_resumption(tmp_path):
     assert store.load(KEY) is None
 
 
-def test_session_urls_are_written_without_credentials():
+def test_session_urls_are_written_without_credentials(tmp_path):
+    store = ResumeStore(tmp_path, Clock())
+    assert TrackedUpload(store, KEY).save("https://user:secret@r.example/v2/a/blobs/uploads/u?_state=abc", 1, 1)
+    assert "secret" not in store.path(KEY).read_text() and store.load(KEY).session.startswith("https://r.example/")
+    assert not TrackedUpload(store, KEY).save("https://s3.example/up?X-Amz-Signature=f00", 0, 1)
+    assert store.load(KEY) is None  # the signed URL was not written, and the earlier session's state is gone
     assert storable_url("https://user:secret@r.example/v2/a/blobs/uploads/u?_state=abc") == \
         "https://r.example/v2/a/blobs/uploads/u?_state=abc"
     assert storable_url("https://s3.example/up?X-Amz-Signature=f00&X-Amz-Credential=k") is None

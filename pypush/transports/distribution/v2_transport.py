@@ -41,8 +41,7 @@ from pypush.net.retry import (Backoff, RetryPolicy, describe_network_error, gave
 from pypush.name.patterns import is_ecr_host
 from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn, Transport
-from pypush.transports.resume_state import (ResumeStore, TrackedUpload, UploadKey, keeps_upload,
-                                             storable_url)
+from pypush.transports.resume_state import ResumeStore, TrackedUpload, UploadKey, keeps_upload
 
 log = logging.getLogger(__name__)
 
@@ -564,10 +563,8 @@ class _BlobUpload:
                 self.stopped = exc
 
     def _save(self) -> None:
-        url = storable_url(self.location or "")
-        if url is not None and self.size is not None:
-            self.tracked.save(url, self.offset, self.chunk)
-            self.saved = self.tracked.store is not None
+        if self.location is not None and self.size is not None:
+            self.saved = self.tracked.save(self.location, self.offset, self.chunk)
 
     def _acked(self) -> None:
         """A chunk is stored: write the session down, then stop if the push is being stopped."""
