@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import pypush
-from conftest import server_fixture
+from conftest import run_pypush, server_fixture
 from endpoint_client import client, password_of
 from imagegen import make_oci_layout, random_bytes
 from pypush.engine.options import PushOptions
@@ -196,6 +196,18 @@ def test_an_ecr_push_continues_the_upload_a_state_names(ep, image):
     assert store.load(key) is None
     avail = client(ep).batch_check_layer_availability(repositoryName="app", layerDigests=[digest])["layers"]
     assert [(a["layerDigest"], a["layerSize"]) for a in avail] == [(digest, len(layer))]
+
+
+@pytest.mark.servers
+def test_the_cli_says_what_it_resumed(ep, image):
+    layout, layer, digest = image
+    TrackedUpload(ResumeStore.default(), _ecr_key(ep, digest)).save(_held_by_service(ep, layer[:2 * PART]),
+                                                                   2 * PART, PART)
+    proc = run_pypush("push", f"oci:{layout}:1", "public.ecr.aws/local/app:1", "--endpoint-url", ep.url,
+                      "--compression", "keep")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("public.ecr.aws/local/app@sha256:")  # stdout stays the reference
+    assert f"resumed half-sent layers: {2 * PART / 1e6:.1f} MB an earlier run had sent" in proc.stderr
 
 
 @pytest.mark.servers
