@@ -8,7 +8,8 @@ from pypush.errors import (AuthError, DigestMismatchError, Interrupted, NoSuchIm
 
 if TYPE_CHECKING:  # the real names for type checkers; at run time they load on first use (fast CLI start)
     from pypush.api import PushOptions, copy, login, mirror, pull, push, push_many
-    from pypush.assemble.builder import BuiltImage, build
+    from pypush.assemble.builder import BuiltImage, append
+    from pypush.pybuild.dispatch import build
     from pypush.assemble.layer_spec import Layer
     from pypush.ecrpublic.client import ECRPublic
     from pypush.engine.plan import PlanEntry, PlanOutcome
@@ -16,8 +17,8 @@ if TYPE_CHECKING:  # the real names for type checkers; at run time they load on 
     from pypush.engine.push_result import PushResult
 
 __version__ = "0.1.0"
-__all__ = ["push", "push_many", "PlanEntry", "PlanOutcome", "copy", "pull", "mirror", "login", "build", "Layer",
-           "BuiltImage", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
+__all__ = ["push", "push_many", "PlanEntry", "PlanOutcome", "copy", "pull", "mirror", "login", "build", "append",
+           "Layer", "BuiltImage", "PushOptions", "PushResult", "Subscriber", "ECRPublic", "PypushError", "UsageError",
            "SourceError", "DigestMismatchError", "NoSuchImage", "RegistryError", "AuthError", "TransientError",
            "Interrupted", "__version__"]
 
@@ -26,7 +27,8 @@ _LAZY = {"push": "pypush.api", "push_many": "pypush.api", "PlanEntry": "pypush.e
          "login": "pypush.api",
          "PushOptions": "pypush.api", "PushResult": "pypush.engine.push_result",
          "Subscriber": "pypush.engine.progress", "ECRPublic": "pypush.ecrpublic.client",
-         "build": "pypush.assemble.builder", "BuiltImage": "pypush.assemble.builder", "Layer": "pypush.assemble.layer_spec"}
+         "build": "pypush.pybuild.dispatch", "append": "pypush.assemble.builder", "BuiltImage": "pypush.assemble.builder",
+         "Layer": "pypush.assemble.layer_spec"}
 
 
 def __getattr__(name: str) -> object:

@@ -103,12 +103,13 @@ def login(registry: str, username: Optional[str] = None, password: Optional[str]
 
 def push_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
                options: Optional[PushOptions] = None, source_reference: Optional[Destination] = None,
-               verify_ahead: bool = True, **option_fields: object) -> PushResult:
+               verify_ahead: bool = True, referrers: Sequence[Any] = (), **option_fields: object) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
     image its blobs come from (a copy within one v2 registry mounts them). ``verify_ahead=False``: hash no
-    blob before its upload starts (when most blobs are likely at the destination already)."""
+    blob before its upload starts (when most blobs are likely at the destination already).
+    ``referrers``: manifests naming one of the image's as ``subject``, pushed after it (pypush.engine.transfer)."""
     from pypush.engine.copy import send_image
 
     return send_image(root, destination, tags=tags, subscriber=subscriber, options=merge_options(options, option_fields),
-                      source_reference=source_reference, verify_ahead=verify_ahead)
+                      source_reference=source_reference, verify_ahead=verify_ahead, referrers=referrers)

@@ -168,8 +168,8 @@ def test_python_api_writes_a_layout_that_push_sends_byte_exact(tmp_path, docker_
     import pypush
 
     src = app_dir(tmp_path)
-    with pypush.build("oci:fixtures/small.oci:1", layers=[src, {"/etc/app.conf": b"level = 3\n"}],
-                      entrypoint=["/run"], env={"A": "1"}, labels={"k": "v"}) as image:
+    with pypush.append("oci:fixtures/small.oci:1", layers=[src, {"/etc/app.conf": b"level = 3\n"}],
+                       entrypoint=["/run"], env={"A": "1"}, labels={"k": "v"}) as image:
         written = image.write(f"oci:{tmp_path / 'out'}:1")
     layout = tmp_path / "out"
     assert oci_top_digest(layout) == written.digest

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pypush.assemble.builder import build
+from pypush.assemble.builder import append as build
 from pypush.assemble.config_edit import ConfigChanges, parse_command
 from pypush.assemble.layer_spec import Layer
 from pypush.errors import SourceError, UsageError

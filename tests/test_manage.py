@@ -124,7 +124,11 @@ def test_references_and_usage_errors(endpoint):
         (("images", "delete", "app"), "names no image"),
         (("resource-tags", "add", "app", "novalue"), "KEY=VALUE"),
         (("catalog", "set", "app"), "nothing to set"),
-        (("catalog", "set", "--registry", "--description", "x"), "only --display-name"),
+        (("catalog", "set", "--registry", "--architecture", "arm64"), "not --architecture"),
+        (("catalog", "set", "--registry", "--category", "ai-ml"), "not --category"),
+        (("catalog", "set", "--registry"), "--registry needs --display-name NAME, --description TEXT or --logo"),
+        (("catalog", "set", "app", "--category", "games"), "unknown category 'games'"),
+        (("images", "list", "app", "--repository-type", "gold"), "invalid choice: 'gold'"),
         (("images", "list", "app", "--page-size", "5000"), "1..1000"),
     ]
     for args, message in cases:
@@ -269,13 +273,14 @@ def test_catalog_round_trip_with_logo(endpoint, images, tmp_path):
 
 def test_registry_catalog_registries_and_login(endpoint):
     assert cli(endpoint, "catalog", "set", "--registry", "--display-name", "Local Builds").returncode == 0
-    assert cli_json(endpoint, "catalog", "get", "--registry") == {"display_name": "Local Builds"}
-    assert cli_json(endpoint, "catalog", "get", "--registry", "public.ecr.aws/local") == {"display_name": "Local Builds"}
+    shown = {"display_name": "Local Builds", "description": None, "logo_url": None}
+    assert cli_json(endpoint, "catalog", "get", "--registry") == shown
+    assert cli_json(endpoint, "catalog", "get", "--registry", "public.ecr.aws/local") == shown
     registries = cli_json(endpoint, "registries")
     assert [(r["registry_id"], r["uri"], [a["name"] for a in r["aliases"]]) for r in registries] == [
         ("123456789012", "public.ecr.aws/local", ["local"])]
     table = cli(endpoint, "registries")
-    assert table.stdout.splitlines()[0].split() == ["ID", "URI", "ALIASES", "VERIFIED"]
+    assert table.stdout.splitlines()[0].split() == ["ID", "URI", "ALIASES", "VERIFIED", "PREMIUM"]
 
     login = cli(endpoint, "login", subprocess=True)
     assert login.returncode == 0, login.stderr

@@ -415,3 +415,12 @@ def test_every_help_shows_examples_that_parse(path, capsys) -> None:
         assert words[0] == "pypush", words
         args, unknown = build_parser(words[1]).parse_known_args(words[1:])
         assert not unknown and callable(args.run), words
+
+
+@pytest.mark.parametrize("argv, meant", [(("pus", "a", "b"), "push"), (("repo", "craete", "x"), "create"),
+                                         (("imgaes", "list", "x"), "images")])
+def test_a_mistyped_command_names_the_closest(argv, meant, capsys) -> None:
+    from pypush.cli.main import main
+
+    assert main(list(argv)) == 2
+    assert capsys.readouterr().err.strip().endswith(f"; did you mean {meant}?")

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import weakref
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from pypush.assemble.config_edit import Command, ConfigChanges, Pairs, rfc3339
 from pypush.assemble.layer_spec import BuiltLayer, FileSource, Layer, PathLike
@@ -43,6 +43,7 @@ BASE_NAME = "org.opencontainers.image.base.name"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
 _MAX_CONFIG = 16 << 20
 LayerInput = Union[Layer, PathLike, Mapping[str, FileSource]]
+LayersFor = Callable[[ImageManifest, Dict[str, Any]], Tuple[List[BuiltLayer], List[Dict[str, Any]], Dict[str, str]]]
 
 
 @dataclass
@@ -53,6 +54,7 @@ class _Manifest:
     raw: bytes
     config: Blob
     base_layers: List[Blob]
+    new_layers: List[BuiltLayer]
 
 
 @dataclass
@@ -82,27 +84,32 @@ class BuiltImage:
         from pypush.transform.layer_cache import LayerCache
 
         cache = LayerCache.default() if compression in ("gzip", "zstd", "none") else None
-        new = [transform_layer(layer.blob(), compression, compression_level, cache) for layer in self.layers]
+        new = {layer.digest: transform_layer(layer.blob(), compression, compression_level, cache)
+               for layer in self.layers}
 
         def make(item: Union[_Manifest, _Index]) -> Node:
             if isinstance(item, _Index):
                 return ImageIndex(item.descriptor, item.raw, [make(c) for c in item.children])
-            return ImageManifest(item.descriptor, item.raw, item.config, [*item.base_layers, *new])
+            return ImageManifest(item.descriptor, item.raw, item.config,
+                                 [*item.base_layers, *(new[layer.digest] for layer in item.new_layers)])
 
         return make(self._root)
 
     def push(self, destination: Union[str, "os.PathLike[str]"], *, tags: Sequence[str] = (),
              compression: str = "gzip", compression_level: Optional[int] = None,
-             subscriber: Optional[Subscriber] = None, options: Any = None, **option_fields: object) -> PushResult:
+             subscriber: Optional[Subscriber] = None, options: Any = None, referrers: Sequence[ImageManifest] = (),
+             **option_fields: object) -> PushResult:
         """Push to a registry, as ``pypush.push`` does (same options, result and errors), or write an OCI layout
-        (``oci:DIR[:TAG]`` / ``oci-archive:FILE[:TAG]``). Base layers the destination has are not read."""
+        (``oci:DIR[:TAG]`` / ``oci-archive:FILE[:TAG]``). Base layers the destination has are not read.
+        ``referrers``: manifests whose ``subject`` is one of :meth:`manifests`, pushed after the image."""
         from pypush.api import COMPRESSIONS, push_image
 
         if compression not in COMPRESSIONS:
             raise UsageError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
         return push_image(self.node(compression, compression_level), destination, tags=tags, subscriber=subscriber,
                           options=options, source_reference=getattr(self._base, "reference", None),
-                          verify_ahead=False, **option_fields)  # base layers are mostly at the destination
+                          verify_ahead=False, referrers=referrers,
+                          **option_fields)  # base layers are mostly at the destination
 
     def write(self, destination: Union[str, "os.PathLike[str]"], *, tags: Sequence[str] = (),
               compression: str = "gzip", compression_level: Optional[int] = None,
@@ -116,6 +123,20 @@ class BuiltImage:
             target = f"oci:{target}"
         return self.push(target, tags=tags, compression=compression, compression_level=compression_level,
                          subscriber=subscriber)
+
+    def manifests(self) -> List[Tuple[Descriptor, Dict[str, Any]]]:
+        """(descriptor before compression, parsed manifest) of each platform's image manifest."""
+        out: List[Tuple[Descriptor, Dict[str, Any]]] = []
+
+        def visit(item: Union[_Manifest, _Index]) -> None:
+            if isinstance(item, _Index):
+                for child in item.children:
+                    visit(child)
+            else:
+                out.append((item.descriptor, json.loads(item.raw)))
+
+        visit(self._root)
+        return out
 
     def close(self) -> None:
         """Remove the new layers' temporary files and close the base."""
@@ -131,12 +152,12 @@ class BuiltImage:
         self.close()
 
 
-def build(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Optional[Command] = None,
-          cmd: Optional[Command] = None, env: Optional[Pairs] = None, workdir: Optional[str] = None,
-          user: Optional[str] = None, labels: Optional[Pairs] = None, annotations: Optional[Pairs] = None,
-          expose: Iterable[Union[str, int]] = (), platforms: Optional[Sequence[str]] = None,
-          chown: Optional[Union[str, Tuple[int, int]]] = None, base_name: Optional[str] = None,
-          options: Any = None) -> BuiltImage:
+def append(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Optional[Command] = None,
+           cmd: Optional[Command] = None, env: Optional[Pairs] = None, workdir: Optional[str] = None,
+           user: Optional[str] = None, labels: Optional[Pairs] = None, annotations: Optional[Pairs] = None,
+           expose: Iterable[Union[str, int]] = (), platforms: Optional[Sequence[str]] = None,
+            chown: Optional[Union[str, Tuple[int, int]]] = None, base_name: Optional[str] = None,
+           options: Any = None, allow_foreign_binaries: bool = False) -> BuiltImage:
     """Build an image on ``base`` (a source spec, as ``pypush.push`` takes): ``layers`` added on top (each a
     ``pypush.Layer``, a path — a directory's contents at /, a tarball as a layer — or a mapping of target
     paths to host paths or bytes), the config changed as asked. ``platforms`` (``["linux/amd64"]``) picks
@@ -147,34 +168,66 @@ def build(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Opti
     Returns a BuiltImage (use it as a context manager, or ``close()`` it) whose ``push(destination, ...)`` /
     ``write("oci:DIR")`` return a PushResult. Raises the errors ``pypush.push`` raises; bad input (a
     missing path, a target escaping the root, a base that is not an image, an unknown platform) before
-    anything is uploaded.
+    anything is uploaded. A layer holding ELF files of another machine than a platform's is refused
+    (``allow_foreign_binaries``: a warning).
     """
-    from pypush.api import PushOptions, remote_options
-    from pypush.image.platforms import parse_platform
-    from pypush.sources import open_source
-
     changes = ConfigChanges.parse(entrypoint=entrypoint, cmd=cmd, env=env, workdir=workdir, user=user,
                                   labels=labels, expose=expose, annotations=annotations)
-    wanted = [parse_platform(p) for p in platforms or ()]
     owner = parse_chown(chown)
     recipes = [Layer.coerce(layer) for layer in layers]
     for recipe in recipes:
         recipe.check()
-    epoch = source_date_epoch()
+
+    def make(workdir_path: str, plan: "_Plan") -> Tuple[List[BuiltLayer], LayersFor]:
+        epoch = source_date_epoch()
+        built = [recipe.build(workdir_path, epoch, owner) for recipe in recipes]
+        stamp = {"created": changes.created} if changes.created else {}  # dated only when asked: reproducible
+        history = [{**stamp, "created_by": layer.created_by, "comment": "pypush"} for layer in built]
+        checked = set()
+
+        def layers_for(node: ImageManifest, config: Dict[str, Any]) -> Tuple[List[BuiltLayer], List[Dict[str, Any]],
+                                                                               Dict[str, str]]:
+            from pypush.assemble.elf import check_layer
+
+            arch = str(config.get("architecture", ""))
+            for layer in built:
+                if (layer.digest, arch) not in checked:
+                    check_layer(layer.path, f"layer {layer.created_by[8:]}", describe(config), arch,
+                                allow_foreign_binaries)
+                    checked.add((layer.digest, arch))
+            return built, history, {}
+        return built, layers_for
+
+    return compose_on(base, make, changes, platforms=platforms, base_name=base_name, options=options)
+
+
+def compose_on(base: PathLike, make: Callable[[str, "_Plan"], Tuple[List[BuiltLayer], LayersFor]],
+               changes: ConfigChanges, *, platforms: Optional[Sequence[str]] = None, base_name: Optional[str] = None,
+               options: Any = None) -> BuiltImage:
+    """Open ``base`` (narrowed to ``platforms``), let ``make(workdir, plan)`` write the new layers into the
+    private ``workdir`` (it returns them all, and the function giving each platform's), compose the image."""
+    from pypush.api import PushOptions, remote_options
+    from pypush.image.platforms import parse_platform
+    from pypush.sources import open_source
+
+    wanted = [parse_platform(p) for p in platforms or ()]
     if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
-        changes.created = rfc3339(epoch)
+        changes.created = rfc3339(source_date_epoch())
     spec = os.fspath(base)
     options = options or PushOptions()
-    source = open_source(spec, platforms=wanted, nondistributable=options.allow_nondistributable,
-                         **remote_options(spec, options))
+    if spec == "scratch":
+        from pypush.assemble.scratch import scratch_source
+
+        source: Any = scratch_source(wanted)
+    else:
+        source = open_source(spec, platforms=wanted, nondistributable=options.allow_nondistributable,
+                             **remote_options(spec, options))
     try:
         plan = _Plan(source.root, wanted, base_name or _reference_name(getattr(source, "reference", None)))
         workdir_path = tempfile.mkdtemp(prefix="pypush-build-")
         try:
-            built = [recipe.build(workdir_path, epoch, owner) for recipe in recipes]
-            stamp = {"created": changes.created} if changes.created else {}  # dated only when asked: reproducible
-            history = [{**stamp, "created_by": layer.created_by, "comment": "pypush"} for layer in built]
-            root = plan.compose(changes, built, history)
+            built, layers_for = make(workdir_path, plan)
+            root = plan.compose(changes, layers_for)
         except BaseException:
             shutil.rmtree(workdir_path, ignore_errors=True)
             raise
@@ -184,6 +237,14 @@ def build(base: PathLike, layers: Iterable[LayerInput] = (), *, entrypoint: Opti
     log.info("built %s on %s: %d new layer(s), %d platform(s)", root.descriptor.digest, spec, len(built),
              plan.platform_count)
     return BuiltImage(root, built, workdir_path, source)
+
+
+def build(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated name of :func:`append` (``pypush.build`` now builds a Python project: pypush.pybuild.api)."""
+    import warnings
+
+    warnings.warn("pypush.assemble.builder.build is now pypush.append", DeprecationWarning, stacklevel=2)
+    return append(*args, **kwargs)
 
 
 def _reference_name(ref: Any) -> Optional[str]:
@@ -254,17 +315,20 @@ class _Plan:
             self._configs[digest] = _read_config(node)
         return copy.deepcopy(self._configs[digest])
 
-    def compose(self, changes: ConfigChanges, layers: List[BuiltLayer],
-                history: List[Dict[str, Any]]) -> Union[_Manifest, _Index]:
-        """The new manifests and indexes (templates naming the new layers by their plain digests)."""
-        return self._compose(self.root, changes, layers, history)
+    def compose(self, changes: ConfigChanges, layers: "LayersFor") -> Union[_Manifest, _Index]:
+        """The new manifests and indexes (templates naming the new layers by their plain digests);
+        ``layers(manifest, config)`` gives each platform's new layers, their history and its own labels."""
+        return self._compose(self.root, changes, layers)
 
-    def _compose(self, node: Node, changes: ConfigChanges, layers: List[BuiltLayer],
-                 history: List[Dict[str, Any]]) -> Union[_Manifest, _Index]:
+    def _compose(self, node: Node, changes: ConfigChanges, layers: "LayersFor") -> Union[_Manifest, _Index]:
         if isinstance(node, ImageIndex):
-            children = [self._compose(c, changes, layers, history) for c in node.children]
+            children = [self._compose(c, changes, layers) for c in node.children]
             return self._index(node, children, changes)
-        return self._manifest(node, changes, layers, history)
+        new, history, labels = layers(node, self.config(node))
+        if labels:
+            changes = copy.copy(changes)
+            changes.labels = {**changes.labels, **labels}
+        return self._manifest(node, changes, new, history)
 
     def _annotations(self, doc: Dict[str, Any], base_digest: str, changes: ConfigChanges) -> None:
         annotations = dict(doc.get("annotations") or {})
@@ -291,7 +355,7 @@ class _Plan:
         self._annotations(doc, node.descriptor.digest, changes)
         raw = json.dumps(_ordered(doc), separators=(",", ":"), ensure_ascii=False).encode()
         desc = Descriptor(OCI_MANIFEST, sha256_digest(raw), len(raw), platform=node.descriptor.platform)
-        return _Manifest(desc, raw, config, list(node.layers))
+        return _Manifest(desc, raw, config, list(node.layers), list(layers))
 
     def _index(self, node: ImageIndex, children: List[Union[_Manifest, _Index]], changes: ConfigChanges) -> _Index:
         doc = json.loads(node.raw)
@@ -328,4 +392,4 @@ def _read_config(node: ImageManifest) -> Dict[str, Any]:
     return dict(doc)
 
 
-__all__ = ["build", "BuiltImage", "Layer"]
+__all__ = ["append", "build", "compose_on", "BuiltImage", "Layer"]

@@ -1,4 +1,5 @@
-"""``pypush append`` (new layers on a base image) and ``pypush mutate`` (config changes only)."""
+"""``pypush append`` (new layers on a base image), ``pypush mutate`` (config changes only) and ``pypush build``
+(a Python project made into an image)."""
 from __future__ import annotations
 
 import argparse
@@ -28,15 +29,18 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``append`` and ``mutate`` to the subcommands."""
     from pypush.cli.examples import with_examples
-    from pypush.cli.main import EXIT_CODES, add_transfer_options
+    from pypush.cli.common import EXIT_CODES, add_transfer_options
 
     p = sub.add_parser("append", help="add layers (directories, files, tarballs) on a base image and push it",
                        **with_examples("append", EXIT_CODES))
-    p.add_argument("--base", required=True, metavar="SOURCE", help="the base image (any source `pypush push` reads)")
+    p.add_argument("--base", required=True, metavar="SOURCE", help="the base image (any source `pypush push` reads, "
+                   "or scratch: empty, needs --platform)")
     p.add_argument("--layer", action="append", default=[], required=True, metavar="PATH[:DEST_DIR]",
                    help="one new layer: a directory's contents, a file, or a tarball (.tar, .tar.gz, .tgz, .tar.zst: "
                         "as it is, or its members under DEST_DIR), placed under DEST_DIR (default /); repeatable")
     p.add_argument("--chown", metavar="UID:GID", help="owner of the new files (default 0:0)")
+    p.add_argument("--allow-foreign-binaries", action="store_true",
+                   help="warn, instead of failing, when a layer holds ELF files of another machine than a platform's")
     p.add_argument("destination", help=DEST_HELP)
     _add_config_options(p)
     add_transfer_options(p, "gzip", PLATFORM_HELP)
@@ -48,21 +52,62 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("destination", help=DEST_HELP)
     _add_config_options(p)
     add_transfer_options(p, "gzip", PLATFORM_HELP)
-    p.set_defaults(run=_run, layer=[], chown=None)
+    p.set_defaults(run=_run, layer=[], chown=None, allow_foreign_binaries=False)
+
+    p = sub.add_parser("build", help="build a Python project into a runnable image (per platform: its dependencies, "
+                                     "then the project, on a base with Python) and push it",
+                       **with_examples("build", EXIT_CODES))
+    p.add_argument("project", nargs="?", default=".", help="the project directory (with pyproject.toml; default .)")
+    p.add_argument("destination", help=DEST_HELP)
+    p.add_argument("--base", metavar="SOURCE", help="the base image with Python (any source `pypush push` reads, or "
+                                                    "scratch); default docker://python:3.X-slim for requires-python")
+    p.add_argument("--lock", metavar="FILE", help="pylock.toml (PEP 751), uv.lock or a requirements.txt with "
+                                                  "--hash (default: the project's; none: resolve and write pylock.toml)")
+    p.add_argument("--sbom", choices=("spdx", "none"), default=None, help="attach an SPDX 2.3 SBOM to each platform "
+                                                                          "as an OCI referrer (default spdx)")
+    p.add_argument("--allow-foreign-binaries", action="store_true", default=None,
+                   help="warn, instead of failing, when a platform's layer holds another machine's ELF files")
+    p.add_argument("--repository-type", help="passed to the push when the destination path supports it")
+    _add_config_options(p)
+    add_transfer_options(p, "gzip", "build only this platform of the base (repeatable; default: every platform of "
+                                    "the base that the lock can satisfy)")
+    p.set_defaults(run=_run_build)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pypush.assemble.builder import build
+    from pypush.assemble.builder import append as build
     from pypush.assemble.layer_spec import Layer
-    from pypush.cli.main import progress_subscriber, report, transfer_options
+    from pypush.cli.common import progress_subscriber, report, transfer_options
+
+    from pypush.engine.route import check_repository_type
 
     options = transfer_options(args)  # option errors before any work
+    check_repository_type(args.destination, options)
     base = args.base if args.command == "append" else args.source
     with build(base, [Layer.parse(spec) for spec in args.layer], entrypoint=args.entrypoint, cmd=args.cmd,
                env=args.env, workdir=args.workdir, user=args.user, labels=args.label, annotations=args.annotation,
                expose=args.expose, platforms=args.platform, chown=args.chown, base_name=args.base_name,
-               options=options) as image:
+               options=options, allow_foreign_binaries=args.allow_foreign_binaries) as image:
         result = image.push(args.destination, tags=args.tag, compression=args.compression,
                             compression_level=args.compression_level, options=options,
                             subscriber=progress_subscriber(args, args.command))
+    return report(args, result)
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    import logging
+
+    from pypush.cli.main import progress_subscriber, report, transfer_options
+    from pypush.pybuild.api import BuildSettings, build
+
+    options = transfer_options(args)
+    if args.repository_type is not None:
+        logging.getLogger("pypush").warning("--repository-type is not supported by the push path yet; ignored")
+    settings = BuildSettings(base=args.base, platforms=args.platform, lock=args.lock, entrypoint=args.entrypoint,
+                             cmd=args.cmd, env=args.env, labels=args.label, workdir=args.workdir, user=args.user,
+                             expose=args.expose, tags=args.tag, sbom=args.sbom or "spdx",
+                             allow_foreign_binaries=bool(args.allow_foreign_binaries),
+                             compression=args.compression)
+    result = build(args.project, args.destination, settings=settings, options=options,
+                   subscriber=progress_subscriber(args, "build"))
     return report(args, result)

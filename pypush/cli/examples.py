@@ -14,6 +14,8 @@ EXAMPLES: Dict[str, str] = {
     "append": "pypush append --base docker://python:3.12-slim --layer ./src:/app --cmd 'python /app/main.py' "
               "oci:./out:1",
     "mutate": "pypush mutate oci:./layout:1 public.ecr.aws/ALIAS/app:2 --env MODE=prod --label team=web",
+    "build": "pypush build . oci:./out:1 --platform linux/amd64 --platform linux/arm64\n"
+             "pypush build ./myproject public.ecr.aws/ALIAS/app:1 --base oci:./python-base --lock pylock.toml",
     "serve": "pypush serve --port 5000 --data ./ecr-data\n"
              "pypush push ./image.tar public.ecr.aws/local/app:1 --endpoint-url http://127.0.0.1:5000 "
              "--create-repository",

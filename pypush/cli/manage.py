@@ -152,6 +152,7 @@ def _catalog_fields(args: argparse.Namespace) -> Dict[str, Any]:
         "architectures": _normalize(args.architecture, ARCHITECTURES),
         "operating_systems": _normalize(args.os, OPERATING_SYSTEMS),
         "logo": _read_logo(args.logo) if args.logo else None,
+        "categories": args.category,
     }
 
 
@@ -163,6 +164,10 @@ def _add_catalog_flags(p: argparse.ArgumentParser) -> None:
                    help="ARM, ARM 64, x86 or x86-64 (amd64/arm64 accepted; repeatable)")
     p.add_argument("--os", action="append", metavar="OS", help="Linux or Windows (repeatable)")
     p.add_argument("--logo", metavar="FILE.png", help="logo image (PNG, at most 512,000 bytes)")
+    p.add_argument("--category", action="append", metavar="CATEGORY",
+                   help="gallery category, up to 3 (repeatable): base-images, application-runtimes, databases, "
+                        "ai-ml, networking, security, monitoring, ci-cd-tools, kubernetes-extensions, web-servers, "
+                        "streaming")
 
 
 def _repo_row(r: Any) -> Sequence[Any]:
@@ -174,7 +179,7 @@ _REPO_HEADERS = ("NAME", "URI", "CREATED")
 
 # -- repo ---------------------------------------------------------------------------------------
 def _repo_create(args: argparse.Namespace) -> int:
-    from pypush.ecrpublic.client import catalog_input
+    from pypush.ecrpublic.catalog import catalog_input
 
     catalog = catalog_input(**_catalog_fields(args))
     repo = _registry(args).create_repository(args.repository, catalog=catalog, tags=_key_values(args.resource_tag))
@@ -198,15 +203,42 @@ def _repo_describe(args: argparse.Namespace) -> int:
 
 
 # -- images and tags ----------------------------------------------------------------------------
+def _status(item: Any) -> str:
+    """A premium image's status for a table: ACTIVE, or DEPRECATED with its deletion date."""
+    if item.status == "DEPRECATED" and item.scheduled_deletion_at is not None:
+        return f"DEPRECATED (deleted {_cell(item.scheduled_deletion_at)[:10]})"
+    return item.status or ""
+
+
+def image_table(args: argparse.Namespace, images: Any) -> None:
+    """Images as ``images list`` prints them (STATUS and SUBJECT only when some image has one)."""
+    status, subject = any(i.status for i in images), any(i.subject_digest for i in images)
+    headers = ["DIGEST", "TAGS", "SIZE", "PUSHED", "TYPE"] + ["STATUS"] * status + ["SUBJECT"] * subject
+
+    def row(i: Any) -> List[Any]:
+        return [i.digest, i.tags, _human_size(i.size), i.pushed_at, i.media_type] + [_status(i)] * status \
+            + [i.subject_digest] * subject
+
+    emit(args, images, headers, row)
+
+
+def tag_table(args: argparse.Namespace, tags: Any) -> None:
+    """Tags as ``tags list`` prints them (STATUS only when some image has one)."""
+    if any(t.status for t in tags):
+        emit(args, tags, ("TAG", "DIGEST", "SIZE", "PUSHED", "STATUS"),
+             lambda t: (t.name, t.digest, _human_size(t.size), t.pushed_at, _status(t)))
+    else:
+        emit(args, tags, ("TAG", "DIGEST", "SIZE", "PUSHED"),
+             lambda t: (t.name, t.digest, _human_size(t.size), t.pushed_at))
+
+
 def _images_list(args: argparse.Namespace) -> int:
-    images = _registry(args).list_images(args.repository, args.page_size)
-    emit(args, images, ("DIGEST", "TAGS", "SIZE", "PUSHED", "TYPE"),
-         lambda i: (i.digest, i.tags, _human_size(i.size), i.pushed_at, i.media_type))
+    image_table(args, _registry(args).list_images(args.repository, args.page_size, args.repository_type))
     return 0
 
 
 def _images_delete(args: argparse.Namespace) -> int:
-    result = _registry(args).delete_images(args.refs)
+    result = _registry(args).delete_images(args.refs, repository_type=args.repository_type)
     if args.format == "json":
         print(json.dumps(_jsonable(result), indent=2))
     else:
@@ -221,9 +253,7 @@ def _images_delete(args: argparse.Namespace) -> int:
 
 
 def _tags_list(args: argparse.Namespace) -> int:
-    tags = _registry(args).list_tags(args.repository, args.page_size)
-    emit(args, tags, ("TAG", "DIGEST", "SIZE", "PUSHED"),
-         lambda t: (t.name, t.digest, _human_size(t.size), t.pushed_at))
+    tag_table(args, _registry(args).list_tags(args.repository, args.page_size, args.repository_type))
     return 0
 
 
@@ -286,16 +316,21 @@ def _catalog_set(args: argparse.Namespace) -> int:
     fields = _catalog_fields(args)
     given = {k: v for k, v in fields.items() if v is not None}
     if repo is None:
-        if given:
-            raise UsageError(f"--registry sets only --display-name, not --{sorted(given)[0].replace('_', '-')}")
-        if args.display_name is None:
-            raise UsageError("--registry needs --display-name NAME")
-        emit_fields(args, _registry(args, args.target).put_registry_catalog_data(args.display_name))
+        other = sorted(set(given) - {"description", "logo"})
+        if other:
+            flag = {"architectures": "architecture", "operating_systems": "os", "categories": "category"}
+            raise UsageError(f"--registry sets only --display-name, --description and --logo, not "
+                             f"--{flag.get(other[0], other[0])}")
+        if args.display_name is None and not given:
+            raise UsageError("--registry needs --display-name NAME, --description TEXT or --logo FILE.png")
+        emit_fields(args, _registry(args, args.target).put_registry_catalog_data(
+            args.display_name, description=given.get("description"), logo=given.get("logo")))
         return 0
     if args.display_name is not None:
         raise UsageError("--display-name belongs to the registry: use catalog set --registry --display-name NAME")
     if not given:
-        raise UsageError("nothing to set: give --description, --about, --usage, --architecture, --os or --logo")
+        raise UsageError("nothing to set: give --description, --about, --usage, --architecture, --os, --logo or "
+                         "--category")
     emit_fields(args, _registry(args).put_catalog_data(repo, **fields))
     return 0
 
@@ -328,13 +363,14 @@ def _rtags_remove(args: argparse.Namespace) -> int:
 
 
 def _registries(args: argparse.Namespace) -> int:
-    emit(args, _registry(args).describe_registries(), ("ID", "URI", "ALIASES", "VERIFIED"),
-         lambda r: (r.registry_id, r.uri, [a.name + ("*" if a.primary else "") for a in r.aliases], r.verified))
+    emit(args, _registry(args).describe_registries(), ("ID", "URI", "ALIASES", "VERIFIED", "PREMIUM"),
+         lambda r: (r.registry_id, r.uri, [a.name + ("*" if a.primary else "") for a in r.aliases], r.verified,
+                    r.premium_registry_uri or r.premium_status))
     return 0
 
 
 def _login(args: argparse.Namespace) -> int:
-    from pypush.cli.main import read_password
+    from pypush.cli.common import read_password
 
     password = read_password(args.password_stdin, args.username)
     if args.registry is not None:
@@ -380,6 +416,8 @@ def _group(sub: argparse._SubParsersAction, name: str, help_text: str) -> argpar
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the management subcommands to the ``pypush`` parser's subparsers."""
+    from pypush.cli.flags import add_repository_type
+
     common = _common()
 
     def leaf(group: argparse._SubParsersAction, command: str, help_text: str,
@@ -409,15 +447,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = leaf(images, "images list", "list the images of a repository", _images_list)
     p.add_argument("repository", help=REPO_HELP)
     _page_size(p)
+    add_repository_type(p, "list the images of")
     p = leaf(images, "images delete", "delete images by tag (removes the tag) or digest (removes the image)",
              _images_delete)
     p.add_argument("refs", nargs="+", metavar="REF", help="REPO:TAG, REPO@sha256:DIGEST or "
                                                            "public.ecr.aws/ALIAS/REPO:TAG")
+    add_repository_type(p, "delete from")
 
     tags = _group(sub, "tags", "list image tags")
     p = leaf(tags, "tags list", "list the tags of a repository", _tags_list)
     p.add_argument("repository", help=REPO_HELP)
     _page_size(p)
+    add_repository_type(p, "list the tags of")
 
     policy = _group(sub, "policy", "get, set and delete repository policies")
     p = leaf(policy, "policy get", "print the repository policy", _policy_get)
@@ -439,7 +480,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = leaf(catalog, "catalog set", "set catalog data (only the fields given)", _catalog_set)
     p.add_argument("target", nargs="?", metavar="REPO", help=REPO_HELP + " (with --registry: the registry)")
     p.add_argument("--registry", action="store_true", help="set the registry's catalog data instead")
-    p.add_argument("--display-name", metavar="NAME", help="the registry's display name (with --registry)")
+    p.add_argument("--display-name", metavar="NAME", help="the registry's display name (with --registry; "
+                                                          "--description and --logo set the registry's too)")
     _add_catalog_flags(p)
 
     rtags = _group(sub, "resource-tags", "AWS resource tags of a repository")

@@ -15,15 +15,16 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from pypush.errors import RegistryError, UsageError
+from pypush.ecrpublic.catalog import catalog_input
+from pypush.ecrpublic.premium import PremiumMixin
 from pypush.ecrpublic.results import (CatalogData, DeleteFailure, DeleteResult, Image, ImageRef, Policy,
                                       RegistryCatalogData, RegistryInfo, Repository, Tag, _catalog, _image,
-                                      _registry, _repository, _tag)
-from pypush.name.reference import ECR_PUBLIC, ECR_PUBLIC_HOST, Destination, parse_destination, validate_endpoint_url
+                                      _registry, _registry_catalog, _repository, _tag)
+from pypush.name.reference import (ECR_PUBLIC, ECR_PUBLIC_HOST, Destination, parse_destination, repository_type,
+                                   validate_endpoint_url)
 
 BATCH_DELETE_MAX = 100
 """BatchDeleteImage takes at most this many image ids per call."""
-LOGO_MAX = 512000
-"""logoImageBlob's maximum size in the service model."""
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PLACEHOLDER_ALIAS = "pypush-default"
 T = TypeVar("T")
@@ -65,24 +66,6 @@ def parse_alias(alias_or_reference: Optional[str]) -> Optional[str]:
     return text
 
 
-def catalog_input(description: Optional[str] = None, about: Optional[str] = None, usage: Optional[str] = None,
-                  architectures: Optional[Sequence[str]] = None, operating_systems: Optional[Sequence[str]] = None,
-                  logo: Optional[bytes] = None) -> Dict[str, Any]:
-    """RepositoryCatalogDataInput of the fields given (None leaves a field out)."""
-    if logo is not None and len(logo) > LOGO_MAX:
-        raise UsageError(f"the logo has {len(logo)} bytes; ECR Public accepts at most {LOGO_MAX}")
-    out: Dict[str, Any] = {}
-    for key, value in (("description", description), ("aboutText", about), ("usageText", usage),
-                       ("logoImageBlob", logo)):
-        if value is not None:
-            out[key] = value
-    if architectures is not None:
-        out["architectures"] = list(architectures)
-    if operating_systems is not None:
-        out["operatingSystems"] = list(operating_systems)
-    return out
-
-
 def read_logo_url(url: str, timeout: float = 30.0) -> bytes:
     """The bytes a ``logoUrl`` names: a ``data:`` URL decoded, or an http(s) URL fetched."""
     if url.startswith("data:"):
@@ -111,7 +94,7 @@ def read_logo_url(url: str, timeout: float = 30.0) -> bytes:
 
 
 # -- the API ----------------------------------------------------------------------------------
-class ECRPublic:
+class ECRPublic(PremiumMixin):
     """An ECR Public registry: the caller's default one, or the one with alias ``alias_or_reference``
     (``ALIAS``, ``public.ecr.aws/ALIAS`` or a repository reference in it).
 
@@ -119,6 +102,8 @@ class ECRPublic:
     otherwise the AWS credential chain applies. Methods taking ``repository`` accept ``REPO`` or
     ``public.ecr.aws/ALIAS/REPO``; a reference's alias must be one of the caller's registries.
     ``client`` may be a ready botocore ``ecr-public`` client (tests, custom configuration).
+    Image methods take ``repository_type`` (``free``, the default, or ``premium``): ECR Public keeps a FREE
+    and a PREMIUM repository of one name apart. The premium operations are pypush.ecrpublic.premium's.
     """
 
     def __init__(self, alias_or_reference: Optional[str] = None, endpoint_url: Optional[str] = None,
@@ -245,39 +230,50 @@ class ECRPublic:
         return [_repository(d) for d in self._pages("describe_repositories", "", "repositories", page_size, **params)]
 
     # -- images and tags ----------------------------------------------------------------------
-    def list_images(self, repository: str, page_size: Optional[int] = None) -> List[Image]:
+    def _typed(self, params: Dict[str, Any], kind: Optional[str]) -> Dict[str, Any]:
+        """``params`` with ``repositoryType`` when ``kind`` is premium (FREE is the service's default)."""
+        if repository_type(kind) == "PREMIUM":
+            params["repositoryType"] = "PREMIUM"
+        return params
+
+    def list_images(self, repository: str, page_size: Optional[int] = None,
+                    repository_type: Optional[str] = None) -> List[Image]:
         """Every image of ``repository`` (DescribeImages, all pages)."""
-        params = self._repo_params(repository)
+        params = self._typed(self._repo_params(repository), repository_type)
         return [_image(d) for d in self._pages("describe_images", params["repositoryName"], "imageDetails",
                                                 page_size, **params)]
 
-    def describe_images(self, refs: Iterable[str], repository: Optional[str] = None) -> List[Image]:
+    def describe_images(self, refs: Iterable[str], repository: Optional[str] = None,
+                        repository_type: Optional[str] = None) -> List[Image]:
         """The images ``refs`` name (see ``delete_images`` for the forms); ImageNotFound raises."""
         out: List[Image] = []
-        for params, ids in self._batches(refs, repository):
+        for params, ids in self._batches(refs, repository, repository_type):
             resp = self._call("DescribeImages", params["repositoryName"],
                               lambda: self.client.describe_images(imageIds=[i.to_api() for i in ids], **params))
             out.extend(_image(d) for d in resp.get("imageDetails") or ())
         return out
 
-    def list_tags(self, repository: str, page_size: Optional[int] = None) -> List[Tag]:
+    def list_tags(self, repository: str, page_size: Optional[int] = None,
+                  repository_type: Optional[str] = None) -> List[Tag]:
         """Every tag of ``repository`` (DescribeImageTags, all pages)."""
-        params = self._repo_params(repository)
+        params = self._typed(self._repo_params(repository), repository_type)
         name = params["repositoryName"]
         return [_tag(name, d) for d in self._pages("describe_image_tags", name, "imageTagDetails", page_size,
                                                     **params)]
 
-    def delete_images(self, refs: Iterable[str], repository: Optional[str] = None) -> DeleteResult:
+    def delete_images(self, refs: Iterable[str], repository: Optional[str] = None,
+                      repository_type: Optional[str] = None) -> DeleteResult:
         """Delete images named ``REPO:TAG``, ``REPO@DIGEST`` or ``public.ecr.aws/ALIAS/REPO:TAG``
         (with ``repository``: tags and ``sha256:`` digests of it), in batches of at most 100.
 
         Deleting by tag removes the tag (and the image with its last tag); by digest, the image and
         all its tags. Refusals (ImageNotFound, ImageReferencedByManifestList, ...) are returned in
-        ``failures``; only failures of a whole call raise.
+        ``failures``; only failures of a whole call raise. A premium repository past DRAFT refuses
+        deletion (DeletionNotAllowedException): deprecate its images instead (``deprecate_image``).
         """
         deleted: List[ImageRef] = []
         failures: List[DeleteFailure] = []
-        for params, ids in self._batches(refs, repository):
+        for params, ids in self._batches(refs, repository, repository_type):
             name = params["repositoryName"]
             resp = self._call("BatchDeleteImage", name, lambda: self.client.batch_delete_image(
                 imageIds=[i.to_api() for i in ids], **params))
@@ -300,7 +296,8 @@ class ECRPublic:
             out.append((tuple(sorted(params.items())), ImageRef(dest.repository, dest.tag, dest.digest)))
         return out
 
-    def _batches(self, refs: Iterable[str], repository: Optional[str]) -> Iterator[Tuple[Dict[str, Any], List[ImageRef]]]:
+    def _batches(self, refs: Iterable[str], repository: Optional[str],
+                 kind: Optional[str] = None) -> Iterator[Tuple[Dict[str, Any], List[ImageRef]]]:
         """(params, ≤100 image refs) per repository, in the order refs were given."""
         groups: Dict[Tuple[Any, ...], List[ImageRef]] = {}
         for key, ref in self._image_refs(refs, repository):
@@ -308,7 +305,7 @@ class ECRPublic:
         for key, ids in groups.items():
             ids = list(dict.fromkeys(ids))
             for start in range(0, len(ids), BATCH_DELETE_MAX):
-                yield dict(key), ids[start:start + BATCH_DELETE_MAX]
+                yield self._typed(dict(key), kind), ids[start:start + BATCH_DELETE_MAX]
 
     # -- policies -----------------------------------------------------------------------------
     def get_policy(self, repository: str) -> Policy:
@@ -358,10 +355,12 @@ class ECRPublic:
 
     def put_catalog_data(self, repository: str, *, description: Optional[str] = None, about: Optional[str] = None,
                          usage: Optional[str] = None, architectures: Optional[Sequence[str]] = None,
-                         operating_systems: Optional[Sequence[str]] = None, logo: Optional[bytes] = None) -> CatalogData:
-        """Set the given gallery fields (``about``/``usage`` are Markdown, ``logo`` PNG bytes)."""
+                         operating_systems: Optional[Sequence[str]] = None, logo: Optional[bytes] = None,
+                         categories: Optional[Sequence[str]] = None) -> CatalogData:
+        """Set the given gallery fields (``about``/``usage`` are Markdown, ``logo`` PNG bytes, ``categories``
+        up to 3 of CATEGORIES)."""
         params = self._repo_params(repository)
-        catalog = catalog_input(description, about, usage, architectures, operating_systems, logo)
+        catalog = catalog_input(description, about, usage, architectures, operating_systems, logo, categories)
         resp = self._call("PutRepositoryCatalogData", params["repositoryName"],
                           lambda: self.client.put_repository_catalog_data(catalogData=catalog, **params))
         return _catalog(resp.get("catalogData") or {})
@@ -376,14 +375,22 @@ class ECRPublic:
         alias is still checked to be the caller's)."""
         self.registry_id()
         resp = self._call("GetRegistryCatalogData", "", lambda: self.client.get_registry_catalog_data())
-        return RegistryCatalogData((resp.get("registryCatalogData") or {}).get("displayName", ""))
+        return _registry_catalog(resp.get("registryCatalogData") or {})
 
-    def put_registry_catalog_data(self, display_name: str) -> RegistryCatalogData:
-        """Set the registry's display name in the gallery."""
+    def put_registry_catalog_data(self, display_name: Optional[str] = None, *, description: Optional[str] = None,
+                                  logo: Optional[bytes] = None) -> RegistryCatalogData:
+        """Set the registry's gallery fields given: display name, description, logo (PNG bytes)."""
+        params: Dict[str, Any] = {}
+        for key, value in (("displayName", display_name), ("description", description)):
+            if value is not None:
+                params[key] = value
+        if logo is not None:
+            params["logoImageBlob"] = catalog_input(logo=logo)["logoImageBlob"]
+        if not params:
+            raise UsageError("nothing to set: give a display name, a description or a logo")
         self.registry_id()
-        resp = self._call("PutRegistryCatalogData", "",
-                          lambda: self.client.put_registry_catalog_data(displayName=display_name))
-        return RegistryCatalogData((resp.get("registryCatalogData") or {}).get("displayName", ""))
+        resp = self._call("PutRegistryCatalogData", "", lambda: self.client.put_registry_catalog_data(**params))
+        return _registry_catalog(resp.get("registryCatalogData") or {})
 
     # -- resource tags ------------------------------------------------------------------------
     def _arn(self, repository: str) -> str:

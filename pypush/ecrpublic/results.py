@@ -49,6 +49,10 @@ class Image:
     pushed_at: Optional[datetime]
     media_type: Optional[str]
     artifact_media_type: Optional[str] = None
+    repository_type: Optional[str] = None  # FREE | PREMIUM, when the service says
+    subject_digest: Optional[str] = None  # the image this one refers to (an SBOM's, a signature's subject)
+    status: Optional[str] = None  # premium images: ACTIVE | DEPRECATED
+    scheduled_deletion_at: Optional[datetime] = None  # a deprecated premium image's deletion date
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class Tag:
     pushed_at: Optional[datetime]
     media_type: Optional[str]
     artifact_media_type: Optional[str] = None
+    status: Optional[str] = None  # premium images: ACTIVE | DEPRECATED
+    scheduled_deletion_at: Optional[datetime] = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,9 @@ class CatalogData:
     operating_systems: Tuple[str, ...] = ()
     logo_url: Optional[str] = None
     marketplace_certified: bool = False
+    categories: Tuple[str, ...] = ()
+    badges: Tuple[str, ...] = ()  # set by the service (e.g. SBOM, SIGNED), not by the publisher
+    artifact_types: Tuple[str, ...] = ()  # set by the service: IMAGE, HELM
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ class RegistryCatalogData:
     """A registry's public gallery entry."""
 
     display_name: str
+    description: Optional[str] = None
+    logo_url: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,8 @@ class RegistryInfo:
     uri: str
     verified: bool
     aliases: Tuple[RegistryAlias, ...] = field(default_factory=tuple)
+    premium_status: Optional[str] = None  # ENABLED | DISABLED
+    premium_registry_uri: Optional[str] = None  # where its premium repositories are pushed and pulled
 
 
 # -- conversions from API structures ----------------------------------------------------------
@@ -150,24 +163,31 @@ def _repository(d: Mapping[str, Any]) -> Repository:
 def _image(d: Mapping[str, Any]) -> Image:
     return Image(d.get("repositoryName", ""), d["imageDigest"], tuple(d.get("imageTags") or ()),
                  int(d.get("imageSizeInBytes") or 0), d.get("imagePushedAt"), d.get("imageManifestMediaType"),
-                 d.get("artifactMediaType"))
+                 d.get("artifactMediaType"), d.get("repositoryType"), d.get("subjectManifestDigest"),
+                 d.get("imageStatus"), d.get("scheduledDeletionAt"))
 
 
 def _tag(repository: str, d: Mapping[str, Any]) -> Tag:
     img = d.get("imageDetail") or {}
     return Tag(repository, d["imageTag"], img.get("imageDigest", ""), d.get("createdAt"),
                int(img.get("imageSizeInBytes") or 0), img.get("imagePushedAt"), img.get("imageManifestMediaType"),
-               img.get("artifactMediaType"))
+               img.get("artifactMediaType"), img.get("imageStatus"), img.get("scheduledDeletionAt"))
 
 
 def _catalog(d: Mapping[str, Any]) -> CatalogData:
     return CatalogData(d.get("description"), d.get("aboutText"), d.get("usageText"),
                        tuple(d.get("architectures") or ()), tuple(d.get("operatingSystems") or ()),
-                       d.get("logoUrl") or None, bool(d.get("marketplaceCertified", False)))
+                       d.get("logoUrl") or None, bool(d.get("marketplaceCertified", False)),
+                       tuple(d.get("categories") or ()), tuple(d.get("badges") or ()),
+                       tuple(d.get("artifactTypes") or ()))
+
+
+def _registry_catalog(d: Mapping[str, Any]) -> RegistryCatalogData:
+    return RegistryCatalogData(d.get("displayName", ""), d.get("description") or None, d.get("logoUrl") or None)
 
 
 def _registry(d: Mapping[str, Any]) -> RegistryInfo:
     aliases = tuple(RegistryAlias(a["name"], a.get("status", ""), bool(a.get("primaryRegistryAlias")),
                                   bool(a.get("defaultRegistryAlias"))) for a in d.get("aliases") or ())
     return RegistryInfo(d["registryId"], d.get("registryArn", ""), d.get("registryUri", ""),
-                        bool(d.get("verified")), aliases)
+                        bool(d.get("verified")), aliases, d.get("premiumStatus"), d.get("premiumRegistryUri"))

@@ -8,7 +8,8 @@ import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from pypush.engine.options import COMPRESSIONS, PushOptions, check_options, platforms_of, remote_options, source_uses_aws
+from pypush.engine.options import (COMPRESSIONS, PushOptions, check_options, check_premium, platforms_of, remote_options,
+                                   source_uses_aws)
 from pypush.engine.push_result import PushResult, predicted_stored, unchanged_result, unique_blobs
 from pypush.engine.route import (PlanTransports, Target, TransportOpener, destination_transport, layout_target,
                                  registry_destination, uses_v2)
@@ -35,6 +36,8 @@ def transfer(source: str, destination: Target, tags: Sequence[str], compression:
     layout = layout_target(destination)
     dest = None if layout is not None else (
         destination if isinstance(destination, Destination) else registry_destination(destination))
+    if options.premium:
+        check_premium(dest, options)
     if dest is not None:
         check_options(dest, options, source_uses_aws(source))
     pinned = dest.digest if dest is not None else None
@@ -75,7 +78,7 @@ def transfer_many(images: Sequence[Union["PlanEntry", Mapping[str, Any]]], compr
 
 def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), subscriber: Optional["Subscriber"] = None,
                options: PushOptions, source_reference: Optional[Destination] = None,
-               verify_ahead: bool = True) -> PushResult:
+               verify_ahead: bool = True, referrers: Sequence[Any] = ()) -> PushResult:
     """Send an image already opened (``root``, its blobs transformed as they should go) to ``destination``
     (as ``push`` takes it) under its tag and ``tags`` (else ``latest``). ``source_reference``: the registry
     image its blobs come from (a copy within one v2 registry mounts them). ``verify_ahead=False``: hash no
@@ -87,20 +90,23 @@ def send_image(root: Node, destination: Target, *, tags: Sequence[str] = (), sub
     all_tags = list(dict.fromkeys([*named, *(validate_tag(t) for t in tags)]))
     if not all_tags and not (dest is not None and dest.digest):
         all_tags = ["latest"]
-    return send(root, layout, dest, all_tags, subscriber, options, source_reference, ahead=verify_ahead)
+    return send(root, layout, dest, all_tags, subscriber, options, source_reference, ahead=verify_ahead,
+                referrers=referrers)
 
 
 def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[str],
          subscriber: Optional["Subscriber"], options: PushOptions, remote: Optional[Destination],
-         opener: Optional["TransportOpener"] = None, ahead: bool = True) -> PushResult:
+         opener: Optional["TransportOpener"] = None, ahead: bool = True, referrers: Sequence[Any] = ()) -> PushResult:
     """Run the engine from ``root`` into a layout or a registry destination; into a registry, first ask
     whether every tag already names the manifest (when its digest is known before sending). ``opener``
     (a plan's) opens the destination's transport instead of ``destination_transport``; then no blob is
     hashed ahead (images of a plan share blobs)."""
     from pypush.image.verify_ahead import VerifyAhead
 
+    if options.premium:
+        check_premium(dest if layout is None else None, options)
     blobs = unique_blobs(root)
-    ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None
+    ask = dest is not None and bool(all_tags) and predicted_stored(blobs) is not None and not referrers
     if ask and dest is not None:
         tagged = _ask_lightly(dest, options, all_tags)
         if tagged is not None:
@@ -126,7 +132,7 @@ def send(root: Node, layout: Any, dest: Optional[Destination], all_tags: List[st
         transport.prepare(options.create_repository)
         name = layout.name if layout is not None else dest.name  # type: ignore[union-attr]
         pinned = dest.digest if dest is not None else None
-        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, verifier)
+        result = _run_engine(root, transport, name, all_tags, subscriber, options, pinned, verifier, referrers)
         if layout is not None:
             transport.commit()
             result.tags = transport.tags
@@ -149,7 +155,7 @@ def _ask_lightly(dest: Destination, options: PushOptions, tags: List[str]) -> Op
         return tag_digests(dest.registry, dest.path, tags, options.insecure)
     from pypush.transports.ecr.ecr_tag_probe import tag_digests as ecr_tag_digests
 
-    return ecr_tag_digests(dest, tags, options.endpoint_url, options.profile)
+    return ecr_tag_digests(dest, tags, options.endpoint_url, options.profile, "PREMIUM" if options.premium else "FREE")
 
 
 def _tag_digests(transport: "Transport", tags: List[str]) -> Dict[str, Optional[str]]:
@@ -176,12 +182,13 @@ def _unchanged(root: Node, blobs: List[Any], dest: Destination, tags: List[str],
 
 
 def _run_engine(root: Any, transport: "Transport", name: str, tags: Sequence[str], subscriber: Optional["Subscriber"],
-                options: PushOptions, pinned: Optional[str], ahead: Optional["VerifyAhead"]) -> PushResult:
+                options: PushOptions, pinned: Optional[str], ahead: Optional["VerifyAhead"],
+                referrers: Sequence[Any] = ()) -> PushResult:
     from pypush.engine import transfer as engine
 
     try:
         return engine.push(root, transport, tags, repository=name, jobs=options.jobs, subscriber=subscriber,
-                           expect_digest=pinned, ahead=ahead)
+                           expect_digest=pinned, ahead=ahead, referrers=referrers)
     finally:
         if subscriber is not None:
             subscriber.close()
@@ -210,6 +217,8 @@ def mirror_repository(source: str, destination: Union[str, Destination], options
         raise UsageError(f"{layout.name}: every tag goes into a layout directory, oci:DIR (each image named by its tag)")
     dest = None if layout is not None else (
         destination if isinstance(destination, Destination) else registry_destination(destination))
+    if options.premium:
+        check_premium(dest, options)
     if dest is not None and (dest.tag or dest.digest):
         raise UsageError(f"{dest.name}: name a repository without a tag or digest to copy all tags into")
     if dest is not None:

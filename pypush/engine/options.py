@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from urllib.parse import urlsplit
 
 from pypush.errors import UsageError
-from pypush.name.reference import REGISTRY_V2, Destination, ecr_host_suggestion, is_ecr_host, validate_endpoint_url
+from pypush.name.reference import (ECR_PUBLIC, REGISTRY_V2, Destination, ecr_host_suggestion, is_ecr_host,
+                                   repository_type, validate_endpoint_url)
 
 log = logging.getLogger("pypush")
 COMPRESSIONS = ("gzip", "zstd", "none", "keep")
@@ -31,12 +32,27 @@ class PushOptions:
     src_username: Optional[str] = None  # docker:// sources: credentials (else docker's config, else anonymous)
     src_password: Optional[str] = None
     allow_nondistributable: bool = False  # push layers with urls too when the source has them (crane's flag)
+    repository_type: str = "free"  # ECR Public: free | premium (every push call carries repositoryType=PREMIUM)
+
+    @property
+    def premium(self) -> bool:
+        """Whether the destination is ECR Public's PREMIUM repository of its name (UsageError for a bad type)."""
+        return repository_type(self.repository_type) == "PREMIUM"
+
+
+OPTION_ALIASES = {"repositoryType": "repository_type"}
+"""Keyword arguments accepted under the AWS API's spelling too (``pypush.push(..., repositoryType="premium")``)."""
 
 
 def merge_options(options: Optional[PushOptions], option_fields: Dict[str, object]) -> PushOptions:
     """``options`` (else the defaults) with the keyword arguments given beside it laid over it: what a
     call spells out wins. The caller's object is not changed; an unknown name is a UsageError."""
     known = [f.name for f in fields(PushOptions)]
+    for alias, name in OPTION_ALIASES.items():
+        if alias in option_fields:
+            if name in option_fields:
+                raise UsageError(f"give {name} or {alias}, not both")
+            option_fields = {**{k: v for k, v in option_fields.items() if k != alias}, name: option_fields[alias]}
     unknown = sorted(set(option_fields) - set(known))
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r}: PushOptions fields are {', '.join(known)}")
@@ -53,6 +69,8 @@ def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool
         validate_endpoint_url(options.endpoint_url)
     if options.transport not in ("auto", "ecr", "v2"):
         raise UsageError(f"unknown transport {options.transport!r}: choose auto, ecr or v2")
+    if options.premium:
+        check_premium(dest, options)
     ecr_only: List[str] = [flag for flag, given in (
         ("--endpoint-url", options.endpoint_url is not None), ("--create-repository", options.create_repository),
         ("--profile", options.profile is not None and not source_uses_aws),
@@ -77,6 +95,18 @@ def check_options(dest: Destination, options: PushOptions, source_uses_aws: bool
             raise UsageError(f"{_applies(unused)} only to the ECR API: --transport v2 pushes {dest.name} "
                              f"through the registry host {dest.registry} (which neither creates repositories nor "
                              f"is paced){door}")
+
+
+def check_premium(dest: Optional[Destination], options: PushOptions) -> None:
+    """Refuse ``repository_type="premium"`` where it means nothing (exit 2): only ECR Public has premium
+    repositories (``dest`` None: an OCI layout), and only ``pypush premium create`` makes one (it needs
+    Marketplace products)."""
+    if dest is None or dest.kind != ECR_PUBLIC:
+        raise UsageError(f"--repository-type premium applies only to ECR Public destinations "
+                         f"(public.ecr.aws/ALIAS/REPO), not {dest.name if dest is not None else 'an OCI layout'}")
+    if options.create_repository:
+        raise UsageError(f"--create-repository cannot create a premium repository (it needs Marketplace products): "
+                         f"pypush premium create {dest.repository} --product ID")
 
 
 def _applies(flags: List[str]) -> str:

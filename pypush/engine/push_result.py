@@ -30,6 +30,7 @@ class PushResult:
     throttled: int = 0  # of which the service throttled
     unchanged: bool = False
     layers_not_copied: List[str] = field(default_factory=list)  # non-distributable: clients fetch them by urls
+    referrers: List[str] = field(default_factory=list)  # manifests pushed with a subject (e.g. SBOMs), by digest
 
     @property
     def reference(self) -> str:

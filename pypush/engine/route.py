@@ -34,11 +34,15 @@ def open_transport(dest: Destination, options: PushOptions, session: Any = None)
         from pypush.transports.ecr.ecr_transport import EcrTransport
 
         return EcrTransport(dest, endpoint_url=options.endpoint_url, profile=options.profile,
-                            rate_limits=options.rate_limits)
+                            rate_limits=options.rate_limits, repository_type=options.repository_type)
     from pypush.transports.distribution.docker_credentials import credentials_for
     from pypush.transports.distribution.v2_transport import RegistryTransport
 
     registry, repository = dest.registry, dest.path
+    if dest.kind != REGISTRY_V2 and options.premium:  # the host the service names for premium repositories
+        from pypush.transports.ecr.premium_host import premium_repository_uri, split_uri
+
+        registry, repository = split_uri(premium_repository_uri(dest, options.endpoint_url, options.profile))
     username, password = options.username, options.password
     if dest.kind != REGISTRY_V2:
         from pypush.transports.ecr.login import ecr_login
@@ -74,7 +78,7 @@ class PlanTransports:
 
         self._lock = threading.Lock()
         self._sessions: Dict[str, Any] = {}
-        self._ecr: Dict[Tuple[str, str, str], Any] = {}
+        self._ecr: Dict[Tuple[str, str, str, bool], Any] = {}
         self._opened: List[Any] = []
         self._ledger = BlobLedger()
         self._slots = threading.BoundedSemaphore(max(1, jobs))
@@ -96,7 +100,7 @@ class PlanTransports:
             inner = destination_transport(dest, options, source, session)
             scope = registry
         else:
-            key = (dest.kind, dest.region or "", options.endpoint_url or "")
+            key = (dest.kind, dest.region or "", options.endpoint_url or "", options.premium)
             with self._lock:  # the first opens the client (credentials, endpoint); the others share it
                 base = self._ecr.get(key)
                 inner = base.for_repository(dest) if base is not None else open_transport(dest, options)
@@ -133,6 +137,17 @@ def layout_target(destination: Target) -> Any:
 
 def registry_destination(destination: Union[str, "os.PathLike[str]"]) -> Destination:
     return parse_destination(os.fspath(destination))
+
+
+def check_repository_type(destination: Target, options: PushOptions) -> None:
+    """``check_premium`` for a destination as ``push`` takes it, before any work (a build checks it first)."""
+    if options.premium:
+        from pypush.engine.options import check_premium
+
+        layout = layout_target(destination)
+        dest = None if layout is not None else (
+            destination if isinstance(destination, Destination) else registry_destination(destination))
+        check_premium(dest, options)
 
 
 

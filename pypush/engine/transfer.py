@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence
 
 from pypush.engine.push_result import PushResult, layers_not_copied, rendered_manifests, unique_blobs
 from pypush.errors import DigestMismatchError, Interrupted, UsageError
-from pypush.image.model import Blob, Descriptor, Node
+from pypush.image.model import Blob, Descriptor, ImageManifest, Node, render_manifest, sha256_digest
 from pypush.engine.progress import Subscriber
 from pypush.transports.base import Transport
 from pypush.image.verify_ahead import VerifyAhead
@@ -19,17 +19,21 @@ log = logging.getLogger("pypush")
 
 def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: str = "", jobs: int = 4,
          subscriber: Optional[Subscriber] = None, expect_digest: Optional[str] = None,
-         ahead: Optional[VerifyAhead] = None) -> PushResult:
+         ahead: Optional[VerifyAhead] = None, referrers: Sequence[ImageManifest] = ()) -> PushResult:
     """Push ``root`` (a manifest or an index with its children) through ``transport``.
 
     Blobs absent from the destination upload concurrently (``jobs`` at a time, largest first); only
     when every blob is stored are manifests put, children by digest before their parents, the root
     once under each tag (or by digest only when ``tags`` is empty). With ``expect_digest`` the root
     manifest must have that digest, else nothing is tagged (UsageError). ``ahead``, when given, is
-    told which blobs must go up and hands over what it hashed of each.
+    told which blobs must go up and hands over what it hashed of each. ``referrers`` (manifests whose
+    ``subject`` names a manifest of ``root`` by its digest before transforms) go last, by digest, their
+    subject rewritten as stored; a transport with ``put_referrer`` files them as referrers.
     """
     subscriber = subscriber or Subscriber()
     blobs = unique_blobs(root)
+    seen = {b.descriptor.digest for b in blobs}
+    blobs += [b for r in referrers for b in r.blobs if b.descriptor.digest not in seen and not seen.add(b.descriptor.digest)]  # type: ignore[func-returns-value]
     known = [b.descriptor.digest for b in blobs if b.descriptor.digest]
     missing = transport.missing(known) if known else set()
     todo = [b for b in blobs if not b.descriptor.digest or b.descriptor.digest in missing]
@@ -68,6 +72,17 @@ def push(root: Node, transport: Transport, tags: Sequence[str], *, repository: s
             result.digest, result.media_type, result.size = digest, desc.media_type, len(raw)
         else:
             result.children.append(digest)
+    for ref in referrers:
+        raw = render_manifest(ref.raw, stored)
+        digest = sha256_digest(raw)
+        put_referrer = getattr(transport, "put_referrer", None)
+        if put_referrer is not None:
+            put_referrer(raw, ref.descriptor.media_type, digest, ref.descriptor.artifact_type or "")
+        else:
+            transport.put_manifest(raw, ref.descriptor.media_type, digest, [])
+        log.info("referrer %s (%s)", digest, ref.descriptor.artifact_type)
+        result.referrers.append(digest)
+        result.manifests += 1
     stats = transport.stats  # the transport knows what really moved (a mount moves no bytes)
     result.bytes_pushed = stats.get("bytes", 0)
     result.bytes_resumed = stats.get("resumed", 0)

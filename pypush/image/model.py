@@ -122,8 +122,20 @@ Node = Union[ImageManifest, ImageIndex]
 
 
 def walk(node: Node) -> List[Node]:
-    """All nodes below and including ``node``, children before parents (push order); a manifest that
-    several indexes (or one index twice) list comes once, at its first place."""
+    """All nodes below and including ``node``, in push order: children before parents, and a referrer (a
+    manifest with a ``subject``) after its subject when the subject is in the tree too (an SBOM or signature
+    listed beside the image it describes), so the registry stores the subject first and a subject rewritten
+    on the way (recompressed layers) is rewritten in its referrer too. A manifest that several indexes (or one
+    index twice) list comes once, at its first place."""
+    nodes: Dict[str, Node] = {}
+
+    def collect(n: Node) -> None:
+        if n.descriptor.digest not in nodes:
+            nodes[n.descriptor.digest] = n
+            for child in n.children if isinstance(n, ImageIndex) else ():
+                collect(child)
+
+    collect(node)
     out: List[Node] = []
     seen: Set[str] = set()
 
@@ -134,10 +146,25 @@ def walk(node: Node) -> List[Node]:
         if isinstance(n, ImageIndex):
             for child in n.children:
                 visit(child)
+        subject = nodes.get(subject_digest(n.raw) or "")
+        if subject is not None:
+            visit(subject)  # seen already (an index above the referrer): no cycle
         out.append(n)
 
     visit(node)
     return out
+
+
+def subject_digest(raw: bytes) -> Optional[str]:
+    """The digest a manifest's ``subject`` names (None when it has none, or is not a JSON object)."""
+    if b'"subject"' not in raw:
+        return None
+    try:
+        subject = json.loads(raw).get("subject")
+    except (ValueError, AttributeError):
+        return None
+    digest = subject.get("digest") if isinstance(subject, dict) else None
+    return digest if isinstance(digest, str) else None
 
 
 MAX_EXPANDED = 10000  # manifests in an index tree, counting repeats

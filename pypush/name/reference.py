@@ -12,6 +12,8 @@ from pypush.name.patterns import (DIGEST, DOCKER_HUB_HOST, ECR_PRIVATE_HOST, ECR
 ECR_PUBLIC = "ecr-public"
 ECR_PRIVATE = "ecr"
 REGISTRY_V2 = "v2"
+REPOSITORY_TYPES = ("free", "premium")
+"""ECR Public's repository types (the API's RepositoryType, FREE|PREMIUM), as users write them."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,17 @@ def validate_endpoint_url(url: str, option: str = "--endpoint-url") -> str:
         fix = f"; write http://{url} (or https://{url})" if "://" not in url else ""
         raise UsageError(f"{option} {url!r} is not a URL: expected http://HOST[:PORT] or https://HOST[:PORT]{fix}")
     return url
+
+
+def repository_type(value: Optional[str]) -> str:
+    """The API's RepositoryType (``FREE`` or ``PREMIUM``) of ``free``/``premium`` in any case (None: ``FREE``);
+    UsageError for anything else."""
+    if value is None:
+        return "FREE"
+    text = str(value).strip().lower()
+    if text not in REPOSITORY_TYPES:
+        raise UsageError(f"unknown repository type {value!r}: choose free or premium")
+    return text.upper()
 
 
 def validate_tag(tag: str, reference: Optional[str] = None) -> str:

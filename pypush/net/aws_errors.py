@@ -29,6 +29,12 @@ HINTS = {
     "ImageNotFoundException": "see pypush images list REPO",
     "InvalidTagParameterException": "tag keys must not start with aws:",
     "TooManyTagsException": "a repository may carry at most 50 resource tags",
+    "DeletionNotAllowedException": "a published premium repository keeps its images: deprecate them instead "
+                                   "(pypush premium deprecate REPO IMAGE --days N)",
+    "EntitlementNotFoundException": "no active Marketplace entitlement covers it (or it is not available yet): "
+                                    "see pypush entitled repos",
+    "AssociationAlreadyExistsException": "a repository has at most one association: pypush premium disassociate",
+    "PublisherReportNotFoundException": "see pypush premium reports list",
 }
 """What to do about an error code, in the Python API's words (the CLI says its flags: ``force=True`` is
 ``--force``)."""
@@ -36,6 +42,12 @@ PUSH_HINTS = {
     "RepositoryNotFoundException": "create it first: pypush repo create REPO, or push with create_repository=True",
 }
 """HINTS where a push meets the error (a missing repository is created, not looked up)."""
+PREMIUM_HINTS = {
+    "RepositoryNotFoundException": "create it first: pypush premium create REPO --product ID",
+    "RepositoryPolicyNotFoundException": "no policy is set: pypush premium policy set REPO FILE",
+    "RepositoryAlreadyExistsException": "it exists: pypush premium describe REPO",
+}
+"""Hints for an action on a premium repository (its message names one), where they differ."""
 
 
 class AwsFailure(Exception):
@@ -96,7 +108,9 @@ def translate(exc: BaseException, action: str, hints: Optional[Dict[str, str]] =
     """A one-line PypushError for a failure while doing ``action`` (secrets never included); ``hints`` (e.g.
     PUSH_HINTS) before HINTS."""
     if isinstance(exc, AwsApiError):
-        code, hint = exc.code, (hints or {}).get(exc.code) or HINTS.get(exc.code)
+        code = exc.code
+        hint = ((hints or {}).get(code) or (PREMIUM_HINTS.get(code) if "premium repository" in action else None)
+                or HINTS.get(code))
         text = f"{action}: {code}: {exc.message}".rstrip(": ") + (f"; {hint}" if hint else "")
         if code in AUTH_CODES:
             return AuthError(text, code)

@@ -1,6 +1,6 @@
 """The HTTP side: one threaded HTTP/1.1 server that hands each request to a door: POST / to the AWS
-door (aws.dispatch, by X-Amz-Target), /v2/ and /token to the registry door (registry.router), other
-GET/HEAD to the gallery. Bodies are read here: whole for the AWS door, streamed for the registry door.
+door (aws.dispatch, by X-Amz-Target), /v2/ and /token to the registry door (registry.router), GET/HEAD
+of /publisher-reports/ to the report downloads (aws.reports), other GET/HEAD to the gallery. Bodies are read here: whole for the AWS door, streamed for the registry door.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Optional, Set, Tuple
 
+from pypush.server.aws import reports
 from pypush.server.aws.dispatch import LARGE_BODY, AwsDoor, too_large
 from pypush.server.aws.limits import DropConnection
 from pypush.server.aws.protocol import CONTENT_TYPE, ApiError
@@ -31,16 +32,22 @@ log = logging.getLogger("pypush.server")
 
 HEADER_TIMEOUT = 60.0
 """Seconds a request line and its headers may take once their first byte arrived."""
+LINGER_BYTES = 128 << 20
+LINGER_SECONDS = 10.0
+"""A connection closed before its request body was read is half-closed, and what the client still sends
+is read and discarded (at most LINGER_BYTES, for at most LINGER_SECONDS) before it is closed."""
 
 
 class App:
     """Everything a request needs: the two doors over one store, and the gallery."""
 
-    def __init__(self, store: Store, settings: Settings, aws: AwsDoor):
+    def __init__(self, store: Store, settings: Settings, aws: AwsDoor, premium: bool = False):
         self.store = store
         self.settings = settings
         self.aws = aws
-        self.registry = RegistryDoor(store, settings)
+        self.premium = premium
+        """The premium repositories' port: its /v2/ serves them, and it has no AWS door or gallery."""
+        self.registry = RegistryDoor(store, settings, premium=premium)
         self._gallery: Any = None
         self._gallery_lock = threading.Lock()
 
@@ -69,6 +76,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
+        self._linger = False
 
     def handle_one_request(self) -> None:
         """Wait (idle keep-alive) for a request's first byte; then its line and headers must arrive
@@ -88,9 +96,31 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.server.watch(self.connection, None)
 
     def finish(self) -> None:
-        self.server.track(self.connection, False)
         try:
             super().finish()
+        except OSError:
+            pass
+        if self._linger:
+            self._linger_close()
+        self.server.track(self.connection, False)
+
+    def _linger_close(self) -> None:
+        """Half-close, then read and discard what the client still sends (bounded), so that closing does
+        not reset the connection before the client, still sending its body, has read the answer (the
+        lingering close of nginx and Apache)."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_SECONDS
+            left = LINGER_BYTES
+            while left > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.connection.settimeout(remaining)
+                data = self.connection.recv(min(left, 1 << 16))
+                if not data:
+                    break
+                left -= len(data)
         except OSError:
             pass
 
@@ -133,17 +163,25 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.server.watch(self.connection, None)  # the headers are in
         path = self.path.split("?", 1)[0]
         v2 = path == "/v2" or path.startswith("/v2/")
-        if v2 or self.command != "POST" or path in ("/token", "/token/"):
+        if v2 or self.command != "POST" or path in ("/token", "/token/") or self.server.app.premium:
             self._continue()
         if v2:
             self._v2()
         elif path in ("/token", "/token/") and self.command in ("GET", "HEAD"):
             self._token()
+        elif self.server.app.premium:
+            self._drain_body()
+            self._send(404, {"Content-Type": "application/json"},
+                       b'{"errors":[{"code":"NOT_FOUND","message":"the premium port serves /v2/ only","detail":null}]}')
         elif self.command == "POST":
             self._aws()
-        elif self.command in ("GET", "HEAD"):  # the HTML gallery
+        elif self.command in ("GET", "HEAD"):  # a publisher report's download, else the HTML gallery
             self._drain_body()
-            reply = self.server.app.gallery_page(self.command, self.path, self.headers)
+            app = self.server.app
+            if path.startswith(reports.DOWNLOAD_PREFIX):
+                reply = reports.download(app.store, app.settings, self.path)
+            else:
+                reply = app.gallery_page(self.command, self.path, self.headers)
             self._send(reply.status, reply.headers, reply.body)
         else:
             self._drain_body()
@@ -289,6 +327,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         except BodyError:
             self.close_connection = True
 
+    def _has_body(self) -> bool:
+        """Whether the request announced a body (which may still be arriving)."""
+        headers = getattr(self, "headers", None)
+        if headers is None:
+            return False
+        length = (headers.get("Content-Length") or "0").strip()
+        return bool(headers.get("Transfer-Encoding")) or length != "0"
+
     # -- output -----------------------------------------------------------------------------------
     def _send(self, status: int, headers: Dict[str, str], body: bytes, length: Optional[int] = None) -> None:
         """Status line, headers and body in one write (no Nagle stalls on small answers)."""
@@ -299,6 +345,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         lines += [f"{k}: {v}" for k, v in headers.items()]
         if self.close_connection:
             lines.append("Connection: close")
+            self._linger = self._has_body()
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body if self.command != "HEAD" else head)
 

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from pypush.errors import UsageError
+from pypush.server.store.store import UPLOAD_LIFETIME
 
 DEFAULT_PART_SIZE = 10 * 1024 * 1024
 
@@ -37,8 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry-login", choices=("public", "private"), default="public",
                         help="/v2/ login: public (Bearer challenge, anonymous pulls; ECR Public) or "
                              "private (Basic challenge, credentials for everything; private ECR)")
+    parser.add_argument("--upload-lifetime", type=float, default=UPLOAD_LIFETIME, metavar="SECONDS",
+                        help="discard unfinished uploads (ECR API and /v2/ sessions) that received no part for "
+                             f"this long (default {UPLOAD_LIFETIME:.0f}: 24 hours)")
     parser.add_argument("--header-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="close connections whose request line and headers take longer (default 60)")
+    parser.add_argument("--entitlements", metavar="FILE",
+                        help="buyers' Marketplace entitlements, JSON {\"ACCOUNT\": [\"PRODUCT\", ...]}: the "
+                             "DescribeEntitled* operations and premium pulls answer by it (a request signed with a "
+                             "12-digit access key id is that account's)")
+    parser.add_argument("--scan-findings", metavar="FILE",
+                        help="image scan findings to serve, JSON {\"DIGEST\": {\"findings\": [...], ...}}; other "
+                             "images' scans are FINDINGS_UNAVAILABLE")
     parser.add_argument("--faults", default=os.environ.get("PYPUSH_SERVE_FAULTS"),
                         help="inject faults, e.g. seed=1,error=0.05,throttle=0.02,drop=0.01,delay=0.05 "
                              "(env PYPUSH_SERVE_FAULTS)")
@@ -60,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
                                  enforce_quotas=args.enforce_quotas, access_key=args.access_key,
                                  secret_key=args.secret_key, alias=args.alias, registry_id=args.registry_id,
                                  faults=faults, registry_quirks=args.registry_quirks,
-                                 login=args.registry_login, header_timeout=args.header_timeout)
+                                 login=args.registry_login, header_timeout=args.header_timeout,
+                                 upload_lifetime=args.upload_lifetime, entitlements=args.entitlements,
+                                 scan_findings=args.scan_findings)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if not 0 <= args.port <= 65535:

@@ -2,8 +2,10 @@
 (quirks) its registry door imitates; shared by both doors and the gallery."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import FrozenSet
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, FrozenSet, Mapping, Optional
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 """Published quota: every part but the last of a layer is at least 5 MiB."""
@@ -50,6 +52,27 @@ class Settings:
     quirks: FrozenSet[str] = DEFAULT_QUIRKS
     """ECR registry behaviours the /v2/ write side imitates (see QUIRKS)."""
     token_lifetime: int = TOKEN_LIFETIME
+    premium_url: str = ""
+    """``http://HOST:PORT`` of the premium registry door (its own port), known once it listens."""
+    verified_registry: bool = True
+    """The stub of ECR Public's gate on premium: a verified registry with an approved custom alias."""
+    owned_products: Optional[FrozenSet[str]] = None
+    """The stub of Marketplace's product checks: the products the account owns with the ECR Public Premium
+    delivery option (None: every well-formed product id)."""
+    public_products: Optional[FrozenSet[str]] = None
+    """The Marketplace products that are PUBLIC (None: every product)."""
+    clock: Callable[[], float] = field(default=time.time)
+    """The endpoint's time (epoch seconds): image deprecations fall due by it; tests move it."""
+    entitlements: Mapping[str, FrozenSet[str]] = field(default_factory=dict)
+    """The Marketplace agreements stub: buyer account -> the products it is entitled to (serve --entitlements)."""
+    scan_findings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Image digest -> seeded scan findings (serve --scan-findings); other images have none."""
+    url_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """Signs the short-lived download URLs the endpoint hands out (publisher reports)."""
+
+    def now(self) -> float:
+        """The endpoint's time (``clock``)."""
+        return self.clock()
 
     @property
     def min_part_size(self) -> int:

@@ -15,7 +15,9 @@ from botocore.model import OperationModel
 
 from pypush.server.aws.protocol import PUBLIC, ApiError, invalid, service_model, validate
 from pypush.server.settings import Settings
-from pypush.server.store.store import Store
+from pypush.server.store.store import Store, repo_key
+
+FREE, PREMIUM = "FREE", "PREMIUM"
 
 DEFAULT_PAGE = 100
 
@@ -29,10 +31,19 @@ class Context:
     service: str
     op: OperationModel
     region: str = "us-east-1"
+    access_key: str = ""
+    """The access key id the request was signed with."""
 
     @property
     def registry_id(self) -> str:
         return self.settings.registry_id
+
+    @property
+    def caller_account(self) -> str:
+        """The caller's account. The endpoint has no IAM: a request signed with a 12-digit access key id is
+        that account's (how a test plays a buyer); any other key is the registry's own account."""
+        key = self.access_key
+        return key if len(key) == 12 and key.isdigit() else self.registry_id
 
     def repository_arn(self, name: str) -> str:
         if self.service == PUBLIC:
@@ -43,6 +54,21 @@ class Context:
         if self.service == PUBLIC:
             return f"public.ecr.aws/{self.settings.alias}/{name}"
         return f"{self.registry_id}.dkr.ecr.{self.region}.amazonaws.com/{name}"
+
+    def premium_arn(self, name: str) -> str:
+        return f"arn:aws:ecr-public::{self.registry_id}:premium-repository/{name}"
+
+    @property
+    def premium_registry_uri(self) -> str:
+        """The premium registry door (the endpoint's own port for it) and the alias: ``HOST:PORT/ALIAS``."""
+        host = self.settings.premium_url.partition("://")[2] or "premium.invalid"
+        return f"{host}/{self.settings.alias}"
+
+    def premium_uri(self, name: str) -> str:
+        return f"{self.premium_registry_uri}/{name}"
+
+    def now(self) -> float:
+        return self.settings.clock()
 
 
 def public_context(store: Store, settings: Settings, operation: str) -> Context:
@@ -79,6 +105,38 @@ def require_repo(ctx: Context, db: Any, name: str) -> Tuple[Any, ...]:
     if row is None:
         raise repo_not_found(ctx, name)
     return row
+
+
+def repository_type(p: Dict[str, Any]) -> str:
+    """The request's repositoryType (FREE when omitted, as the model says)."""
+    return p.get("repositoryType") or FREE
+
+
+def require_premium(ctx: Context, db: Any, name: str) -> Tuple[Any, ...]:
+    """The premium repository's row (name, created_at, state, products, catalog, policy), or RNF."""
+    row = db.execute("SELECT name, created_at, state, products, catalog, policy FROM premium_repositories "
+                     "WHERE name=?", (name,)).fetchone()
+    if row is None:
+        raise ApiError("RepositoryNotFoundException",
+                       f"The premium repository with name '{name}' does not exist in the registry with id "
+                       f"'{ctx.registry_id}'")
+    return row
+
+
+def require_typed(ctx: Context, db: Any, p: Dict[str, Any], name: Optional[str] = None) -> str:
+    """The store key of the FREE or PREMIUM repository the request names (``repositoryType``), or RNF:
+    a PREMIUM call never reaches a FREE repository of the same name, nor the other way round."""
+    name = p["repositoryName"] if name is None else name
+    if repository_type(p) == PREMIUM:
+        require_premium(ctx, db, name)
+        return repo_key(name, True)
+    require_repo(ctx, db, name)
+    return name
+
+
+def typed_key(p: Dict[str, Any]) -> str:
+    """The store key the request's repositoryName and repositoryType stand for (unchecked)."""
+    return repo_key(p["repositoryName"], repository_type(p) == PREMIUM)
 
 
 def paginate(items: Sequence[Any], p: Dict[str, Any], key: str) -> Tuple[List[Any], Optional[str]]:

@@ -12,6 +12,7 @@ from typing import Iterator, Optional, Tuple
 
 from pypush.server.aws.context import Context, check_registry
 from pypush.server.aws.limits import DropConnection, Faults, Quotas
+from pypush.server.aws.premium_images import purge_due
 from pypush.server.aws.protocol import (PRIVATE, PUBLIC, ApiError, max_length, parse_body, resolve_target,
                                         response_body, validate)
 from pypush.server.aws.sigv4 import Verifier, parse_authorization
@@ -92,7 +93,9 @@ class AwsDoor:
                 raise ApiError("UnsupportedCommandException", f"{op.name} is not supported by this endpoint")
             params = parse_body(body, op)
             validate(op.input_shape, params)
-            ctx = Context(self.store, self.settings, service, op, region=cred.region)
+            if service == PUBLIC:
+                purge_due(self.store, self.settings.clock())  # deprecated images whose time has come
+            ctx = Context(self.store, self.settings, service, op, region=cred.region, access_key=cred.access_key)
             check_registry(ctx, params)
             result = fn(ctx, params)
             if drop_after:

@@ -10,8 +10,10 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from pypush.name.patterns import DIGEST
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES, is_foreign
-from pypush.server.aws.context import Context, no_paging_with, paginate, require_repo, with_token
-from pypush.server.aws.protocol import PRIVATE, ApiError, invalid
+from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, paginate, repository_type,
+                                       require_premium, require_repo, require_typed, with_token)
+from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.store.store import is_premium_key, name_of_key
 
 
 @dataclass
@@ -44,10 +46,31 @@ def image_tags(db: Any, repo: str, digest: str) -> List[str]:
     return [r[0] for r in db.execute("SELECT tag FROM image_tags WHERE repo=? AND digest=? ORDER BY tag", (repo, digest))]
 
 
+def subject_of(manifest: bytes) -> Optional[str]:
+    """The digest of a manifest's ``subject`` (the image an SBOM or signature refers to), if any."""
+    try:
+        doc = json.loads(manifest)
+    except ValueError:
+        return None
+    subject = doc.get("subject") if isinstance(doc, dict) else None
+    digest = subject.get("digest") if isinstance(subject, dict) else None
+    return digest if isinstance(digest, str) and DIGEST.fullmatch(digest) else None
+
+
+def image_status(db: Any, repo: str, digest: str) -> Dict[str, Any]:
+    """``imageStatus`` (and ``scheduledDeletionAt`` while DEPRECATED) of a premium repository's image."""
+    row = db.execute("SELECT status, scheduled_at FROM image_status WHERE repo=? AND digest=?",
+                     (repo, digest)).fetchone()
+    if row is None:
+        return {"imageStatus": "ACTIVE"}
+    return {"imageStatus": row[0], "scheduledDeletionAt": row[1]}
+
+
 def image_detail(ctx: Context, db: Any, repo: str, img: ImageRow) -> Dict[str, Any]:
+    """ImageDetail of an image of the repository whose store key is ``repo``."""
     out: Dict[str, Any] = {
         "registryId": ctx.registry_id,
-        "repositoryName": repo,
+        "repositoryName": name_of_key(repo),
         "imageDigest": img.digest,
         "imageSizeInBytes": img.size,
         "imagePushedAt": img.pushed_at,
@@ -60,6 +83,13 @@ def image_detail(ctx: Context, db: Any, repo: str, img: ImageRow) -> Dict[str, A
         out["artifactMediaType"] = img.artifact_type
     if ctx.service == PRIVATE:
         out["imageStatus"] = "ACTIVE"
+        return out
+    out["repositoryType"] = PREMIUM if is_premium_key(repo) else FREE
+    subject = subject_of(img.manifest)
+    if subject:
+        out["subjectManifestDigest"] = subject
+    if is_premium_key(repo):
+        out.update(image_status(db, repo, img.digest))
     return out
 
 
@@ -101,10 +131,11 @@ def _parse_manifest(p: Dict[str, Any]) -> Tuple[bytes, str, Dict[str, Any], str]
 
 
 def put_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    repo, tag = p["repositoryName"], p.get("imageTag")
+    tag = p.get("imageTag")
     raw, digest, doc, media_type = _parse_manifest(p)
     with ctx.store.tx() as db:
-        settings = json.loads(require_repo(ctx, db, repo)[4] or "{}")
+        repo = require_typed(ctx, db, p)
+        settings = {} if is_premium_key(repo) else json.loads(require_repo(ctx, db, repo)[4] or "{}")
         children: List[str] = []
         if media_type in MANIFEST_TYPES:
             config = doc.get("config")
@@ -116,7 +147,7 @@ def put_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             if missing:
                 raise ApiError("LayersNotFoundException",
                                f"Layers with digests {sorted(set(missing))} required for pushing image into "
-                               f"repository with name '{repo}' do not exist")
+                               f"repository with name '{name_of_key(repo)}' do not exist")
             size = sum(int(r.get("size") or 0) for r in refs)
             artifact = doc.get("artifactType") or config.get("mediaType")
         else:
@@ -127,7 +158,7 @@ def put_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             if missing:
                 raise ApiError("ReferencedImagesNotFoundException",
                                f"Images with digests {sorted(set(missing))} referenced by the index do not exist "
-                               f"in repository '{repo}'")
+                               f"in repository '{name_of_key(repo)}'")
             size = sum(s[0] for s in sizes if s) + len(raw)
             artifact = doc.get("artifactType")
         exists = db.execute("SELECT 1 FROM images WHERE repo=? AND digest=?", (repo, digest)).fetchone()
@@ -138,7 +169,7 @@ def put_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         if exists and (tag is None or current == digest):
             raise ApiError("ImageAlreadyExistsException",
                            f"Image with digest '{digest}'{f' and tag {tag!r}' if tag else ''} already exists "
-                           f"in the repository with name '{repo}'")
+                           f"in the repository with name '{name_of_key(repo)}'")
         if current and current != digest and str(settings.get("imageTagMutability", "")).startswith("IMMUTABLE"):
             raise ApiError("ImageTagAlreadyExistsException",
                            f"The image tag '{tag}' already exists in the '{repo}' repository and cannot be "
@@ -155,11 +186,17 @@ def put_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     image_id = {"imageDigest": digest}
     if tag is not None:
         image_id["imageTag"] = tag
-    return {"image": {"registryId": ctx.registry_id, "repositoryName": repo, "imageId": image_id,
-                      "imageManifest": p["imageManifest"], "imageManifestMediaType": media_type}}
+    image = {"registryId": ctx.registry_id, "repositoryName": p["repositoryName"], "imageId": image_id,
+             "imageManifest": p["imageManifest"], "imageManifestMediaType": media_type}
+    if ctx.service == PUBLIC:
+        image["repositoryType"] = repository_type(p)
+        subject = subject_of(raw)
+        if subject:
+            image["subjectManifestDigest"] = subject
+    return {"image": image}
 
 
-def _resolve(db: Any, repo: str, image_id: Dict[str, Any]) -> Tuple[Optional[ImageRow], Optional[Dict[str, Any]]]:
+def resolve_id(db: Any, repo: str, image_id: Dict[str, Any]) -> Tuple[Optional[ImageRow], Optional[Dict[str, Any]]]:
     """(image, None) or (None, failure) for one ImageIdentifier."""
     digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")
 
@@ -188,7 +225,7 @@ def _resolve_all(db: Any, repo: str, image_ids: List[Dict[str, Any]],
                  failures: List[Dict[str, Any]]) -> Iterator[Tuple[Dict[str, Any], ImageRow]]:
     """(image id, image) for each id that names an image; the others' failures go to ``failures``."""
     for image_id in image_ids:
-        img, failure = _resolve(db, repo, image_id)
+        img, failure = resolve_id(db, repo, image_id)
         if img is None:
             failures.append(failure or {})
         else:
@@ -211,11 +248,16 @@ def batch_get_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def batch_delete_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    repo = p["repositoryName"]
     deleted: List[Dict[str, Any]] = []
     failures: List[Dict[str, Any]] = []
     with ctx.store.tx() as db:
-        require_repo(ctx, db, repo)
+        repo = require_typed(ctx, db, p)
+        if is_premium_key(repo):
+            state = require_premium(ctx, db, p["repositoryName"])[2]
+            if state != "DRAFT":
+                raise ApiError("DeletionNotAllowedException",
+                               f"The premium repository '{p['repositoryName']}' is {state}: its images cannot be "
+                               "deleted any more; use SetImageStatus to deprecate them")
         for image_id, img in _resolve_all(db, repo, p["imageIds"], failures):
             only_tag = image_id.get("imageDigest") is None
             tags = image_tags(db, repo, img.digest)
@@ -229,14 +271,20 @@ def batch_delete_image(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                 failures.append({"imageId": image_id, "failureCode": "ImageReferencedByManifestList",
                                  "failureReason": f"Requested image is referenced by the index {parent[0]}"})
                 continue
-            db.execute("DELETE FROM image_tags WHERE repo=? AND digest=?", (repo, img.digest))
-            db.execute("DELETE FROM images WHERE repo=? AND digest=?", (repo, img.digest))
-            db.execute("DELETE FROM image_children WHERE repo=? AND parent=?", (repo, img.digest))
+            delete_image_rows(db, repo, img.digest)
             if tags:
                 deleted.extend({"imageDigest": img.digest, "imageTag": t} for t in tags)
             else:
                 deleted.append({"imageDigest": img.digest})
     return {"imageIds": deleted, "failures": failures}
+
+
+def delete_image_rows(db: Any, repo: str, digest: str) -> None:
+    """Inside a transaction: the image ``digest`` of ``repo``, its tags, its children links and its status."""
+    db.execute("DELETE FROM image_tags WHERE repo=? AND digest=?", (repo, digest))
+    db.execute("DELETE FROM images WHERE repo=? AND digest=?", (repo, digest))
+    db.execute("DELETE FROM image_children WHERE repo=? AND parent=?", (repo, digest))
+    db.execute("DELETE FROM image_status WHERE repo=? AND digest=?", (repo, digest))
 
 
 def _all_images(db: Any, repo: str) -> List[ImageRow]:
@@ -250,16 +298,15 @@ def _tag_filter(p: Dict[str, Any]) -> str:
 
 def describe_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     no_paging_with(p, "imageIds")
-    repo = p["repositoryName"]
     with ctx.store.read() as db:
-        require_repo(ctx, db, repo)
+        repo = require_typed(ctx, db, p)
         if p.get("imageIds") is not None:
             rows = []
             for image_id in p["imageIds"]:
-                img, _ = _resolve(db, repo, image_id)
+                img, _ = resolve_id(db, repo, image_id)
                 if img is None:
                     raise ApiError("ImageNotFoundException", f"The image with imageId {image_id} does not exist "
-                                   f"within the repository with name '{repo}'")
+                                   f"within the repository with name '{p['repositoryName']}'")
                 rows.append(img)
             return {"imageDetails": [image_detail(ctx, db, repo, r) for r in rows]}
         details = [image_detail(ctx, db, repo, r) for r in _all_images(db, repo)]
@@ -271,14 +318,20 @@ def describe_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def describe_image_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    repo = p["repositoryName"]
     with ctx.store.read() as db:
-        require_repo(ctx, db, repo)
-        rows = db.execute(
-            f"SELECT t.tag, t.created_at, {', '.join('i.' + c.strip() for c in IMAGE_COLUMNS.split(','))} "
-            "FROM image_tags t JOIN images i ON i.repo=t.repo AND i.digest=t.digest WHERE t.repo=? ORDER BY t.tag",
-            (repo,),
-        ).fetchall()
+        repo = require_typed(ctx, db, p)
+        details = tag_details(db, repo)
+    page, nxt = paginate(details, p, f"DescribeImageTags/{repo}")
+    return with_token({"imageTagDetails": page}, nxt)
+
+
+def tag_details(db: Any, repo: str) -> List[Dict[str, Any]]:
+    """ImageTagDetail of every tag of the repository whose store key is ``repo``, by tag."""
+    rows = db.execute(
+        f"SELECT t.tag, t.created_at, {', '.join('i.' + c.strip() for c in IMAGE_COLUMNS.split(','))} "
+        "FROM image_tags t JOIN images i ON i.repo=t.repo AND i.digest=t.digest WHERE t.repo=? ORDER BY t.tag",
+        (repo,),
+    ).fetchall()
     details = []
     for tag, created, *image in rows:
         img = ImageRow(*image)
@@ -286,9 +339,10 @@ def describe_image_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                "imageManifestMediaType": img.media_type}
         if img.artifact_type:
             ref["artifactMediaType"] = img.artifact_type
+        if is_premium_key(repo):
+            ref.update(image_status(db, repo, img.digest))
         details.append({"imageTag": tag, "createdAt": created, "imageDetail": ref})
-    page, nxt = paginate(details, p, f"DescribeImageTags/{repo}")
-    return with_token({"imageTagDetails": page}, nxt)
+    return details
 
 
 def list_images(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from pypush.server.aws.context import Context, require_repo
+from pypush.server.aws.context import Context, repository_type, require_typed, typed_key
 from pypush.server.aws.part_blob import Base64Error
 from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, regex, service_model
 from pypush.server.store.store import Upload
@@ -22,11 +22,10 @@ def _valid_digest(ctx: Context, digest: str) -> bool:
 
 
 def batch_check_layer_availability(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    repo = p["repositoryName"]
     layers: List[Dict[str, Any]] = []
     failures: List[Dict[str, Any]] = []
     with ctx.store.read() as db:
-        require_repo(ctx, db, repo)
+        repo = require_typed(ctx, db, p)
         for digest in p["layerDigests"]:
             if not _valid_digest(ctx, digest):
                 failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
@@ -46,17 +45,17 @@ def batch_check_layer_availability(ctx: Context, p: Dict[str, Any]) -> Dict[str,
 
 def initiate_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
-        require_repo(ctx, db, p["repositoryName"])
-    upload = ctx.store.new_upload(p["repositoryName"])
+        key = require_typed(ctx, db, p)
+    upload = ctx.store.new_upload(key)
     return {"uploadId": upload.id, "partSize": ctx.settings.part_size}
 
 
 def _upload_of(ctx: Context, p: Dict[str, Any]) -> Upload:
     """The live upload the request names (call again under its lock: a racing Complete may end it)."""
     upload = ctx.store.get_upload(p["uploadId"])
-    if upload is None or upload.repo != p["repositoryName"]:
+    if upload is None or upload.repo != typed_key(p):
         with ctx.store.read() as db:
-            require_repo(ctx, db, p["repositoryName"])
+            require_typed(ctx, db, p)
         raise ApiError("UploadNotFoundException", f"Upload with id '{p['uploadId']}' is not found")
     return upload
 
@@ -72,7 +71,7 @@ def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                 "InvalidLayerPartException",
                 f"The part [{first}, {last}] of {blob.size} bytes does not continue the upload, "
                 f"whose last valid byte is {upload.size - 1}",
-                registryId=ctx.registry_id, repositoryName=upload.repo, uploadId=upload.id,
+                registryId=ctx.registry_id, repositoryName=p["repositoryName"], uploadId=upload.id,
                 lastValidByteReceived=upload.size - 1,
             )
         if len(upload.part_sizes) >= MAX_PARTS[ctx.service]:
@@ -81,8 +80,15 @@ def upload_layer_part(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             upload.append(blob.chunks())
         except Base64Error as e:
             raise invalid(f"Invalid parameter at 'layerPartBlob': not valid base64 ({e})") from None
-    return {"registryId": ctx.registry_id, "repositoryName": upload.repo, "uploadId": upload.id,
-            "lastByteReceived": last}
+    return _typed({"registryId": ctx.registry_id, "repositoryName": p["repositoryName"], "uploadId": upload.id,
+                   "lastByteReceived": last}, ctx, p)
+
+
+def _typed(out: Dict[str, Any], ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    """``out`` with the repositoryType ECR Public's replies echo."""
+    if ctx.service == PUBLIC:
+        out["repositoryType"] = repository_type(p)
+    return out
 
 
 def complete_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
@@ -109,12 +115,13 @@ def complete_layer_upload(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
                 )
             ctx.store.sync_upload(upload, digest)
             with ctx.store.tx() as db:
-                require_repo(ctx, db, repo)
+                require_typed(ctx, db, p)
                 if db.execute("SELECT 1 FROM layers WHERE repo=? AND digest=?", (repo, digest)).fetchone():
                     raise ApiError("LayerAlreadyExistsException",
-                                   f"The layer '{digest}' already exists in the repository '{repo}'")
+                                   f"The layer '{digest}' already exists in the repository '{p['repositoryName']}'")
                 ctx.store.commit_upload_file(upload, digest)
                 ctx.store.link_blob(db, repo, digest, upload.size)
         finally:
             ctx.store.drop_upload(upload.id)
-    return {"registryId": ctx.registry_id, "repositoryName": repo, "uploadId": upload.id, "layerDigest": digest}
+    return _typed({"registryId": ctx.registry_id, "repositoryName": p["repositoryName"], "uploadId": upload.id,
+                   "layerDigest": digest}, ctx, p)

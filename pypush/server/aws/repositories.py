@@ -8,16 +8,20 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from pypush.server.aws.context import Context, no_paging_with, paginate, repo_not_found, require_repo, with_token
+from pypush.server.aws.context import (Context, no_paging_with, paginate, repo_not_found, require_repo, require_typed,
+                                       with_token)
 from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid
+from pypush.server.aws.part_blob import Base64Error
 from pypush.server.credentials import issue_password
+from pypush.server.store.catalog_facts import catalog_facts
+from pypush.server.store.store import PER_REPOSITORY_TABLES, repo_key
 
 MAX_RESOURCE_TAGS = 50
 """Published quota: tags a repository may carry."""
 
 
-def repository(ctx: Context, row: Tuple[Any, ...]) -> Dict[str, Any]:
-    """The Repository structure of a repositories row."""
+def repository(ctx: Context, row: Tuple[Any, ...], db: Any = None) -> Dict[str, Any]:
+    """The Repository structure of a repositories row (with its association when ``db`` is given)."""
     name, created_at, _policy, _catalog, settings = row
     out: Dict[str, Any] = {
         "repositoryArn": ctx.repository_arn(name),
@@ -31,20 +35,30 @@ def repository(ctx: Context, row: Tuple[Any, ...]) -> Dict[str, Any]:
         out["imageTagMutability"] = extra.get("imageTagMutability", "MUTABLE")
         out["imageScanningConfiguration"] = extra.get("imageScanningConfiguration", {"scanOnPush": False})
         out["encryptionConfiguration"] = extra.get("encryptionConfiguration", {"encryptionType": "AES256"})
+    elif db is not None:
+        row = db.execute("SELECT premium FROM associations WHERE free=?", (name,)).fetchone()
+        out["associatedRepositories"] = [{"repositoryName": row[0], "repositoryType": "PREMIUM"}] if row else []
     return out
 
 
-def _catalog_out(stored: Optional[str]) -> Dict[str, Any]:
-    """RepositoryCatalogData from the stored input (the logo becomes a data: URL)."""
+def catalog_out(db: Any, repo: str, stored: Optional[str]) -> Dict[str, Any]:
+    """RepositoryCatalogData from the stored input of the repository stored as ``repo`` (the logo becomes a
+    data: URL), with the output-only badges and artifactTypes its content earns (store.catalog_facts)."""
     data = json.loads(stored or "{}")
     logo = data.pop("logoImageBlob", None)
     if logo:
         data["logoUrl"] = "data:image/png;base64," + logo
     data["marketplaceCertified"] = False
+    data["badges"], data["artifactTypes"] = catalog_facts(db, repo)
     return data
 
 
-def _catalog_in(catalog: Dict[str, Any], previous: Optional[str] = None) -> str:
+def catalog_in(catalog: Dict[str, Any], previous: Optional[str] = None) -> str:
+    """The stored catalog data after ``catalog`` (a validated RepositoryCatalogDataInput) is merged into
+    ``previous``; InvalidParameterException for a category named twice."""
+    categories = catalog.get("categories") or []
+    if len(set(categories)) != len(categories):
+        raise invalid("Invalid parameter at 'catalogData.categories': each category can only be specified once")
     merged = json.loads(previous or "{}")
     merged.update(catalog)
     return json.dumps(merged)
@@ -72,7 +86,7 @@ def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     settings = {k: p[k] for k in ("imageTagMutability", "imageScanningConfiguration", "encryptionConfiguration")
                 if p.get(k) is not None}
-    catalog = _catalog_in(p["catalogData"]) if p.get("catalogData") is not None else None
+    catalog = catalog_in(p["catalogData"]) if p.get("catalogData") is not None else None
     with ctx.store.tx() as db:
         if db.execute("SELECT 1 FROM repositories WHERE name=?", (name,)).fetchone():
             raise ApiError("RepositoryAlreadyExistsException",
@@ -81,10 +95,9 @@ def create_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         db.execute("INSERT INTO repositories (name, created_at, catalog, settings) VALUES (?, ?, ?, ?)",
                    (name, time.time(), catalog, json.dumps(settings)))
         _put_tags(db, name, p.get("tags") or [])
-        row = require_repo(ctx, db, name)
-    out = {"repository": repository(ctx, row)}
-    if ctx.service == PUBLIC:
-        out["catalogData"] = _catalog_out(catalog)
+        out = {"repository": repository(ctx, require_repo(ctx, db, name), db)}
+        if ctx.service == PUBLIC:
+            out["catalogData"] = catalog_out(db, name, catalog)
     return out
 
 
@@ -92,28 +105,30 @@ def describe_repositories(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     no_paging_with(p, "repositoryNames")
     with ctx.store.read() as db:
         if p.get("repositoryNames") is not None:
-            return {"repositories": [repository(ctx, require_repo(ctx, db, n)) for n in p["repositoryNames"]]}
+            return {"repositories": [repository(ctx, require_repo(ctx, db, n), db) for n in p["repositoryNames"]]}
         rows = db.execute("SELECT name, created_at, policy, catalog, settings FROM repositories ORDER BY name").fetchall()
-    page, nxt = paginate(rows, p, "DescribeRepositories")
-    return with_token({"repositories": [repository(ctx, r) for r in page]}, nxt)
+        page, nxt = paginate(rows, p, "DescribeRepositories")
+        return with_token({"repositories": [repository(ctx, r, db) for r in page]}, nxt)
 
 
 def delete_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     with ctx.store.tx() as db:
         row = require_repo(ctx, db, name)
+        out = repository(ctx, row, db)
         images = (db.execute("SELECT COUNT(*) FROM images WHERE repo=?", (name,)).fetchone() or (0,))[0]
         if images and not p.get("force"):
             raise ApiError("RepositoryNotEmptyException",
                            f"The repository with name '{name}' in registry with id '{ctx.registry_id}' cannot be "
                            "deleted because it still contains images")
         layers = [r[0] for r in db.execute("SELECT digest FROM layers WHERE repo=?", (name,))]
-        for table in ("image_tags", "images", "image_children", "layers", "resource_tags"):
+        for table in PER_REPOSITORY_TABLES:
             db.execute(f"DELETE FROM {table} WHERE repo=?", (name,))
         db.execute("DELETE FROM repositories WHERE name=?", (name,))
+        db.execute("DELETE FROM associations WHERE free=?", (name,))
         ctx.store.forget_orphan_blobs(db, layers)
     ctx.store.drop_uploads_of(name)
-    return {"repository": repository(ctx, row)}
+    return {"repository": out}
 
 
 # -- policies ---------------------------------------------------------------------------------
@@ -121,14 +136,19 @@ def _policy_out(ctx: Context, name: str, text: str) -> Dict[str, Any]:
     return {"registryId": ctx.registry_id, "repositoryName": name, "policyText": text}
 
 
-def set_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    name, text = p["repositoryName"], p["policyText"]
+def check_policy_text(text: str) -> None:
+    """InvalidParameterException unless ``text`` is a JSON object."""
     try:
         if not isinstance(json.loads(text), dict):
             raise ValueError(text)
     except ValueError:
         raise invalid("Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository "
                       "policy provided'") from None
+
+
+def set_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    name, text = p["repositoryName"], p["policyText"]
+    check_policy_text(text)
     with ctx.store.tx() as db:
         require_repo(ctx, db, name)
         db.execute("UPDATE repositories SET policy=? WHERE name=?", (text, name))
@@ -160,39 +180,65 @@ def delete_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
 # -- catalog data -----------------------------------------------------------------------------
 def get_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     with ctx.store.read() as db:
-        return {"catalogData": _catalog_out(require_repo(ctx, db, p["repositoryName"])[3])}
+        return {"catalogData": catalog_out(db, p["repositoryName"], require_repo(ctx, db, p["repositoryName"])[3])}
 
 
 def put_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     name = p["repositoryName"]
     with ctx.store.tx() as db:
-        catalog = _catalog_in(p["catalogData"], require_repo(ctx, db, name)[3])
+        catalog = catalog_in(p["catalogData"], require_repo(ctx, db, name)[3])
         db.execute("UPDATE repositories SET catalog=? WHERE name=?", (catalog, name))
-    return {"catalogData": _catalog_out(catalog)}
+        return {"catalogData": catalog_out(db, name, catalog)}
+
+
+REGISTRY_LOGO_PATH = "/logos/_registry"  # the gallery serves it (gallery/site.py)
+"""Where the endpoint serves the registry's logo (no repository name starts with ``_``)."""
 
 
 def get_registry_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    return {"registryCatalogData": {"displayName": ctx.store.meta("displayName", "") or ""}}
+    data = {"displayName": ctx.store.meta("displayName", "") or ""}
+    description = ctx.store.meta("registryDescription")
+    if description:
+        data["description"] = description
+    if ctx.store.meta("registryLogo"):
+        data["logoUrl"] = ctx.settings.url + REGISTRY_LOGO_PATH
+    return {"registryCatalogData": data}
 
 
 def put_registry_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    if p.get("displayName") is not None:
-        ctx.store.set_meta("displayName", p["displayName"])
+    """Included members replace the stored ones; an empty description or logoImageBlob removes it."""
+    logo = p.get("logoImageBlob")
+    if logo is not None:
+        try:
+            raw = logo.decode()
+        except Base64Error:
+            raise invalid("Invalid parameter at 'logoImageBlob': not base64") from None
+    with ctx.store.tx() as db:
+        for key, value in (("displayName", p.get("displayName")), ("registryDescription", p.get("description")),
+                           ("registryLogo", base64.b64encode(raw).decode() if logo is not None else None)):
+            if value is None:
+                continue
+            if value or key == "displayName":
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            else:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
     return get_registry_catalog_data(ctx, p)
 
 
 # -- resource tags ----------------------------------------------------------------------------
-_ARN = re.compile(r"arn:aws:ecr-public::([0-9]{12}):repository/(.+)")
+_ARN = re.compile(r"arn:aws:ecr-public::([0-9]{12}):(repository|premium-repository)/(.+)")
 
 
 def _arn_repo(ctx: Context, db: Any, arn: str) -> str:
+    """The store key of the FREE or premium repository ``arn`` names."""
     m = _ARN.fullmatch(arn)
     if not m:
         raise invalid(f"Invalid parameter at 'resourceArn': {arn!r} is not the ARN of a repository")
     if m.group(1) != ctx.registry_id:
-        raise repo_not_found(ctx, m.group(2))
-    require_repo(ctx, db, m.group(2))
-    return m.group(2)
+        raise repo_not_found(ctx, m.group(3))
+    premium = m.group(2) == "premium-repository"
+    require_typed(ctx, db, {"repositoryName": m.group(3), "repositoryType": "PREMIUM" if premium else "FREE"})
+    return repo_key(m.group(3), premium)
 
 
 def list_tags_for_resource(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
@@ -221,10 +267,13 @@ def describe_registries(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         "registryId": ctx.registry_id,
         "registryArn": f"arn:aws:ecr-public::{ctx.registry_id}:registry/{ctx.registry_id}",
         "registryUri": f"public.ecr.aws/{ctx.settings.alias}",
-        "verified": False,
+        "verified": ctx.settings.verified_registry,
         "aliases": [{"name": ctx.settings.alias, "status": "ACTIVE", "primaryRegistryAlias": True,
                      "defaultRegistryAlias": True}],
+        "premiumStatus": "ENABLED" if ctx.settings.verified_registry else "DISABLED",
     }
+    if ctx.settings.verified_registry:
+        registry["premiumRegistryUri"] = ctx.premium_registry_uri
     page, nxt = paginate([registry], p, "DescribeRegistries")
     return with_token({"registries": page}, nxt)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Tuple
 
-from pypush.server.aws import images, layers, repositories
+from pypush.server.aws import entitled, images, layers, premium, premium_images, reports, repositories, scans
 from pypush.server.aws.context import Context
 from pypush.server.aws.protocol import PRIVATE, PUBLIC
 
@@ -46,6 +46,30 @@ _LISTED: Tuple[Tuple[str, Tuple[str, ...], Operation], ...] = (
     ("UntagResource", PUBLIC_ONLY, repositories.untag_resource),
     ("DescribeRegistries", PUBLIC_ONLY, repositories.describe_registries),
     ("GetAuthorizationToken", BOTH, repositories.get_authorization_token),
+    # premium.py
+    ("CreatePremiumRepository", PUBLIC_ONLY, premium.create_premium_repository),
+    ("DescribePremiumRepositories", PUBLIC_ONLY, premium.describe_premium_repositories),
+    ("DeletePremiumRepository", PUBLIC_ONLY, premium.delete_premium_repository),
+    ("SetRepositoryState", PUBLIC_ONLY, premium.set_repository_state),
+    ("PutPremiumRepositoryProducts", PUBLIC_ONLY, premium.put_premium_repository_products),
+    ("GetPremiumRepositoryCatalogData", PUBLIC_ONLY, premium.get_premium_repository_catalog_data),
+    ("PutPremiumRepositoryCatalogData", PUBLIC_ONLY, premium.put_premium_repository_catalog_data),
+    ("SetPremiumRepositoryPolicy", PUBLIC_ONLY, premium.set_premium_repository_policy),
+    ("GetPremiumRepositoryPolicy", PUBLIC_ONLY, premium.get_premium_repository_policy),
+    ("DeletePremiumRepositoryPolicy", PUBLIC_ONLY, premium.delete_premium_repository_policy),
+    ("AssociateRepositories", PUBLIC_ONLY, premium.associate_repositories),
+    ("DisassociateRepositories", PUBLIC_ONLY, premium.disassociate_repositories),
+    # premium_images.py
+    ("SetImageStatus", PUBLIC_ONLY, premium_images.set_image_status),
+    # entitled.py
+    ("DescribeEntitledRepositories", PUBLIC_ONLY, entitled.describe_entitled_repositories),
+    ("DescribeEntitledImages", PUBLIC_ONLY, entitled.describe_entitled_images),
+    ("DescribeEntitledImageTags", PUBLIC_ONLY, entitled.describe_entitled_image_tags),
+    # scans.py
+    ("DescribeImageScanFindings", PUBLIC_ONLY, scans.describe_image_scan_findings),
+    # reports.py
+    ("ListPublisherReports", PUBLIC_ONLY, reports.list_publisher_reports),
+    ("GetDownloadUrlForPublisherReport", PUBLIC_ONLY, reports.get_download_url_for_publisher_report),
 )
 
 OPERATIONS: Dict[Tuple[str, str], Operation] = {

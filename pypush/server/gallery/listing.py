@@ -73,6 +73,16 @@ def _strings(value: Any) -> Tuple[str, ...]:
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
+def _decoded(blob: Any) -> Optional[bytes]:
+    """The bytes of stored base64 text; None for anything else."""
+    if not isinstance(blob, str) or not blob:
+        return None
+    try:
+        return base64.b64decode(blob)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -107,6 +117,14 @@ class Listing:
     def display_name(self) -> str:
         """The registry's display name (PutRegistryCatalogData), or ''."""
         return self.store.meta("displayName", "") or ""
+
+    def registry_description(self) -> str:
+        """The registry's description (PutRegistryCatalogData), or ''."""
+        return self.store.meta("registryDescription", "") or ""
+
+    def registry_logo(self) -> Optional[bytes]:
+        """The registry's logo bytes, None without one."""
+        return _decoded(self.store.meta("registryLogo"))
 
     def cards(self) -> List[RepoCard]:
         """Every repository, by name; kept until the store next changes (reading the catalog data of
@@ -163,14 +181,7 @@ class Listing:
 
     def logo(self, name: str) -> Optional[bytes]:
         """The logo bytes of ``name``, None without one."""
-        data = self.catalog(name) or {}
-        blob = data.get("logoImageBlob")
-        if not isinstance(blob, str) or not blob:
-            return None
-        try:
-            return base64.b64decode(blob)
-        except (binascii.Error, ValueError):
-            return None
+        return _decoded((self.catalog(name) or {}).get("logoImageBlob"))
 
     def repository(self, name: str, offset: int = 0, limit: int = 50) -> Optional[RepoPage]:
         """``name``'s catalog data, tags ``offset``..``offset+limit`` (newest push first) and the newest tag."""

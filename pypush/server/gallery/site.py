@@ -23,6 +23,9 @@ from pypush.server.store.store import Store
 log = logging.getLogger("pypush.server")
 
 HTML = "text/html; charset=utf-8"
+REGISTRY_LOGO = "_registry"
+"""``/logos/_registry`` is the registry's logo (GetRegistryCatalogData's logoUrl); no repository name starts
+with ``_``."""
 SECURITY_HEADERS = {
     # No script at all, styles and images from here (markdown images may point anywhere), forms to here.
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data: http: https:; "
@@ -121,7 +124,8 @@ class Gallery:
         return self._page(200, repo_page(site, repo, tab, page))
 
     def _logo(self, name: str) -> Reply:
-        data = self.listing.logo(name.strip("/"))
+        name = name.strip("/")
+        data = self.listing.registry_logo() if name == REGISTRY_LOGO else self.listing.logo(name)
         kind = sniff_image_type(data) if data else None
         if data is None or kind is None:
             return Reply(404, {"Content-Type": "text/plain; charset=utf-8", **SECURITY_HEADERS},

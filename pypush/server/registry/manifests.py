@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from email.message import Message
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from pypush.image.model import INDEX_TYPES, MANIFEST_TYPES
 from pypush.server.aws.context import public_context
@@ -16,7 +16,7 @@ from pypush.server.registry.reads import API_HEADER, v2_error
 from pypush.server.reply import Reply
 from pypush.server.settings import Settings
 from pypush.name.patterns import DIGEST, TAG
-from pypush.server.store.store import Store
+from pypush.server.store.store import Store, is_premium_key, name_of_key
 
 # PutImage / BatchDeleteImage errors -> (HTTP status, distribution error code)
 _ERRORS: Dict[str, Tuple[int, str]] = {
@@ -27,6 +27,7 @@ _ERRORS: Dict[str, Tuple[int, str]] = {
     "ImageTagAlreadyExistsException": (400, "TAG_INVALID"),
     "InvalidParameterException": (400, "MANIFEST_INVALID"),
     "LimitExceededException": (429, "TOOMANYREQUESTS"),
+    "DeletionNotAllowedException": (405, "DENIED"),
 }
 
 
@@ -47,7 +48,7 @@ class ManifestApi:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return v2_error(400, "MANIFEST_INVALID", "the manifest is not UTF-8 JSON")
-        params: Dict[str, Any] = {"repositoryName": repo, "imageManifest": text}
+        params: Dict[str, Any] = {**_repository(repo), "imageManifest": text}
         content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
         if content_type in MANIFEST_TYPES | INDEX_TYPES:
             params["imageManifestMediaType"] = content_type
@@ -83,13 +84,16 @@ class ManifestApi:
             if ":" in ref:
                 return v2_error(400, "DIGEST_INVALID", f"unsupported digest {ref!r}")
             with self.store.tx() as db:
+                refusal = _published(db, repo)
+                if refusal is not None:
+                    return refusal
                 gone = db.execute("DELETE FROM image_tags WHERE repo=? AND tag=?", (repo, ref)).rowcount
             if gone < 1:
                 return v2_error(404, "MANIFEST_UNKNOWN", f"tag {ref!r} is not in {repo!r}")
             return Reply(202, dict(API_HEADER))
         try:
             result = batch_delete_image(public_context(self.store, self.settings, "BatchDeleteImage"),
-                                        {"repositoryName": repo, "imageIds": [{"imageDigest": ref}]})
+                                        {**_repository(repo), "imageIds": [{"imageDigest": ref}]})
         except ApiError as e:
             status, code = _ERRORS.get(e.code, (400, "UNSUPPORTED"))
             return v2_error(status, code, e.message)
@@ -98,6 +102,25 @@ class ManifestApi:
                 return v2_error(404, "MANIFEST_UNKNOWN", f"manifest {ref} is not in {repo!r}")
             return v2_error(409, "DENIED", failure["failureReason"])
         return Reply(202, dict(API_HEADER))
+
+
+def _repository(key: str) -> Dict[str, str]:
+    """repositoryName and (for a premium repository) repositoryType of the repository with store key ``key``."""
+    out = {"repositoryName": name_of_key(key)}
+    if is_premium_key(key):
+        out["repositoryType"] = "PREMIUM"
+    return out
+
+
+def _published(db: Any, key: str) -> Optional[Reply]:
+    """The refusal of a deletion in a premium repository that is no longer DRAFT (else None)."""
+    if not is_premium_key(key):
+        return None
+    row = db.execute("SELECT state FROM premium_repositories WHERE name=?", (name_of_key(key),)).fetchone()
+    if row is None or row[0] == "DRAFT":
+        return None
+    return v2_error(405, "DENIED", f"the premium repository {name_of_key(key)!r} is {row[0]}: its images cannot be "
+                                   "deleted any more (deprecate them with SetImageStatus)")
 
 
 def _subject(raw: bytes) -> str:

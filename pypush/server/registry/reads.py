@@ -14,7 +14,7 @@ from pypush.image.model import INDEX_TYPES
 from pypush.server.aws.images import IMAGE_COLUMNS, ImageRow, find_image
 from pypush.server.reply import Reply
 from pypush.name.patterns import BLOB_DIGEST, DIGEST
-from pypush.server.store.store import Store
+from pypush.server.store.store import Store, repo_exists, repo_key
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -54,24 +54,26 @@ def strip_alias(alias: str, name: str) -> str:
     return name[len(alias) + 1 :] if name.startswith(alias + "/") else name
 
 
-def resolve_repo(store: Store, alias: str, name: str) -> Optional[str]:
-    """The stored repository ``name`` or ``<alias>/<repo>`` means, if it exists."""
+def resolve_repo(store: Store, alias: str, name: str, premium: bool = False) -> Optional[str]:
+    """The store key of the FREE (or ``premium``) repository ``name`` or ``<alias>/<repo>`` means, if it exists."""
     with store.read() as db:
         for candidate in dict.fromkeys((name, strip_alias(alias, name))):
-            if candidate and db.execute("SELECT 1 FROM repositories WHERE name=?", (candidate,)).fetchone():
-                return candidate
+            if candidate and repo_exists(db, repo_key(candidate, premium)):
+                return repo_key(candidate, premium)
     return None
 
 
 class ReadApi:
     """Answers the GET/HEAD requests under /v2/ (the router has resolved the repository)."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, premium: bool = False):
         self.store = store
+        self.premium = premium
 
     def catalog(self, query: Dict[str, List[str]]) -> Reply:
+        table = "premium_repositories" if self.premium else "repositories"
         with self.store.read() as db:
-            names = [r[0] for r in db.execute("SELECT name FROM repositories ORDER BY name")]
+            names = [r[0] for r in db.execute(f"SELECT name FROM {table} ORDER BY name")]
         page, link = page_of(names, query, "/v2/_catalog")
         if page is None:
             return v2_error(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer")

@@ -4,8 +4,14 @@ manifest writes (manifests.py) behind ECR's login (auth.py).
 ``GET /v2/`` without credentials answers 401 with ECR's challenge; reads are open to anonymous
 clients on the public login (as on ECR Public) and need credentials on the private one; writes need
 the GetAuthorizationToken password (Basic ``AWS:<password>``) or a push token from ``GET /token``.
-A push to a repository that does not exist creates it (private ECR's create-on-push), unless the
+Every manifest GET that finds an image counts as a pull of it, every manifest HEAD as a version check
+(store/pull_counts.py; publisher reports read them). A push to a repository that does not exist creates it (private ECR's create-on-push), unless the
 ``no-create`` quirk answers NAME_UNKNOWN as ECR Public does.
+
+The premium door (``premium=True``, the endpoint's second port, which premiumRegistryUri names) serves
+the premium repositories under the same paths (``<repo>`` or ``<alias>/<repo>``): only with the owner's
+credentials (a GetAuthorizationToken password or its push token), never anonymously; it creates nothing
+(CreatePremiumRepository does), and deprecated images whose time has come are deleted before it answers.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from pypush.server.aws.context import public_context
+from pypush.server.aws.premium_images import purge_due
 from pypush.server.aws.protocol import ApiError, validate
 from pypush.server.aws.repositories import create_repository
 from pypush.server.http_body import RequestBody
@@ -24,6 +31,7 @@ from pypush.server.registry.reads import ReadApi, json_reply, resolve_repo, stri
 from pypush.server.registry.uploads import UploadApi
 from pypush.server.reply import Reply
 from pypush.server.settings import Settings
+from pypush.server.store import pull_counts
 from pypush.server.store.store import Store
 
 _NAME = r"(?P<name>[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*)"
@@ -39,10 +47,11 @@ READS = ("GET", "HEAD")
 class RegistryDoor:
     """Answers every request under /v2/."""
 
-    def __init__(self, store: Store, settings: Settings):
+    def __init__(self, store: Store, settings: Settings, premium: bool = False):
         self.store = store
         self.settings = settings
-        self.reads = ReadApi(store)
+        self.premium = premium
+        self.reads = ReadApi(store, premium)
         self.uploads = UploadApi(store, settings)
         self.manifests = ManifestApi(store, settings)
 
@@ -52,6 +61,11 @@ class RegistryDoor:
         level, presented = access(self.store, headers)
         if presented and level is None:
             return self._unauthorized(headers, "UNAUTHORIZED", "your authorization token is invalid or has expired")
+        if self.premium:
+            refusal = self._premium_access(headers, level)
+            if refusal is not None:
+                return refusal
+            purge_due(self.store, self.settings.clock())
         if path in ("/v2", "/v2/"):
             if method not in READS:
                 return v2_error(405, "UNSUPPORTED", f"{method} {path} is not supported")
@@ -77,9 +91,9 @@ class RegistryDoor:
         name = m["name"]
         if len(name) > MAX_NAME:
             return v2_error(400, "NAME_INVALID", f"repository names have at most {MAX_NAME} characters")
-        repo = resolve_repo(self.store, self.settings.alias, name)
+        repo = resolve_repo(self.store, self.settings.alias, name, self.premium)
         creates = kind == "uploads" or (kind == "objects" and m["kind"] == "manifests" and method == "PUT")
-        if repo is None and creates and "no-create" not in self.settings.quirks:
+        if repo is None and creates and not self.premium and "no-create" not in self.settings.quirks:
             repo, refusal = self._create(name)
             if refusal is not None:
                 return refusal
@@ -99,12 +113,26 @@ class RegistryDoor:
                 return _unsupported(method, path)
             return self.reads.blob(repo, ref, headers.get("Range"))
         if method in READS:
-            return self.reads.manifest(repo, ref)
+            reply = self.reads.manifest(repo, ref)
+            if reply.status == 200:  # counted for publisher reports: GET a pull, HEAD a version check
+                pull_counts.count(self.store, repo, reply.headers["Docker-Content-Digest"],
+                                  pull_counts.PULL if method == "GET" else pull_counts.VERSION_CHECK,
+                                  self.settings.now())
+            return reply
         if method == "PUT":
             return self.manifests.put(name, repo, ref, headers, body)
         if method == "DELETE":
             return self.manifests.delete(repo, ref)
         return _unsupported(method, path)
+
+    def _premium_access(self, headers: Message, level: Optional[str]) -> Optional[Reply]:
+        """The refusal of a premium-door request without the owner's credentials (else None)."""
+        if level == PUSH:
+            return None
+        if level is None:
+            return self._unauthorized(headers, "UNAUTHORIZED", "premium repositories need credentials")
+        return self._unauthorized(headers, "DENIED", "premium repositories need the owner's credentials "
+                                  "(a GetAuthorizationToken password), not an anonymous token", ',error="insufficient_scope"')
 
     def _upload(self, method: str, name: str, repo: str, upload_id: str, query: Dict[str, List[str]],
                 headers: Message, body: RequestBody) -> Reply:

@@ -16,7 +16,7 @@ from pypush.server.registry.reads import API_HEADER, resolve_repo, v2_error
 from pypush.server.reply import Reply
 from pypush.server.settings import Settings
 from pypush.name.patterns import BLOB_DIGEST
-from pypush.server.store.store import Store, Upload
+from pypush.server.store.store import Store, Upload, is_premium_key, repo_exists
 
 _CONTENT_RANGE = re.compile(r"(?:bytes )?(\d{1,18})-(\d{1,18})(?:/(?:\d{1,18}|\*))?")
 
@@ -53,7 +53,7 @@ class UploadApi:
         """201 when ``digest`` is in ``source`` (any repository when not named); None: upload instead."""
         if not BLOB_DIGEST.fullmatch(digest):
             return v2_error(400, "DIGEST_INVALID", f"unsupported digest {digest!r}")
-        from_repo = resolve_repo(self.store, self.settings.alias, source) if source else None
+        from_repo = resolve_repo(self.store, self.settings.alias, source, is_premium_key(repo)) if source else None
         if source and from_repo is None:
             return None
         with self.store.tx() as db:
@@ -65,7 +65,7 @@ class UploadApi:
                                  "(SELECT 1 FROM layers l WHERE l.digest=b.digest)", (digest,)).fetchone()
             if row is None or not self.store.blob_path(digest).exists():
                 return None
-            if db.execute("SELECT 1 FROM repositories WHERE name=?", (repo,)).fetchone() is None:
+            if not repo_exists(db, repo):
                 return _name_unknown(name)
             self.store.link_blob(db, repo, digest, row[0])
         return _created(name, digest)
@@ -166,7 +166,7 @@ class UploadApi:
         try:
             self.store.sync_upload(upload, digest)
             with self.store.tx() as db:
-                if db.execute("SELECT 1 FROM repositories WHERE name=?", (repo,)).fetchone() is None:
+                if not repo_exists(db, repo):
                     return _name_unknown(name)
                 self.store.commit_upload_file(upload, digest)
                 self.store.link_blob(db, repo, digest, upload.size)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import sqlite3
@@ -21,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -42,14 +43,56 @@ CREATE TABLE IF NOT EXISTS image_tags (
     PRIMARY KEY (repo, tag));
 CREATE TABLE IF NOT EXISTS image_children (
     repo TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (repo, parent, child));
+CREATE TABLE IF NOT EXISTS premium_repositories (
+    name TEXT PRIMARY KEY, created_at REAL NOT NULL, state TEXT NOT NULL, products TEXT NOT NULL,
+    catalog TEXT, policy TEXT);
+CREATE TABLE IF NOT EXISTS associations (free TEXT PRIMARY KEY, premium TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS image_status (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, scheduled_at REAL,
+    PRIMARY KEY (repo, digest));
+CREATE TABLE IF NOT EXISTS pulls (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, day TEXT NOT NULL, pulls INTEGER NOT NULL DEFAULT 0,
+    version_checks INTEGER NOT NULL DEFAULT 0, last_at REAL NOT NULL, PRIMARY KEY (repo, digest, day));
 """
+"""Premium repositories live in ``premium_repositories``; their layers, images, tags and resource tags
+use the store key ``repo_key(name, premium=True)`` (``~premium/<name>``, which no repository name can
+be) in the per-repository tables, so a FREE and a PREMIUM repository may share a name."""
+
+PREMIUM_KEY_PREFIX = "~premium/"
+
+
+def repo_key(name: str, premium: bool) -> str:
+    """The per-repository tables' key of the FREE or PREMIUM repository ``name``."""
+    return PREMIUM_KEY_PREFIX + name if premium else name
+
+
+def is_premium_key(key: str) -> bool:
+    return key.startswith(PREMIUM_KEY_PREFIX)
+
+
+def name_of_key(key: str) -> str:
+    """The repository name a store key stands for."""
+    return key[len(PREMIUM_KEY_PREFIX):] if is_premium_key(key) else key
+
+
+def repo_exists(db: "Db", key: str) -> bool:
+    """Inside a transaction: whether the FREE or premium repository of store key ``key`` exists."""
+    table = "premium_repositories" if is_premium_key(key) else "repositories"
+    return db.execute(f"SELECT 1 FROM {table} WHERE name=?", (name_of_key(key),)).fetchone() is not None
+
+
+PER_REPOSITORY_TABLES = ("image_tags", "images", "image_children", "image_status", "layers", "resource_tags")
+"""The tables whose ``repo`` column is a store key."""
 
 
 BUSY_TIMEOUT_MS = 30_000
 """How long SQLite waits for another process's lock before a statement fails."""
 
-UPLOAD_TTL = 24 * 3600
-"""Seconds an upload may sit without a part before it is discarded."""
+UPLOAD_LIFETIME = 24 * 3600
+"""Default seconds an unfinished upload (ECR API or v2 session) may sit without a part before it is
+discarded (``pypush serve --upload-lifetime``; docker-registry purges after 7 days, ECR does not say)."""
+Clock = Callable[[], float]
+log = logging.getLogger("pypush.server")
 
 
 @dataclass
@@ -68,6 +111,7 @@ class Upload:
     claimed: int = 0
     """Bytes a client was told the upload holds (more than ``size`` only after dropped chunks)."""
     synced: bool = False
+    clock: Clock = time.time
 
     def append(self, chunks: Iterable[Buffer]) -> int:
         """Append ``chunks`` (call with ``lock`` held): all of them or, when they raise, none. Bytes added."""
@@ -84,7 +128,7 @@ class Upload:
                 f.truncate(self.size)
                 raise
         self.hasher = hasher
-        self.touched_at = time.time()
+        self.touched_at = self.clock()
         self.size += added
         self.claimed = self.size
         self.part_sizes.append(added)
@@ -108,7 +152,7 @@ class Upload:
         self.hasher = hashlib.sha256()
         self.size = self.claimed = 0
         self.part_sizes.clear()
-        self.touched_at = time.time()
+        self.touched_at = self.clock()
 
 
 class Rows(list):
@@ -151,8 +195,11 @@ class Db:
 class Store:
     """Blobs, uploads and the SQLite metadata of one data directory; safe to share between threads."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, clock: Clock = time.time, upload_lifetime: float = UPLOAD_LIFETIME):
         self.root = Path(root)
+        self.clock = clock
+        """Seconds since the epoch, as the store sees them (tests move it)."""
+        self.upload_lifetime = upload_lifetime
         self.blob_dir = self.root / "blobs" / "sha256"
         self.upload_dir = self.root / "uploads"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
@@ -290,21 +337,37 @@ class Store:
 
     # -- uploads ----------------------------------------------------------------------------
     def new_upload(self, repo: str) -> Upload:
-        """Start an upload (and discard those idle for longer than UPLOAD_TTL)."""
-        now = time.time()
+        """Start an upload (and discard those idle for longer than ``upload_lifetime``)."""
+        self.expire_uploads()
+        now = self.clock()
         upload_id = str(uuid.uuid4())
-        up = Upload(id=upload_id, repo=repo, path=self.upload_dir / upload_id, created_at=now, touched_at=now)
+        up = Upload(id=upload_id, repo=repo, path=self.upload_dir / upload_id, created_at=now, touched_at=now,
+                    clock=self.clock)
         up.path.touch()
         with self._uploads_lock:
             self._uploads[upload_id] = up
-            stale = [u.id for u in self._uploads.values() if u.touched_at < now - UPLOAD_TTL]
-        for old in stale:
-            self.drop_upload(old)
         return up
 
-    def get_upload(self, upload_id: str) -> Optional[Upload]:
+    def expire_uploads(self) -> int:
+        """Discard the uploads idle for longer than ``upload_lifetime``; how many there were (logged)."""
+        oldest = self.clock() - self.upload_lifetime
         with self._uploads_lock:
-            return self._uploads.get(upload_id)
+            stale = [u.id for u in self._uploads.values() if u.touched_at < oldest]
+        for old in stale:
+            self.drop_upload(old)
+        if stale:
+            log.info("expired %d abandoned upload%s (no part for %g s)", len(stale), "s" * (len(stale) != 1),
+                     self.upload_lifetime)
+        return len(stale)
+
+    def get_upload(self, upload_id: str) -> Optional[Upload]:
+        """The unfinished upload ``upload_id``; None when it is unknown or has expired."""
+        with self._uploads_lock:
+            up = self._uploads.get(upload_id)
+        if up is not None and up.touched_at < self.clock() - self.upload_lifetime:
+            self.expire_uploads()
+            return None
+        return up
 
     def drop_upload(self, upload_id: str) -> None:
         with self._uploads_lock:

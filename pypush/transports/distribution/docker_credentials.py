@@ -187,7 +187,9 @@ def store_credentials(registry: str, username: str, password: str,
     if isinstance(helper, str) and helper:
         _helper_store(helper, registry, username, password)
         return f"credential helper docker-credential-{helper}"
-    auths = config.get("auths") if isinstance(config.get("auths"), dict) else {}
+    auths = config.get("auths")
+    if not isinstance(auths, dict):
+        auths = {}
     for key in [k for k in auths if isinstance(k, str) and normalize_registry(k) == host]:
         del auths[key]  # one entry per registry, however it was spelt
     auths[server_url(registry)] = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode()}
@@ -225,7 +227,7 @@ def _helper_store(name: str, registry: str, username: str, password: str) -> Non
 def login_hint(registry: str, creds: Optional[Credentials]) -> str:
     """What works when ``registry`` refused ``creds`` (None: anonymous), for an error message: AWS credentials
     for an ECR host, ``pypush login`` for any other; never the flags just used again."""
-    from pypush.name.reference import is_ecr_host
+    from pypush.name.patterns import is_ecr_host
 
     host = normalize_registry(registry)
     if is_ecr_host(host):

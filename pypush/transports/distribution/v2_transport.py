@@ -17,12 +17,14 @@ docker): plain http is tried first, then https — whose certificate must verify
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
+import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Callable, Iterator, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Set, Tuple, TypeVar, Union
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -162,6 +164,33 @@ class RegistryTransport(Transport):
             if got and digest and got != digest:
                 raise RegistryError(f"{self.registry}: {what}: the registry stored digest {got}, expected {digest}",
                                     code="DIGEST_MISMATCH")
+
+    def put_referrer(self, raw: bytes, media_type: str, digest: str, artifact_type: str) -> None:
+        """PUT a manifest with a ``subject`` by digest; a registry without the referrers API (no ``OCI-Subject``
+        in its answer) gets the tag fallback: the index tagged ``sha256-<hex>`` of the subject lists it."""
+        what = f"manifest PUT {self.repository}@{digest}"
+        resp = self.call("PUT", f"/v2/{self.repository}/manifests/{digest}", scopes=self.push_scopes,
+                         ok=(200, 201, 202), what=what, data=raw, headers={"Content-Type": media_type})
+        if resp.headers.get("OCI-Subject"):
+            return
+        subject = json.loads(raw)["subject"]["digest"]
+        tag = subject.replace(":", "-")
+        index_type = "application/vnd.oci.image.index.v1+json"
+        got = self.call("GET", f"/v2/{self.repository}/manifests/{tag}", scopes=self.push_scopes, ok=(200, 404),
+                        what=f"manifest GET {self.repository}:{tag}", headers={"Accept": index_type})
+        doc = {"schemaVersion": 2, "mediaType": index_type, "manifests": []}
+        if got.status_code == 200:
+            try:
+                old = json.loads(got.content)
+                doc["manifests"] = [m for m in old.get("manifests") or [] if m.get("digest") != digest]
+            except (ValueError, AttributeError):
+                pass
+        entry: Dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
+        if artifact_type:
+            entry["artifactType"] = artifact_type
+        doc["manifests"].append(entry)
+        body = json.dumps(doc, separators=(",", ":")).encode()
+        self.put_manifest(body, index_type, "sha256:" + hashlib.sha256(body).hexdigest(), [tag])
 
     def tag_digest(self, tag: str) -> Optional[str]:
         """The digest of the manifest the repository has under ``tag`` (None when it has none)."""

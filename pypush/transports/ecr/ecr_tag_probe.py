@@ -19,9 +19,10 @@ _TIMEOUT = 15.0
 
 
 def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[str] = None,
-                profile: Optional[str] = None) -> Optional[Dict[str, Optional[str]]]:
+                profile: Optional[str] = None, repository_type: str = "FREE") -> Optional[Dict[str, Optional[str]]]:
     """tag -> image digest it names (None: no such tag or repository; on ECR Public, which only says that
-    one of the tags asked is missing, every tag then reads None), or None when this cannot tell."""
+    one of the tags asked is missing, every tag then reads None), or None when this cannot tell.
+    ``repository_type``: FREE or PREMIUM (ECR Public's twin repositories of one name)."""
     from pypush.net.aws_errors import AwsApiError, AwsFailure
     from pypush.net.aws_json import ECR_PUBLIC_REGION, AwsJsonClient, default_endpoint, env_credentials
     from pypush.net.connections import aws_verify_from_files
@@ -35,7 +36,7 @@ def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[s
     client = AwsJsonClient(service, region, url, lambda: creds, aws_verify_from_files(), timeout=_TIMEOUT,
                            tunnel=False)
     try:
-        return ask_tags(client.call, service, dest, tags)
+        return ask_tags(client.call, service, dest, tags, repository_type)
     except AwsApiError as exc:
         return dict.fromkeys(tags) if exc.status == 400 and exc.code in _ABSENT else None
     except (AwsFailure, OSError, ValueError):
@@ -45,12 +46,14 @@ def tag_digests(dest: Destination, tags: Sequence[str], endpoint_url: Optional[s
 
 
 def ask_tags(call: Callable[[str, Dict[str, Any]], Mapping[str, Any]], service: str, dest: Destination,
-             tags: Sequence[str]) -> Optional[Dict[str, Optional[str]]]:
+             tags: Sequence[str], repository_type: str = "FREE") -> Optional[Dict[str, Optional[str]]]:
     """tag -> digest at exactly ``dest`` through ``call(operation, body)``, or None when the answer could not
     be about ``dest``. ECR Public's DescribeImages takes no alias (it answers about the caller's registry), so
     the alias is first looked up among the caller's (DescribeRegistries): an alias that is not the caller's
-    is never answered for by another registry's images. Errors are ``call``'s."""
-    ids = {"repositoryName": dest.repository}
+    is never answered for by another registry's images. ``repository_type``: FREE or PREMIUM. Errors are
+    ``call``'s."""
+    ids = {"repositoryName": dest.repository, **({"repositoryType": repository_type}
+                                                  if repository_type != "FREE" else {})}
     if service == "ecr-public" and dest.registry_id and not dest.registry_id.isdigit():
         registry_id = registry_of_alias(call("DescribeRegistries", {}), dest.registry_id)
         if registry_id is None:
@@ -74,7 +77,7 @@ def registry_of_alias(doc: Mapping[str, Any], alias: str) -> Optional[str]:
 def tag_query(service: str, ids: Mapping[str, str], tags: Sequence[str]) -> Tuple[str, Dict[str, Any]]:
     """(operation, body) asking which image each of ``tags`` names: BatchGetImage on private ECR,
     DescribeImages on ECR Public. ``ids``: repositoryName, and registryId if any (on ECR Public only an
-    account number: Describe* take no alias)."""
+    account number: Describe* take no alias), and repositoryType for a premium repository."""
     body: Dict[str, Any] = {k: v for k, v in ids.items() if k != "registryId" or service == "ecr" or v.isdigit()}
     body["imageIds"] = [{"imageTag": t} for t in dict.fromkeys(tags)]
     if service == "ecr":

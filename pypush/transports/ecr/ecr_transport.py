@@ -21,11 +21,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 
 from pypush import b64
 from pypush.image.digest import VerifyingReader
-from pypush.errors import RegistryError, SourceError, TransientError
+from pypush.errors import RegistryError, SourceError, TransientError, UsageError
 from pypush.image.model import Blob, Descriptor
 from pypush.transports.ecr.ecr_tag_probe import ask_tags
 from pypush.transports.ecr.pacing import Pacer
-from pypush.name.reference import ECR_PUBLIC, Destination
+from pypush.name.reference import ECR_PUBLIC, Destination, repository_type as parse_repository_type
 from pypush.net import aws_errors
 from pypush.net.aws_errors import AwsApiError, AwsConnectionError, AwsFailure, AwsTlsError
 from pypush.net.aws_json import ECR_PUBLIC_REGION, AwsJsonClient, default_endpoint, env_credentials
@@ -99,9 +99,13 @@ class EcrTransport(Transport):
     """Push to one repository of ECR Public (``kind == "ecr-public"``) or private ECR (``"ecr"``)."""
 
     def __init__(self, destination: Destination, endpoint_url: Optional[str] = None, profile: Optional[str] = None,
-                 max_attempts: int = 6, rate_limits: Optional[Dict[str, float]] = None):
+                 max_attempts: int = 6, rate_limits: Optional[Dict[str, float]] = None,
+                 repository_type: str = "FREE"):
         self.destination = destination
         self.repository = destination.repository
+        self.repository_type = parse_repository_type(repository_type)
+        if self.repository_type == "PREMIUM" and destination.kind != ECR_PUBLIC:
+            raise UsageError(f"premium repositories exist only on ECR Public, not at {destination.name}")
         self.service = "ecr-public" if destination.kind == ECR_PUBLIC else "ecr"
         self.region = destination.region or ECR_PUBLIC_REGION
         self._pacer = Pacer(self.service, rate_limits)
@@ -160,9 +164,13 @@ class EcrTransport(Transport):
                                 aws_errors.retry_after)
 
     def _ids(self) -> Dict[str, str]:
+        """The members naming the repository in every push call (and DescribeImages): its name, the registry's
+        alias or account, and ``repositoryType`` for a premium repository (FREE is the service's default)."""
         ids = {"repositoryName": self.repository}
         if self._registry_id:
             ids["registryId"] = self._registry_id
+        if self.repository_type != "FREE":
+            ids["repositoryType"] = self.repository_type
         return ids
 
     def _call(self, operation: str, what: str, **params: Any) -> Dict[str, Any]:
@@ -175,8 +183,12 @@ class EcrTransport(Transport):
         """Check the repository exists; create it when asked.
 
         A push-only IAM policy may not allow DescribeRepositories: then the push goes ahead and a
-        missing repository shows as RepositoryNotFoundException on the first push call.
+        missing repository shows as RepositoryNotFoundException on the first push call. A premium
+        repository is looked up with DescribePremiumRepositories and never created here (it needs
+        Marketplace products: ``pypush premium create``).
         """
+        if self.repository_type == "PREMIUM":
+            return self._prepare_premium()
         try:
             self._retrying("DescribeRepositories", "DescribeRepositories", {"repositoryNames": [self.repository]})
             return
@@ -197,6 +209,23 @@ class EcrTransport(Transport):
         except AwsFailure as exc:
             raise _translate(exc, f"creating repository {self.destination.name}") from None
 
+    def _prepare_premium(self) -> None:
+        what = f"premium repository {self.destination.name}"
+        try:
+            self._retrying("DescribePremiumRepositories", "DescribePremiumRepositories",
+                           {"repositoryNames": [self.repository]})
+        except AwsApiError as exc:
+            if exc.code == "AccessDeniedException":
+                log.info("not allowed to describe %s; pushing anyway", what)
+                return
+            if exc.code == "RepositoryNotFoundException":
+                raise RegistryError(f"{what}: RepositoryNotFoundException: no premium repository of that name; "
+                                    f"create it first: pypush premium create {self.repository} --product ID",
+                                    exc.code) from None
+            raise aws_errors.translate(exc, what) from None
+        except AwsFailure as exc:
+            raise aws_errors.translate(exc, what) from None
+
     def tag_digests(self, tags: Sequence[str]) -> Dict[str, Optional[str]]:
         """tag -> the image digest it names at exactly this destination (None: no such tag), asked as
         ecr_tag_probe.ask_tags asks; {} when the answer could not be about this destination (an ECR Public
@@ -204,7 +233,7 @@ class EcrTransport(Transport):
         what = f"looking up tags of {self.destination.name}"
         call = (lambda op, body: self._retrying(op, what, body)) if self.service == "ecr" else self.api.call
         try:
-            found = ask_tags(call, self.service, self.destination, tags)
+            found = ask_tags(call, self.service, self.destination, tags, self.repository_type)
         except AwsApiError as exc:
             if self.service != "ecr" and exc.code in ("ImageNotFoundException", "ImageTagDoesNotExistException"):
                 return dict.fromkeys(tags)

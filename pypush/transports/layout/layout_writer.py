@@ -85,6 +85,8 @@ class LayoutTransport(Transport):
         self._staging: Optional[str] = None  # a temporary directory to rename into place (or to tar)
         self._written: List[str] = []  # blob files added to an existing layout (removed if not committed)
         self._committed = False
+        self._referrers: List[Dict[str, Any]] = []
+        self._root_raw = b""  # index.json entries of manifests with a subject
 
     # ----- the Transport contract ----------------------------------------------------------------
 
@@ -161,6 +163,33 @@ class LayoutTransport(Transport):
                     out.write(raw)
                 self._place(tmp, digest)
         self._root = (media_type, digest, len(raw))
+        self._root_raw = raw
+
+    def _platform(self) -> Optional[Dict[str, Any]]:
+        """The root image's platform, read from its config (None for an index or an artifact)."""
+        try:
+            doc = json.loads(self._root_raw)
+            config = doc.get("config") or {}
+            if "manifests" in doc or not str(config.get("mediaType", "")).endswith(("config.v1+json",
+                                                                                     "container.image.v1+json")):
+                return None
+            with open(self._blob_path(config["digest"]), "rb") as f:
+                conf = json.loads(f.read(1 << 24))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        platform = {k: conf[k] for k in ("architecture", "os", "variant") if isinstance(conf.get(k), str) and conf[k]}
+        return platform if "architecture" in platform and "os" in platform else None
+
+    def put_referrer(self, raw: bytes, media_type: str, digest: str, artifact_type: str) -> None:
+        """Store a manifest with a ``subject`` and list it in index.json (untagged, with its artifactType), as
+        OCI image layouts keep referrers."""
+        root, root_raw = self._root, self._root_raw
+        self.put_manifest(raw, media_type, digest, [])
+        self._root, self._root_raw = root, root_raw
+        entry: Dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
+        if artifact_type:
+            entry["artifactType"] = artifact_type
+        self._referrers.append(entry)
 
     def commit(self) -> None:
         """Write index.json and oci-layout, then move the layout (or its archive) into place."""
@@ -184,8 +213,13 @@ class LayoutTransport(Transport):
         layout = self._staging or self._dir
         entries = [e for e in self._entries(self._dir if self._staging is None else "")
                    if not self._replaced(e, digest)]
-        base = {"mediaType": media_type, "digest": digest, "size": size}
+        base: Dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": size}
+        platform = self._platform()
+        if platform:
+            base["platform"] = platform
         entries += [dict(base, annotations={REF_NAME: t}) for t in self.tags] or [base]
+        have = {e.get("digest") for e in entries}
+        entries += [e for e in self._referrers if e["digest"] not in have]
         index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                             "manifests": entries}, indent=2).encode()
         _write_atomically(os.path.join(layout, "oci-layout"), LAYOUT_FILE)

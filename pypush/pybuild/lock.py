@@ -1,0 +1,252 @@
+"""The distributions to install: read from a lock (``pylock.toml`` per PEP 751, ``uv.lock``), or resolved per
+platform by pip (as a subprocess, ``--dry-run --report``) and written back as ``pylock.toml``.
+
+A lock lists candidates; :func:`select` picks, for one target, the packages whose markers hold and, of each,
+the best wheel for the target's tags (or the sdist when no wheel fits).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import unquote, urlparse
+
+from pypush.errors import SourceError
+from pypush.pybuild.tags import abis, marker_environment, platform_tags, wheel_tags
+from pypush.pybuild.target import Target
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A wheel or sdist: where it is and its sha256."""
+
+    url: str
+    sha256: str
+    size: Optional[int] = None
+
+    @property
+    def filename(self) -> str:
+        return unquote(posixpath.basename(urlparse(self.url).path))
+
+
+@dataclass
+class Package:
+    """One locked distribution and the files it may be installed from."""
+
+    name: str
+    version: str
+    wheels: List[Artifact] = field(default_factory=list)
+    sdist: Optional[Artifact] = None
+    marker: Optional[str] = None
+
+
+def load_toml(path: str) -> Dict[str, Any]:
+    """A TOML file parsed (tomllib, or tomli before Python 3.11); SourceError naming the file otherwise."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.9/3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise SourceError(f"{path}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SourceError(f"{path}: not valid TOML ({e})") from None
+
+
+def _artifact(entry: Mapping[str, Any], where: str) -> Artifact:
+    url = entry.get("url") or entry.get("path") or ""
+    hashes = entry.get("hashes") or {}
+    digest = hashes.get("sha256") if isinstance(hashes, Mapping) else None
+    if digest is None and isinstance(entry.get("hash"), str) and entry["hash"].startswith("sha256:"):
+        digest = entry["hash"][7:]
+    if not url or not digest:
+        raise SourceError(f"{where}: a file without url or sha256 hash")
+    return Artifact(str(url), str(digest), entry.get("size"))
+
+
+def read_pylock(path: str) -> Tuple[List[Package], Dict[str, Any]]:
+    """The packages of a PEP 751 lock and its ``[tool.pypush]`` table."""
+    doc = load_toml(path)
+    if not str(doc.get("lock-version", "")).startswith("1."):
+        raise SourceError(f"{path}: lock-version {doc.get('lock-version')!r} is not 1.x (PEP 751)")
+    packages = []
+    for i, entry in enumerate(doc.get("packages") or []):
+        where = f"{path}: packages[{i}] ({entry.get('name', '?')})"
+        if not entry.get("name") or not entry.get("version"):
+            raise SourceError(f"{where}: needs name and version (a locked, not a directory/VCS, package)")
+        wheels = [_artifact(w, where) for w in entry.get("wheels") or []]
+        sdist = _artifact(entry["sdist"], where) if entry.get("sdist") else None
+        if not wheels and sdist is None:
+            raise SourceError(f"{where}: neither wheels nor an sdist (pypush installs only those)")
+        packages.append(Package(entry["name"], str(entry["version"]), wheels, sdist, entry.get("marker")))
+    return packages, dict((doc.get("tool") or {}).get("pypush") or {})
+
+
+def read_uv_lock(path: str, project: str, extras: Sequence[str] = ()) -> List[Package]:
+    """The packages ``project`` needs from a ``uv.lock``, with the markers of the edges that lead to them
+    (one package reached by several edges gets them or-ed)."""
+    doc = load_toml(path)
+    by_name: Dict[str, List[Mapping[str, Any]]] = {}
+    for entry in doc.get("package") or []:
+        by_name.setdefault(_normalize(entry.get("name", "")), []).append(entry)
+    root = by_name.get(_normalize(project))
+    if not root:
+        raise SourceError(f"{path}: no package named {project!r} (the project this lock is for)")
+    markers: Dict[str, List[str]] = {}
+    stack: List[Tuple[Mapping[str, Any], str]] = []
+    edges = list(root[0].get("dependencies") or [])
+    for extra in extras:
+        edges += list((root[0].get("optional-dependencies") or {}).get(extra) or [])
+    stack = [(edge, "") for edge in edges]
+    while stack:
+        edge, parent = stack.pop()
+        name = _normalize(edge.get("name", ""))
+        marker = " and ".join(f"({m})" for m in (parent, edge.get("marker")) if m)
+        seen = markers.setdefault(name, [])
+        if marker in seen or "" in seen:
+            continue
+        seen.append(marker)
+        for entry in by_name.get(name, [])[:1]:
+            stack += [(child, marker) for child in entry.get("dependencies") or []]
+    packages = []
+    for name, found in sorted(markers.items()):
+        entry = by_name[name][0]
+        where = f"{path}: package {entry.get('name')}"
+        wheels = [_artifact(w, where) for w in entry.get("wheels") or []]
+        sdist = _artifact(entry["sdist"], where) if entry.get("sdist") else None
+        marker = None if "" in found else " or ".join(f"({m})" for m in found)
+        packages.append(Package(entry["name"], str(entry.get("version", "")), wheels, sdist, marker))
+    return packages
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def select(packages: Sequence[Package], target: Target, where: str) -> List[Tuple[Package, Artifact]]:
+    """For ``target``: each package whose marker holds, with the best wheel for its tags (else its sdist);
+    SourceError naming the package and platform when it has neither."""
+    from packaging.markers import Marker
+    from packaging.utils import parse_wheel_filename
+
+    env = marker_environment(target)
+    rank = {tag: i for i, tag in enumerate(wheel_tags(target))}
+    chosen = []
+    for package in packages:
+        if package.marker and not Marker(package.marker).evaluate(env):
+            continue
+        best: Optional[Tuple[int, Artifact]] = None
+        for wheel in package.wheels:
+            try:
+                tags = parse_wheel_filename(wheel.filename)[3]
+            except ValueError:
+                raise SourceError(f"{where}: {package.name}: {wheel.filename!r} is not a wheel file name") from None
+            score = min((rank[str(t)] for t in tags if str(t) in rank), default=None)
+            if score is not None and (best is None or score < best[0]):
+                best = (score, wheel)
+        if best is not None:
+            chosen.append((package, best[1]))
+        elif package.sdist is not None:
+            chosen.append((package, package.sdist))
+        else:
+            raise SourceError(f"{package.name} {package.version} has no wheel for {target.platform} "
+                              f"({target.libc} {'.'.join(map(str, target.libc_version))}, "
+                              f"{target.cache_tag}) in {where}")
+    return chosen
+
+
+def target_key(target: Target) -> str:
+    """What a resolve for ``target`` depends on besides the requirements."""
+    return f"{target.platform} {target.cache_tag} {target.libc}{'.'.join(map(str, target.libc_version))}"
+
+
+def resolve(requirements: Sequence[str], targets: Sequence[Target], requires_python: str,
+            inputs: str, out_path: str, constraints: Optional[str] = None, write: bool = True) -> List[Package]:
+    """Resolve ``requirements`` for each target with pip (binary wheels only) and write ``out_path``
+    (unless ``write`` is false)."""
+    merged: Dict[Tuple[str, str], Package] = {}
+    platforms: Dict[Tuple[str, str], List[str]] = {}
+    for target in targets:
+        for name, version, url, digest in _pip_report(requirements, target, constraints):
+            key = (_normalize(name), version)
+            package = merged.setdefault(key, Package(name, version))
+            artifact = Artifact(url, digest)
+            if url.endswith(".whl") and artifact not in package.wheels:
+                package.wheels.append(artifact)
+            elif not url.endswith(".whl"):
+                package.sdist = artifact
+            platforms.setdefault(key, []).append(target.machine)
+    machines = sorted({t.machine for t in targets})
+    for key, package in merged.items():
+        if sorted(set(platforms[key])) != machines:
+            package.marker = " or ".join(f"platform_machine == '{m}'" for m in sorted(set(platforms[key])))
+    packages = sorted(merged.values(), key=lambda p: (_normalize(p.name), p.version))
+    if not write:
+        return packages
+    from pypush.pybuild.lock_write import write_pylock
+
+    write_pylock(out_path, packages, requires_python, inputs, [target_key(t) for t in targets])
+    return packages
+
+
+def _pip_report(requirements: Sequence[str], target: Target,
+                constraints: Optional[str]) -> List[Tuple[str, str, str, str]]:
+    """(name, version, url, sha256) of what pip would install for ``target``."""
+    if not requirements:
+        return []
+    major, minor = target.python_version
+    args = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+            "--only-binary=:all:", "--python-version", f"{major}.{minor}", "--implementation", target.implementation,
+            "--disable-pip-version-check", "--no-warn-script-location"]
+    for abi in abis(target):
+        args += ["--abi", abi]
+    for tag in platform_tags(target):
+        args += ["--platform", tag]
+    if constraints:
+        args += ["-r", constraints]
+    with tempfile.TemporaryDirectory(prefix="pypush-resolve-") as tmp:
+        report = os.path.join(tmp, "report.json")
+        run = subprocess.run(args + ["--target", os.path.join(tmp, "t"), "--report", report, *requirements], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        if run.returncode != 0:
+            lines = [line for line in run.stderr.splitlines() if line.startswith("ERROR")] or run.stderr.splitlines()
+            reason = "; ".join(lines[-2:]) or f"pip exited {run.returncode}"
+            mismatch = re.search(r"^\s+(\S+) from .*\n\s+Expected sha256 (\w+)\n\s+Got\s+(\w+)", run.stderr, re.M)
+            if mismatch:
+                reason = (f"{mismatch.group(1)}: sha256 {mismatch.group(3)} does not match the hash the requirements "
+                          f"allow ({mismatch.group(2)})")
+            raise SourceError(f"cannot resolve the dependencies for {target.platform} "
+                              f"(binary wheels for {target.libc} {'.'.join(map(str, target.libc_version))}, "
+                              f"{target.cache_tag}): {reason}")
+        with open(report, encoding="utf-8") as f:
+            doc = json.load(f)
+    out = []
+    for item in doc.get("install") or []:
+        info = item.get("download_info") or {}
+        hashes = (info.get("archive_info") or {}).get("hashes") or {}
+        digest = hashes.get("sha256") or _hash_fragment(info.get("url", ""))
+        meta = item.get("metadata") or {}
+        if not digest:
+            raise SourceError(f"pip gave no sha256 for {meta.get('name')} {meta.get('version')} ({info.get('url')})")
+        out.append((meta["name"], meta["version"], info["url"], digest))
+    return out
+
+
+def _hash_fragment(url: str) -> Optional[str]:
+    match = re.search(r"#sha256=([0-9a-f]{64})", url)
+    return match.group(1) if match else None
+
+
+def inputs_digest(requirements: Sequence[str], requires_python: str) -> str:
+    """What the dependencies were resolved from (a lock written for other inputs is stale)."""
+    text = json.dumps([sorted(requirements), requires_python])
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,173 @@
+"""`pypush build`: real projects built on real Debian bookworm python3 bases (mmdebstrap, amd64 + arm64) and RUN:
+amd64 under chroot, arm64 under qemu-aarch64, each importing its own C extension (markupsafe._speedups)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import pybuild_helpers as h  # noqa: E402
+
+from conftest import run_pypush  # noqa: E402
+
+PROJECTS = Path(__file__).parent / "projects"
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mmdebstrap") or not shutil.which("qemu-aarch64"),
+                                reason="needs root, mmdebstrap and qemu-user (.ci/run installs them)")
+
+
+@pytest.fixture(scope="session")
+def base() -> Path:
+    return h.base_layout()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    dest = tmp_path / "hello"
+    shutil.copytree(PROJECTS / "hello", dest)
+    return dest
+
+
+def _build(project: Path, out: Path, base: Path, *extra: str, tag: str = "v1") -> dict:
+    proc = run_pypush("build", str(project), f"oci:{out}:{tag}", "--base", f"oci:{base}:bookworm", "--format", "json",
+                      *extra)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _run(rootfs: Path, arch: str, *argv: str) -> str:
+    if arch == "amd64":
+        cmd = ["chroot", str(rootfs), *argv]
+    else:
+        cmd = ["qemu-aarch64", "-L", str(rootfs), str(rootfs) + argv[0], *argv[1:]]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_build_runs_on_both_platforms_with_their_own_c_extensions(project, base, tmp_path):
+    out = tmp_path / "out"
+    result = _build(project, out, base)
+    assert len(result["children"]) == 2 and len(result["referrers"]) == 2
+    assert (project / "pylock.toml").exists()  # resolved, then written back
+    for arch, machine in h.ARCHES.items():
+        rootfs = h.unpack(out, "v1", arch, tmp_path / f"root-{arch}")
+        script = (rootfs / "usr/local/bin/hello").read_text()
+        assert script.startswith("#!/usr/bin/python3\n")
+        # the script's shebang names the image's interpreter; run that interpreter on it
+        text = _run(rootfs, arch, "/usr/bin/python3", "/usr/local/bin/hello")
+        assert f"hello {machine} " in text and f"_speedups.cpython-311-{machine}-linux-gnu.so" in text, text
+        site = rootfs / "usr/local/lib/python3.11/dist-packages"
+        dist = site / "MarkupSafe-2.1.5.dist-info"
+        assert (dist / "INSTALLER").read_text() == "pypush\n" and not (dist / "direct_url.json").exists()
+        record = (dist / "RECORD").read_text()
+        assert str(tmp_path) not in record and "markupsafe/__init__.py,sha256=" in record
+        pycs = list(site.glob("markupsafe/__pycache__/*.pyc"))
+        if sys.version_info[:2] == (3, 11) and sys.implementation.name == "cpython":
+            assert pycs and all(p.read_bytes()[4:8] == b"\x03\x00\x00\x00" for p in pycs)  # checked-hash pyc
+        else:
+            assert not pycs  # byte code only from an interpreter of the target's version
+    config_digest = h.platform_manifests(out, "v1")["amd64"]["config"]["digest"]
+    config = json.loads(h.blob(out, config_digest))
+    assert config["config"]["Entrypoint"] == ["/usr/local/bin/hello"]
+    labels = config["config"]["Labels"]
+    assert labels["org.opencontainers.image.source"] == "https://example.invalid/hello"
+    assert labels["org.opencontainers.image.version"] == "1.0.0"
+    assert labels["org.opencontainers.image.base.digest"].startswith("sha256:")
+    assert any(e.startswith("PATH=/usr/local/sbin:") for e in config["config"]["Env"])
+
+
+def test_rebuild_is_reproducible_and_app_change_reuses_dependency_layers(project, base, tmp_path, monkeypatch):
+    first = _build(project, tmp_path / "a", base)
+    monkeypatch.setenv("PYPUSH_CACHE_DIR", str(tmp_path / "other-cache"))  # from scratch, from the written lock
+    again = _build(project, tmp_path / "b", base)
+    assert again["digest"] == first["digest"] and again["referrers"] == first["referrers"]
+    before = {arch: h.layer_digests(tmp_path / "a", "v1", arch) for arch in h.ARCHES}
+    cli = project / "src/hello/cli.py"
+    cli.write_text(cli.read_text().replace('f"hello ', 'f"hello again '))
+    changed = _build(project, tmp_path / "c", base)
+    assert changed["digest"] != first["digest"]
+    for arch in h.ARCHES:
+        after = h.layer_digests(tmp_path / "c", "v1", arch)
+        assert after[:-1] == before[arch][:-1] and after[-1] != before[arch][-1]
+    rootfs = h.unpack(tmp_path / "c", "v1", "arm64", tmp_path / "root")
+    assert "hello again aarch64" in _run(rootfs, "arm64", "/usr/bin/python3", "/usr/local/bin/hello")
+
+
+def test_sbom_lists_base_and_every_distribution(project, base, tmp_path):
+    out = tmp_path / "out"
+    _build(project, out, base)
+    lock = (project / "pylock.toml").read_text()
+    entries = json.loads((out / "index.json").read_text())["manifests"]
+    referrers = [e for e in entries if e.get("artifactType") == "application/spdx+json"]
+    manifests = h.platform_manifests(out, "v1")
+    assert len(referrers) == 2
+    for entry in referrers:
+        artifact = json.loads(h.blob(out, entry["digest"]))
+        arch = next(a for a, m in manifests.items() if m["_digest"] == artifact["subject"]["digest"])
+        doc = json.loads(h.blob(out, artifact["layers"][0]["digest"]))
+        assert doc["spdxVersion"] == "SPDX-2.3"
+        packages = {p["name"]: p for p in doc["packages"]}
+        markupsafe = packages["MarkupSafe"]
+        wheel_hash = markupsafe["checksums"][0]["checksumValue"]
+        assert wheel_hash in lock and h.ARCHES[arch] in markupsafe["packageFileName"]
+        assert markupsafe["externalRefs"][0]["referenceLocator"] == "pkg:pypi/markupsafe@2.1.5"
+        assert markupsafe["licenseDeclared"] == "BSD-3-Clause"
+        assert packages["six"]["licenseDeclared"] == "MIT"
+        assert packages["hello-pypush"]["primaryPackagePurpose"] == "APPLICATION"
+        base_digest = manifests[arch]["annotations"]["org.opencontainers.image.base.digest"]
+        assert any(p["versionInfo"] == base_digest for p in doc["packages"])
+
+
+def test_console_scripts_and_tool_settings(base, tmp_path, monkeypatch):
+    project = tmp_path / "tool"
+    shutil.copytree(PROJECTS / "tool", project)
+    out = tmp_path / "out"
+    _build(project, out, base, "--platform", "linux/arm64", "--sbom", "none")
+    manifest = h.platform_manifests(out, "v1")["arm64"]
+    config = json.loads(h.blob(out, manifest["config"]["digest"]))["config"]
+    assert config["Entrypoint"] == ["/usr/local/bin/tool-b"] and config["Labels"]["org.example.team"] == "tests"
+    rootfs = h.unpack(out, "v1", "arm64", tmp_path / "root")
+    assert _run(rootfs, "arm64", "/usr/bin/python3", "/usr/local/bin/tool-b", "x").startswith("tool-b 1.16.0 ['x']")
+    assert _run(rootfs, "arm64", "/usr/bin/python3", "/usr/local/bin/tool-a").rstrip().endswith("/usr/bin/python3")
+    assert not any(e.get("artifactType") for e in json.loads((out / "index.json").read_text())["manifests"])
+
+
+@pytest.mark.parametrize("kind", ["requirements", "uv"])
+def test_lock_formats(kind, base, tmp_path, monkeypatch):
+    """A requirements.txt with --hash and a uv.lock (written from the pins pylock.toml got) give the same layers."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    project = tmp_path / "tool"
+    shutil.copytree(PROJECTS / "tool", project)
+    first = _build(project, tmp_path / "a", base, "--platform", "linux/amd64", "--sbom", "none")
+    pylock = (project / "pylock.toml").read_text()
+    url = pylock.split('url = "', 1)[1].split('"', 1)[0]
+    sha = pylock.split('sha256 = "', 1)[1].split('"', 1)[0]
+    (project / "pylock.toml").unlink()
+    if kind == "requirements":
+        (project / "requirements.txt").write_text(f"six==1.16.0 \\\n    --hash=sha256:{sha}\n")
+    else:
+        (project / "uv.lock").write_text(
+            'version = 1\nrequires-python = ">=3.9"\n\n[[package]]\nname = "tool-pypush"\nversion = "0.3.0"\n'
+            'source = { editable = "." }\ndependencies = [{ name = "six" }]\n\n[[package]]\nname = "six"\n'
+            f'version = "1.16.0"\nsource = {{ registry = "https://pypi.org/simple" }}\n'
+            f'wheels = [{{ url = "{url}", hash = "sha256:{sha}", size = 11053 }}]\n')
+    second = _build(project, tmp_path / "b", base, "--platform", "linux/amd64", "--sbom", "none")
+    assert second["digest"] == first["digest"]
+    assert not (project / "pylock.toml").exists()  # a lock given is read, not replaced
+
+
+def test_bad_hash_in_requirements_is_refused(base, tmp_path):
+    project = tmp_path / "tool"
+    shutil.copytree(PROJECTS / "tool", project)
+    (project / "requirements.txt").write_text("six==1.16.0 --hash=sha256:" + "0" * 64 + "\n")
+    proc = run_pypush("build", str(project), f"oci:{tmp_path / 'out'}:v1", "--base", f"oci:{base}:bookworm",
+                      "--platform", "linux/amd64")
+    assert proc.returncode == 3 and "six==1.16.0: sha256 " in proc.stderr and "does not match" in proc.stderr
+    assert not (tmp_path / "out").exists()
