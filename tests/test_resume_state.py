@@ -309,6 +309,19 @@ def test_a_v2_session_holding_other_bytes_starts_over(ep, image):
 
 
 @pytest.mark.servers
+def test_a_v2_session_whose_chunks_the_registry_refuses_starts_over(ep, image):
+    """A state whose chunks are below the registry's OCI-Chunk-Min-Length: the refusal starts the blob over."""
+    layout, layer, digest = image
+    store, key = ResumeStore.default(), _v2_key(ep, digest)
+    TrackedUpload(store, key).save(_v2_session(ep, layer[:2 * PART]), 2 * PART, PART // 2)
+    result = pypush.push(f"oci:{layout}:1", f"{ep.host_port}/app:1", **_v2(ep))
+    assert result.bytes_resumed == 0 and result.bytes_pushed >= len(layer)
+    assert store.load(key) is None
+    got = requests.get(f"{ep.url}/v2/app/blobs/{digest}", auth=("AWS", password_of(ep)), timeout=30).content
+    assert got == layer
+
+
+@pytest.mark.servers
 @pytest.mark.parametrize("gone", ["deleted", "other repository"])
 def test_a_v2_session_the_registry_no_longer_has_starts_over(ep, image, gone):
     layout, layer, digest = image

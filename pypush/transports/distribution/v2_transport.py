@@ -471,8 +471,7 @@ class _BlobUpload:
             self._adopt(started)
 
     def run(self) -> Descriptor:
-        if self.location is None:
-            self._load_state()
+        continued = self.location is None and self._load_state()
         try:
             digest, size = self.t.retrying(self._attempt, self.what)
         except BaseException as exc:
@@ -482,6 +481,12 @@ class _BlobUpload:
                 self.tracked.drop()
                 if self.location is not None:
                     self.t.cancel(self.location)
+                if continued and isinstance(exc, RegistryError):
+                    log.info("%s: the upload continued from an earlier run was refused (%s); starting it over",
+                             self.what, exc)
+                    self.location, self.saved, self.from_state, self.resumed = None, False, False, 0
+                    self.chunk, self.chunked, self.offset = self.t.chunk_size, False, 0
+                    return self.run()  # a fresh session: no state is left to continue
             raise
         self.tracked.drop()
         self.t.stats.blob_uploaded(size - self.resumed)
@@ -522,17 +527,19 @@ class _BlobUpload:
         self._adopt(self.t.call("POST", f"/v2/{self.t.repository}/blobs/uploads/", scopes=self.t.push_scopes,
                                 ok=(202,), what=f"{self.what} (POST)"))
 
-    def _load_state(self) -> None:
-        """Take up the session an earlier run left (asked about by the first attempt's ``_resync``)."""
+    def _load_state(self) -> bool:
+        """Take up the session an earlier run left (asked about by the first attempt's ``_resync``); whether
+        there was one."""
         state = self.tracked.load()
         if state is None:
-            return
+            return False
         if self.size is None or state.offset > self.size:
             self.tracked.drop()
-            return
+            return False
         self.location, self.chunk, self.chunked = state.session, state.part_size, True
         self.saved = self.from_state = True
         self.fresh = False
+        return True
 
     def _start_over(self, why: str) -> None:
         log.info("%s: %s; starting it over", self.what, why)
