@@ -73,6 +73,8 @@ def check_rerun(args: List[str], layer: str, cache: Path, sig: int, code: int, s
     proc = run_pypush("push", *args, "--format", "json", input=stdin, env={"PYPUSH_CACHE_DIR": str(cache)})
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
+    print(f"held at the stop: {left[0]['offset']}; rerun sent {result['bytes_pushed']}, "
+          f"resumed {result['bytes_resumed']}")
     config = result["bytes_pushed"] + result["bytes_resumed"] - SIZE  # every byte counted once (the config's,
     assert 0 <= config < 1000  # unless the first run stored it)
     if must_resume:

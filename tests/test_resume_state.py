@@ -267,8 +267,8 @@ def _v2_session(ep, data: bytes) -> str:
     resp = requests.post(f"{ep.url}/v2/app/blobs/uploads/", auth=auth, timeout=30)
     url = requests.compat.urljoin(resp.url, resp.headers["Location"])
     if data:
-        resp = requests.patch(url, data=data, auth=auth, timeout=30,
-                              headers={"Content-Range": f"0-{len(data) - 1}", "Content-Type": "application/octet-stream"})
+        headers = {"Content-Range": f"0-{len(data) - 1}", "Content-Type": "application/octet-stream"}
+        resp = requests.patch(url, data=data, auth=auth, timeout=30, headers=headers)
         assert resp.status_code in (201, 202)
         url = requests.compat.urljoin(resp.url, resp.headers["Location"])
     return url
