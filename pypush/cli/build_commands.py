@@ -67,7 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                                           "as an OCI referrer (default spdx)")
     p.add_argument("--allow-foreign-binaries", action="store_true", default=None,
                    help="warn, instead of failing, when a platform's layer holds another machine's ELF files")
-    p.add_argument("--repository-type", help="passed to the push when the destination path supports it")
     _add_config_options(p)
     add_transfer_options(p, "gzip", "build only this platform of the base (repeatable; default: every platform of "
                                     "the base that the lock can satisfy)")
@@ -95,14 +94,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    import logging
 
-    from pypush.cli.main import progress_subscriber, report, transfer_options
+    from pypush.cli.common import progress_subscriber, report, transfer_options
     from pypush.pybuild.api import BuildSettings, build
 
     options = transfer_options(args)
-    if args.repository_type is not None:
-        logging.getLogger("pypush").warning("--repository-type is not supported by the push path yet; ignored")
     settings = BuildSettings(base=args.base, platforms=args.platform, lock=args.lock, entrypoint=args.entrypoint,
                              cmd=args.cmd, env=args.env, labels=args.label, workdir=args.workdir, user=args.user,
                              expose=args.expose, tags=args.tag, sbom=args.sbom or "spdx",

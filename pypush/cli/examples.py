@@ -43,6 +43,28 @@ EXAMPLES: Dict[str, str] = {
              "pypush login 123456789012.dkr.ecr.us-east-1.amazonaws.com     # with AWS credentials\n"
              "pypush login 127.0.0.1:5000 --endpoint-url http://127.0.0.1:5000     # pypush serve's registry\n"
              "pypush login --endpoint-url http://127.0.0.1:5000     # print the ECR Public password",
+    "premium create": "pypush premium create app --product prod-abc123 --description 'My paid app'",
+    "premium list": "pypush premium list --format json",
+    "premium describe": "pypush premium describe app",
+    "premium delete": "pypush premium delete app",
+    "premium state": "pypush premium state app available",
+    "premium products": "pypush premium products app\n"
+                        "pypush premium products app prod-abc123 prod-def456     # replace the list",
+    "premium catalog get": "pypush premium catalog get app",
+    "premium catalog put": "pypush premium catalog put app --description 'My paid app' --category DATABASES",
+    "premium policy get": "pypush premium policy get app",
+    "premium policy set": "pypush premium policy set app policy.json",
+    "premium policy delete": "pypush premium policy delete app",
+    "premium deprecate": "pypush premium deprecate app app:1.0 --days 90",
+    "premium reactivate": "pypush premium reactivate app app:1.0",
+    "premium associate": "pypush premium associate app --free app",
+    "premium disassociate": "pypush premium disassociate app",
+    "premium findings": "pypush premium findings app app@sha256:0123…",
+    "premium reports list": "pypush premium reports list --type summary --granularity weekly",
+    "premium reports download": "pypush premium reports download REPORT_ID -o report.csv.gz",
+    "entitled repos": "pypush entitled repos",
+    "entitled images": "pypush entitled images publisher/app",
+    "entitled tags": "pypush entitled tags publisher/app",
 }
 """Command (``repo create``) -> example lines."""
 

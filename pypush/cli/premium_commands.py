@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from pypush.cli.examples import with_examples
 from pypush.cli.manage import (REPO_HELP, _catalog_fields, _add_catalog_flags, _common, _group, _human_size,
                                _key_values, _page_size, _print_policy, _read_text, _registry, _width, emit,
                                emit_fields, image_table, render_table, tag_table)
@@ -192,9 +193,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``premium`` and ``entitled`` to the ``pypush`` parser's subparsers."""
     common = _common()
 
-    def leaf(group: argparse._SubParsersAction, name: str, help_text: str,
+    def leaf(group: argparse._SubParsersAction, command: str, help_text: str,
              run: Callable[[argparse.Namespace], int], repository: bool = True) -> argparse.ArgumentParser:
-        p = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p = group.add_parser(command.split()[-1], help=help_text, description=help_text, parents=[common],
+                             **with_examples(command))
         p.set_defaults(run=run)
         if repository:
             p.add_argument("repository", help=REPO_HELP + " (the premium repository)")
@@ -202,65 +204,68 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     premium = _group(sub, "premium", "premium repositories: paid content sold through AWS Marketplace "
                                      "(see docs/premium.md)")
-    p = leaf(premium, "create", "create a premium repository (in DRAFT) sold through Marketplace products",
+    p = leaf(premium, "premium create", "create a premium repository (in DRAFT) sold through Marketplace products",
              _create)
     p.add_argument("--product", action="append", required=True, metavar="ID",
                    help="AWS Marketplace product id (1 to 5; repeatable)")
     p.add_argument("--resource-tag", action="append", default=[], metavar="KEY=VALUE", help="resource tag (repeatable)")
     _add_catalog_flags(p)
-    p = leaf(premium, "list", "list your premium repositories (every state)", _list, repository=False)
+    p = leaf(premium, "premium list", "list your premium repositories (every state)", _list, repository=False)
     _page_size(p)
-    leaf(premium, "describe", "show a premium repository: state, products, association", _describe)
-    leaf(premium, "delete", "delete an empty premium repository", _delete)
-    p = leaf(premium, "state", "set the state: available (listed, buyers pull), hidden (unlisted, buyers still "
+    leaf(premium, "premium describe", "show a premium repository: state, products, association", _describe)
+    leaf(premium, "premium delete", "delete an empty premium repository", _delete)
+    p = leaf(premium, "premium state", "set the state: available (listed, buyers pull), hidden (unlisted, buyers still "
                                "pull); a repository never returns to draft", _state)
     p.add_argument("state", type=str.lower, choices=("draft", "available", "hidden"))
-    p = leaf(premium, "products", "show the Marketplace products, or replace them with PRODUCT... (after DRAFT "
+    p = leaf(premium, "premium products", "show the Marketplace products, or replace them with PRODUCT... (after DRAFT "
                                   "the list may only grow)", _products)
     p.add_argument("products", nargs="*", metavar="PRODUCT")
 
     catalog = _group(premium, "catalog", "gallery catalog data of a premium repository")
-    p = leaf(catalog, "get", "show catalog data (with the badges and artifact types the service sets)", _catalog_get)
+    p = leaf(catalog, "premium catalog get", "show catalog data (with the badges and artifact types the service "
+                                             "sets)", _catalog_get)
     p.add_argument("--logo-out", metavar="FILE.png", help="also save the logo to this file")
-    p = leaf(catalog, "put", "update catalog data (only the fields given change)", _catalog_put)
+    p = leaf(catalog, "premium catalog put", "update catalog data (only the fields given change)", _catalog_put)
     _add_catalog_flags(p)
 
     policy = _group(premium, "policy", "get, set and delete a premium repository's policy")
-    leaf(policy, "get", "print the policy", _policy_get)
-    p = leaf(policy, "set", "set the policy from a JSON file", _policy_set)
+    leaf(policy, "premium policy get", "print the policy", _policy_get)
+    p = leaf(policy, "premium policy set", "set the policy from a JSON file", _policy_set)
     p.add_argument("file", help="policy JSON file ('-': stdin)")
     p.add_argument("--force", action="store_true", help="allow a policy that locks you out of changing it")
-    leaf(policy, "delete", "delete the policy", _policy_delete)
+    leaf(policy, "premium policy delete", "delete the policy", _policy_delete)
 
-    p = leaf(premium, "deprecate", "deprecate an image: the service deletes it after --days days (premium images "
-                                   "are deprecated, not deleted, once the repository left DRAFT)", _deprecate)
+    p = leaf(premium, "premium deprecate", "deprecate an image: the service deletes it after --days days (premium "
+                                           "images are deprecated, not deleted, once the repository left DRAFT)",
+             _deprecate)
     p.add_argument("image", help=IMAGE_HELP + " (a tag names the digest it points at now)")
     p.add_argument("--days", type=int, required=True, metavar="N", help="days until deletion, 90 to 365")
-    p = leaf(premium, "reactivate", "cancel an image's deprecation (before its deletion date)", _reactivate)
+    p = leaf(premium, "premium reactivate", "cancel an image's deprecation (before its deletion date)", _reactivate)
     p.add_argument("image", help=IMAGE_HELP)
     for name, run, text in (("associate", _associate, "pair the premium repository with a FREE one (shown side "
                                                       "by side in the gallery)"),
                             ("disassociate", _disassociate, "undo an association")):
-        p = leaf(premium, name, text, run)
+        p = leaf(premium, f"premium {name}", text, run)
         p.add_argument("--free", metavar="REPO", help="the FREE repository (default: the one of the same name)")
-    p = leaf(premium, "findings", "show an image's scan status and findings", _findings)
+    p = leaf(premium, "premium findings", "show an image's scan status and findings", _findings)
     p.add_argument("image", help=IMAGE_HELP + " (a multi-platform image: a platform's digest)")
     p.add_argument("--page-size", type=int, metavar="N", help="findings per API call (1-100); all are listed")
 
     reports = _group(premium, "reports", "publisher reports: pulls of your premium repositories")
-    p = leaf(reports, "list", "list the reports of the last 365 days", _reports_list, repository=False)
+    p = leaf(reports, "premium reports list", "list the reports of the last 365 days", _reports_list, repository=False)
     p.add_argument("--type", type=str.lower, choices=("summary", "trends"), help="only this report type")
     p.add_argument("--granularity", type=str.lower, choices=("weekly", "monthly"), help="only this period")
     _page_size(p)
-    p = leaf(reports, "download", "download a report (a gzip-compressed CSV)", _reports_download, repository=False)
+    p = leaf(reports, "premium reports download", "download a report (a gzip-compressed CSV)", _reports_download,
+             repository=False)
     p.add_argument("report_id", metavar="ID")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write it (default ID.csv.gz; '-': stdout)")
 
     entitled = _group(sub, "entitled", "premium repositories you bought (your Marketplace entitlements)")
-    p = leaf(entitled, "repos", "list the premium repositories you are entitled to pull", _entitled_repos,
+    p = leaf(entitled, "entitled repos", "list the premium repositories you are entitled to pull", _entitled_repos,
              repository=False)
     _page_size(p)
     for name, run in (("images", _entitled_images), ("tags", _entitled_tags)):
-        p = leaf(entitled, name, f"list the {name} of an entitled repository", run, repository=False)
+        p = leaf(entitled, f"entitled {name}", f"list the {name} of an entitled repository", run, repository=False)
         p.add_argument("repository", help="ALIAS/REPO or public.ecr.aws/ALIAS/REPO (the publisher's alias)")
         _page_size(p)

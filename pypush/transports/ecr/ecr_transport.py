@@ -18,6 +18,7 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from urllib.parse import urlsplit
 
 from pypush import b64
 from pypush.image.digest import VerifyingReader
@@ -132,6 +133,7 @@ class EcrTransport(Transport):
             credentials = lambda: _frozen(resolved)
             self.api = aws.BotocoreApi(client)
         self._parts = AwsJsonClient(self.service, self.region, url, credentials, verify, pace=self._pacer.wait)
+        self._endpoint_host = urlsplit(url).netloc
         self.stats = TransferStats()
         self._retry = RetryPolicy(Backoff(attempts=max_attempts), self.stats)
         self._part_retry = RetryPolicy(_PART_BACKOFF, self.stats)
@@ -303,9 +305,10 @@ class EcrTransport(Transport):
 
     # -- blob upload ------------------------------------------------------------------------------
     def upload_key(self, digest: str) -> UploadKey:
-        """What a half-sent upload of blob ``digest`` here is remembered by: the API endpoint, the service and
-        the repository (registry alias or id included)."""
-        return UploadKey("ecr", f"{self._parts.url.netloc}/{self.service}/{self.destination.name}", digest)
+        """What a half-sent upload of blob ``digest`` here is remembered by: the API endpoint, the service, the
+        repository (registry alias or id included) and its type (ECR Public's FREE and PREMIUM twins)."""
+        twin = "" if self.repository_type == "FREE" else f"#{self.repository_type}"
+        return UploadKey("ecr", f"{self._endpoint_host}/{self.service}/{self.destination.name}{twin}", digest)
 
     def upload(self, blob: Blob, progress: ProgressFn) -> Descriptor:
         """Initiate → UploadLayerPart… → Complete; restarts the blob if the upload is lost. A layer of known
