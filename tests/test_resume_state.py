@@ -222,6 +222,18 @@ def test_an_ecr_upload_that_ran_one_part_ahead_of_its_state_is_not_sent_twice(ep
 
 
 @pytest.mark.servers
+def test_an_ecr_upload_holding_less_than_its_state_says_continues_from_what_the_service_holds(ep, image):
+    layout, layer, digest = image
+    TrackedUpload(ResumeStore.default(), _ecr_key(ep, digest)).save(_held_by_service(ep, layer[:PART]),
+                                                                   3 * PART, PART)
+    result = pypush.push(f"oci:{layout}:1", "public.ecr.aws/local/app:1", **_ecr(ep))
+    assert result.bytes_resumed == PART  # lastValidByteReceived said so
+    assert 0 < result.bytes_pushed - (len(layer) - PART) < 1000
+    avail = client(ep).batch_check_layer_availability(repositoryName="app", layerDigests=[digest])["layers"]
+    assert [(a["layerDigest"], a["layerSize"]) for a in avail] == [(digest, len(layer))]
+
+
+@pytest.mark.servers
 def test_an_ecr_upload_the_service_no_longer_has_starts_over(ep, image):
     layout, layer, digest = image
     store, key = ResumeStore.default(), _ecr_key(ep, digest)

@@ -390,6 +390,7 @@ class EcrTransport(Transport):
                         _PARTS_IN_MEMORY.release()
                     del part
                 if resume_at != sent + n:  # the service kept fewer bytes than were sent: resume there
+                    resumed = min(resumed, resume_at)  # (fewer than an earlier run's state said, even)
                     _drop(upcoming)
                     progress(resume_at - sent)
                     readers[-1].close()
