@@ -141,4 +141,7 @@ def report(args: argparse.Namespace, result) -> int:  # result: PushResult
         if result.unchanged and not args.quiet:  # stdout stays the reference scripts read
             print(f"pypush: {result.reference} unchanged: every tag already named it, nothing uploaded",
                   file=sys.stderr)
+        if result.bytes_resumed and not args.quiet:
+            print(f"pypush: resumed half-sent layers: {result.bytes_resumed / 1e6:.1f} MB an earlier run had sent "
+                  f"were not sent again", file=sys.stderr)
     return 0

@@ -159,14 +159,20 @@ class TrackedUpload:
             self.created = state.created
         return state
 
-    def save(self, session: str, offset: int, part_size: int) -> None:
-        """Record that ``session`` holds ``offset`` bytes (a new session when ``offset`` is 0)."""
+    def save(self, session: str, offset: int, part_size: int) -> bool:
+        """Record that ``session`` holds ``offset`` bytes (a new session when ``offset`` is 0); False when
+        nothing is written (no store, or a session URL that carries a signature or token)."""
+        stored = storable_url(session) if "://" in session else session
         if self.store is None or self.key is None:
-            return
+            return False
+        if stored is None:
+            self.drop()  # an earlier session's state would name the wrong session
+            return False
         if offset == 0 or not self.created:
             self.created = self.store.clock()
-        self.store.save(self.key, UploadState(session, offset, part_size, self.created))
+        self.store.save(self.key, UploadState(stored, offset, part_size, self.created))
         log.debug("%s: %d bytes acknowledged by %s", self.key.digest, offset, self.key.destination)
+        return True
 
     def drop(self) -> None:
         """The upload completed, or must not be resumed."""

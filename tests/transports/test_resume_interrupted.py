@@ -37,7 +37,8 @@ def big(tmp_path_factory) -> Tuple[Path, str, str]:
 
 def stop_halfway(args: List[str], layer: str, sig: int, cache: Path, stdin: Optional[str] = None) -> int:
     """Run ``pypush push ARGS`` and send ``sig`` once the destination has acknowledged half of ``layer`` (read
-    from the push's own -vv log, line by line: no timing involved); the push's exit status."""
+    from the push's own -vv log, line by line: no timing involved); the push's exit status. Stopped by
+    SIGINT, the push says that the uploads under way end their part or chunk, then that it was interrupted."""
     env = dict(os.environ, PYPUSH_CACHE_DIR=str(cache))
     env.pop("AWS_PROFILE", None)
     proc = subprocess.Popen([sys.executable, "-m", "pypush", "-vv", "push", *args], cwd=REPO_ROOT, env=env, text=True,
@@ -55,8 +56,12 @@ def stop_halfway(args: List[str], layer: str, sig: int, cache: Path, stdin: Opti
     else:
         proc.wait()
         pytest.fail("the push ended before half the layer was acknowledged:\n" + "".join(seen[-15:]))
-    proc.stderr.read()
-    return proc.wait(timeout=120)
+    rest = proc.stderr.read()
+    code = proc.wait(timeout=120)
+    if sig == signal.SIGINT:
+        assert "each upload under way ends its current part or chunk" in rest, rest[-2000:]
+        assert rest.strip().splitlines()[-1].startswith("pypush: error: interrupted"), rest[-2000:]
+    return code
 
 
 def states(cache: Path) -> List[dict]:
@@ -73,6 +78,8 @@ def check_rerun(args: List[str], layer: str, cache: Path, sig: int, code: int, s
     proc = run_pypush("push", *args, "--format", "json", input=stdin, env={"PYPUSH_CACHE_DIR": str(cache)})
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
+    print(f"held at the stop: {left[0]['offset']}; rerun sent {result['bytes_pushed']}, "
+          f"resumed {result['bytes_resumed']}")
     config = result["bytes_pushed"] + result["bytes_resumed"] - SIZE  # every byte counted once (the config's,
     assert 0 <= config < 1000  # unless the first run stored it)
     if must_resume:

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import pypush
-from conftest import server_fixture
+from conftest import run_pypush, server_fixture
 from endpoint_client import client, password_of
 from imagegen import make_oci_layout, random_bytes
 from pypush.engine.options import PushOptions
@@ -127,7 +127,12 @@ def test_an_unwritable_store_costs_only_the_resumption(tmp_path):
     assert store.load(KEY) is None
 
 
-def test_session_urls_are_written_without_credentials():
+def test_session_urls_are_written_without_credentials(tmp_path):
+    store = ResumeStore(tmp_path, Clock())
+    assert TrackedUpload(store, KEY).save("https://user:secret@r.example/v2/a/blobs/uploads/u?_state=abc", 1, 1)
+    assert "secret" not in store.path(KEY).read_text() and store.load(KEY).session.startswith("https://r.example/")
+    assert not TrackedUpload(store, KEY).save("https://s3.example/up?X-Amz-Signature=f00", 0, 1)
+    assert store.load(KEY) is None  # the signed URL was not written, and the earlier session's state is gone
     assert storable_url("https://user:secret@r.example/v2/a/blobs/uploads/u?_state=abc") == \
         "https://r.example/v2/a/blobs/uploads/u?_state=abc"
     assert storable_url("https://s3.example/up?X-Amz-Signature=f00&X-Amz-Credential=k") is None
@@ -175,22 +180,36 @@ def _held_by_service(ep, data: bytes) -> str:
     c = client(ep)
     upload_id = c.initiate_layer_upload(repositoryName="app")["uploadId"]
     for first in range(0, len(data), PART):
+        part = data[first:first + PART]
         c.upload_layer_part(repositoryName="app", uploadId=upload_id, partFirstByte=first,
-                            partLastByte=first + PART - 1, layerPartBlob=data[first:first + PART])
+                            partLastByte=first + len(part) - 1, layerPartBlob=part)
     return upload_id
 
 
 @pytest.mark.servers
-def test_an_ecr_push_continues_the_upload_a_state_names(ep, image):
+@pytest.mark.parametrize("held", [2 * PART, 5 * PART + 123], ids=["two parts", "every part"])
+def test_an_ecr_push_continues_the_upload_a_state_names(ep, image, held):
     layout, layer, digest = image
     store, key = ResumeStore.default(), _ecr_key(ep, digest)
-    TrackedUpload(store, key).save(_held_by_service(ep, layer[:2 * PART]), 2 * PART, PART)
+    TrackedUpload(store, key).save(_held_by_service(ep, layer[:held]), held, PART)
     result = pypush.push(f"oci:{layout}:1", "public.ecr.aws/local/app:1", **_ecr(ep))
-    assert result.bytes_resumed == 2 * PART
-    assert result.bytes_pushed - (len(layer) - 2 * PART) < 1000  # the rest of the layer and the config
+    assert result.bytes_resumed == held
+    assert 0 < result.bytes_pushed - (len(layer) - held) < 1000  # the rest of the layer and the config
     assert store.load(key) is None
     avail = client(ep).batch_check_layer_availability(repositoryName="app", layerDigests=[digest])["layers"]
     assert [(a["layerDigest"], a["layerSize"]) for a in avail] == [(digest, len(layer))]
+
+
+@pytest.mark.servers
+def test_the_cli_says_what_it_resumed(ep, image):
+    layout, layer, digest = image
+    TrackedUpload(ResumeStore.default(), _ecr_key(ep, digest)).save(_held_by_service(ep, layer[:2 * PART]),
+                                                                   2 * PART, PART)
+    proc = run_pypush("push", f"oci:{layout}:1", "public.ecr.aws/local/app:1", "--endpoint-url", ep.url,
+                      "--compression", "keep")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("public.ecr.aws/local/app@sha256:")  # stdout stays the reference
+    assert f"resumed half-sent layers: {2 * PART / 1e6:.1f} MB an earlier run had sent" in proc.stderr
 
 
 @pytest.mark.servers
@@ -200,6 +219,18 @@ def test_an_ecr_upload_that_ran_one_part_ahead_of_its_state_is_not_sent_twice(ep
                                                                    2 * PART, PART)
     result = pypush.push(f"oci:{layout}:1", "public.ecr.aws/local/app:1", **_ecr(ep))
     assert result.bytes_resumed == 2 * PART and result.digest
+
+
+@pytest.mark.servers
+def test_an_ecr_upload_holding_less_than_its_state_says_continues_from_what_the_service_holds(ep, image):
+    layout, layer, digest = image
+    TrackedUpload(ResumeStore.default(), _ecr_key(ep, digest)).save(_held_by_service(ep, layer[:PART]),
+                                                                   3 * PART, PART)
+    result = pypush.push(f"oci:{layout}:1", "public.ecr.aws/local/app:1", **_ecr(ep))
+    assert result.bytes_resumed == PART  # lastValidByteReceived said so
+    assert 0 < result.bytes_pushed - (len(layer) - PART) < 1000
+    avail = client(ep).batch_check_layer_availability(repositoryName="app", layerDigests=[digest])["layers"]
+    assert [(a["layerDigest"], a["layerSize"]) for a in avail] == [(digest, len(layer))]
 
 
 @pytest.mark.servers
@@ -248,8 +279,8 @@ def _v2_session(ep, data: bytes) -> str:
     resp = requests.post(f"{ep.url}/v2/app/blobs/uploads/", auth=auth, timeout=30)
     url = requests.compat.urljoin(resp.url, resp.headers["Location"])
     if data:
-        resp = requests.patch(url, data=data, auth=auth, timeout=30,
-                              headers={"Content-Range": f"0-{len(data) - 1}", "Content-Type": "application/octet-stream"})
+        headers = {"Content-Range": f"0-{len(data) - 1}", "Content-Type": "application/octet-stream"}
+        resp = requests.patch(url, data=data, auth=auth, timeout=30, headers=headers)
         assert resp.status_code in (201, 202)
         url = requests.compat.urljoin(resp.url, resp.headers["Location"])
     return url
@@ -265,12 +296,13 @@ def _v2_key(ep, digest: str) -> UploadKey:
 
 
 @pytest.mark.servers
-def test_a_v2_push_continues_from_the_sessions_range(ep, image):
+@pytest.mark.parametrize("held", [2 * PART, 5 * PART + 123], ids=["two chunks' worth", "every byte"])
+def test_a_v2_push_continues_from_the_sessions_range(ep, image, held):
     layout, layer, digest = image
     store, key = ResumeStore.default(), _v2_key(ep, digest)
-    TrackedUpload(store, key).save(_v2_session(ep, layer[:2 * PART]), 0, PART)  # the session says how much it holds
+    TrackedUpload(store, key).save(_v2_session(ep, layer[:held]), 0, PART)  # the session says how much it holds
     result = pypush.push(f"oci:{layout}:1", f"{ep.host_port}/app:1", **_v2(ep))
-    assert result.bytes_resumed == 2 * PART
+    assert result.bytes_resumed == held
     assert store.load(key) is None
     got = requests.get(f"{ep.url}/v2/app/blobs/{digest}", auth=("AWS", password_of(ep)), timeout=30).content
     assert got == layer
@@ -281,6 +313,19 @@ def test_a_v2_session_holding_other_bytes_starts_over(ep, image):
     layout, layer, digest = image
     store, key = ResumeStore.default(), _v2_key(ep, digest)
     TrackedUpload(store, key).save(_v2_session(ep, bytes(2 * PART)), 2 * PART, PART)
+    result = pypush.push(f"oci:{layout}:1", f"{ep.host_port}/app:1", **_v2(ep))
+    assert result.bytes_resumed == 0 and result.bytes_pushed >= len(layer)
+    assert store.load(key) is None
+    got = requests.get(f"{ep.url}/v2/app/blobs/{digest}", auth=("AWS", password_of(ep)), timeout=30).content
+    assert got == layer
+
+
+@pytest.mark.servers
+def test_a_v2_session_whose_chunks_the_registry_refuses_starts_over(ep, image):
+    """A state whose chunks are below the registry's OCI-Chunk-Min-Length: the refusal starts the blob over."""
+    layout, layer, digest = image
+    store, key = ResumeStore.default(), _v2_key(ep, digest)
+    TrackedUpload(store, key).save(_v2_session(ep, layer[:2 * PART]), 2 * PART, PART // 2)
     result = pypush.push(f"oci:{layout}:1", f"{ep.host_port}/app:1", **_v2(ep))
     assert result.bytes_resumed == 0 and result.bytes_pushed >= len(layer)
     assert store.load(key) is None

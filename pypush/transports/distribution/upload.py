@@ -35,7 +35,7 @@ from pypush.transports.base import ProgressFn
 from pypush.net.stats import TransferStats
 from pypush.transports.distribution.client import RegistryClient, RequestBody, Resync, SizedBody, oci_error
 from pypush.transports.distribution.token_auth import Scopes
-from pypush.transports.resume_state import ResumeStore, TrackedUpload, UploadKey, keeps_upload, storable_url
+from pypush.transports.resume_state import ResumeStore, TrackedUpload, UploadKey, keeps_upload
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,7 @@ class BlobUpload:
     def run(self) -> Descriptor:
         """Upload under the client's retry policy; the descriptor of what the registry stored. A failed upload
         is cancelled, unless it is written down for a later run to continue."""
-        if self.location is None:
-            self._load_state()
+        continued = self.location is None and self._load_state()
         try:
             digest, size = self.client.retrying(self._attempt, self.what)
         except BaseException as exc:
@@ -108,6 +107,12 @@ class BlobUpload:
                 self.tracked.drop()
                 if self.location is not None:
                     self.client.cancel(self.location, self.scopes)
+                if continued and isinstance(exc, RegistryError):
+                    log.info("%s: the upload continued from an earlier run was refused (%s); starting it over",
+                             self.what, exc)
+                    self.location, self.saved, self.from_state, self.resumed = None, False, False, 0
+                    self.chunk, self.chunked, self.offset = self.dest.chunk_size, False, 0
+                    return self.run()  # a fresh session: no state is left to continue
             raise
         self.tracked.drop()
         self.dest.stats.blob_uploaded(size - self.resumed)
@@ -166,17 +171,19 @@ class BlobUpload:
         if self.chunked:
             self._save()
 
-    def _load_state(self) -> None:
-        """Take up the session an earlier run left (asked about by the first attempt's ``_resync``)."""
+    def _load_state(self) -> bool:
+        """Take up the session an earlier run left (asked about by the first attempt's ``_resync``); whether
+        there was one."""
         state = self.tracked.load()
         if state is None:
-            return
+            return False
         if self.size is None or state.offset > self.size:
             self.tracked.drop()
-            return
+            return False
         self.location, self.chunk, self.chunked = state.session, state.part_size, True
         self.saved = self.from_state = True
         self.fresh = False
+        return True
 
     def _resync(self) -> None:
         """Learn the registry's offset (GET the upload URL); start over if the session is gone."""
@@ -380,10 +387,8 @@ class BlobUpload:
                 self.stopped = exc
 
     def _save(self) -> None:
-        url = storable_url(self.location or "")
-        if url is not None and self.size is not None:
-            self.tracked.save(url, self.offset, self.chunk)
-            self.saved = self.tracked.store is not None
+        if self.location is not None and self.size is not None:
+            self.saved = self.tracked.save(self.location, self.offset, self.chunk)
 
     def _acked(self) -> None:
         """A chunk is stored: write the session down, then stop if the push is being stopped."""

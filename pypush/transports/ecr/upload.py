@@ -179,6 +179,7 @@ class LayerUpload:
                         _PARTS_IN_MEMORY.release()
                     del part
                 if resume_at != self.sent + n:  # the service kept fewer bytes than were sent: resume there
+                    self.resumed = min(self.resumed, resume_at)  # (fewer than an earlier run's state said, even)
                     _drop(upcoming)
                     self.progress(resume_at - self.sent)
                     assert self.reader is not None
