@@ -9,12 +9,12 @@ Settings.verified_registry); their refusals name the check.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, paginate, repo_not_found,
                                        require_premium, with_token)
 from pypush.server.aws.protocol import ApiError, invalid
-from pypush.server.aws.repositories import _put_tags, catalog_in, catalog_out, check_policy_text
+from pypush.server.aws.repositories import _put_tags, catalog_in, catalog_out, delete_policy, get_policy, set_policy
 from pypush.server.store.store import PER_REPOSITORY_TABLES, repo_key
 
 TRANSITIONS = {("DRAFT", "AVAILABLE"), ("AVAILABLE", "HIDDEN"), ("HIDDEN", "AVAILABLE")}
@@ -164,39 +164,16 @@ def put_premium_repository_catalog_data(ctx: Context, p: Dict[str, Any]) -> Dict
     return {"registryId": ctx.registry_id, "repositoryName": name, "catalogData": data}
 
 
-def _policy_out(ctx: Context, name: str, text: str) -> Dict[str, Any]:
-    return {"registryId": ctx.registry_id, "repositoryName": name, "policyText": text}
-
-
-def _policy(ctx: Context, db: Any, name: str) -> str:
-    text: Optional[str] = require_premium(ctx, db, name)[5]
-    if text is None:
-        raise ApiError("RepositoryPolicyNotFoundException",
-                       f"Repository policy does not exist for the premium repository with name '{name}' in the "
-                       f"registry with id '{ctx.registry_id}'")
-    return text
-
-
 def set_premium_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    name, text = p["repositoryName"], p["policyText"]
-    check_policy_text(text)
-    with ctx.store.tx() as db:
-        require_premium(ctx, db, name)
-        db.execute("UPDATE premium_repositories SET policy=? WHERE name=?", (text, name))
-    return _policy_out(ctx, name, text)
+    return set_policy(ctx, p, premium=True)
 
 
 def get_premium_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    with ctx.store.read() as db:
-        return _policy_out(ctx, p["repositoryName"], _policy(ctx, db, p["repositoryName"]))
+    return get_policy(ctx, p, premium=True)
 
 
 def delete_premium_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    name = p["repositoryName"]
-    with ctx.store.tx() as db:
-        text = _policy(ctx, db, name)
-        db.execute("UPDATE premium_repositories SET policy=NULL WHERE name=?", (name,))
-    return _policy_out(ctx, name, text)
+    return delete_policy(ctx, p, premium=True)
 
 
 # -- associations -----------------------------------------------------------------------------

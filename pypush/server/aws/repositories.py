@@ -8,8 +8,8 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from pypush.server.aws.context import (Context, no_paging_with, paginate, repo_not_found, require_repo, require_typed,
-                                       with_token)
+from pypush.server.aws.context import (Context, no_paging_with, paginate, repo_not_found, require_premium,
+                                       require_repo, require_typed, with_token)
 from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, loads_json
 from pypush.server.aws.part_blob import Base64Error
 from pypush.server.credentials import issue_password
@@ -146,35 +146,54 @@ def check_policy_text(text: str) -> None:
                       "policy provided'") from None
 
 
-def set_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    name, text = p["repositoryName"], p["policyText"]
-    check_policy_text(text)
-    with ctx.store.tx() as db:
-        require_repo(ctx, db, name)
-        db.execute("UPDATE repositories SET policy=? WHERE name=?", (text, name))
-    return _policy_out(ctx, name, text)
+_POLICY_TABLES = {False: "repositories", True: "premium_repositories"}
 
 
-def _policy(ctx: Context, db: Any, name: str) -> str:
-    text = require_repo(ctx, db, name)[2]
+def _policy(ctx: Context, db: Any, name: str, premium: bool) -> str:
+    """The stored policy of the (premium) repository ``name``; RNF or RepositoryPolicyNotFoundException."""
+    text: Optional[str] = require_premium(ctx, db, name)[5] if premium else require_repo(ctx, db, name)[2]
     if text is None:
         raise ApiError("RepositoryPolicyNotFoundException",
-                       f"Repository policy does not exist for the repository with name '{name}' in the registry "
-                       f"with id '{ctx.registry_id}'")
+                       f"Repository policy does not exist for the {'premium ' if premium else ''}repository with "
+                       f"name '{name}' in the registry with id '{ctx.registry_id}'")
     return text
 
 
-def get_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+def set_policy(ctx: Context, p: Dict[str, Any], premium: bool = False) -> Dict[str, Any]:
+    """SetRepositoryPolicy, or SetPremiumRepositoryPolicy with ``premium``."""
+    name, text = p["repositoryName"], p["policyText"]
+    check_policy_text(text)
+    with ctx.store.tx() as db:
+        (require_premium if premium else require_repo)(ctx, db, name)
+        db.execute(f"UPDATE {_POLICY_TABLES[premium]} SET policy=? WHERE name=?", (text, name))
+    return _policy_out(ctx, name, text)
+
+
+def get_policy(ctx: Context, p: Dict[str, Any], premium: bool = False) -> Dict[str, Any]:
+    """GetRepositoryPolicy, or GetPremiumRepositoryPolicy with ``premium``."""
     with ctx.store.read() as db:
-        return _policy_out(ctx, p["repositoryName"], _policy(ctx, db, p["repositoryName"]))
+        return _policy_out(ctx, p["repositoryName"], _policy(ctx, db, p["repositoryName"], premium))
+
+
+def delete_policy(ctx: Context, p: Dict[str, Any], premium: bool = False) -> Dict[str, Any]:
+    """DeleteRepositoryPolicy, or DeletePremiumRepositoryPolicy with ``premium``."""
+    name = p["repositoryName"]
+    with ctx.store.tx() as db:
+        text = _policy(ctx, db, name, premium)
+        db.execute(f"UPDATE {_POLICY_TABLES[premium]} SET policy=NULL WHERE name=?", (name,))
+    return _policy_out(ctx, name, text)
+
+
+def set_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    return set_policy(ctx, p)
+
+
+def get_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    return get_policy(ctx, p)
 
 
 def delete_repository_policy(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    name = p["repositoryName"]
-    with ctx.store.tx() as db:
-        text = _policy(ctx, db, name)
-        db.execute("UPDATE repositories SET policy=NULL WHERE name=?", (name,))
-    return _policy_out(ctx, name, text)
+    return delete_policy(ctx, p)
 
 
 # -- catalog data -----------------------------------------------------------------------------
