@@ -8,6 +8,7 @@ import hashlib
 from typing import IO, Any, List, Optional, Tuple
 
 from pypush.errors import DigestMismatchError, SourceError
+from pypush.net.zero_copy import file_range  # at import, never first in an upload thread (import locks)
 
 
 ALGORITHMS = ("sha256", "sha512")
@@ -149,8 +150,6 @@ class VerifyingReader:
     def file_range(self) -> "Optional[Tuple[int, int, int]]":
         """``(fd, offset, bytes left)`` of the wrapped stream's rest when it is a plain file or a tar member
         read in place (pypush.net.zero_copy.file_range), else None."""
-        from pypush.net.zero_copy import file_range
-
         return file_range(self._stream)
 
     def close(self) -> None:

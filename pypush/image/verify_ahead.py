@@ -19,6 +19,9 @@ from typing import IO, Dict, Iterable, Optional, Set, Union, cast
 from pypush.image.digest import HashPrefix, VerifyingReader
 from pypush.errors import PypushError
 from pypush.image.model import Blob
+# Imported here, not in the hashing thread: a thread importing while the main thread imports requests can
+# deadlock on the import locks (CPython 3.9 with urllib3 1.26's six importer did).
+from pypush.net.zero_copy import file_range
 
 PIECE = 1 << 20
 """Bytes hashed per step: a claim waits for the step under way to end; mapped pages already hashed leave
@@ -175,8 +178,6 @@ class _Mapped(io.RawIOBase):
     def of(cls, stream: IO[bytes], size: int) -> Optional["_Mapped"]:
         """The rest of ``stream`` (up to ``size`` + 1 bytes, so that an overlong blob shows) when it is a
         plain file or a tar member of one; None otherwise."""
-        from pypush.net.zero_copy import file_range
-
         found = file_range(stream)
         if found is None:
             return None
