@@ -248,7 +248,7 @@ def _pip_report_once(requirements: Sequence[str], target: Target, constraints: O
     for item in doc.get("install") or []:
         info = item.get("download_info") or {}
         hashes = (info.get("archive_info") or {}).get("hashes") or {}
-        digest = hashes.get("sha256") or _hash_fragment(info.get("url", ""))
+        digest = hashes.get("sha256") or _hash_fragment(info.get("url", "")) or _local_sha256(info.get("url", ""))
         meta = item.get("metadata") or {}
         if not digest:
             raise SourceError(f"pip gave no sha256 for {meta.get('name')} {meta.get('version')} ({info.get('url')})")
@@ -265,3 +265,22 @@ def inputs_digest(requirements: Sequence[str], requires_python: str) -> str:
     """What the dependencies were resolved from (a lock written for other inputs is stale)."""
     text = json.dumps([sorted(requirements), requires_python])
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _local_sha256(url: str) -> str:
+    """The sha256 of a ``file:`` URL's file (pip before 23.1 reports no hash for a local wheel), else ""."""
+    from urllib.parse import unquote, urlsplit
+    from urllib.request import url2pathname
+
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return ""
+    path = url2pathname(unquote(parts.path))
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()

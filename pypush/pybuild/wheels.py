@@ -87,9 +87,13 @@ def wheel_for_sdist(name: str, sdist: str, root: str, platform: str) -> str:
     out = os.path.join(root, "built", os.path.basename(os.path.dirname(sdist)))
     found = glob.glob(os.path.join(out, "*.whl"))
     if not found:
-        tmp = tempfile.mkdtemp(prefix="wheel-", dir=os.path.dirname(out) if os.path.isdir(os.path.dirname(out)) else None)
-        run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
-                              "-w", tmp, sdist], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        parent = os.path.dirname(out)
+        tmp = tempfile.mkdtemp(prefix="wheel-", dir=parent if os.path.isdir(parent) else None)
+        # --use-pep517: an isolated build environment, so a setup.py-only sdist builds with any pip (before
+        # pip 23.1 it ran ``setup.py bdist_wheel``, which needs the ``wheel`` package installed).
+        run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--use-pep517", "--quiet",
+                              "--disable-pip-version-check", "-w", tmp, sdist],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if run.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
             tail = run.stdout.strip().splitlines()[-1:] or ["pip wheel failed"]
