@@ -15,7 +15,7 @@ from pypush.server.aws.context import (FREE, PREMIUM, Context, no_paging_with, p
                                        require_premium, with_token)
 from pypush.server.aws.protocol import ApiError, invalid
 from pypush.server.aws.repositories import _put_tags, catalog_in, catalog_out, delete_policy, get_policy, set_policy
-from pypush.server.store.store import PER_REPOSITORY_TABLES, repo_key
+from pypush.server.store.store import repo_key
 
 TRANSITIONS = {("DRAFT", "AVAILABLE"), ("AVAILABLE", "HIDDEN"), ("HIDDEN", "AVAILABLE")}
 """SetRepositoryState's allowed changes; setting the current state is a no-op, anything else IPE."""
@@ -102,12 +102,9 @@ def delete_premium_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]
             raise ApiError("RepositoryNotEmptyException",
                            f"The premium repository with name '{name}' cannot be deleted because it still contains "
                            f"images; remove them first ({how})")
-        layers = [r[0] for r in db.execute("SELECT digest FROM layers WHERE repo=?", (key,))]
-        for table in PER_REPOSITORY_TABLES:
-            db.execute(f"DELETE FROM {table} WHERE repo=?", (key,))
         db.execute("DELETE FROM associations WHERE premium=?", (name,))
         db.execute("DELETE FROM premium_repositories WHERE name=?", (name,))
-        ctx.store.forget_orphan_blobs(db, layers)
+        ctx.store.forget_repository(db, key)
     ctx.store.drop_uploads_of(key)
     return {"premiumRepository": _identity(ctx, name, row[1])}
 

@@ -14,7 +14,7 @@ from pypush.server.aws.protocol import PRIVATE, PUBLIC, ApiError, invalid, loads
 from pypush.server.aws.part_blob import Base64Error
 from pypush.server.credentials import issue_password
 from pypush.server.store.catalog_facts import catalog_facts
-from pypush.server.store.store import PER_REPOSITORY_TABLES, repo_key
+from pypush.server.store.store import repo_key
 
 MAX_RESOURCE_TAGS = 50
 """Published quota: tags a repository may carry."""
@@ -121,12 +121,9 @@ def delete_repository(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             raise ApiError("RepositoryNotEmptyException",
                            f"The repository with name '{name}' in registry with id '{ctx.registry_id}' cannot be "
                            "deleted because it still contains images")
-        layers = [r[0] for r in db.execute("SELECT digest FROM layers WHERE repo=?", (name,))]
-        for table in PER_REPOSITORY_TABLES:
-            db.execute(f"DELETE FROM {table} WHERE repo=?", (name,))
         db.execute("DELETE FROM repositories WHERE name=?", (name,))
         db.execute("DELETE FROM associations WHERE free=?", (name,))
-        ctx.store.forget_orphan_blobs(db, layers)
+        ctx.store.forget_repository(db, name)
     ctx.store.drop_uploads_of(name)
     return {"repository": out}
 

@@ -327,6 +327,13 @@ class Store:
         db.execute("INSERT OR IGNORE INTO layers (repo, digest, created_at) VALUES (?, ?, ?)",
                    (repo, digest, time.time()))
 
+    def forget_repository(self, db: Db, key: str) -> None:
+        """Delete every row of repository ``key`` (its store key) and the blobs no other repository holds."""
+        layers = [r[0] for r in db.execute("SELECT digest FROM layers WHERE repo=?", (key,))]
+        for table in PER_REPOSITORY_TABLES:
+            db.execute(f"DELETE FROM {table} WHERE repo=?", (key,))
+        self.forget_orphan_blobs(db, layers)
+
     def forget_orphan_blobs(self, db: Db, digests: List[str]) -> None:
         """Inside a transaction: delete the blobs among ``digests`` that no repository has any more."""
         for digest in digests:
