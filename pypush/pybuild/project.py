@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -14,6 +15,9 @@ from typing import Any, Dict, List, Optional
 
 from pypush.errors import SourceError
 from pypush.pybuild.lock import load_toml
+from pypush.pybuild.patched_wheel import BuiltFrom, built_from, content_hash, patch
+
+log = logging.getLogger("pypush")
 
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "build", "dist", "__pycache__", ".tox", ".nox", ".mypy_cache",
               ".pytest_cache", "node_modules"}
@@ -44,6 +48,7 @@ class Project:
     urls: Dict[str, str]
     settings: Dict[str, Any] = field(default_factory=dict)  # [tool.pypush]
     build_system: Dict[str, Any] = field(default_factory=dict)
+    dynamic: List[str] = field(default_factory=list)  # [project] fields the backend fills in
 
     @classmethod
     def read(cls, root: str) -> "Project":
@@ -63,7 +68,7 @@ class Project:
         return cls(os.path.abspath(root), str(meta["name"]), meta.get("version"),
                    str(meta.get("requires-python") or ""), [str(d) for d in meta.get("dependencies") or []],
                    dict(meta.get("scripts") or {}), dict(meta.get("urls") or {}), tool,
-                   dict(doc.get("build-system") or {}))
+                   dict(doc.get("build-system") or {}), [str(d) for d in meta.get("dynamic") or []])
 
     def source_url(self) -> Optional[str]:
         """``org.opencontainers.image.source``: the project's Source/Repository URL, else git's origin."""
@@ -79,45 +84,73 @@ class Project:
         """The git commit the project is at (None outside git)."""
         return _git(self.root, "rev-parse", "HEAD")
 
-    def digest(self) -> str:
-        """A hash of the project's files (what its wheel is built from)."""
-        h = hashlib.sha256()
-        for directory, dirs, files in os.walk(self.root):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info"))
-            for name in sorted(files):
+    def files(self) -> Dict[str, str]:
+        """The project's files (relative path with ``/`` → :func:`content_hash`), what its wheel is built from:
+        version control, virtual environments, build output, byte code and locks left out."""
+        found: Dict[str, str] = {}
+        for directory, dirs, names in os.walk(self.root):
+            dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info")]
+            for name in names:
                 if name.endswith((".pyc", ".lock")) or name.startswith("pylock."):
                     continue
                 path = os.path.join(directory, name)
-                h.update(os.path.relpath(path, self.root).encode() + b"\0")
                 try:
                     with open(path, "rb") as f:
-                        h.update(hashlib.sha256(f.read()).digest())
+                        executable = bool(os.fstat(f.fileno()).st_mode & 0o111)
+                        found[os.path.relpath(path, self.root).replace(os.sep, "/")] = content_hash(f.read(), executable)
                 except OSError:
                     continue
-        return h.hexdigest()
+        return found
 
     def wheel(self, cache: str) -> str:
-        """The project's wheel, built by its PEP 517 backend in a build environment kept in the cache (made
-        once per set of build requirements, as ``pip wheel`` would make one per build), cached by the project's
-        files."""
-        out = os.path.join(cache, "projects", self.digest())
+        """The project's wheel, cached by the project's files: built by its PEP 517 backend in a build
+        environment kept in the cache (made once per set of build requirements, as ``pip wheel`` would make one
+        per build), or, after a change to files that backend copies verbatim, its last wheel patched
+        (:mod:`pypush.pybuild.patched_wheel`)."""
+        import json
+
+        files = self.files()
+        projects = os.path.join(cache, "projects")
+        out = os.path.join(projects, hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest())
         found = glob.glob(os.path.join(out, "*.whl"))
         if found:
             return found[0]
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix="wheel-", dir=os.path.dirname(out))
+        os.makedirs(projects, exist_ok=True)
+        last = os.path.join(projects, "last-" + hashlib.sha256(self.root.encode()).hexdigest()[:24])
+        tmp = tempfile.mkdtemp(prefix="wheel-", dir=projects)
         try:
-            self._build(tmp, cache)
-            wheels = glob.glob(os.path.join(tmp, "*.whl"))
-            if len(wheels) != 1:
-                raise SourceError(f"{self.root}: the build backend made {len(wheels)} wheels, not one")
+            wheel = self._patched(last, files, tmp)
+            if wheel is None:
+                self._build(tmp, cache)
+                wheels = glob.glob(os.path.join(tmp, "*.whl"))
+                if len(wheels) != 1:
+                    raise SourceError(f"{self.root}: the build backend made {len(wheels)} wheels, not one")
+                built_from(wheels[0], self.root, files, self.dynamic).save(tmp)
             try:
                 os.replace(tmp, out)
             except OSError:
                 pass  # another build stored it first
+            if wheel is None:
+                _write_atomically(last, os.path.basename(out))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return glob.glob(os.path.join(out, "*.whl"))[0]
+
+    def _patched(self, last: str, files: Dict[str, str], out: str) -> Optional[str]:
+        """The last backend-built wheel of this project patched with the changed files, else None."""
+        try:
+            with open(last, encoding="utf-8") as f:
+                previous = os.path.join(os.path.dirname(last), f.read().strip())
+        except OSError:
+            return None
+        built = BuiltFrom.load(previous)
+        wheels = glob.glob(os.path.join(previous, "*.whl"))
+        if built is None or len(wheels) != 1:
+            return None
+        wheel = patch(wheels[0], built, self.root, files, out)
+        if wheel is not None:
+            log.info("project wheel: %s patched from the last build", os.path.basename(wheel))
+        return wheel
 
     def _build(self, out: str, cache: str) -> None:
         import json
@@ -179,6 +212,12 @@ def build_environment(requires: List[str], backend: str, paths: List[str], cache
         json.dump(dirs, f)
     os.replace(marker + ".tmp", marker)
     return dirs
+
+
+def _write_atomically(path: str, text: str) -> None:
+    with open(path + f".{os.getpid()}.tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + f".{os.getpid()}.tmp", path)
 
 
 def _git(root: str, *args: str) -> Optional[str]:

@@ -1,0 +1,156 @@
+"""The project's wheel after a change to files its build backend copies verbatim: the last wheel the backend
+built, with those members' new bytes and ``RECORD`` lines, every other byte kept (member order, times, modes,
+compression). The usual edit of an application, one module changed, then takes milliseconds instead of the
+backend's process (~1 s with setuptools here). Used only when the result is what the backend would have made:
+
+- the backend's wheel is pure (``py*-none-any``, purelib) and each of its members outside ``*.dist-info``
+  equals exactly one of the project's files byte for byte (nothing generated, nothing transformed);
+- ``[project]`` has no ``dynamic`` fields (no version or readme read from the files);
+- the project has the same file paths as at that build; every changed file is one of those copied members
+  (not ``pyproject.toml``, a readme, a license or a test) and no build configuration names it.
+
+Anything else is built by the backend again, as before.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+BUILD_RECORD = "built-from.json"
+"""Beside each backend-built wheel in the cache: what it was built from and which members copy which file."""
+_CONFIG_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in")
+
+
+@dataclass
+class BuiltFrom:
+    """A backend build: the project's files then (relative path → content hash) and the wheel's members that
+    are verbatim copies of one of them (member → relative path); ``copies`` is empty when not patchable."""
+
+    files: Dict[str, str]
+    copies: Dict[str, str]
+
+    def save(self, directory: str) -> None:
+        with open(os.path.join(directory, BUILD_RECORD), "w", encoding="utf-8") as f:
+            json.dump({"files": self.files, "copies": self.copies}, f, sort_keys=True)
+
+    @classmethod
+    def load(cls, directory: str) -> Optional["BuiltFrom"]:
+        try:
+            with open(os.path.join(directory, BUILD_RECORD), encoding="utf-8") as f:
+                doc = json.load(f)
+            return cls(dict(doc["files"]), dict(doc["copies"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def built_from(wheel: str, root: str, files: Dict[str, str], dynamic: List[str]) -> BuiltFrom:
+    """Record a backend build of the project at ``root`` (its ``files`` as :func:`content_hash` gives them):
+    the members of ``wheel`` that copy a project file, or none when the wheel is not patchable."""
+    if dynamic or not os.path.basename(wheel).endswith("-none-any.whl"):
+        return BuiltFrom(files, {})
+    by_hash: Dict[str, List[str]] = {}
+    for path, digest in files.items():
+        by_hash.setdefault(digest.split(":")[0], []).append(path)
+    copies: Dict[str, str] = {}
+    with zipfile.ZipFile(wheel) as zf:
+        if not _purelib(zf):
+            return BuiltFrom(files, {})
+        for info in zf.infolist():
+            if info.is_dir() or info.filename.split("/")[0].endswith(".dist-info"):
+                continue
+            sources = by_hash.get(hashlib.sha256(zf.read(info)).hexdigest(), [])
+            if len(sources) > 1:  # the same bytes in several files (empty __init__.py): the one at its path
+                sources = [s for s in sources if ("/" + s).endswith("/" + info.filename)]
+            if len(sources) != 1:
+                return BuiltFrom(files, {})  # generated or transformed by the backend
+            copies[info.filename] = sources[0]
+    return BuiltFrom(files, copies)
+
+
+def patch(wheel: str, built: BuiltFrom, root: str, files: Dict[str, str], out: str) -> Optional[str]:
+    """The wheel the backend would build from the project now, written into directory ``out``, when ``built``
+    shows it is ``wheel`` with some copied members' bytes changed; None when the backend must build it."""
+    if not built.copies or set(files) != set(built.files):
+        return None
+    changed = {path for path, digest in files.items() if digest != built.files[path]}
+    copied = set(built.copies.values())
+    if not changed or not changed <= copied or _named_by_configuration(root, changed):
+        return None
+    if any(files[p].endswith(":x") != built.files[p].endswith(":x") for p in changed):
+        return None  # a mode changed: the member's header would too
+    new: Dict[str, bytes] = {}
+    for member, source in built.copies.items():
+        if source in changed:
+            with open(os.path.join(root, source), "rb") as f:
+                new[member] = f.read()
+    if any(content_hash(data, files[built.copies[m]].endswith(":x")) != files[built.copies[m]]
+           for m, data in new.items()):
+        return None  # changed again while being read
+    target = os.path.join(out, os.path.basename(wheel))
+    with zipfile.ZipFile(wheel) as zin, zipfile.ZipFile(target, "w") as zout:
+        for info in zin.infolist():
+            if info.filename in new:
+                data = new[info.filename]
+            elif info.filename.endswith(".dist-info/RECORD"):
+                data = _record(zin.read(info), new)
+            else:
+                data = zin.read(info)
+            zout.writestr(_same_header(info), data)
+    return target
+
+
+def content_hash(data: bytes, executable: bool) -> str:
+    """A project file as the cache keys it: its sha256, ``:x`` when executable (a mode the wheel keeps)."""
+    return hashlib.sha256(data).hexdigest() + (":x" if executable else "")
+
+
+def _purelib(zf: zipfile.ZipFile) -> bool:
+    for name in zf.namelist():
+        if name.count("/") == 1 and name.endswith(".dist-info/WHEEL"):
+            text = zf.read(name).decode("utf-8", "replace").lower()
+            return "root-is-purelib: true" in text
+    return False
+
+
+def _named_by_configuration(root: str, changed: set) -> bool:
+    """Whether a build configuration file mentions one of the changed files (a readme, a version source)."""
+    for name in _CONFIG_FILES:
+        try:
+            with open(os.path.join(root, name), encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if any(path in text or os.path.basename(path) in text for path in changed):
+            return True
+    return False
+
+
+def _record(raw: bytes, new: Dict[str, bytes]) -> bytes:
+    """``RECORD`` with the changed members' hashes and sizes; every other line kept byte for byte."""
+    lines = raw.decode("utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        row = next(csv.reader([line]), [])
+        if row and row[0] in new:
+            data = new[row[0]]
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow([row[0], f"sha256={digest}", str(len(data))])
+            lines[i] = out.getvalue() + line[len(line.rstrip("\r\n")):]
+    return "".join(lines).encode("utf-8")
+
+
+def _same_header(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A new entry with the old one's name, time, mode and compression."""
+    copy = zipfile.ZipInfo(info.filename, info.date_time)
+    copy.compress_type = info.compress_type
+    copy.external_attr = info.external_attr
+    copy.create_system = info.create_system
+    copy.comment = info.comment
+    return copy
