@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import subprocess
@@ -19,6 +20,8 @@ from pypush.errors import SourceError
 from pypush.pybuild.model import Artifact, Package
 from pypush.pybuild.tags import abis, marker_environment, platform_tags, wheel_tags
 from pypush.pybuild.target import Target
+
+log = logging.getLogger("pypush")
 
 
 def load_toml(path: str) -> Dict[str, Any]:
@@ -184,6 +187,22 @@ def resolve(requirements: Sequence[str], targets: Sequence[Target], requires_pyt
     return packages
 
 
+_NO_MARKERS = "pypush: markers not set"
+_PIP_FOR_TARGET = f"""import json, sys
+environment = json.loads(sys.argv.pop(1))
+try:
+    from pip._vendor.packaging import markers
+    markers.default_environment = lambda: dict(environment)
+except Exception:
+    print("{_NO_MARKERS}", file=sys.stderr)
+from pip._internal.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+"""pip, with the environment markers of requirements (``; platform_machine == 'aarch64'``,
+``; python_version < '3.11'``) evaluated for the target instead of the machine pip runs on, which pip's
+``--platform`` and ``--python-version`` leave as they are."""
+
+
 def _pip_report(requirements: Sequence[str], target: Target, constraints: Optional[str],
                 cache: str = "") -> List[Tuple[str, str, str, str]]:
     """(name, version, url, sha256) of what pip would install for ``target``; with a ``cache``, a requirement
@@ -212,9 +231,9 @@ def _pip_report_once(requirements: Sequence[str], target: Target, constraints: O
     if not requirements:
         return []
     major, minor = target.python_version
-    args = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
-            "--only-binary=:all:", "--python-version", f"{major}.{minor}", "--implementation", target.implementation,
-            "--disable-pip-version-check", "--no-warn-script-location"]
+    args = [sys.executable, "-c", _PIP_FOR_TARGET, json.dumps(marker_environment(target)), "install", "--dry-run",
+            "--quiet", "--ignore-installed", "--only-binary=:all:", "--python-version", f"{major}.{minor}",
+            "--implementation", target.implementation, "--disable-pip-version-check", "--no-warn-script-location"]
     for abi in abis(target):
         args += ["--abi", abi]
     for tag in platform_tags(target):
@@ -242,6 +261,10 @@ def _pip_report_once(requirements: Sequence[str], target: Target, constraints: O
             if wanted:
                 raise _NoWheel(wanted, message)
             raise SourceError(message)
+        if _NO_MARKERS in run.stderr:
+            log.warning("pip's environment markers are the build machine's, not %s's (this pip keeps its marker "
+                        "code elsewhere): dependencies conditional on the machine or Python version may be wrong",
+                        target.platform)
         with open(report, encoding="utf-8") as f:
             doc = json.load(f)
     out = []

@@ -210,3 +210,39 @@ def test_big_wheels_get_layers_of_their_own(tmp_path, monkeypatch):
     assert [len(g) for g, _ in groups] == [1, 1, 1] and groups[2][0][0][1]["name"] == "small"
     monkeypatch.setattr(plan, "OWN_LAYER", 1000)
     assert [what for _, what in plan.dependency_groups(wheels)] == ["dependencies"]
+
+
+def _wheel_file(directory, name: str, requires=()) -> None:
+    """A minimal pure wheel ``name-1.0`` with ``Requires-Dist`` lines."""
+    import zipfile
+
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    with zipfile.ZipFile(directory / f"{name.replace('-', '_')}-1.0-py3-none-any.whl", "w") as zf:
+        zf.writestr(f"{name.replace('-', '_')}.py", "")
+        zf.writestr(f"{name.replace('-', '_')}-1.0.dist-info/METADATA", meta)
+        zf.writestr(f"{name.replace('-', '_')}-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n")
+        zf.writestr(f"{name.replace('-', '_')}-1.0.dist-info/RECORD", "")
+
+
+def test_the_resolve_evaluates_markers_for_each_target_not_this_machine(tmp_path, monkeypatch):
+    """pip's --platform/--python-version leave markers to the machine it runs on; the resolve sets them."""
+    import dataclasses
+    import sys
+
+    from pypush.pybuild.lock import resolve
+
+    links = tmp_path / "links"
+    links.mkdir()
+    _wheel_file(links, "top", ['only-x86; platform_machine == "x86_64"', 'only-arm; platform_machine == "aarch64"',
+                               'old-py; python_version < "3.9"', 'new-py; python_version >= "3.9"'])
+    for name in ("only-x86", "only-arm", "old-py", "new-py"):
+        _wheel_file(links, name)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    # Python 3.8 targets: a version no machine running these tests has (pypush needs 3.9)
+    targets = [dataclasses.replace(_target(arch), python_version=(3, 8), python_full_version="3.8.18")
+               for arch in ("amd64", "arm64")]
+    assert sys.version_info >= (3, 9)
+    packages = resolve(["top"], targets, "", "sha256:x", str(tmp_path / "pylock.toml"), write=False)
+    chosen = {t.architecture: sorted(p.name for p, _ in select(packages, t, "lock")) for t in targets}
+    assert chosen == {"amd64": ["old-py", "only-x86", "top"], "arm64": ["old-py", "only-arm", "top"]}
