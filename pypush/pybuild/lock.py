@@ -73,7 +73,8 @@ def read_pylock(path: str) -> Tuple[List[Package], Dict[str, Any]]:
 
 def read_uv_lock(path: str, project: str, extras: Sequence[str] = ()) -> List[Package]:
     """The packages ``project`` needs from a ``uv.lock``, with the markers of the edges that lead to them
-    (one package reached by several edges gets them or-ed)."""
+    (one package reached by several edges gets them or-ed). A name locked at several versions (uv's forks,
+    e.g. one numpy per Python version) is told apart by the ``version`` (and ``source``) its edges name."""
     doc = load_toml(path)
     by_name: Dict[str, List[Mapping[str, Any]]] = {}
     for entry in doc.get("package") or []:
@@ -81,31 +82,45 @@ def read_uv_lock(path: str, project: str, extras: Sequence[str] = ()) -> List[Pa
     root = by_name.get(_normalize(project))
     if not root:
         raise SourceError(f"{path}: no package named {project!r} (the project this lock is for)")
-    markers: Dict[str, List[str]] = {}
-    stack: List[Tuple[Mapping[str, Any], str]] = []
+
+    def entry_of(edge: Mapping[str, Any]) -> Mapping[str, Any]:
+        found = by_name.get(_normalize(edge.get("name", "")), [])
+        for key in ("version", "source"):
+            if key in edge and len(found) > 1:
+                found = [e for e in found if e.get(key) == edge[key]]
+        if len(found) != 1:
+            how = "no" if not found else "more than one"
+            raise SourceError(f"{path}: {how} package entry for the dependency {edge.get('name')!r} "
+                              f"{edge.get('version', '')}".rstrip())
+        return found[0]
+
+    markers: Dict[int, List[str]] = {}
+    entries: Dict[int, Mapping[str, Any]] = {}
     edges = list(root[0].get("dependencies") or [])
     for extra in extras:
         edges += list((root[0].get("optional-dependencies") or {}).get(extra) or [])
-    stack = [(edge, "") for edge in edges]
+    stack: List[Tuple[Mapping[str, Any], str]] = [(edge, "") for edge in edges]
     while stack:
         edge, parent = stack.pop()
-        name = _normalize(edge.get("name", ""))
+        entry = entry_of(edge)
         marker = " and ".join(f"({m})" for m in (parent, edge.get("marker")) if m)
-        seen = markers.setdefault(name, [])
+        seen = markers.setdefault(id(entry), [])
+        entries[id(entry)] = entry
         if marker in seen or "" in seen:
             continue
         seen.append(marker)
-        for entry in by_name.get(name, [])[:1]:
-            stack += [(child, marker) for child in entry.get("dependencies") or []]
+        stack += [(child, marker) for child in entry.get("dependencies") or []]
+        for extra in edge.get("extra") or []:
+            stack += [(child, marker) for child in (entry.get("optional-dependencies") or {}).get(extra) or []]
     packages = []
-    for name, found in sorted(markers.items()):
-        entry = by_name[name][0]
+    for key, found in markers.items():
+        entry = entries[key]
         where = f"{path}: package {entry.get('name')}"
         wheels = [_artifact(w, where) for w in entry.get("wheels") or []]
         sdist = _artifact(entry["sdist"], where) if entry.get("sdist") else None
         marker = None if "" in found else " or ".join(f"({m})" for m in found)
         packages.append(Package(entry["name"], str(entry.get("version", "")), wheels, sdist, marker))
-    return packages
+    return sorted(packages, key=lambda p: (_normalize(p.name), p.version))
 
 
 def _normalize(name: str) -> str:

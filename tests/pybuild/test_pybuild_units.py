@@ -246,3 +246,30 @@ def test_the_resolve_evaluates_markers_for_each_target_not_this_machine(tmp_path
     packages = resolve(["top"], targets, "", "sha256:x", str(tmp_path / "pylock.toml"), write=False)
     chosen = {t.architecture: sorted(p.name for p, _ in select(packages, t, "lock")) for t in targets}
     assert chosen == {"amd64": ["old-py", "only-x86", "top"], "arm64": ["old-py", "only-arm", "top"]}
+
+
+def test_a_uv_lock_with_forks_extras_and_platform_markers():
+    """uv 0.13's own lock (``uv lock`` of ``click``, ``requests[socks]``, ``pywin32; sys_platform == 'win32'``,
+    requires-python >= 3.9; other platforms' wheels trimmed): one version per Python for the forked names,
+    the extra's dependency, nothing for Windows."""
+    import dataclasses
+    from pathlib import Path
+
+    from pypush.pybuild.lock import read_uv_lock
+
+    lock = str(Path(__file__).parent / "data" / "uv-forks.lock")
+    packages = read_uv_lock(lock, "uvproj")
+    py39_arm = dataclasses.replace(_target("arm64"), python_version=(3, 9), python_full_version="3.9.2")
+    got = {t.cache_tag + " " + t.architecture: {p.name: (p.version, a.filename.split("-", 2)[2])
+                                                 for p, a in select(packages, t, lock)}
+           for t in (_target(), py39_arm)}
+    assert got["cpython-311 amd64"] == {
+        "certifi": ("2026.10.19.post1", "py3-none-any.whl"), "click": ("8.5.1", "py3-none-any.whl"),
+        "idna": ("3.21", "py3-none-any.whl"), "pysocks": ("1.7.1", "py3-none-any.whl"),
+        "requests": ("2.34.2", "py3-none-any.whl"), "urllib3": ("2.8.0", "py3-none-any.whl"),
+        "charset-normalizer": ("3.5.3", "cp311-cp311-manylinux1_x86_64.manylinux_2_28_x86_64.manylinux_2_5_x86_64.whl")}
+    assert got["cpython-39 arm64"]["click"] == ("8.1.8", "py3-none-any.whl")
+    assert got["cpython-39 arm64"]["requests"] == ("2.32.5", "py3-none-any.whl")
+    assert got["cpython-39 arm64"]["charset-normalizer"][1].startswith("cp39-cp39-")
+    assert got["cpython-39 arm64"]["charset-normalizer"][1].endswith("aarch64.whl")
+    assert set(got["cpython-39 arm64"]) == set(got["cpython-311 amd64"])
