@@ -59,7 +59,7 @@ def packages_for(project: Project, targets: Sequence[Target], lock: Optional[str
     kind, path = find_lock(project, lock)
     inputs = inputs_digest(project.dependencies, project.requires_python)
     if kind == "pylock":
-        packages, tool = read_pylock(path)
+        packages, tool = read_pylock(path, project.root)
         stale = tool.get("inputs") not in (None, inputs) or (
             tool.get("targets") is not None and not {target_key(t) for t in targets} <= set(tool.get("targets") or []))
         if not stale:

@@ -52,17 +52,22 @@ def _artifact(entry: Mapping[str, Any], where: str, base_dir: str = "") -> Artif
     return Artifact(str(url), str(digest), entry.get("size"))
 
 
-def read_pylock(path: str) -> Tuple[List[Package], Dict[str, Any]]:
-    """The packages of a PEP 751 lock and its ``[tool.pypush]`` table."""
+def read_pylock(path: str, project_root: Optional[str] = None) -> Tuple[List[Package], Dict[str, Any]]:
+    """The packages of a PEP 751 lock and its ``[tool.pypush]`` table. The project itself, which ``pip lock .``
+    and ``uv export`` list as a ``directory`` package, is left out (it is the image's application layer)."""
     doc = load_toml(path)
     if not str(doc.get("lock-version", "")).startswith("1."):
         raise SourceError(f"{path}: lock-version {doc.get('lock-version')!r} is not 1.x (PEP 751)")
+    base_dir = os.path.dirname(os.path.abspath(path))
     packages = []
     for i, entry in enumerate(doc.get("packages") or []):
         where = f"{path}: packages[{i}] ({entry.get('name', '?')})"
+        directory = entry.get("directory")
+        if isinstance(directory, dict) and os.path.realpath(os.path.join(base_dir, str(directory.get("path", "")))) \
+                == os.path.realpath(project_root or base_dir):
+            continue
         if not entry.get("name") or not entry.get("version"):
             raise SourceError(f"{where}: needs name and version (a locked, not a directory/VCS, package)")
-        base_dir = os.path.dirname(os.path.abspath(path))
         wheels = [_artifact(w, where, base_dir) for w in entry.get("wheels") or []]
         sdist = _artifact(entry["sdist"], where, base_dir) if entry.get("sdist") else None
         if not wheels and sdist is None:

@@ -273,3 +273,23 @@ def test_a_uv_lock_with_forks_extras_and_platform_markers():
     assert got["cpython-39 arm64"]["charset-normalizer"][1].startswith("cp39-cp39-")
     assert got["cpython-39 arm64"]["charset-normalizer"][1].endswith("aarch64.whl")
     assert set(got["cpython-39 arm64"]) == set(got["cpython-311 amd64"])
+
+
+@pytest.mark.parametrize("name", ["pylock.uv-export.toml", "pylock.pip-lock.toml"])
+def test_pylock_files_as_uv_and_pip_write_them(name):
+    """``uv export --format pylock.toml`` (uv 0.13, markers for every Python) and ``pip lock .`` (pip 26.3, this
+    machine's choices) of the project of the uv.lock test (uv's: other platforms' wheels trimmed): the project's own
+    ``directory`` entry left out."""
+    from pathlib import Path
+
+    from pypush.pybuild.lock import read_pylock
+
+    lock = Path(__file__).parent / "data" / name
+    packages, tool = read_pylock(str(lock), str(lock.parent))
+    assert tool == {} and "uvproj" not in {p.name for p in packages}
+    chosen = {p.name: p.version for p, _ in select(packages, _target(), str(lock))}
+    assert {k: chosen.get(k) for k in ("click", "requests", "urllib3", "pysocks")} == {
+        "click": "8.5.1", "requests": "2.34.2", "urllib3": "2.8.0", "pysocks": "1.7.1"}
+    assert "colorama" not in chosen and "pywin32" not in chosen
+    with pytest.raises(SourceError, match=r"packages\[\d+\] \(uvproj\): needs name and version"):
+        read_pylock(str(lock), str(lock.parent.parent))  # a directory package that is not the project
