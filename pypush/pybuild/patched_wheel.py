@@ -1,6 +1,7 @@
 """The project's wheel after a change to files its build backend copies verbatim: the last wheel the backend
-built, with those members' new bytes and ``RECORD`` lines, every other byte kept (member order, times, modes,
-compression). The usual edit of an application, one module changed, then takes milliseconds instead of the
+built, with those members' new bytes and ``RECORD`` lines, every other byte kept (member order, modes, compression;
+times too, except where the backend dated a member by its file's modification time, as setuptools and flit do
+without ``SOURCE_DATE_EPOCH``: then the file's new one). The usual edit of an application, one module changed, then takes milliseconds instead of the
 backend's process (~1 s with setuptools here). Used only when the result is what the backend would have made:
 
 - the backend's wheel is pure (``py*-none-any``, purelib) and each of its members outside ``*.dist-info``
@@ -19,9 +20,10 @@ import hashlib
 import io
 import json
 import os
+import time
 import zipfile
-from dataclasses import dataclass
-from typing import Dict, List, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
 
 BUILD_RECORD = "built-from.json"
 """Beside each backend-built wheel in the cache: what it was built from and which members copy which file."""
@@ -31,21 +33,24 @@ _CONFIG_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in")
 @dataclass
 class BuiltFrom:
     """A backend build: the project's files then (relative path → content hash) and the wheel's members that
-    are verbatim copies of one of them (member → relative path); ``copies`` is empty when not patchable."""
+    are verbatim copies of one of them (member → relative path); ``copies`` is empty when not patchable.
+    ``dated_by_file``: the members whose zip time is their file's modification time (member → ``utc`` or
+    ``local``: setuptools takes UTC, zipfile's ``ZipInfo.from_file`` local time)."""
 
     files: Dict[str, str]
     copies: Dict[str, str]
+    dated_by_file: Dict[str, str] = field(default_factory=dict)
 
     def save(self, directory: str) -> None:
         with open(os.path.join(directory, BUILD_RECORD), "w", encoding="utf-8") as f:
-            json.dump({"files": self.files, "copies": self.copies}, f, sort_keys=True)
+            json.dump(self.__dict__, f, sort_keys=True)
 
     @classmethod
     def load(cls, directory: str) -> Optional["BuiltFrom"]:
         try:
             with open(os.path.join(directory, BUILD_RECORD), encoding="utf-8") as f:
                 doc = json.load(f)
-            return cls(dict(doc["files"]), dict(doc["copies"]))
+            return cls(dict(doc["files"]), dict(doc["copies"]), dict(doc["dated_by_file"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -59,6 +64,7 @@ def built_from(wheel: str, root: str, files: Dict[str, str], dynamic: List[str])
     for path, digest in files.items():
         by_hash.setdefault(digest.split(":")[0], []).append(path)
     copies: Dict[str, str] = {}
+    dated: Dict[str, str] = {}
     with zipfile.ZipFile(wheel) as zf:
         if not _purelib(zf):
             return BuiltFrom(files, {})
@@ -71,7 +77,11 @@ def built_from(wheel: str, root: str, files: Dict[str, str], dynamic: List[str])
             if len(sources) != 1:
                 return BuiltFrom(files, {})  # generated or transformed by the backend
             copies[info.filename] = sources[0]
-    return BuiltFrom(files, copies)
+            for zone in ("utc", "local"):
+                if info.date_time == _zip_time(os.path.join(root, sources[0]), zone):
+                    dated[info.filename] = zone
+                    break
+    return BuiltFrom(files, copies, dated)
 
 
 def patch(wheel: str, built: BuiltFrom, root: str, files: Dict[str, str], out: str) -> Optional[str]:
@@ -102,13 +112,25 @@ def patch(wheel: str, built: BuiltFrom, root: str, files: Dict[str, str], out: s
                 data = _record(zin.read(info), new)
             else:
                 data = zin.read(info)
-            zout.writestr(_same_header(info), data)
+            header = _same_header(info)
+            if info.filename in new and info.filename in built.dated_by_file:
+                header.date_time = _zip_time(os.path.join(root, built.copies[info.filename]),
+                                             built.dated_by_file[info.filename])
+            zout.writestr(header, data)
     return target
 
 
 def content_hash(data: bytes, executable: bool) -> str:
     """A project file as the cache keys it: its sha256, ``:x`` when executable (a mode the wheel keeps)."""
     return hashlib.sha256(data).hexdigest() + (":x" if executable else "")
+
+
+def _zip_time(path: str, zone: str) -> Tuple[int, int, int, int, int, int]:
+    """A file's modification time as a zip entry holds it (``utc`` or ``local``, even seconds, 1980 at the
+    earliest)."""
+    when = max(os.stat(path).st_mtime, 315532800)
+    stamp = time.gmtime(when) if zone == "utc" else time.localtime(when)
+    return (stamp.tm_year, stamp.tm_mon, stamp.tm_mday, stamp.tm_hour, stamp.tm_min, stamp.tm_sec // 2 * 2)
 
 
 def _purelib(zf: zipfile.ZipFile) -> bool:

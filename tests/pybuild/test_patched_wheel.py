@@ -71,6 +71,28 @@ def test_an_edited_module_patches_the_wheel_into_the_backends_own_bytes(tmp_path
     assert _wheel(tmp_path / "p", cache) == second
 
 
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_without_source_date_epoch_a_member_dated_by_its_file_gets_the_new_time(tmp_path, backend, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    package = _project(tmp_path / "p", backend)
+    for path in package.iterdir():
+        os.utime(path, (1600000000, 1600000000))
+    cache = tmp_path / "cache"
+    _wheel(tmp_path / "p", cache)
+    (package / "cli.py").write_text("def main():\n    print('two')\n")
+    os.utime(package / "cli.py", (1700000001, 1700000001))
+    second = _wheel(tmp_path / "p", cache)
+    fresh = _wheel(tmp_path / "p", tmp_path / "other-cache")
+    assert _patched(second) and not _patched(fresh)
+
+    def entries(wheel: Path) -> dict:  # setuptools dates its generated dist-info files by the clock
+        with zipfile.ZipFile(wheel) as zf:
+            return {i.filename: (zf.read(i), None if ".dist-info/" in i.filename else i.date_time)
+                    for i in zf.infolist()}
+    assert entries(second) == entries(fresh)
+    assert entries(second)["demo_app/cli.py"][1] != entries(second)["demo_app/util.py"][1] or backend == "hatchling"
+
+
 @pytest.mark.parametrize("edit", ["pyproject", "readme", "new-module", "removed-module", "test-file", "mode"])
 def test_other_changes_go_back_to_the_backend(tmp_path, edit):
     package = _project(tmp_path / "p", "flit_core")
