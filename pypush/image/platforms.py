@@ -111,7 +111,8 @@ def select_platforms(root: Node, platforms: Sequence[Platform], where: str) -> N
         check_single(root, platforms, where)
         return root
     if any(isinstance(c, ImageIndex) for c in root.children):
-        return _select_nested(check_expansion(root, where), platforms, where)
+        check_expansion(root, where)
+        return _select_nested(root, platforms, where)
     one, desc, raw, keep = narrow(root.descriptor, root.raw, [c.descriptor for c in root.children], platforms, where)
     if one is not None:
         return root.children[one]

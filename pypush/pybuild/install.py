@@ -9,14 +9,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import pathlib
 import posixpath
 import sys
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
-from typing import Any, BinaryIO, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterable, List, Optional, Tuple
 
 from pypush.errors import SourceError
 from pypush.pybuild.target import Target
+
+if TYPE_CHECKING:
+    from installer.scripts import ScriptSection
 
 FILE, EXEC = 0o644, 0o755
 INSTALLER_NAME = b"pypush\n"
@@ -80,7 +84,7 @@ class _Destination:
 
         return RecordEntry(posixpath.relpath(full, self.target.site_dir), Hash("sha256", _b64_sha256(data)), len(data))
 
-    def write_script(self, name: str, module: str, attr: str, section: str) -> Any:
+    def write_script(self, name: str, module: str, attr: str, section: ScriptSection) -> Any:
         from installer.scripts import Script
 
         _, data = Script(name, module, attr, section).generate(self.target.interpreter, "posix")
@@ -140,7 +144,7 @@ def install_wheel(tree: Tree, wheel_path: str, target: Target, compile_pyc: bool
 
     what = posixpath.basename(wheel_path)
     try:
-        with WheelFile.open(wheel_path) as source:
+        with WheelFile.open(pathlib.Path(wheel_path)) as source:
             source.validate_record()
             metadata = source.read_dist_info("METADATA")
             before = len(tree.files)

@@ -33,8 +33,8 @@ def installed_layer(wheels: Sequence[Tuple[str, Dict[str, Any]]], target: Target
         with open(meta, encoding="utf-8") as f:
             doc = json.load(f)
         if os.path.getsize(tar) == doc["size"]:
-            layer = BuiltLayer(tar, OCI_LAYER, doc["digest"], doc["size"], doc["digest"], doc["created_by"])
-            return layer, doc["dists"]
+            cached = BuiltLayer(tar, OCI_LAYER, doc["digest"], doc["size"], doc["digest"], doc["created_by"])
+            return cached, doc["dists"]
     except (OSError, ValueError, KeyError):
         pass
     tree = Tree()

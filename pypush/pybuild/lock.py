@@ -123,8 +123,8 @@ def read_uv_lock(path: str, project: str, extras: Sequence[str] = ()) -> List[Pa
         where = f"{path}: package {entry.get('name')}"
         wheels = [_artifact(w, where) for w in entry.get("wheels") or []]
         sdist = _artifact(entry["sdist"], where) if entry.get("sdist") else None
-        marker = None if "" in found else " or ".join(f"({m})" for m in found)
-        packages.append(Package(entry["name"], str(entry.get("version", "")), wheels, sdist, marker))
+        either = None if "" in found else " or ".join(f"({m})" for m in found)
+        packages.append(Package(entry["name"], str(entry.get("version", "")), wheels, sdist, either))
     return sorted(packages, key=lambda p: (_normalize(p.name), p.version))
 
 

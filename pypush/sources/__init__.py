@@ -102,6 +102,11 @@ def open_source(spec: Union[str, "os.PathLike[str]"], *, platforms: Sequence["Pl
 def _open_file(spec: str, nondistributable: bool) -> Source:
     scheme, path, ref = parse_spec(spec)
     release: List[Callable[[], None]] = []
+
+    def release_all() -> None:
+        for undo in release:
+            undo()
+
     try:
         tree, detected = _open_tree(path, scheme, release)
         if detected == "docker-archive":
@@ -113,11 +118,9 @@ def _open_file(spec: str, nondistributable: bool) -> Source:
             layout.check()
             root, tags = layout.select(ref)
     except BaseException:
-        for undo in release:
-            undo()
+        release_all()
         raise
-    return Source(root=root, name=spec, tags=tags, format=detected,
-                  release=(lambda: [undo() for undo in release] and None) if release else None)
+    return Source(root=root, name=spec, tags=tags, format=detected, release=release_all if release else None)
 
 
 def _open_tree(path: str, scheme: Optional[str], release: List[Callable[[], None]]) -> Tuple[Tree, str]:

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import weakref
 import zlib
-from typing import IO, Any, Callable, Iterator, Optional, Tuple
+from typing import IO, Any, Callable, Iterator, Optional, Tuple, Type
 
 from pypush.errors import SourceError
 
@@ -107,16 +107,21 @@ def _decoded(src: IO[bytes], kind: str, path: str) -> Iterator[bytes]:
         raise SourceError(f"{path}: corrupt or truncated {kind}-compressed archive ({detail})") from None
 
 
-def _reader(src: IO[bytes], kind: str, path: str) -> Tuple[Callable[[int], bytes], Tuple[type, ...]]:
+_Errors = Tuple[Type[BaseException], ...]
+
+
+def _reader(src: IO[bytes], kind: str, path: str) -> Tuple[Callable[[int], bytes], _Errors]:
     """``read(n)`` of the plain bytes and the exceptions that mean bad data."""
     if kind == ZSTD:
         return _zstd_reader(src, path)
     stream: Any
+    errors: _Errors
     if kind == GZIP:
         try:
             from isal import igzip, isal_zlib
 
-            stream, errors = igzip.GzipFile(fileobj=src, mode="rb"), (isal_zlib.error, zlib.error)
+            stream = igzip.GzipFile(fileobj=src, mode="rb")
+            errors = (isal_zlib.error, zlib.error)  # type: ignore[assignment]  # a class; isal's stub: an instance
         except ImportError:
             stream, errors = gzip.GzipFile(fileobj=src, mode="rb"), (zlib.error,)
     elif kind == XZ:
@@ -126,7 +131,7 @@ def _reader(src: IO[bytes], kind: str, path: str) -> Tuple[Callable[[int], bytes
     return stream.read, (EOFError, OSError, *errors)
 
 
-def _zstd_reader(src: IO[bytes], path: str) -> Tuple[Callable[[int], bytes], Tuple[type, ...]]:
+def _zstd_reader(src: IO[bytes], path: str) -> Tuple[Callable[[int], bytes], _Errors]:
     """The frames of ``src`` decompressed one after another. zstandard's stream reader returns short data
     silently when the input ends inside a frame, so the frames are walked first (block headers only)."""
     try:
@@ -154,10 +159,10 @@ def zstd_frames_problem(f: IO[bytes]) -> str:
         if len(magic) < 4:
             return f"data ends inside a frame header at byte {pos}"
         if magic[1:] == b"\x2a\x4d\x18" and magic[0] & 0xF0 == 0x50:  # a skippable frame: size, then bytes
-            size = f.read(4)
-            if len(size) < 4:
+            length = f.read(4)
+            if len(length) < 4:
                 return f"data ends inside a frame header at byte {pos}"
-            pos += 8 + int.from_bytes(size, "little")
+            pos += 8 + int.from_bytes(length, "little")
         elif magic == b"\x28\xb5\x2f\xfd":
             desc = f.read(1)
             if not desc:

@@ -228,7 +228,7 @@ def _generate(tree: Tree, entry: _Entry, config_raw: bytes, config_digest: str,
                   for b in layers]
     config_blob = Blob(Descriptor(config_type, config_digest, len(config_raw)), tree.opener(entry.config),
                        name=cfg_name)
-    doc = {
+    doc: Dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": manifest_type,
         "config": {"mediaType": config_type, "size": len(config_raw), "digest": config_digest},

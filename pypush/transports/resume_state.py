@@ -202,7 +202,7 @@ def _valid(doc: object, key: UploadKey) -> Optional[UploadState]:
     session, offset, part_size, created = (doc.get(k) for k in ("session", "offset", "part_size", "created"))
     if not isinstance(session, str) or not session:
         return None
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (offset, part_size)):
+    if not (isinstance(offset, int) and isinstance(part_size, int)) or bool in (type(offset), type(part_size)):
         return None
     if offset < 0 or part_size <= 0 or not isinstance(created, (int, float)) or isinstance(created, bool):
         return None

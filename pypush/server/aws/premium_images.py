@@ -84,6 +84,7 @@ def set_image_status(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         if current is not None:
             raise _violation(f"The image {img.digest} is already DEPRECATED, scheduled for deletion at "
                              f"{_when(current[0])}; set it ACTIVE before deprecating it again")
+        assert days is not None  # DEPRECATED (the model's enum) without days was refused above
         at = now + days * DAY
         late = [d for d, t in parents.items() if t is None or t >= at]
         if late:

@@ -123,12 +123,12 @@ class RegistryTransport(Transport):
         got = self.client.call("GET", f"/v2/{self.repository}/manifests/{tag}", scopes=self.push_scopes,
                                ok=(200, 404), what=f"manifest GET {self.repository}:{tag}",
                                headers={"Accept": index_type})
-        doc = {"schemaVersion": 2, "mediaType": index_type, "manifests": []}
+        doc: Dict[str, Any] = {"schemaVersion": 2, "mediaType": index_type, "manifests": []}
         if got.status_code == 200:
             try:
                 old = json.loads(got.content)
                 doc["manifests"] = [m for m in old.get("manifests") or [] if m.get("digest") != digest]
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, TypeError):  # not an index (manifests: 5): replaced
                 pass
         entry: Dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
         if artifact_type:
