@@ -95,8 +95,11 @@ def test_rebuild_is_reproducible_and_app_change_reuses_dependency_layers(project
     before = {arch: h.layer_digests(tmp_path / "a", "v1", arch) for arch in h.ARCHES}
     cli = project / "src/hello/cli.py"
     cli.write_text(cli.read_text().replace('f"hello ', 'f"hello again '))
-    changed = _build(project, tmp_path / "c", base)
+    changed = _build(project, tmp_path / "c", base)  # the project's wheel patched from the last build
     assert changed["digest"] != first["digest"]
+    monkeypatch.setenv("PYPUSH_CACHE_DIR", str(tmp_path / "third-cache"))  # its wheel built by setuptools
+    fresh = _build(project, tmp_path / "d", base)
+    assert fresh["digest"] == changed["digest"] and fresh["referrers"] == changed["referrers"]
     for arch in h.ARCHES:
         after = h.layer_digests(tmp_path / "c", "v1", arch)
         assert after[:-1] == before[arch][:-1] and after[-1] != before[arch][-1]
