@@ -1,8 +1,7 @@
 """Installing wheels into a layer tree (image paths → bytes and mode) as an installer would, with PyPA
 ``installer``: ``*.dist-info`` with ``INSTALLER`` and a true ``RECORD`` (no ``direct_url.json``), console
 scripts in the image's ``bin`` with the image's interpreter in the shebang, and ``.pyc`` files with
-``checked-hash`` invalidation (valid whatever the file times) — compiled only when this interpreter is
-the target's version and implementation (a different one would write byte code the image cannot use).
+``checked-hash`` invalidation, by an interpreter of the target's version (:mod:`pypush.pybuild.bytecode`).
 """
 from __future__ import annotations
 
@@ -11,12 +10,12 @@ import hashlib
 import io
 import pathlib
 import posixpath
-import sys
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterable, List, Optional, Tuple
 
 from pypush.errors import SourceError
+from pypush.pybuild.bytecode import Compiler
 from pypush.pybuild.target import Target
 
 if TYPE_CHECKING:
@@ -24,12 +23,6 @@ if TYPE_CHECKING:
 
 FILE, EXEC = 0o644, 0o755
 INSTALLER_NAME = b"pypush\n"
-
-
-def can_compile(target: Target) -> bool:
-    """Whether this interpreter writes byte code the target's interpreter reads."""
-    impl = "cp" if sys.implementation.name == "cpython" else "pp" if sys.implementation.name == "pypy" else "?"
-    return impl == target.implementation and tuple(sys.version_info[:2]) == target.python_version
 
 
 @dataclass
@@ -64,9 +57,9 @@ def _b64_sha256(data: bytes) -> str:
 class _Destination:
     """An ``installer`` destination writing into a Tree."""
 
-    def __init__(self, tree: Tree, target: Target, compile_pyc: bool, what: str):
+    def __init__(self, tree: Tree, target: Target, compiler: Optional[Compiler], what: str):
         major, minor = target.python_version
-        self.tree, self.target, self.compile_pyc, self.what = tree, target, compile_pyc, what
+        self.tree, self.target, self.compiler, self.what = tree, target, compiler, what
         lib = f"{target.prefix}/include/{'python' if target.implementation == 'cp' else 'pypy'}{major}.{minor}"
         self.roots = {"purelib": target.site_dir, "platlib": target.site_dir, "scripts": target.bin_dir,
                       "data": target.prefix, "headers": lib}
@@ -108,10 +101,11 @@ class _Destination:
             row = list(record.to_row())
             rows.append(row)
             full = posixpath.normpath(posixpath.join(self.target.site_dir, record.path))
-            if self.compile_pyc and full.endswith(".py") and full.startswith(self.target.site_dir + "/"):
-                pyc = _compile(self.tree.files[full][0], full, self.target)
-                if pyc is not None:
-                    name, data = pyc
+            if self.compiler and full.endswith(".py") and full.startswith(self.target.site_dir + "/"):
+                data = self.compiler.compile(self.tree.files[full][0], full)
+                if data is not None:
+                    directory, module = posixpath.split(full)
+                    name = f"{directory}/__pycache__/{module[:-3]}.{self.target.cache_tag}.pyc"
                     self.tree.put(name, data, FILE, self.what)
                     rows.append(list(self._record(name, data).to_row()))
         out = io.StringIO()
@@ -120,23 +114,7 @@ class _Destination:
         self.tree.put(full, out.getvalue().encode(), FILE, self.what)
 
 
-def _compile(source: bytes, path: str, target: Target) -> Optional[Tuple[str, bytes]]:
-    """(``__pycache__`` path, checked-hash ``.pyc`` bytes) of a module, named by its image path; None when the
-    source does not compile (pip skips those too)."""
-    import importlib._bootstrap_external as external  # the same code py_compile uses
-    import importlib.util
-
-    try:
-        code = compile(source, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return None
-    source_hash = importlib.util.source_hash(source)
-    data = external._code_to_hash_pyc(code, source_hash, checked=True)  # type: ignore[attr-defined]
-    directory, name = posixpath.split(path)
-    return f"{directory}/__pycache__/{name[:-3]}.{target.cache_tag}.pyc", bytes(data)
-
-
-def install_wheel(tree: Tree, wheel_path: str, target: Target, compile_pyc: bool) -> Installed:
+def install_wheel(tree: Tree, wheel_path: str, target: Target, compiler: Optional[Compiler]) -> Installed:
     """Install one wheel into ``tree`` for ``target``; returns its name, version and license."""
     from installer import install
     from installer.exceptions import InstallerError
@@ -148,7 +126,7 @@ def install_wheel(tree: Tree, wheel_path: str, target: Target, compile_pyc: bool
             source.validate_record()
             metadata = source.read_dist_info("METADATA")
             before = len(tree.files)
-            install(source, _Destination(tree, target, compile_pyc, what),  # type: ignore[arg-type]
+            install(source, _Destination(tree, target, compiler, what),  # type: ignore[arg-type]
                     additional_metadata={"INSTALLER": INSTALLER_NAME})
     except (InstallerError, ValueError, KeyError, OSError) as e:
         raise SourceError(f"{what}: not an installable wheel ({e})") from None

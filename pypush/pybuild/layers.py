@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 from pypush.assemble.layer_spec import BuiltLayer, Layer
 from pypush.errors import SourceError
 from pypush.image.model import OCI_LAYER
-from pypush.pybuild.install import Tree, can_compile, install_wheel, layer_bytes
+from pypush.pybuild.bytecode import compiler_for
+from pypush.pybuild.install import Tree, install_wheel, layer_bytes
 from pypush.pybuild.target import Target
 
 log = logging.getLogger("pypush")
@@ -23,8 +24,8 @@ def installed_layer(wheels: Sequence[Tuple[str, Dict[str, Any]]], target: Target
                     what: str, allow_foreign: bool = False) -> Tuple[BuiltLayer, List[Dict[str, Any]]]:
     """The layer holding ``wheels`` (path, facts: name, version, sha256, filename, url, role) installed for
     ``target``, and the facts of each distribution completed with its license (for the SBOM)."""
-    compile_pyc = can_compile(target)
-    key_doc = [_FORMAT, target.to_json(), compile_pyc, epoch, what, allow_foreign,
+    compiler = compiler_for(target)
+    key_doc = [_FORMAT, target.to_json(), compiler.name if compiler else None, epoch, what, allow_foreign,
                sorted((facts["sha256"], facts["filename"]) for _, facts in wheels)]
     key = hashlib.sha256(json.dumps(key_doc, sort_keys=True).encode()).hexdigest()
     directory = os.path.join(cache, "layers", key[:2])
@@ -40,7 +41,7 @@ def installed_layer(wheels: Sequence[Tuple[str, Dict[str, Any]]], target: Target
     tree = Tree()
     dists = []
     for path, facts in wheels:
-        installed = install_wheel(tree, path, target, compile_pyc)
+        installed = install_wheel(tree, path, target, compiler)
         dists.append({**facts, "name": installed.name or facts["name"], "license": installed.license,
                       "license_expression": installed.license_expression})  # the name as the wheel spells it
     _check_machines(tree, target, what, allow_foreign)
