@@ -5,7 +5,8 @@ without ``SOURCE_DATE_EPOCH``: then the file's new one). The usual edit of an ap
 backend's process (~1 s with setuptools here). Used only when the result is what the backend would have made:
 
 - the backend's wheel is pure (``py*-none-any``, purelib) and each of its members outside ``*.dist-info``
-  equals exactly one of the project's files byte for byte (nothing generated, nothing transformed);
+  equals, byte for byte, exactly one of the project's files at the same path (``pkg/mod.py`` from
+  ``pkg/mod.py`` or ``src/pkg/mod.py``): nothing generated, transformed or moved;
 - ``[project]`` has no ``dynamic`` fields (no version or readme read from the files);
 - the project has the same file paths as at that build; every changed file is one of those copied members
   (not ``pyproject.toml``, a readme, a license or a test) and no build configuration names it.
@@ -71,11 +72,10 @@ def built_from(wheel: str, root: str, files: Dict[str, str], dynamic: List[str])
         for info in zf.infolist():
             if info.is_dir() or info.filename.split("/")[0].endswith(".dist-info"):
                 continue
-            sources = by_hash.get(hashlib.sha256(zf.read(info)).hexdigest(), [])
-            if len(sources) > 1:  # the same bytes in several files (empty __init__.py): the one at its path
-                sources = [s for s in sources if ("/" + s).endswith("/" + info.filename)]
+            sources = [s for s in by_hash.get(hashlib.sha256(zf.read(info)).hexdigest(), [])
+                       if ("/" + s).endswith("/" + info.filename)]  # same bytes at the same path (src/ or not)
             if len(sources) != 1:
-                return BuiltFrom(files, {})  # generated or transformed by the backend
+                return BuiltFrom(files, {})  # generated, transformed or moved by the backend
             copies[info.filename] = sources[0]
             for zone in ("utc", "local"):
                 if info.date_time == _zip_time(os.path.join(root, sources[0]), zone):

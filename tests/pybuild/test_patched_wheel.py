@@ -139,3 +139,17 @@ def test_a_wheel_with_generated_members_is_not_patched(tmp_path):
     assert "demo_app/_stamp.py" in _members(first)
     (package / "cli.py").write_text("def main():\n    print('two')\n")
     assert not _patched(_wheel(root, cache))
+
+
+def test_a_package_the_backend_moves_is_not_patched(tmp_path):
+    """``package-dir``: ``lib/cli.py`` becomes ``demo_app/cli.py``; edits go to setuptools again."""
+    root = tmp_path / "p"
+    package = _project(root, "setuptools")
+    package.rename(root / "lib")
+    (root / "pyproject.toml").write_text((root / "pyproject.toml").read_text().replace(
+        "\n[project.scripts]", '\n[tool.setuptools]\npackage-dir = {"demo_app" = "lib"}\n\n[project.scripts]'))
+    cache = tmp_path / "cache"
+    assert "demo_app/cli.py" in _members(_wheel(root, cache))
+    (root / "lib" / "cli.py").write_text("def main():\n    print('two')\n")
+    again = _wheel(root, cache)
+    assert not _patched(again) and b"two" in _members(again)["demo_app/cli.py"]
