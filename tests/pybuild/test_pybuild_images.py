@@ -195,3 +195,37 @@ def test_a_dependency_published_only_as_a_pure_sdist(base, tmp_path, monkeypatch
     monkeypatch.setenv("PYPUSH_CACHE_DIR", str(tmp_path / "fresh-cache"))  # from the lock: the sdist built again
     again = _build(project, tmp_path / "again", base, "--platform", "linux/amd64")
     assert again["digest"] == json.loads((out / "index.json").read_text())["manifests"][0]["digest"]
+
+
+def test_the_same_digests_whichever_python_runs_pypush(base, tmp_path, monkeypatch):
+    """The same project, lock, base and SOURCE_DATE_EPOCH give the same image and SBOM digests whether this
+    Python or CPython 3.9 (3.13 when this is 3.9) runs pypush: byte code by the target's version either way.
+    The project pins its backend: unpinned, pip picks the newest setuptools each interpreter supports."""
+    from pypush.pybuild.bytecode import candidates
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    version = (3, 13) if sys.version_info[:2] == (3, 9) else (3, 9)
+    other = next((c for c in candidates("cpython", version)
+                  if subprocess.run([c, "-c", "pass"], capture_output=True).returncode == 0), None)
+    if other is None:
+        pytest.skip(f"no CPython {version[0]}.{version[1]} on this machine")
+    project = tmp_path / "tool"
+    shutil.copytree(PROJECTS / "tool", project)
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace('"setuptools>=61"', '"setuptools==80.9.0"'))
+    here = _build(project, tmp_path / "a", base, "--platform", "linux/amd64")
+    root = Path(__file__).resolve().parents[2]
+    from pypush.pybuild.lock import load_toml
+
+    venv = tmp_path / "venv"
+    subprocess.run([other, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c",
+                    str(root / ".ci/constraints.txt"), *load_toml(str(root / "pyproject.toml"))["project"]["dependencies"]],
+                   check=True)
+    proc = subprocess.run([str(venv / "bin/python"), "-m", "pypush", "build", str(project), f"oci:{tmp_path / 'b'}:v1",
+                           "--base", f"oci:{base}:bookworm", "--platform", "linux/amd64", "--format", "json"],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(root),
+                                                                   PYPUSH_CACHE_DIR=str(tmp_path / "other-cache")))
+    assert proc.returncode == 0, proc.stderr
+    there = json.loads(proc.stdout)
+    assert (there["digest"], there["referrers"]) == (here["digest"], here["referrers"])
