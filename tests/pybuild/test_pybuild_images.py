@@ -51,6 +51,8 @@ def _run(rootfs: Path, arch: str, *argv: str) -> str:
 
 
 def test_build_runs_on_both_platforms_with_their_own_c_extensions(project, base, tmp_path):
+    from pypush.pybuild.bytecode import candidates
+
     out = tmp_path / "out"
     result = _build(project, out, base)
     assert len(result["children"]) == 2 and len(result["referrers"]) == 2
@@ -68,7 +70,7 @@ def test_build_runs_on_both_platforms_with_their_own_c_extensions(project, base,
         record = (dist / "RECORD").read_text()
         assert str(tmp_path) not in record and "markupsafe/__init__.py,sha256=" in record
         pycs = list(site.glob("markupsafe/__pycache__/*.pyc"))
-        if sys.version_info[:2] == (3, 11) and sys.implementation.name == "cpython":
+        if (sys.version_info[:2] == (3, 11) and sys.implementation.name == "cpython") or candidates("cpython", (3, 11)):
             assert pycs and all(p.read_bytes()[4:8] == b"\x03\x00\x00\x00" for p in pycs)  # checked-hash pyc
             if arch == "amd64":  # the image's Python loads them as they are (no recompiling at start)
                 proc = subprocess.run(["chroot", str(rootfs), "/usr/bin/python3", "-v", "-c", "import markupsafe"],
@@ -76,7 +78,7 @@ def test_build_runs_on_both_platforms_with_their_own_c_extensions(project, base,
                 pyc = "/usr/local/lib/python3.11/dist-packages/markupsafe/__pycache__/__init__.cpython-311.pyc"
                 assert f"code object from '{pyc}'" in proc.stderr, proc.stderr[-2000:]
         else:
-            assert not pycs  # byte code only from an interpreter of the target's version
+            assert not pycs  # byte code only from an interpreter of the target's version, and this machine has none
     config_digest = h.platform_manifests(out, "v1")["amd64"]["config"]["digest"]
     config = json.loads(h.blob(out, config_digest))
     assert config["config"]["Entrypoint"] == ["/usr/local/bin/hello"]
