@@ -215,7 +215,8 @@ def test_the_same_digests_whichever_python_runs_pypush(base, tmp_path, monkeypat
     shutil.copytree(PROJECTS / "tool", project)
     text = (project / "pyproject.toml").read_text()
     (project / "pyproject.toml").write_text(text.replace('"setuptools>=61"', '"setuptools==80.9.0"'))
-    here = _build(project, tmp_path / "a", base, "--platform", "linux/amd64")
+    same = ("--platform", "linux/amd64", "--compression", "none")  # gzip bytes: ISA-L or zlib, not the Python
+    here = _build(project, tmp_path / "a", base, *same)
     root = Path(__file__).resolve().parents[2]
     from pypush.pybuild.lock import load_toml
 
@@ -225,7 +226,7 @@ def test_the_same_digests_whichever_python_runs_pypush(base, tmp_path, monkeypat
                     str(root / ".ci/constraints.txt"), *load_toml(str(root / "pyproject.toml"))["project"]["dependencies"]],
                    check=True)
     proc = subprocess.run([str(venv / "bin/python"), "-m", "pypush", "build", str(project), f"oci:{tmp_path / 'b'}:v1",
-                           "--base", f"oci:{base}:bookworm", "--platform", "linux/amd64", "--format", "json"],
+                           "--base", f"oci:{base}:bookworm", *same, "--format", "json"],
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(root),
                                                                    PYPUSH_CACHE_DIR=str(tmp_path / "other-cache")))
     assert proc.returncode == 0, proc.stderr
