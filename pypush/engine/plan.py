@@ -10,6 +10,7 @@ failure does not stop the others: each outcome carries its result or its error.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,10 +18,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from pypush.engine.push_result import PushResult
+from pypush.engine.transfer import STOP_ALL
 from pypush.errors import PypushError, UsageError
 from pypush.image.model import Blob, Descriptor
 from pypush.net.stats import TransferStats
 from pypush.transports.base import ProgressFn, Transport
+
+log = logging.getLogger("pypush")
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,17 @@ def run_plan(entries: Sequence[PlanEntry], push_one: Callable[[PlanEntry], PushR
             with told:
                 on_outcome(outcome)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(entries))), thread_name_prefix="pypush-image") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(entries))), thread_name_prefix="pypush-image")
+    try:
         list(pool.map(one, range(len(entries))))
+    except KeyboardInterrupt:  # only this thread hears Ctrl-C: the images' uploads are told to stop
+        STOP_ALL.set()
+        log.warning("stopping: each upload under way ends its current part or chunk, written down for a rerun to "
+                    "continue (Ctrl-C again to quit at once)")
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        STOP_ALL.clear()
     return [o for o in outcomes if o is not None]
 
 

@@ -16,6 +16,9 @@ from pypush.transports.base import Transport
 from pypush.image.verify_ahead import VerifyAhead
 
 log = logging.getLogger("pypush")
+STOP_ALL = threading.Event()
+"""Set while a run of many pushes (a plan) is being interrupted: every upload under way, in any image, stops at
+its next part or chunk, as one push does on Ctrl-C."""
 
 
 def push(image: Union[Node, WalkedImage], transport: Transport, tags: Sequence[str], *, repository: str = "",
@@ -97,7 +100,7 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
         sent = [0]
 
         def progress(n: int) -> None:
-            if cancel.is_set():
+            if cancel.is_set() or STOP_ALL.is_set():
                 raise _Cancelled()
             sent[0] += n
             subscriber.on_bytes(blob, n)
@@ -131,6 +134,8 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
             if f.done() and not f.cancelled() and f.exception() is not None \
                     and not isinstance(f.exception(), _Cancelled):
                 raise f.exception()  # type: ignore[misc]
+        if STOP_ALL.is_set():
+            raise KeyboardInterrupt  # the plan was interrupted: as if here
     except KeyboardInterrupt:
         if any(f.running() for f in futures):
             log.warning("stopping: each upload under way ends its current part or chunk, written down for a rerun "

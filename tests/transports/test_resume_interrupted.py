@@ -136,3 +136,29 @@ def test_v2_push_into_docker_registry_after_sigkill_resumes_or_starts_over(docke
     assert result["bytes_resumed"] == 0 or result["bytes_resumed"] >= SIZE // 2
     assert result["digest"] == manifest
     pull_and_check(skopeo, f"{docker_registry.host}/big:1", tmp_path / "pulled", expected_digest=manifest)
+
+
+def test_ctrl_c_stops_every_image_of_a_plan_and_the_rerun_resumes(endpoint, big, tmp_path):
+    """push --plan: Ctrl-C reaches only the main thread, which tells every image's uploads to stop at their next
+    part (they used to run to the end). Two repositories through the ECR API (no mounts there): both layers
+    are left half-sent, no manifest is written, and the plan run again resumes both."""
+    layout, manifest, layer = big
+    ecr = client(endpoint)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps([{"source": f"oci:{layout}:1", "destination": f"public.ecr.aws/local/plan-{n}:1"}
+                                for n in ("a", "b")]))
+    for n in ("a", "b"):
+        ecr.create_repository(repositoryName=f"plan-{n}")
+    args = ["--plan", str(plan), "--endpoint-url", endpoint.url, "--compression", "keep", "--jobs", "2"]
+    code = stop_halfway(args, layer, signal.SIGINT, tmp_path / "cache")
+    assert code == 130
+    left = [s for s in states(tmp_path / "cache") if s["key"]["digest"] == layer]  # (the config's may be there)
+    assert len(left) == 2 and all(s["offset"] < SIZE for s in left)
+    for n in ("a", "b"):
+        assert ecr.describe_images(repositoryName=f"plan-{n}")["imageDetails"] == []
+    proc = run_pypush("push", *args, "--format", "json", env={"PYPUSH_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    outcomes = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["digest"] for o in outcomes] == [manifest, manifest]
+    assert sum(o["bytes_resumed"] for o in outcomes) >= sum(s["offset"] for s in left) > 0
+    assert states(tmp_path / "cache") == []
