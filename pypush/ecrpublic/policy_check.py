@@ -7,11 +7,11 @@ conditions are left to the service: this client cannot tell who the caller is to
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 from typing import Any, List, Optional
 
 from pypush.errors import UsageError
+from pypush.name.patterns import wildcard_match
 
 GUARDED_ACTIONS = ("ecr-public:BatchCheckLayerAvailability", "ecr-public:InitiateLayerUpload",
                    "ecr-public:UploadLayerPart", "ecr-public:CompleteLayerUpload", "ecr-public:PutImage",
@@ -25,7 +25,7 @@ def _listed(value: Any) -> List[str]:
 
 
 def _matches(patterns: List[str], action: str) -> bool:
-    return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+    return any(wildcard_match(p.lower(), action.lower()) for p in patterns)  # IAM's: only * and ?
 
 
 def _everyone(principal: Any) -> bool:

@@ -1,5 +1,6 @@
 """Every name pattern pypush checks, each written once: tags, digests, repository names, ECR hosts and
-aliases, Docker Hub's names. Compiled patterns are meant for ``fullmatch``."""
+aliases, Docker Hub's names, and IAM's wildcards (policy actions and resources). Compiled patterns are meant
+for ``fullmatch``."""
 from __future__ import annotations
 
 import re
@@ -31,3 +32,26 @@ def is_ecr_host(host: str) -> bool:
     """Whether ``host`` (a port allowed) is an ECR registry host, private (any partition) or public."""
     name = host.lower().split(":", 1)[0]
     return name == ECR_PUBLIC_HOST or ECR_PRIVATE_HOST.fullmatch(name) is not None
+
+
+def wildcard_match(pattern: str, value: str) -> bool:
+    """IAM's wildcard match of all of ``value``: ``*`` any run of characters, ``?`` one, nothing else special.
+
+    Greedy with one backtrack point (the last ``*``), so time is at most len(pattern) × len(value) whatever
+    the pattern (a regular expression of ``*a*a*a…`` backtracks exponentially).
+    """
+    p = v = 0
+    star, resume = -1, 0
+    while v < len(value):
+        if p < len(pattern) and pattern[p] == "*":
+            star, resume = p, v
+            p += 1
+        elif p < len(pattern) and pattern[p] in ("?", value[v]):
+            p += 1
+            v += 1
+        elif star >= 0:
+            p, resume = star + 1, resume + 1
+            v = resume
+        else:
+            return False
+    return all(c == "*" for c in pattern[p:])

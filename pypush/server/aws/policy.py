@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
+from pypush.name.patterns import wildcard_match
 from pypush.server.aws.context import Context, typed_key
 from pypush.server.aws.protocol import PUBLIC, ApiError
 from pypush.server.store.store import Db, is_premium_key, name_of_key
@@ -29,29 +30,6 @@ def _listed(value: Any) -> List[str]:
     if isinstance(value, str):
         return [value]
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def wildcard_match(pattern: str, value: str) -> bool:
-    """IAM's wildcard match of all of ``value``: ``*`` any run of characters, ``?`` one, nothing else special.
-
-    Greedy with one backtrack point (the last ``*``), so time is at most len(pattern) × len(value) whatever
-    the pattern (a regular expression of ``*a*a*a…`` backtracks exponentially).
-    """
-    p = v = 0
-    star, resume = -1, 0
-    while v < len(value):
-        if p < len(pattern) and pattern[p] == "*":
-            star, resume = p, v
-            p += 1
-        elif p < len(pattern) and pattern[p] in ("?", value[v]):
-            p += 1
-            v += 1
-        elif star >= 0:
-            p, resume = star + 1, resume + 1
-            v = resume
-        else:
-            return False
-    return all(c == "*" for c in pattern[p:])
 
 
 def _any_match(globs: Iterable[str], value: str, case: bool) -> bool:

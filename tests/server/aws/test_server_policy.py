@@ -12,7 +12,8 @@ import pytest
 from conftest import FIXTURES, run_pypush, server_fixture
 from endpoint_client import cli, client, error_of, push_blob, push_image, sha
 from pypush.server import LocalEndpoint
-from pypush.server.aws.policy import ALLOW, DENY, ENFORCED, decision, wildcard_match
+from pypush.name.patterns import wildcard_match
+from pypush.server.aws.policy import ALLOW, DENY, ENFORCED, decision
 
 pytestmark = [pytest.mark.servers, pytest.mark.endpoint_api]
 
@@ -199,7 +200,7 @@ PUSH_ACTIONS = ["BatchCheckLayerAvailability", "InitiateLayerUpload", "UploadLay
 @pytest.mark.parametrize("statement", [
     deny("ecr-public:*"), deny(["ecr-public:PutImage"], {"AWS": ["*"]}), deny("*"), deny("ecr-public:*Layer*"),
     {"Effect": "Deny", "Principal": "*", "NotAction": "ecr-public:Describe*"},
-    deny("ecr-public:Put*"), deny("ECR-PUBLIC:putimage"),
+    deny("ecr-public:Put*"), deny("ECR-PUBLIC:putimage"), deny("ecr-public:[P]utImage"), deny("ecr-public:Put?mage"),
     deny("ecr-public:DeleteRepository"), deny("ecr-public:*", Condition={"Bool": {"aws:SecureTransport": "false"}}),
     deny("ecr-public:*", {"AWS": "arn:aws:iam::111122223333:root"}), allow("ecr-public:*"),
 ])
