@@ -6,7 +6,7 @@ import base64
 import http.client
 import json
 import random
-from typing import List, Tuple
+from typing import Dict, List, Set, Tuple
 
 import pytest
 
@@ -30,6 +30,21 @@ def _post(conn: http.client.HTTPConnection, target: str, body: bytes) -> Tuple[i
     r = conn.getresponse()
     payload = r.read()
     return r.status, json.loads(payload) if payload else {}
+
+
+def post_fuzzed(conn: http.client.HTTPConnection, target: str, raw: bytes, statuses: Dict[int, int],
+                codes: Set[str]) -> None:
+    """POST a fuzzed body: the connection must stay up and the answer be below 500, an error one naming its
+    type and message; the status is counted in ``statuses``, the error type added to ``codes``."""
+    try:
+        status, doc = _post(conn, target, raw)
+    except (ConnectionError, http.client.HTTPException) as e:
+        pytest.fail(f"{target} {raw[:200]!r}: {e!r}")
+    assert status < 500, (target, raw[:300], doc)
+    statuses[status] = statuses.get(status, 0) + 1
+    if status >= 400:
+        assert doc["__type"] and doc["message"], doc
+        codes.add(doc["__type"])
 
 
 def test_a_deeply_nested_body_is_a_400(endpoint):
@@ -170,14 +185,6 @@ def test_fuzzed_bodies_are_answered_with_4xx(endpoint):
         raw = json.dumps(_mutate(rng, valid)).encode()
         if i % 2:
             raw = _garble(rng, raw)
-        try:
-            status, doc = _post(conn, prefix + op, raw)
-        except (ConnectionError, http.client.HTTPException) as e:
-            pytest.fail(f"{op} {raw[:200]!r}: {e!r}")
-        assert status < 500, (op, raw[:300], doc)
-        statuses[status] = statuses.get(status, 0) + 1
-        if status >= 400:
-            assert doc["__type"] and doc["message"], doc
-            codes.add(doc["__type"])
+        post_fuzzed(conn, prefix + op, raw, statuses, codes)
     # the mutations reach the operations, not only the parser
     assert 200 in statuses and {"SerializationException", "InvalidParameterException"} < codes, (statuses, codes)
