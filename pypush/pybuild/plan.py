@@ -49,6 +49,13 @@ def make_layers(plan: Any, project: Any, settings: Any, cache: str, explicit: bo
     targets = {id(leaf): detect(leaf, plan.config(leaf), cache) for leaf in leaves}
     for leaf in leaves:
         log.info("base %s", targets[id(leaf)].describe())
+    refused = {id(leaf): _python_refused(project, targets[id(leaf)]) for leaf in leaves}
+    for leaf in leaves:
+        if refused[id(leaf)] and (explicit or len(leaves) == 1 or all(refused.values())):
+            raise SourceError(refused[id(leaf)])
+        if refused[id(leaf)]:
+            log.warning("leaving out %s: %s", targets[id(leaf)].platform, refused[id(leaf)])
+    leaves = [leaf for leaf in leaves if not refused[id(leaf)]]
     packages, where = packages_for(project, list(targets.values()), settings.lock, cache)
     chosen: Dict[int, List[Tuple[str, Dict[str, Any]]]] = {}
     for leaf in leaves:
@@ -122,6 +129,24 @@ def dependency_groups(wheels: Wheels) -> List[Tuple[Wheels, str]]:
     small = [w for w in wheels if w not in big]
     groups = [([w], f"dependency {w[1]['name']}") for w in sorted(big, key=lambda w: w[1]["name"])]
     return groups + ([(small, "dependencies")] if small else [])
+
+
+def _python_refused(project: Any, target: Any) -> str:
+    """Why ``target``'s Python cannot run the project (its ``requires-python``), else ""."""
+    if not project.requires_python:
+        return ""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        spec = SpecifierSet(project.requires_python)
+    except InvalidSpecifier:
+        raise SourceError(f"{project.root}/pyproject.toml: requires-python {project.requires_python!r} is not a "
+                          f"version specifier") from None
+    version = target.python_full_version or "%d.%d" % target.python_version
+    if spec.contains(version, prereleases=True):
+        return ""
+    return (f"the base's Python {version} ({target.platform}) is not what {project.name} requires "
+            f"(requires-python {project.requires_python}): choose another --base")
 
 
 def _created(epoch: int) -> str:

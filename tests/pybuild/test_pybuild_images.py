@@ -232,3 +232,15 @@ def test_the_same_digests_whichever_python_runs_pypush(base, tmp_path, monkeypat
     assert proc.returncode == 0, proc.stderr
     there = json.loads(proc.stdout)
     assert (there["digest"], there["referrers"]) == (here["digest"], here["referrers"])
+
+
+def test_a_base_whose_python_the_project_does_not_allow_is_refused(base, tmp_path):
+    project = tmp_path / "tool"
+    shutil.copytree(PROJECTS / "tool", project)
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace('requires-python = ">=3.9"', 'requires-python = ">=3.12"'))
+    proc = run_pypush("build", str(project), f"oci:{tmp_path / 'out'}:v1", "--base", f"oci:{base}:bookworm")
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.strip() == ("pypush: error: the base's Python 3.11.2 (linux/amd64) is not what tool-pypush "
+                                   "requires (requires-python >=3.12): choose another --base")
+    assert not (tmp_path / "out").exists() and not (project / "pylock.toml").exists()
