@@ -94,6 +94,9 @@ def build(project: Union[str, "os.PathLike[str]"] = ".", destination: Optional[s
     cache = cache_dir()
     entrypoint = merged.entrypoint
     scripts = sorted(proj.scripts)
+    if entrypoint is None and merged.cmd is None and len(scripts) > 1:
+        log.warning("%s has %d console scripts (%s): the image keeps the base's entrypoint and command; choose "
+                    "one with --entrypoint (or [tool.pypush] entrypoint)", proj.name, len(scripts), ", ".join(scripts))
     changes = ConfigChanges.parse(entrypoint=entrypoint, cmd=merged.cmd, env=merged.env, workdir=merged.workdir,
                                   user=merged.user, labels=_labels(proj, merged.labels), expose=merged.expose)
     platforms: List[Any] = []  # plan.Platform

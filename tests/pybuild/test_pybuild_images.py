@@ -244,3 +244,17 @@ def test_a_base_whose_python_the_project_does_not_allow_is_refused(base, tmp_pat
     assert proc.stderr.strip() == ("pypush: error: the base's Python 3.11.2 (linux/amd64) is not what tool-pypush "
                                    "requires (requires-python >=3.12): choose another --base")
     assert not (tmp_path / "out").exists() and not (project / "pylock.toml").exists()
+
+
+def test_several_console_scripts_and_no_entrypoint_is_said(base, tmp_path):
+    project = tmp_path / "tool"
+    shutil.copytree(PROJECTS / "tool", project)
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text[:text.index("[tool.pypush]")])
+    out = tmp_path / "out"
+    proc = run_pypush("build", str(project), f"oci:{out}:v1", "--base", f"oci:{base}:bookworm", "--platform",
+                      "linux/amd64", "--sbom", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert "tool-pypush has 2 console scripts (tool-a, tool-b): the image keeps the base's entrypoint" in proc.stderr
+    config = json.loads(h.blob(out, h.platform_manifests(out, "v1")["amd64"]["config"]["digest"]))
+    assert "Entrypoint" not in config["config"] or not config["config"]["Entrypoint"]
