@@ -10,7 +10,7 @@ import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pypush.cli.examples import with_examples
 from pypush.errors import RegistryError, UsageError
@@ -266,20 +266,31 @@ def _print_policy(args: argparse.Namespace, policy: Any) -> None:
         print(policy.text)
 
 
-def _policy_get(args: argparse.Namespace) -> int:
-    _print_policy(args, _registry(args).get_policy(args.repository))
-    return 0
+Handler = Callable[[argparse.Namespace], int]
 
 
-def _policy_set(args: argparse.Namespace) -> int:
-    text = _read_text(args.file, "policy")
-    _print_policy(args, _registry(args).set_policy(args.repository, text, force=args.force))
-    return 0
+def policy_commands(kind: str = "") -> Tuple[Handler, Handler, Handler]:
+    """The get, set and delete handlers of ``pypush policy`` (``kind`` "") or ``pypush premium policy``
+    ("premium"): ECRPublic's ``get_policy`` ... or ``get_premium_policy`` ..., the answer printed alike."""
+    name = f"{kind}_policy" if kind else "policy"
+
+    def get(args: argparse.Namespace) -> int:
+        _print_policy(args, getattr(_registry(args), f"get_{name}")(args.repository))
+        return 0
+
+    def set_(args: argparse.Namespace) -> int:
+        text = _read_text(args.file, "policy")
+        _print_policy(args, getattr(_registry(args), f"set_{name}")(args.repository, text, force=args.force))
+        return 0
+
+    def delete(args: argparse.Namespace) -> int:
+        _print_policy(args, getattr(_registry(args), f"delete_{name}")(args.repository))
+        return 0
+
+    return get, set_, delete
 
 
-def _policy_delete(args: argparse.Namespace) -> int:
-    _print_policy(args, _registry(args).delete_policy(args.repository))
-    return 0
+_policy_get, _policy_set, _policy_delete = policy_commands()
 
 
 # -- catalog ------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from pypush.cli.examples import show_examples
 from pypush.cli.manage import (REPO_HELP, _catalog_fields, _add_catalog_flags, _common, _group, _human_size,
-                               _key_values, _page_size, _print_policy, _read_text, _registry, _width, emit,
-                               emit_fields, image_table, render_table, tag_table)
+                               _key_values, _page_size, _registry, _width, emit, emit_fields,
+                               image_table, policy_commands, render_table, tag_table)
 from pypush.errors import UsageError
 
 _PREMIUM_HEADERS = ("NAME", "STATE", "PRODUCTS", "URI", "CREATED")
@@ -89,20 +89,7 @@ def _catalog_put(args: argparse.Namespace) -> int:
     return _show(args, _registry(args).put_premium_catalog_data(args.repository, **fields))
 
 
-def _policy_get(args: argparse.Namespace) -> int:
-    _print_policy(args, _registry(args).get_premium_policy(args.repository))
-    return 0
-
-
-def _policy_set(args: argparse.Namespace) -> int:
-    text = _read_text(args.file, "policy")
-    _print_policy(args, _registry(args).set_premium_policy(args.repository, text, force=args.force))
-    return 0
-
-
-def _policy_delete(args: argparse.Namespace) -> int:
-    _print_policy(args, _registry(args).delete_premium_policy(args.repository))
-    return 0
+_policy_get, _policy_set, _policy_delete = policy_commands("premium")
 
 
 # -- images, associations, findings ---------------------------------------------------------------
