@@ -41,6 +41,22 @@ def declared_license(expression: Optional[str], text: str) -> str:
     return "NOASSERTION"
 
 
+def download_location(url: str) -> str:
+    """SPDX's ``downloadLocation`` for where a wheel came from: its URL when it is one SPDX accepts (http(s) on a
+    named host), else ``NOASSERTION`` (a ``file:`` mirror, a loopback index: places on the building machine)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "NOASSERTION"
+    label = host.rsplit(".", 1)[-1]
+    if parts.scheme in ("http", "https") and "." in host and label.isalpha() and 2 <= len(label) <= 5:
+        return url
+    return "NOASSERTION"
+
+
 def purl(name: str, version: str) -> str:
     """``pkg:pypi/name@version`` (name normalized as the PURL spec asks for pypi)."""
     return f"pkg:pypi/{re.sub(r'[-_.]+', '-', name).lower()}@{version}"
@@ -71,7 +87,7 @@ def spdx(*, image_name: str, platform: str, created: str, tool: str, base_name: 
         ident = _spdx_id(f"Python-{dist['name']}-{dist['version']}")
         entry: Dict[str, Any] = {
             "SPDXID": ident, "name": dist["name"], "versionInfo": dist["version"],
-            "downloadLocation": dist.get("url") or "NOASSERTION", "filesAnalyzed": False,
+            "downloadLocation": download_location(dist.get("url") or ""), "filesAnalyzed": False,
             "packageFileName": dist["filename"],
             "primaryPackagePurpose": "APPLICATION" if dist.get("role") == "application" else "LIBRARY",
             "checksums": [{"algorithm": "SHA256", "checksumValue": dist["sha256"]}],

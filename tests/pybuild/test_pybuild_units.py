@@ -293,3 +293,18 @@ def test_pylock_files_as_uv_and_pip_write_them(name):
     assert "colorama" not in chosen and "pywin32" not in chosen
     with pytest.raises(SourceError, match=r"packages\[\d+\] \(uvproj\): needs name and version"):
         read_pylock(str(lock), str(lock.parent.parent))  # a directory package that is not the project
+
+
+@pytest.mark.parametrize("url, location", [
+    ("https://files.pythonhosted.org/packages/a/b/six-1.16.0-py2.py3-none-any.whl",
+     "https://files.pythonhosted.org/packages/a/b/six-1.16.0-py2.py3-none-any.whl"),
+    ("file:///opt/pypi/files/attrs-26.1.0-py3-none-any.whl", "NOASSERTION"),
+    ("http://127.0.0.1:8080/simple/six/six-1.16.0-py2.py3-none-any.whl", "NOASSERTION"),
+    ("http://[::1", "NOASSERTION"), ("", "NOASSERTION"), ("https://localhost/x.whl", "NOASSERTION"),
+])
+def test_sbom_download_location_is_one_spdx_accepts(url, location):
+    """spdx-tools' validator refuses a file: URL or an IP host as downloadLocation (found by validating a
+    build's SBOM made on a machine whose pip reads a file: mirror)."""
+    from pypush.pybuild.sbom import download_location
+
+    assert download_location(url) == location
