@@ -45,6 +45,8 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "aws_cli: drives the AWS CLI v1 (a test client, not a pypush dependency: "
                                        "left out of .ci/run's oldest/newest-dependency runs; tests named *aws_cli* "
                                        "and the premium CLI file are marked by their names)")
+    config.addinivalue_line("markers", "other_python: runs pypush under another CPython itself (a venv made by the "
+                                       "test): left out of .ci/run's runs on other Pythons, which are that already")
     config.addinivalue_line("markers", "zstd: needs zstandard (skipped where it does not load; tests named *zstd* "
                                        "are marked by their name)")
 

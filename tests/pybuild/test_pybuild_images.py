@@ -203,6 +203,7 @@ def test_a_dependency_published_only_as_a_pure_sdist(base, tmp_path, monkeypatch
     assert again["digest"] == json.loads((out / "index.json").read_text())["manifests"][0]["digest"]
 
 
+@pytest.mark.other_python
 def test_the_same_digests_whichever_python_runs_pypush(base, tmp_path, monkeypatch):
     """The same project, lock, base and SOURCE_DATE_EPOCH give the same image and SBOM digests whether this
     Python or CPython 3.9 (3.13 when this is 3.9) runs pypush: byte code by the target's version either way.
