@@ -293,6 +293,11 @@ def _pip_report_once(requirements: Sequence[str], target: Target, constraints: O
         hashes = (info.get("archive_info") or {}).get("hashes") or {}
         digest = hashes.get("sha256") or _hash_fragment(info.get("url", "")) or _local_sha256(info.get("url", ""))
         meta = item.get("metadata") or {}
+        kind = "a local directory" if "dir_info" in info else "a version-control" if "vcs_info" in info else ""
+        if kind:
+            raise SourceError(f"{meta.get('name')} {meta.get('version')}: {kind} requirement ({info.get('url')}), "
+                              f"which pypush build does not install: make it a wheel (pip wheel DIR) and require "
+                              f"that file, or publish it to your index")
         if not digest:
             raise SourceError(f"pip gave no sha256 for {meta.get('name')} {meta.get('version')} ({info.get('url')})")
         out.append((meta["name"], meta["version"], info["url"], digest))

@@ -308,3 +308,28 @@ def test_sbom_download_location_is_one_spdx_accepts(url, location):
     from pypush.pybuild.sbom import download_location
 
     assert download_location(url) == location
+
+
+def test_a_local_directory_requirement_is_refused_naming_what_to_do(tmp_path, monkeypatch):
+    """``dep @ file:///DIR``: pip reports a directory, not an archive with a hash; pypush says so (it used to
+    say "pip gave no sha256"). The directory's in-tree backend keeps pip off the index."""
+    from pypush.pybuild.lock import resolve
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "pyproject.toml").write_text('[build-system]\nrequires = []\nbuild-backend = "backend"\n'
+                                        'backend-path = ["."]\n')
+    (lib / "backend.py").write_text(
+        "import os\n"
+        "def prepare_metadata_for_build_wheel(d, config_settings=None):\n"
+        "    os.makedirs(os.path.join(d, 'locallib-0.1.dist-info'))\n"
+        "    open(os.path.join(d, 'locallib-0.1.dist-info', 'METADATA'), 'w').write(\n"
+        "        'Metadata-Version: 2.1\\nName: locallib\\nVersion: 0.1\\n')\n"
+        "    return 'locallib-0.1.dist-info'\n"
+        "def build_wheel(d, config_settings=None, metadata_directory=None):\n"
+        "    raise RuntimeError('not in a dry run')\n")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    with pytest.raises(SourceError, match=r"^locallib 0.1: a local directory requirement \(file://.*/lib\), which "
+                                          r"pypush build does not install: make it a wheel \(pip wheel DIR\)"):
+        resolve([f"locallib @ {lib.as_uri()}"], [_target()], "", "sha256:x", str(tmp_path / "pylock.toml"),
+                write=False)
