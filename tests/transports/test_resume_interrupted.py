@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -35,10 +35,12 @@ def big(tmp_path_factory) -> Tuple[Path, str, str]:
     return layout, manifest, doc["layers"][0]["digest"]
 
 
-def stop_halfway(args: List[str], layer: str, sig: int, cache: Path, stdin: Optional[str] = None) -> int:
-    """Run ``pypush push ARGS`` and send ``sig`` once the destination has acknowledged half of ``layer`` (read
-    from the push's own -vv log, line by line: no timing involved); the push's exit status. Stopped by
-    SIGINT, the push says that the uploads under way end their part or chunk, then that it was interrupted."""
+def stop_halfway(args: List[str], layer: str, sig: int, cache: Path, stdin: Optional[str] = None,
+                 destinations: int = 1) -> int:
+    """Run ``pypush push ARGS`` and send ``sig`` once a destination has acknowledged half of ``layer`` and
+    ``destinations`` destinations some of it (read from the push's own -vv log, line by line: no timing
+    involved); the push's exit status. Stopped by SIGINT, the push says that the uploads under way end their
+    part or chunk, then that it was interrupted."""
     env = dict(os.environ, PYPUSH_CACHE_DIR=str(cache))
     env.pop("AWS_PROFILE", None)
     proc = subprocess.Popen([sys.executable, "-m", "pypush", "-vv", "push", *args], cwd=REPO_ROOT, env=env, text=True,
@@ -47,12 +49,16 @@ def stop_halfway(args: List[str], layer: str, sig: int, cache: Path, stdin: Opti
     proc.stdin.write(stdin or "")
     proc.stdin.close()
     seen: List[str] = []
+    acked: Dict[str, int] = {}
     for line in proc.stderr:
         seen.append(line)
         m = ACKED.search(line)
-        if m and m["digest"] == layer and int(m["offset"]) >= SIZE // 2:
-            proc.send_signal(sig)
-            break
+        if m and m["digest"] == layer:
+            where = line[m.end():].strip()
+            acked[where] = max(acked.get(where, 0), int(m["offset"]))
+            if len(acked) >= destinations and max(acked.values()) >= SIZE // 2:
+                proc.send_signal(sig)
+                break
     else:
         proc.wait()
         pytest.fail("the push ended before half the layer was acknowledged:\n" + "".join(seen[-15:]))
@@ -150,7 +156,7 @@ def test_ctrl_c_stops_every_image_of_a_plan_and_the_rerun_resumes(endpoint, big,
     for n in ("a", "b"):
         ecr.create_repository(repositoryName=f"plan-{n}")
     args = ["--plan", str(plan), "--endpoint-url", endpoint.url, "--compression", "keep", "--jobs", "2"]
-    code = stop_halfway(args, layer, signal.SIGINT, tmp_path / "cache")
+    code = stop_halfway(args, layer, signal.SIGINT, tmp_path / "cache", destinations=2)
     assert code == 130
     left = [s for s in states(tmp_path / "cache") if s["key"]["digest"] == layer]  # (the config's may be there)
     assert len(left) == 2 and all(s["offset"] < SIZE for s in left)
