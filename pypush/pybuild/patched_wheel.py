@@ -19,12 +19,14 @@ import base64
 import csv
 import hashlib
 import io
-import json
 import os
 import time
 import zipfile
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from pypush.cache_dir import read_json, write_json
 
 BUILD_RECORD = "built-from.json"
 """Beside each backend-built wheel in the cache: what it was built from and which members copy which file."""
@@ -43,14 +45,12 @@ class BuiltFrom:
     dated_by_file: Dict[str, str] = field(default_factory=dict)
 
     def save(self, directory: str) -> None:
-        with open(os.path.join(directory, BUILD_RECORD), "w", encoding="utf-8") as f:
-            json.dump(self.__dict__, f, sort_keys=True)
+        write_json(Path(directory, BUILD_RECORD), self.__dict__)
 
     @classmethod
     def load(cls, directory: str) -> Optional["BuiltFrom"]:
         try:
-            with open(os.path.join(directory, BUILD_RECORD), encoding="utf-8") as f:
-                doc = json.load(f)
+            doc: Any = read_json(Path(directory, BUILD_RECORD), limit=1 << 30)
             return cls(dict(doc["files"]), dict(doc["copies"]), dict(doc["dated_by_file"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None

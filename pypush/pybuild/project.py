@@ -11,8 +11,10 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from pypush.cache_dir import read_json, write_json
 from pypush.errors import SourceError
 from pypush.pybuild.lock import load_toml
 from pypush.pybuild.patched_wheel import BuiltFrom, built_from, content_hash, patch
@@ -131,7 +133,7 @@ class Project:
             except OSError:
                 pass  # another build stored it first
             if wheel is None:
-                _write_atomically(last, os.path.basename(out))
+                write_json(Path(last), os.path.basename(out))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return glob.glob(os.path.join(out, "*.whl"))[0]
@@ -139,9 +141,8 @@ class Project:
     def _patched(self, last: str, files: Dict[str, str], out: str) -> Optional[str]:
         """The last backend-built wheel of this project patched with the changed files, else None."""
         try:
-            with open(last, encoding="utf-8") as f:
-                previous = os.path.join(os.path.dirname(last), f.read().strip())
-        except OSError:
+            previous = os.path.join(os.path.dirname(last), str(read_json(Path(last))))
+        except (OSError, ValueError):
             return None
         built = BuiltFrom.load(previous)
         wheels = glob.glob(os.path.join(previous, "*.whl"))
@@ -212,12 +213,6 @@ def build_environment(requires: List[str], backend: str, paths: List[str], cache
         json.dump(dirs, f)
     os.replace(marker + ".tmp", marker)
     return dirs
-
-
-def _write_atomically(path: str, text: str) -> None:
-    with open(path + f".{os.getpid()}.tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(path + f".{os.getpid()}.tmp", path)
 
 
 def _git(root: str, *args: str) -> Optional[str]:
