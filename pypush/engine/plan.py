@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from pypush.engine.push_result import PushResult
-from pypush.engine.transfer import STOP_ALL
+from pypush.engine.transfer import STOP_ALL, STOPPING
 from pypush.errors import PypushError, UsageError
 from pypush.image.model import Blob, Descriptor
 from pypush.net.stats import TransferStats
@@ -122,8 +122,7 @@ def run_plan(entries: Sequence[PlanEntry], push_one: Callable[[PlanEntry], PushR
         list(pool.map(one, range(len(entries))))
     except KeyboardInterrupt:  # only this thread hears Ctrl-C: the images' uploads are told to stop
         STOP_ALL.set()
-        log.warning("stopping: each upload under way ends its current part or chunk, written down for a rerun to "
-                    "continue (Ctrl-C again to quit at once)")
+        log.warning(STOPPING)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

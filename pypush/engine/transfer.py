@@ -19,6 +19,9 @@ log = logging.getLogger("pypush")
 STOP_ALL = threading.Event()
 """Set while a run of many pushes (a plan) is being interrupted: every upload under way, in any image, stops at
 its next part or chunk, as one push does on Ctrl-C."""
+STOPPING = ("stopping: each upload under way ends its current part or chunk, written down for a rerun to continue "
+            "(Ctrl-C again to quit at once)")
+"""What Ctrl-C in the middle of uploads is answered with."""
 
 
 def push(image: Union[Node, WalkedImage], transport: Transport, tags: Sequence[str], *, repository: str = "",
@@ -138,8 +141,7 @@ def _upload_all(todo: List[Blob], transport: Transport, jobs: int, subscriber: S
             raise KeyboardInterrupt  # the plan was interrupted: as if here
     except KeyboardInterrupt:
         if any(f.running() for f in futures):
-            log.warning("stopping: each upload under way ends its current part or chunk, written down for a rerun "
-                        "to continue (Ctrl-C again to quit at once)")
+            log.warning(STOPPING)
         raise Interrupted("interrupted: no manifest was written; rerun to resume (stored blobs are kept, half-sent "
                           "ones continue where they stopped)") from None
     finally:
