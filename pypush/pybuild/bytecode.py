@@ -6,21 +6,30 @@ from __future__ import annotations
 
 import atexit
 import glob
-import importlib.util
 import logging
 import os
 import shutil
 import subprocess
 import sys
 import threading
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from pypush.pybuild.target import Target
 
 log = logging.getLogger("pypush")
 
-_WORKER = r"""import importlib.util, sys
-import importlib._bootstrap_external as external
+_PYC = r"""import importlib.util
+import importlib._bootstrap_external as external  # the same code py_compile uses
+def pyc(source, path):
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return b""
+    return bytes(external._code_to_hash_pyc(code, importlib.util.source_hash(source), checked=True))
+"""
+"""The one compile step, run in this process or in a helper: checked-hash ``.pyc`` bytes, b"" for a source
+that does not compile (pip skips those too)."""
+_WORKER = _PYC + r"""import sys
 read, write = sys.stdin.buffer.read, sys.stdout.buffer
 def take(n):
     data = read(n)
@@ -29,12 +38,7 @@ def take(n):
     return data
 while True:
     path = take(int.from_bytes(take(4), "big")).decode("utf-8")
-    source = take(int.from_bytes(take(4), "big"))
-    try:
-        code = compile(source, path, "exec", dont_inherit=True)
-        data = bytes(external._code_to_hash_pyc(code, importlib.util.source_hash(source), checked=True))
-    except (SyntaxError, ValueError):
-        data = b""
+    data = pyc(take(int.from_bytes(take(4), "big")), path)
     write.write(len(data).to_bytes(4, "big") + data)
     write.flush()
 """
@@ -46,18 +50,13 @@ class Compiler:
 
     def __init__(self, name: str):
         self.name = name  # e.g. "cpython 3.11.7 /usr/bin/python3.11": what made the byte code
+        space: Dict[str, Any] = {}
+        exec(_PYC, space)  # pypush's own text, which the helper runs too
+        self._pyc = space["pyc"]
 
     def compile(self, source: bytes, path: str) -> Optional[bytes]:
-        """The ``.pyc`` bytes of ``source`` named by its image ``path``; None when it does not compile (pip
-        skips those too)."""
-        import importlib._bootstrap_external as external  # the same code py_compile uses
-
-        try:
-            code = compile(source, path, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError):
-            return None
-        data = external._code_to_hash_pyc(code, importlib.util.source_hash(source), checked=True)  # type: ignore[attr-defined]
-        return bytes(data)
+        """The ``.pyc`` bytes of ``source`` named by its image ``path``; None when it does not compile."""
+        return self._pyc(source, path) or None
 
 
 class WorkerCompiler(Compiler):
