@@ -99,8 +99,8 @@ def read_uv_lock(path: str, project: str, extras: Sequence[str] = ()) -> List[Pa
                               f"{edge.get('version', '')}".rstrip())
         return found[0]
 
-    markers: Dict[int, List[str]] = {}
-    entries: Dict[int, Mapping[str, Any]] = {}
+    reached: Dict[int, Tuple[Mapping[str, Any], List[str]]] = {}  # entry's id -> (entry, markers of its edges)
+    followed: set = set()  # (entry's id, marker, extra or "")
     edges = list(root[0].get("dependencies") or [])
     for extra in extras:
         edges += list((root[0].get("optional-dependencies") or {}).get(extra) or [])
@@ -109,17 +109,17 @@ def read_uv_lock(path: str, project: str, extras: Sequence[str] = ()) -> List[Pa
         edge, parent = stack.pop()
         entry = entry_of(edge)
         marker = " and ".join(f"({m})" for m in (parent, edge.get("marker")) if m)
-        seen = markers.setdefault(id(entry), [])
-        entries[id(entry)] = entry
-        if marker in seen or "" in seen:
-            continue
-        seen.append(marker)
-        stack += [(child, marker) for child in entry.get("dependencies") or []]
-        for extra in edge.get("extra") or []:
-            stack += [(child, marker) for child in (entry.get("optional-dependencies") or {}).get(extra) or []]
+        seen = reached.setdefault(id(entry), (entry, []))[1]
+        if marker not in seen and "" not in seen:
+            seen.append(marker)
+        for extra in [""] + list(edge.get("extra") or []):  # its dependencies, then each extra's the edge asks
+            if (id(entry), marker, extra) in followed or (id(entry), "", extra) in followed:
+                continue
+            followed.add((id(entry), marker, extra))
+            children = entry.get("dependencies") if not extra else (entry.get("optional-dependencies") or {}).get(extra)
+            stack += [(child, marker) for child in children or []]
     packages = []
-    for key, found in markers.items():
-        entry = entries[key]
+    for entry, found in reached.values():
         where = f"{path}: package {entry.get('name')}"
         wheels = [_artifact(w, where) for w in entry.get("wheels") or []]
         sdist = _artifact(entry["sdist"], where) if entry.get("sdist") else None

@@ -333,3 +333,23 @@ def test_a_local_directory_requirement_is_refused_naming_what_to_do(tmp_path, mo
                                           r"pypush build does not install: make it a wheel \(pip wheel DIR\)"):
         resolve([f"locallib @ {lib.as_uri()}"], [_target()], "", "sha256:x", str(tmp_path / "pylock.toml"),
                 write=False)
+
+
+def test_a_uv_lock_extra_asked_for_by_a_later_edge_is_followed(tmp_path):
+    """``app`` needs ``lib`` and ``lib[fast]`` by two edges with the same (empty) marker: the second edge's extra
+    must still be followed, though ``lib`` was reached before."""
+    from pypush.pybuild.lock import read_uv_lock
+
+    wheel = '{{ url = "https://files.example/{0}-1.0-py3-none-any.whl", hash = "sha256:{1}" }}'
+    lock = tmp_path / "uv.lock"
+    lock.write_text(
+        'version = 1\n\n[[package]]\nname = "app"\nversion = "1.0"\nsource = { editable = "." }\n'
+        'dependencies = [{ name = "lib", extra = ["fast"] }, { name = "mid" }]\n\n'
+        '[[package]]\nname = "mid"\nversion = "1.0"\ndependencies = [{ name = "lib" }]\n'
+        f'wheels = [{wheel.format("mid", "a" * 64)}]\n\n'
+        '[[package]]\nname = "lib"\nversion = "1.0"\n'
+        f'wheels = [{wheel.format("lib", "b" * 64)}]\n'
+        '[package.optional-dependencies]\nfast = [{ name = "speedup" }]\n\n'
+        '[[package]]\nname = "speedup"\nversion = "1.0"\n'
+        f'wheels = [{wheel.format("speedup", "c" * 64)}]\n')
+    assert [p.name for p in read_uv_lock(str(lock), "app")] == ["lib", "mid", "speedup"]
