@@ -237,6 +237,8 @@ def test_the_same_digests_whichever_python_runs_pypush(base, tmp_path, monkeypat
     assert proc.returncode == 0, proc.stderr
     there = json.loads(proc.stdout)
     assert (there["digest"], there["referrers"]) == (here["digest"], here["referrers"])
+    rootfs = h.unpack(tmp_path / "b", "v1", "amd64", tmp_path / "root")  # and what the other Python built runs
+    assert _run(rootfs, "amd64", "/usr/bin/python3", "/usr/local/bin/tool-b", "x").startswith("tool-b 1.16.0 ['x']")
 
 
 def test_a_base_whose_python_the_project_does_not_allow_is_refused(base, tmp_path):
@@ -263,3 +265,6 @@ def test_several_console_scripts_and_no_entrypoint_is_said(base, tmp_path):
     assert "tool-pypush has 2 console scripts (tool-a, tool-b): the image keeps the base's entrypoint" in proc.stderr
     config = json.loads(h.blob(out, h.platform_manifests(out, "v1")["amd64"]["config"]["digest"]))
     assert "Entrypoint" not in config["config"] or not config["config"]["Entrypoint"]
+    rootfs = h.unpack(out, "v1", "amd64", tmp_path / "root")  # both scripts are there and run
+    assert _run(rootfs, "amd64", "/usr/bin/python3", "/usr/local/bin/tool-b", "x").startswith("tool-b 1.16.0 ['x']")
+    assert _run(rootfs, "amd64", "/usr/bin/python3", "/usr/local/bin/tool-a").rstrip().endswith("/usr/bin/python3")
